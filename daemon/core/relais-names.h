@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Names other programs rely on: bus name, object path, interfaces, polkit action ids. */
+#pragma once
+
+#define RELAIS_BUS_NAME    "org.relais.Relais1"
+#define RELAIS_OBJECT_PATH "/org/relais/Relais1"
+
+#define RELAIS_IFACE_GENERAL    "org.relais.Relais1.General"
+#define RELAIS_IFACE_ACCOUNTS   "org.relais.Relais1.Accounts"
+#define RELAIS_IFACE_STATISTICS "org.relais.Relais1.Statistics"
+
+#define RELAIS_ACTION_CONFIGURE       "org.relais.relais1.configure"
+#define RELAIS_ACTION_MANAGE_ACCOUNTS "org.relais.relais1.manage-accounts"

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Counters since start (SPEC §5). Modules bump them from the main thread; the
+ * D-Bus Statistics interface reads them. Rejections are counted by reason, a
+ * short stable key such as "max-recipients" or "unknown-recipient", which the
+ * statistics expose as is. Cheap: plain integers, no locking (main thread only). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RELAIS_STAT_CONNECTIONS,          /* accepted TCP connections */
+  RELAIS_STAT_SESSIONS_OPEN,        /* gauge: sessions now open */
+  RELAIS_STAT_MESSAGES_RECEIVED,    /* messages accepted with 250 */
+  RELAIS_STAT_DELIVERED_LOCAL,      /* recipient deliveries to a Maildir */
+  RELAIS_STAT_DELIVERED_REMOTE,     /* recipient deliveries to another MTA */
+  RELAIS_STAT_DEFERRED,             /* delivery attempts that failed temporarily */
+  RELAIS_STAT_BOUNCED,              /* recipients that failed permanently */
+  RELAIS_STAT_REJECTED,             /* SMTP rejections, all reasons */
+  RELAIS_STAT_BYTES_IN,             /* message bytes accepted */
+  RELAIS_STAT_TLS_SESSIONS,         /* successful STARTTLS / implicit TLS handshakes */
+  RELAIS_STAT_QUEUE_LENGTH,         /* gauge: messages in the queue */
+  RELAIS_STAT_N
+} RelaisStat;
+
+typedef struct _RelaisStats RelaisStats;
+
+RelaisStats *relais_stats_new (void);
+void         relais_stats_free (RelaisStats *stats);
+
+void         relais_stats_add (RelaisStats *stats, RelaisStat stat, gint64 delta);
+void         relais_stats_set (RelaisStats *stats, RelaisStat stat, gint64 value);
+guint64      relais_stats_get (RelaisStats *stats, RelaisStat stat);
+/* Counts one rejection under REASON (and in RELAIS_STAT_REJECTED). */
+void         relais_stats_reject (RelaisStats *stats, const char *reason);
+/* a{st}: reason -> count */
+GVariant    *relais_stats_rejections (RelaisStats *stats);
+/* Bumped on every change; the D-Bus side compares it to coalesce signals. */
+guint64      relais_stats_generation (RelaisStats *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisStats, relais_stats_free)
+
+G_END_DECLS

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The single owner of the SQLite database (WAL, synchronous=FULL) and its schema
+ * version and migrations. Settings, local domains and accounts are read into a
+ * RelaisConfig at start and written back one change at a time, each in one
+ * transaction. Other modules (the queue) run their statements through
+ * relais_store_lock()/unlock(): the handle is shared between the main thread and
+ * the queue's commit thread, and the lock serializes them.
+ * The database file is created 0600: it holds password hashes. */
+#pragma once
+
+#include <glib.h>
+#include <sqlite3.h>
+
+#include "relais-config.h"
+
+G_BEGIN_DECLS
+
+typedef struct _RelaisStore RelaisStore;
+
+#define RELAIS_STORE_SCHEMA_VERSION 1
+
+RelaisStore  *relais_store_open (const char *path, GError **error);
+void          relais_store_free (RelaisStore *store);
+
+/* Loads settings, domains and accounts; missing settings take their defaults
+ * (DEFAULT_HOSTNAME for the hostname). A stored value that fails validation is
+ * reported and replaced by its default, never fatal. */
+RelaisConfig *relais_store_load_config (RelaisStore *store, const char *default_hostname, GError **error);
+
+/* Writes the whole of the General group, the local domains, one account, or
+ * drops one, each in one transaction. */
+gboolean      relais_store_save_general (RelaisStore *store, const RelaisConfig *config, GError **error);
+gboolean      relais_store_add_local_domain (RelaisStore *store, const char *domain, GError **error);
+gboolean      relais_store_remove_local_domain (RelaisStore *store, const char *domain, GError **error);
+gboolean      relais_store_save_account (RelaisStore *store, const RelaisAccount *account, GError **error);
+gboolean      relais_store_remove_account (RelaisStore *store, const char *login, GError **error);
+
+/* For modules with tables of their own (queue): the handle, held under the lock. */
+sqlite3      *relais_store_lock (RelaisStore *store);
+void          relais_store_unlock (RelaisStore *store);
+/* Sets ERROR (RELAIS_ERROR_STORAGE) from the handle's last error, prefixed by WHAT. */
+void          relais_store_set_error (sqlite3 *db, const char *what, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisStore, relais_store_free)
+
+G_END_DECLS

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * SMTP endpoints: one GSocketService per kind, each address:port added to it.
+ * Every accepted connection becomes a RelaisSession (relais-session.h). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "relais-services.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RELAIS_ENDPOINT_SMTP,        /* port 25: MX reception */
+  RELAIS_ENDPOINT_SUBMISSION,  /* port 587: STARTTLS + AUTH required */
+  RELAIS_ENDPOINT_SMTPS,       /* port 465: implicit TLS, AUTH required */
+} RelaisEndpointKind;
+
+typedef struct _RelaisListener RelaisListener;
+
+RelaisListener *relais_listener_new (RelaisServices *services);
+void            relais_listener_free (RelaisListener *listener);
+/* ADDRESS is "IP:PORT", "[IPv6]:PORT" or ":PORT" (all addresses). */
+gboolean        relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind,
+                                     const char *address, GError **error);
+void            relais_listener_start (RelaisListener *listener);
+/* Sessions still open. */
+guint           relais_listener_get_n_sessions (RelaisListener *listener);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisListener, relais_listener_free)
+
+G_END_DECLS
