@@ -84,6 +84,10 @@ RelaisConfig *relais_config_put_account (const RelaisConfig *base, const RelaisA
                                          gboolean must_be_new, GError **error);
 RelaisConfig *relais_config_remove_account (const RelaisConfig *base, const char *login, GError **error);
 
+/* yescrypt hash of PASSWORD (libcrypt), or NULL + error. */
+char          *relais_password_hash (const char *password, GError **error);
+gboolean       relais_password_verify (const char *password, const char *hash);
+
 RelaisAccount *relais_account_copy (const RelaisAccount *account);
 void           relais_account_free (RelaisAccount *account);
 

@@ -1,3 +1,95 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_stats;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Counters since start. Main thread only: plain integers and one hash table of
+ * rejection reasons. The generation number lets readers (the D-Bus side) tell
+ * cheaply whether anything moved since they last looked. */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include "relais-stats.h"
+
+struct _RelaisStats {
+  gint64 values[RELAIS_STAT_N];
+  GHashTable *rejections;   /* reason (owned) -> guint64* count (owned) */
+  guint64 generation;
+};
+
+RelaisStats *
+relais_stats_new (void)
+{
+  RelaisStats *stats = g_new0 (RelaisStats, 1);
+
+  stats->rejections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return stats;
+}
+
+void
+relais_stats_free (RelaisStats *stats)
+{
+  if (stats == NULL)
+    return;
+  g_hash_table_unref (stats->rejections);
+  g_free (stats);
+}
+
+void
+relais_stats_add (RelaisStats *stats, RelaisStat stat, gint64 delta)
+{
+  g_return_if_fail (stat < RELAIS_STAT_N);
+  stats->values[stat] += delta;
+  if (stats->values[stat] < 0)   /* a gauge never goes below zero */
+    stats->values[stat] = 0;
+  stats->generation++;
+}
+
+void
+relais_stats_set (RelaisStats *stats, RelaisStat stat, gint64 value)
+{
+  g_return_if_fail (stat < RELAIS_STAT_N);
+  if (stats->values[stat] == MAX (value, 0))
+    return;
+  stats->values[stat] = MAX (value, 0);
+  stats->generation++;
+}
+
+guint64
+relais_stats_get (RelaisStats *stats, RelaisStat stat)
+{
+  g_return_val_if_fail (stat < RELAIS_STAT_N, 0);
+  return (guint64) stats->values[stat];
+}
+
+void
+relais_stats_reject (RelaisStats *stats, const char *reason)
+{
+  guint64 *count;
+
+  g_return_if_fail (reason != NULL);
+  count = g_hash_table_lookup (stats->rejections, reason);
+  if (count == NULL)
+    {
+      count = g_new0 (guint64, 1);
+      g_hash_table_insert (stats->rejections, g_strdup (reason), count);
+    }
+  (*count)++;
+  relais_stats_add (stats, RELAIS_STAT_REJECTED, 1);
+}
+
+GVariant *
+relais_stats_rejections (RelaisStats *stats)
+{
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a{st}"));
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, stats->rejections);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_variant_builder_add (&builder, "{st}", (const char *) key, *(guint64 *) value);
+  return g_variant_builder_end (&builder);
+}
+
+guint64
+relais_stats_generation (RelaisStats *stats)
+{
+  return stats->generation;
+}

@@ -1,3 +1,538 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_store;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The SQLite database: schema, migrations, settings, local domains, accounts.
+ * One handle, opened in serialized mode and guarded by our own mutex so the
+ * queue's commit thread and the main thread never interleave a transaction.
+ * Settings are stored as GVariant text under their D-Bus property names, so a
+ * new setting needs no migration: a missing row means "the default". */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include "relais-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "relais-error.h"
+
+struct _RelaisStore {
+  sqlite3 *db;
+  GMutex lock;
+};
+
+/* Each entry brings the schema from version i to i + 1. Never edit a shipped
+ * entry: add a new one. */
+static const char *const migrations[] = {
+  /* 0 -> 1 */
+  "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+  "CREATE TABLE local_domains (domain TEXT PRIMARY KEY);"
+  "CREATE TABLE accounts (login TEXT PRIMARY KEY, password_hash TEXT NOT NULL);"
+  "CREATE TABLE account_aliases (address TEXT PRIMARY KEY,"
+  "  login TEXT NOT NULL REFERENCES accounts(login) ON DELETE CASCADE);"
+  "CREATE TABLE account_forwards (login TEXT NOT NULL REFERENCES accounts(login) ON DELETE CASCADE,"
+  "  position INTEGER NOT NULL, address TEXT NOT NULL, PRIMARY KEY (login, position));"
+  "CREATE TABLE messages (id TEXT PRIMARY KEY, sender TEXT NOT NULL, size INTEGER NOT NULL,"
+  "  received_at INTEGER NOT NULL, client_address TEXT NOT NULL DEFAULT '',"
+  "  helo TEXT NOT NULL DEFAULT '', flags INTEGER NOT NULL DEFAULT 0,"
+  "  held INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE recipients (message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+  "  position INTEGER NOT NULL, address TEXT NOT NULL, original TEXT NOT NULL,"
+  "  route INTEGER NOT NULL, mailbox TEXT, state INTEGER NOT NULL DEFAULT 0,"
+  "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,"
+  "  last_reply TEXT NOT NULL DEFAULT '', PRIMARY KEY (message_id, position));"
+  "CREATE INDEX recipients_due ON recipients (state, next_attempt);",
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);
+
+typedef sqlite3_stmt RelaisStmt;
+static void
+relais_stmt_finalize (RelaisStmt *stmt)
+{
+  sqlite3_finalize (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisStmt, relais_stmt_finalize)
+
+void
+relais_store_set_error (sqlite3 *db, const char *what, GError **error)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "%s: %s", what, sqlite3_errmsg (db));
+}
+
+static gboolean
+exec (sqlite3 *db, const char *sql, GError **error)
+{
+  char *msg = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "database error: %s",
+                   msg ? msg : sqlite3_errmsg (db));
+      sqlite3_free (msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static RelaisStmt *
+prepare (sqlite3 *db, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "cannot prepare a statement", error);
+      return NULL;
+    }
+  return stmt;
+}
+
+static gboolean
+step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot write to the database", error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+schema_version (sqlite3 *db)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db, "PRAGMA user_version", NULL);
+
+  if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+    return sqlite3_column_int (stmt, 0);
+  return -1;
+}
+
+static gboolean
+migrate (sqlite3 *db, GError **error)
+{
+  int version = schema_version (db);
+
+  if (version < 0)
+    {
+      relais_store_set_error (db, "cannot read the schema version", error);
+      return FALSE;
+    }
+  if (version > RELAIS_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE,
+                   "database schema version %d is newer than this relaisd understands (%d); "
+                   "use a newer relaisd or restore a backup",
+                   version, RELAIS_STORE_SCHEMA_VERSION);
+      return FALSE;
+    }
+  for (; version < RELAIS_STORE_SCHEMA_VERSION; version++)
+    {
+      g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
+      g_autoptr (GError) local_error = NULL;
+
+      if (!exec (db, "BEGIN IMMEDIATE", error))
+        return FALSE;
+      if (!exec (db, migrations[version], &local_error) || !exec (db, bump, &local_error) ||
+          !exec (db, "COMMIT", &local_error))
+        {
+          exec (db, "ROLLBACK", NULL);
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "migrating the database to version %d: ", version + 1);
+          return FALSE;
+        }
+      g_info ("database schema migrated to version %d", version + 1);
+    }
+  return TRUE;
+}
+
+RelaisStore *
+relais_store_open (const char *path, GError **error)
+{
+  g_autoptr (RelaisStore) store = g_new0 (RelaisStore, 1);
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  g_mutex_init (&store->lock);
+
+  /* Create the file 0600 ourselves: it holds password hashes. */
+  fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot open database %s: %s", path,
+                   g_strerror (saved));
+      return NULL;
+    }
+  fchmod (fd, 0600);
+  close (fd);
+
+  if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+      SQLITE_OK)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot open database %s: %s", path,
+                   store->db ? sqlite3_errmsg (store->db) : "out of memory");
+      return NULL;
+    }
+  sqlite3_busy_timeout (store->db, 5000);
+  sqlite3_extended_result_codes (store->db, 1);
+
+  /* WAL + synchronous=FULL: a COMMIT is on stable storage when it returns,
+   * which is what "250 only once stored" relies on. */
+  if (!exec (store->db, "PRAGMA journal_mode = WAL", error) ||
+      !exec (store->db, "PRAGMA synchronous = FULL", error) ||
+      !exec (store->db, "PRAGMA foreign_keys = ON", error) || !migrate (store->db, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+
+  return g_steal_pointer (&store);
+}
+
+void
+relais_store_free (RelaisStore *store)
+{
+  if (store == NULL)
+    return;
+  if (store->db)
+    sqlite3_close_v2 (store->db);
+  g_mutex_clear (&store->lock);
+  g_free (store);
+}
+
+sqlite3 *
+relais_store_lock (RelaisStore *store)
+{
+  g_mutex_lock (&store->lock);
+  return store->db;
+}
+
+void
+relais_store_unlock (RelaisStore *store)
+{
+  g_mutex_unlock (&store->lock);
+}
+
+/* Runs FUNC inside one IMMEDIATE transaction under the lock; rolls back on failure. */
+typedef gboolean (*TxnFunc) (sqlite3 *db, gconstpointer data, GError **error);
+
+static gboolean
+in_transaction (RelaisStore *store, TxnFunc func, gconstpointer data, GError **error)
+{
+  sqlite3 *db = relais_store_lock (store);
+  gboolean ok = exec (db, "BEGIN IMMEDIATE", error);
+
+  if (ok)
+    {
+      ok = func (db, data, error) && exec (db, "COMMIT", error);
+      if (!ok)
+        exec (db, "ROLLBACK", NULL);
+    }
+  relais_store_unlock (store);
+  return ok;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static GStrv
+column_list (sqlite3 *db, const char *sql, const char *key, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db, sql, error);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  if (key)
+    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_strv_builder_add (builder, (const char *) sqlite3_column_text (stmt, 0));
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read the database", error);
+      return NULL;
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* Applies the stored General settings one by one, so that one bad stored
+ * value (a hand-edited database) is reported and skipped, not fatal. */
+static RelaisConfig *
+load_general (sqlite3 *db, RelaisConfig *config, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db, "SELECT key, value FROM settings", error);
+  g_autoptr (RelaisConfig) current = relais_config_ref (config);
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *key = (const char *) sqlite3_column_text (stmt, 0);
+      const char *text = (const char *) sqlite3_column_text (stmt, 1);
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (GVariant) value = g_variant_parse (NULL, text, NULL, NULL, &local_error);
+      g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+      RelaisConfig *next;
+
+      if (value == NULL)
+        {
+          g_warning ("stored setting %s is unreadable (%s); using its default", key,
+                     local_error->message);
+          continue;
+        }
+      g_variant_builder_add (&changes, "{sv}", key, value);
+      next = relais_config_apply_general (current, g_variant_builder_end (&changes), &local_error);
+      if (next == NULL)
+        {
+          g_warning ("stored setting ignored: %s; using its default", local_error->message);
+          continue;
+        }
+      relais_config_unref (current);
+      current = next;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read settings", error);
+      return NULL;
+    }
+  return g_steal_pointer (&current);
+}
+
+static GPtrArray *
+load_accounts (sqlite3 *db, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt =
+    prepare (db, "SELECT login, password_hash FROM accounts ORDER BY login", error);
+  g_autoptr (GPtrArray) accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_account_free);
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr (RelaisAccount) account = g_new0 (RelaisAccount, 1);
+
+      account->login = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+      account->password_hash = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      account->aliases = column_list (db,
+                                      "SELECT address FROM account_aliases WHERE login = ?1 "
+                                      "ORDER BY address",
+                                      account->login, error);
+      if (!account->aliases)
+        return NULL;
+      account->forwards = column_list (db,
+                                       "SELECT address FROM account_forwards WHERE login = ?1 "
+                                       "ORDER BY position",
+                                       account->login, error);
+      if (!account->forwards)
+        return NULL;
+      g_ptr_array_add (accounts, g_steal_pointer (&account));
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read accounts", error);
+      return NULL;
+    }
+  return g_steal_pointer (&accounts);
+}
+
+RelaisConfig *
+relais_store_load_config (RelaisStore *store, const char *default_hostname, GError **error)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) config = NULL;
+  g_auto (GStrv) domains = NULL;
+  g_autoptr (GPtrArray) accounts = NULL;
+  sqlite3 *db;
+
+  if (default_hostname && relais_is_fqdn (default_hostname))
+    {
+      g_free (base->hostname);
+      base->hostname = g_ascii_strdown (default_hostname, -1);
+    }
+
+  db = relais_store_lock (store);
+  config = load_general (db, base, error);
+  if (config)
+    domains = column_list (db, "SELECT domain FROM local_domains ORDER BY domain", NULL, error);
+  if (domains)
+    accounts = load_accounts (db, error);
+  relais_store_unlock (store);
+  if (!accounts)
+    return NULL;
+
+  /* Build the rest through the same validating edits the D-Bus side uses, so
+   * the indexes are made in one place; a bad stored row is skipped with a warning. */
+  for (guint i = 0; domains[i]; i++)
+    {
+      g_autoptr (GError) local_error = NULL;
+      RelaisConfig *next = relais_config_add_local_domain (config, domains[i], &local_error);
+
+      if (!next)
+        {
+          g_warning ("stored local domain ignored: %s", local_error->message);
+          continue;
+        }
+      relais_config_unref (config);
+      config = next;
+    }
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      g_autoptr (GError) local_error = NULL;
+      RelaisConfig *next = relais_config_put_account (config, accounts->pdata[i], TRUE, &local_error);
+
+      if (!next)
+        {
+          g_warning ("stored account ignored: %s", local_error->message);
+          continue;
+        }
+      relais_config_unref (config);
+      config = next;
+    }
+  return g_steal_pointer (&config);
+}
+
+/* ---------------------------------------------------------------- save */
+
+static gboolean
+save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  g_autoptr (GVariant) general = relais_config_general_to_variant (data);
+  g_autoptr (RelaisStmt) stmt =
+    prepare (db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", error);
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  if (!stmt)
+    return FALSE;
+  g_variant_iter_init (&iter, general);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      g_autofree char *text = g_variant_print (value, TRUE);
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, text, -1, SQLITE_TRANSIENT);
+      if (!step_done (db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+relais_store_save_general (RelaisStore *store, const RelaisConfig *config, GError **error)
+{
+  return in_transaction (store, save_general_txn, config, error);
+}
+
+static gboolean
+run_one (sqlite3 *db, const char *sql, const char *arg, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db, sql, error);
+
+  if (!stmt)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, arg, -1, SQLITE_STATIC);
+  return step_done (db, stmt, error);
+}
+
+static gboolean
+add_domain_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  return run_one (db, "INSERT OR IGNORE INTO local_domains (domain) VALUES (?1)", data, error);
+}
+
+static gboolean
+remove_domain_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  return run_one (db, "DELETE FROM local_domains WHERE domain = ?1", data, error);
+}
+
+gboolean
+relais_store_add_local_domain (RelaisStore *store, const char *domain, GError **error)
+{
+  return in_transaction (store, add_domain_txn, domain, error);
+}
+
+gboolean
+relais_store_remove_local_domain (RelaisStore *store, const char *domain, GError **error)
+{
+  return in_transaction (store, remove_domain_txn, domain, error);
+}
+
+static gboolean
+remove_account_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  return run_one (db, "DELETE FROM accounts WHERE login = ?1", data, error);
+}
+
+static gboolean
+save_account_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  const RelaisAccount *account = data;
+  g_autoptr (RelaisStmt) put = NULL;
+  g_autoptr (RelaisStmt) alias = NULL;
+  g_autoptr (RelaisStmt) forward = NULL;
+
+  /* Replace the account's rows as a whole: simple, and one transaction. */
+  if (!run_one (db, "DELETE FROM account_aliases WHERE login = ?1", account->login, error) ||
+      !run_one (db, "DELETE FROM account_forwards WHERE login = ?1", account->login, error))
+    return FALSE;
+
+  put = prepare (db,
+                 "INSERT INTO accounts (login, password_hash) VALUES (?1, ?2) "
+                 "ON CONFLICT (login) DO UPDATE SET password_hash = excluded.password_hash",
+                 error);
+  if (!put)
+    return FALSE;
+  sqlite3_bind_text (put, 1, account->login, -1, SQLITE_STATIC);
+  sqlite3_bind_text (put, 2, account->password_hash, -1, SQLITE_STATIC);
+  if (!step_done (db, put, error))
+    return FALSE;
+
+  alias = prepare (db, "INSERT INTO account_aliases (address, login) VALUES (?1, ?2)", error);
+  if (!alias)
+    return FALSE;
+  for (guint i = 0; account->aliases && account->aliases[i]; i++)
+    {
+      sqlite3_reset (alias);
+      sqlite3_bind_text (alias, 1, account->aliases[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text (alias, 2, account->login, -1, SQLITE_STATIC);
+      if (!step_done (db, alias, error))
+        return FALSE;
+    }
+
+  forward = prepare (db, "INSERT INTO account_forwards (login, position, address) VALUES (?1, ?2, ?3)",
+                     error);
+  if (!forward)
+    return FALSE;
+  for (guint i = 0; account->forwards && account->forwards[i]; i++)
+    {
+      sqlite3_reset (forward);
+      sqlite3_bind_text (forward, 1, account->login, -1, SQLITE_STATIC);
+      sqlite3_bind_int (forward, 2, (int) i);
+      sqlite3_bind_text (forward, 3, account->forwards[i], -1, SQLITE_STATIC);
+      if (!step_done (db, forward, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+relais_store_save_account (RelaisStore *store, const RelaisAccount *account, GError **error)
+{
+  return in_transaction (store, save_account_txn, account, error);
+}
+
+gboolean
+relais_store_remove_account (RelaisStore *store, const char *login, GError **error)
+{
+  return in_transaction (store, remove_account_txn, login, error);
+}
