@@ -1,2 +1,109 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-int main (void) { return 1; }
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * relaisd: options, locale, signals and the main loop. Everything else is
+ * wired by the root object (service/relais-daemon.c). */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#include "relais-daemon.h"
+
+static gboolean
+quit_cb (gpointer user_data)
+{
+  g_message ("shutting down on signal");
+  g_main_loop_quit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* systemd gives StateDirectory= as STATE_DIRECTORY (colon-separated if several). */
+static char *
+default_state_dir (void)
+{
+  const char *env = g_getenv ("STATE_DIRECTORY");
+
+  if (env && *env)
+    {
+      g_auto (GStrv) dirs = g_strsplit (env, ":", 2);
+      return g_strdup (dirs[0]);
+    }
+  return g_strdup (RELAIS_DEFAULT_STATE_DIR);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_auto (RelaisDaemonOptions) options = { 0 };
+  gboolean version = FALSE, verbose = FALSE;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisDaemon) daemon = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  const GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &options.session_bus,
+      "Own org.relais.Relais1 on the session bus instead of the system bus (development, tests)", NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.state_dir,
+      "Database, spool, mailboxes and certificates (default: $STATE_DIRECTORY, else " RELAIS_DEFAULT_STATE_DIR ")",
+      "DIR" },
+    { "listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.listen,
+      "SMTP endpoint, repeatable (default :25, all addresses)", "ADDR:PORT" },
+    { "submission-listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.submission_listen,
+      "Submission endpoint (STARTTLS, authentication required), repeatable", "ADDR:PORT" },
+    { "smtps-listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.smtps_listen,
+      "Submission endpoint with implicit TLS, repeatable", "ADDR:PORT" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_cert,
+      "PEM certificate chain (default: STATE/tls/cert.pem, self-signed at first start)", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_key, "PEM private key of --tls-cert", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+
+  context = g_option_context_new ("- the Relais mail transfer agent");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context,
+                                "Receives mail over SMTP, queues it durably and delivers it.\n"
+                                "Configured live over D-Bus (org.relais.Relais1); see relaisd(8).");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("relaisd: %s\nTry 'relaisd --help'.\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("relaisd: unexpected argument '%s'\nTry 'relaisd --help'.\n", argv[1]);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("relaisd %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+  if ((options.tls_cert == NULL) != (options.tls_key == NULL))
+    {
+      g_printerr ("relaisd: --tls-cert and --tls-key go together\n");
+      return 2;
+    }
+  if (options.state_dir == NULL)
+    options.state_dir = default_state_dir ();
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, quit_cb, loop);
+  g_unix_signal_add (SIGINT, quit_cb, loop);
+
+  daemon = relais_daemon_new (&options, &error);
+  if (daemon == NULL || !relais_daemon_start (daemon, loop, &error))
+    {
+      g_printerr ("relaisd: %s\n", error->message);
+      return 1;
+    }
+  g_main_loop_run (loop);
+  return 0;
+}

@@ -1,3 +1,289 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_daemon;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The root object. Start-up order: state folder, store, configuration, TLS,
+ * queue recovery, listeners bound (so a port clash fails before anything is
+ * announced), D-Bus objects exported, delivery started, bus name claimed last,
+ * and READY=1 to systemd once the name is ours. Teardown is the reverse. */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include "relais-daemon.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <systemd/sd-daemon.h>
+
+#include "relais-dbus.h"
+#include "relais-error.h"
+#include "relais-listener.h"
+#include "relais-names.h"
+#include "relais-queue.h"
+#include "relais-scheduler.h"
+#include "relais-tls.h"
+
+struct _RelaisDaemon {
+  RelaisDaemonOptions options;
+  RelaisStore *store;
+  RelaisServices services;
+  RelaisAuthority *authority;
+  RelaisListener *listener;
+  RelaisScheduler *scheduler;
+
+  GDBusConnection *bus;
+  RelaisGeneral *general;
+  RelaisAccounts *accounts;
+  RelaisStatistics *statistics;
+  guint owner_id;
+  GMainLoop *quit_loop;
+};
+
+/* The host's name, made fully qualified if it is not: a bare "myhost" becomes
+ * "myhost.localdomain" with a warning, since the hostname must be a FQDN and
+ * asking DNS at start-up could hang on a machine without a resolver. */
+static char *
+default_hostname (void)
+{
+  const char *name = g_get_host_name ();
+
+  if (relais_is_fqdn (name))
+    return g_ascii_strdown (name, -1);
+  if (relais_is_valid_domain (name))
+    {
+      g_warning ("the host name '%s' is not fully qualified; using '%s.localdomain' until the "
+                 "Hostname setting is changed",
+                 name, name);
+      return g_strdup_printf ("%s.localdomain", name);
+    }
+  return g_strdup ("localhost.localdomain");
+}
+
+static gboolean
+make_dir (const char *path, GError **error)
+{
+  if (g_mkdir_with_parents (path, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot create %s: %s", path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+committed_cb (gpointer data, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  relais_scheduler_kick (daemon->scheduler);
+}
+
+static gboolean
+add_endpoints (RelaisDaemon *daemon, RelaisEndpointKind kind, GStrv addresses, GError **error)
+{
+  for (guint i = 0; addresses && addresses[i]; i++)
+    if (!relais_listener_add (daemon->listener, kind, addresses[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+void
+relais_daemon_options_clear (RelaisDaemonOptions *options)
+{
+  g_clear_pointer (&options->state_dir, g_free);
+  g_clear_pointer (&options->listen, g_strfreev);
+  g_clear_pointer (&options->submission_listen, g_strfreev);
+  g_clear_pointer (&options->smtps_listen, g_strfreev);
+  g_clear_pointer (&options->tls_cert, g_free);
+  g_clear_pointer (&options->tls_key, g_free);
+}
+
+RelaisDaemon *
+relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
+{
+  g_autoptr (RelaisDaemon) daemon = g_new0 (RelaisDaemon, 1);
+  g_autofree char *db_path = NULL;
+  g_autofree char *hostname = default_hostname ();
+  static const char *const default_listen[] = { ":25", NULL };
+  guint n_queued = 0;
+
+  daemon->options.session_bus = options->session_bus;
+  daemon->options.state_dir = g_strdup (options->state_dir);
+  daemon->options.listen = g_strdupv (options->listen && options->listen[0]
+                                        ? options->listen
+                                        : (GStrv) default_listen);
+  daemon->options.submission_listen = g_strdupv (options->submission_listen);
+  daemon->options.smtps_listen = g_strdupv (options->smtps_listen);
+  daemon->options.tls_cert = g_strdup (options->tls_cert);
+  daemon->options.tls_key = g_strdup (options->tls_key);
+
+  if (!make_dir (options->state_dir, error))
+    return NULL;
+  g_chmod (options->state_dir, 0700);
+
+  db_path = g_build_filename (options->state_dir, "relais.db", NULL);
+  daemon->store = relais_store_open (db_path, error);
+  if (daemon->store == NULL)
+    return NULL;
+  daemon->services.config = relais_store_load_config (daemon->store, hostname, error);
+  if (daemon->services.config == NULL)
+    return NULL;
+  daemon->services.stats = relais_stats_new ();
+
+  daemon->services.tls_certificate =
+    relais_tls_load_or_create (options->state_dir, options->tls_cert, options->tls_key,
+                               daemon->services.config->hostname, error);
+  if (daemon->services.tls_certificate == NULL)
+    return NULL;
+
+  daemon->services.queue = relais_queue_new (daemon->store, daemon->services.stats,
+                                             options->state_dir, error);
+  if (daemon->services.queue == NULL || !relais_queue_recover (daemon->services.queue, &n_queued, error))
+    return NULL;
+  if (n_queued > 0)
+    g_message ("%u message(s) waiting in the queue", n_queued);
+
+  daemon->scheduler = relais_scheduler_new (&daemon->services, daemon->store, options->state_dir);
+  relais_queue_set_committed_func (daemon->services.queue, committed_cb, daemon);
+
+  daemon->listener = relais_listener_new (&daemon->services);
+  if (!add_endpoints (daemon, RELAIS_ENDPOINT_SMTP, daemon->options.listen, error) ||
+      !add_endpoints (daemon, RELAIS_ENDPOINT_SUBMISSION, daemon->options.submission_listen, error) ||
+      !add_endpoints (daemon, RELAIS_ENDPOINT_SMTPS, daemon->options.smtps_listen, error))
+    return NULL;
+
+  daemon->authority = relais_authority_new (!options->session_bus);
+  return g_steal_pointer (&daemon);
+}
+
+void
+relais_daemon_free (RelaisDaemon *daemon)
+{
+  if (daemon == NULL)
+    return;
+  if (daemon->owner_id)
+    g_bus_unown_name (daemon->owner_id);
+  if (daemon->general)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->general));
+  if (daemon->accounts)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->accounts));
+  if (daemon->statistics)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->statistics));
+  g_clear_object (&daemon->general);
+  g_clear_object (&daemon->accounts);
+  g_clear_object (&daemon->statistics);
+  if (daemon->bus)
+    g_dbus_connection_flush_sync (daemon->bus, NULL, NULL);
+  g_clear_object (&daemon->bus);
+
+  g_clear_pointer (&daemon->listener, relais_listener_free);
+  g_clear_pointer (&daemon->scheduler, relais_scheduler_free);
+  g_clear_pointer (&daemon->services.queue, relais_queue_free);
+  g_clear_object (&daemon->services.tls_certificate);
+  g_clear_pointer (&daemon->services.config, relais_config_unref);
+  g_clear_pointer (&daemon->services.stats, relais_stats_free);
+  g_clear_pointer (&daemon->authority, relais_authority_free);
+  g_clear_pointer (&daemon->store, relais_store_free);
+
+  relais_daemon_options_clear (&daemon->options);
+  g_clear_pointer (&daemon->quit_loop, g_main_loop_unref);
+  g_free (daemon);
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  g_message ("ready: %s on the %s bus, hostname %s", name,
+             daemon->options.session_bus ? "session" : "system", daemon->services.config->hostname);
+  sd_notify (0, "READY=1\nSTATUS=Accepting mail");
+}
+
+static void
+name_lost_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  if (connection == NULL)
+    g_critical ("lost the connection to the D-Bus %s bus", daemon->options.session_bus ? "session" : "system");
+  else
+    g_critical ("cannot own %s on the %s bus: is another relaisd running, or does the bus policy "
+                "(org.relais.Relais1.conf) not allow this user to own it?",
+                name, daemon->options.session_bus ? "session" : "system");
+  g_main_loop_quit (daemon->quit_loop);
+}
+
+static gboolean
+export (RelaisDaemon *daemon, gpointer skeleton, GError **error)
+{
+  return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (skeleton), daemon->bus,
+                                           RELAIS_OBJECT_PATH, error);
+}
+
+gboolean
+relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
+{
+  daemon->quit_loop = g_main_loop_ref (quit_loop);
+  daemon->bus = g_bus_get_sync (daemon->options.session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+                                NULL, error);
+  if (daemon->bus == NULL)
+    {
+      g_prefix_error (error, "cannot connect to the D-Bus %s bus: ",
+                      daemon->options.session_bus ? "session" : "system");
+      return FALSE;
+    }
+  g_dbus_connection_set_exit_on_close (daemon->bus, FALSE);
+
+  daemon->general = relais_dbus_general_new (daemon);
+  daemon->accounts = relais_dbus_accounts_new (daemon);
+  daemon->statistics = relais_dbus_statistics_new (daemon);
+  if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
+      !export (daemon, daemon->statistics, error))
+    return FALSE;
+
+  relais_listener_start (daemon->listener);
+  relais_scheduler_start (daemon->scheduler);
+
+  daemon->owner_id = g_bus_own_name_on_connection (daemon->bus, RELAIS_BUS_NAME,
+                                                   G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                                   name_acquired_cb, name_lost_cb, daemon, NULL);
+  return TRUE;
+}
+
+RelaisConfig *
+relais_daemon_get_config (RelaisDaemon *daemon)
+{
+  return daemon->services.config;
+}
+
+RelaisStore *
+relais_daemon_get_store (RelaisDaemon *daemon)
+{
+  return daemon->store;
+}
+
+RelaisStats *
+relais_daemon_get_stats (RelaisDaemon *daemon)
+{
+  return daemon->services.stats;
+}
+
+RelaisAuthority *
+relais_daemon_get_authority (RelaisDaemon *daemon)
+{
+  return daemon->authority;
+}
+
+void
+relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
+{
+  g_return_if_fail (config != NULL);
+
+  g_clear_pointer (&daemon->services.config, relais_config_unref);
+  daemon->services.config = config;
+  if (daemon->general)
+    relais_dbus_general_sync (daemon->general, config);
+  if (daemon->accounts)
+    relais_dbus_accounts_sync (daemon->accounts, config);
+}

@@ -1,3 +1,69 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_dbus_statistics;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * org.relais.Relais1.Statistics: counters since start as read-only properties.
+ * The counters move on every SMTP command; the properties follow them from a
+ * one-second timer, so PropertiesChanged goes out at most once a second. */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include "relais-dbus.h"
+
+typedef struct {
+  RelaisStatistics *skeleton;   /* weak */
+  RelaisStats *stats;
+  guint64 seen_generation;
+} Poller;
+
+static gboolean
+poll_cb (gpointer user_data)
+{
+  Poller *poller = user_data;
+  guint64 generation = relais_stats_generation (poller->stats);
+
+  if (generation != poller->seen_generation)
+    {
+      poller->seen_generation = generation;
+      relais_dbus_statistics_sync (poller->skeleton, poller->stats);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+skeleton_gone (gpointer data, GObject *where_the_object_was)
+{
+  g_source_remove (GPOINTER_TO_UINT (data));
+}
+
+RelaisStatistics *
+relais_dbus_statistics_new (RelaisDaemon *daemon)
+{
+  RelaisStatistics *skeleton = relais_statistics_skeleton_new ();
+  Poller *poller = g_new0 (Poller, 1);
+  guint id;
+
+  poller->skeleton = skeleton;
+  poller->stats = relais_daemon_get_stats (daemon);
+  poller->seen_generation = relais_stats_generation (poller->stats);
+  relais_statistics_set_start_time (skeleton, g_get_real_time ());
+  relais_dbus_statistics_sync (skeleton, poller->stats);
+  id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, poll_cb, poller, g_free);
+  g_object_weak_ref (G_OBJECT (skeleton), skeleton_gone, GUINT_TO_POINTER (id));
+  return skeleton;
+}
+
+void
+relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
+{
+  relais_statistics_set_connections (s, relais_stats_get (stats, RELAIS_STAT_CONNECTIONS));
+  relais_statistics_set_sessions_open (s, relais_stats_get (stats, RELAIS_STAT_SESSIONS_OPEN));
+  relais_statistics_set_messages_received (s, relais_stats_get (stats, RELAIS_STAT_MESSAGES_RECEIVED));
+  relais_statistics_set_delivered_local (s, relais_stats_get (stats, RELAIS_STAT_DELIVERED_LOCAL));
+  relais_statistics_set_delivered_remote (s, relais_stats_get (stats, RELAIS_STAT_DELIVERED_REMOTE));
+  relais_statistics_set_deferred (s, relais_stats_get (stats, RELAIS_STAT_DEFERRED));
+  relais_statistics_set_bounced (s, relais_stats_get (stats, RELAIS_STAT_BOUNCED));
+  relais_statistics_set_rejected (s, relais_stats_get (stats, RELAIS_STAT_REJECTED));
+  relais_statistics_set_rejected_by_reason (s, relais_stats_rejections (stats));
+  relais_statistics_set_bytes_received (s, relais_stats_get (stats, RELAIS_STAT_BYTES_IN));
+  relais_statistics_set_tls_sessions (s, relais_stats_get (stats, RELAIS_STAT_TLS_SESSIONS));
+  relais_statistics_set_queue_length (s, relais_stats_get (stats, RELAIS_STAT_QUEUE_LENGTH));
+}

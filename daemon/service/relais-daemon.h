@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The root object: opens the store, loads the configuration, prepares TLS,
+ * recovers the queue, binds the listeners, exports the D-Bus objects and claims
+ * the bus name last. It owns the current configuration snapshot: every change
+ * goes through relais_daemon_publish_config(), which swaps the snapshot and
+ * refreshes the D-Bus properties. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "relais-authority.h"
+#include "relais-config.h"
+#include "relais-services.h"
+#include "relais-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gboolean session_bus;
+  char *state_dir;
+  GStrv listen;              /* SMTP (25) endpoints */
+  GStrv submission_listen;   /* 587 */
+  GStrv smtps_listen;        /* 465 */
+  char *tls_cert;
+  char *tls_key;
+} RelaisDaemonOptions;
+
+void relais_daemon_options_clear (RelaisDaemonOptions *options);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RelaisDaemonOptions, relais_daemon_options_clear)
+
+typedef struct _RelaisDaemon RelaisDaemon;
+
+RelaisDaemon    *relais_daemon_new (const RelaisDaemonOptions *options, GError **error);
+void             relais_daemon_free (RelaisDaemon *daemon);
+/* Connects to the bus, exports, starts listeners and delivery, claims the name.
+ * QUIT_LOOP is quit if the name is lost or cannot be owned. */
+gboolean         relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error);
+
+RelaisConfig    *relais_daemon_get_config (RelaisDaemon *daemon);     /* borrowed */
+RelaisStore     *relais_daemon_get_store (RelaisDaemon *daemon);
+RelaisStats     *relais_daemon_get_stats (RelaisDaemon *daemon);
+RelaisAuthority *relais_daemon_get_authority (RelaisDaemon *daemon);
+/* Takes ownership of CONFIG and makes it current. */
+void             relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisDaemon, relais_daemon_free)
+
+G_END_DECLS
