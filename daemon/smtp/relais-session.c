@@ -1,3 +1,1291 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_session;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The RFC 5321 server session: an async state machine on the main loop, one per
+ * connection, no thread. Invariants:
+ * - memory is bounded whatever the client sends: input goes through one fixed
+ *   buffer (IN_BUFFER_SIZE), replies are produced only while the pending output
+ *   is under OUT_HIGH_WATER, message content is streamed to the spool writer;
+ * - one asynchronous operation at a time (read, write, TLS handshake, queue
+ *   commit): while replies are being written no input is read (back-pressure),
+ *   and no pipelined command runs before the queue commit has answered;
+ * - command lines end with CRLF only. A bare LF or CR inside a command line
+ *   makes that line fail with 500 5.5.2: bare LF is never taken as a line end,
+ *   so no two parsers (ours and a proxy's) can disagree on where a command ends;
+ * - message content ends with <CRLF>.<CRLF> only (relais_data_decoder_feed);
+ * - the transaction (RelaisTransaction) holds the config snapshot taken at MAIL
+ *   FROM until it ends, so live changes never tear a transaction;
+ * - every state change goes through session_set_state(), which logs old -> new. */
+#define G_LOG_DOMAIN "relais"
+
+#include "relais-session.h"
+
+#include <string.h>
+
+#include "relais-policy.h"
+#include "relais-queue.h"
+#include "relais-reply.h"
+#include "relais-smtp-parse.h"
+
+#define IN_BUFFER_SIZE 4096
+#define OUT_HIGH_WATER 16384
+#define DATA_STEP      2048     /* input bytes decoded at once */
+
+typedef enum {
+  STATE_CONNECTED,      /* nothing sent yet */
+  STATE_HANDSHAKE,      /* TLS handshake (implicit TLS or after STARTTLS) */
+  STATE_GREETED,        /* greeting sent, waiting for EHLO/HELO */
+  STATE_READY,          /* EHLO/HELO done, no transaction */
+  STATE_MAIL,           /* MAIL accepted */
+  STATE_RCPT,           /* at least one RCPT accepted */
+  STATE_DATA,           /* reading DATA content */
+  STATE_BDAT_CHUNK,     /* reading a BDAT chunk */
+  STATE_BDAT_WAIT,      /* between BDAT chunks */
+  STATE_COMMIT,         /* waiting for the queue */
+  STATE_CLOSING,        /* last reply queued, close after writing it */
+  STATE_CLOSED,
+} SessionState;
+
+static const char *const state_names[] = {
+  "connected", "handshake", "greeted", "ready", "mail", "rcpt", "data",
+  "bdat-chunk", "bdat-wait", "commit", "closing", "closed",
+};
+
+typedef struct {
+  RelaisConfig *config;          /* snapshot taken at MAIL FROM */
+  char *sender;                  /* "" for <> */
+  gboolean smtputf8;
+  gboolean body_8bit;
+  GPtrArray *recipients;         /* char*, as accepted */
+  RelaisSpoolWriter *writer;     /* from DATA / first BDAT to commit */
+  char *queue_id;
+  gsize max_size;                /* 0: no limit */
+  RelaisDataDecoder decoder;
+  RelaisContentScan scan;
+  gboolean size_exceeded;
+  GError *write_error;
+  gboolean bdat;                 /* chunking has started */
+} RelaisTransaction;
+
+struct _RelaisSession {
+  gint ref_count;
+  char id[9];
+  RelaisServices *services;
+  RelaisEndpointKind kind;
+  RelaisSessionClosedFunc closed_func;
+  gpointer closed_data;
+
+  GSocketConnection *connection;
+  GTlsConnection *tls;           /* NULL until a handshake succeeded */
+  GInputStream *input;           /* borrowed from connection or tls */
+  GOutputStream *output;
+  GCancellable *cancellable;
+  char *client_ip;
+  char *tls_description;         /* "TLSv1.3 with cipher ..." */
+
+  SessionState state;
+  gboolean io_pending;           /* a read, write, handshake or commit is under way */
+  gboolean flush_now;            /* write pending replies before the next command */
+  gboolean discarding_line;      /* inside an over-long command line */
+  gboolean timed_out;
+  guint timeout_id;
+
+  char *helo;                    /* NULL until EHLO/HELO */
+  gboolean esmtp;
+  RelaisTransaction *tx;
+
+  /* BDAT chunk in progress */
+  guint64 chunk_remaining;
+  guint64 chunk_size;
+  gboolean chunk_last;
+  RelaisReply *chunk_reply;      /* set: the chunk is discarded, then this is the reply */
+  SessionState chunk_return_state;
+
+  GString *out;                  /* replies waiting to be written */
+  GString *writing;              /* replies being written */
+  guint8 in[IN_BUFFER_SIZE];
+  gsize in_pos, in_len;
+};
+
+#define SLOG(s, level, ...) \
+  g_log_structured (G_LOG_DOMAIN, level, "RELAIS_SESSION", (s)->id, \
+                    "MESSAGE", "%s: %s", (s)->id, session_format (__VA_ARGS__))
+
+static void pump (RelaisSession *s);
+static void close_now (RelaisSession *s);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* Formats into a per-thread buffer so SLOG can take printf arguments. */
+G_GNUC_PRINTF (1, 2)
+static const char *
+session_format (const char *format, ...)
+{
+  static GPrivate buffer = G_PRIVATE_INIT (g_free);
+  va_list ap;
+  char *text;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_private_replace (&buffer, text);
+  return text;
+}
+
+static void
+session_set_state (RelaisSession *s, SessionState state)
+{
+  if (s->state == state)
+    return;
+  SLOG (s, G_LOG_LEVEL_DEBUG, "state %s -> %s", state_names[s->state], state_names[state]);
+  s->state = state;
+}
+
+static void
+reply (RelaisSession *s, guint code, const char *enhanced, const char *text)
+{
+  relais_reply_append (s->out, code, enhanced, text);
+}
+
+G_GNUC_PRINTF (4, 5)
+static void
+replyf (RelaisSession *s, guint code, const char *enhanced, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  reply (s, code, enhanced, text);
+}
+
+/* A refusal: counted under REASON, logged with the client, the stage and the reason. */
+static void
+reject (RelaisSession *s, const char *stage, const char *reason, guint code, const char *enhanced,
+        const char *text)
+{
+  relais_stats_reject (s->services->stats, reason);
+  SLOG (s, G_LOG_LEVEL_MESSAGE, "reject %s from %s [%s]: reason=%s: %u %s %s",
+        stage, s->helo != NULL ? s->helo : "unknown", s->client_ip, reason, code, enhanced, text);
+  reply (s, code, enhanced, text);
+}
+
+/* ---- transaction ------------------------------------------------------- */
+
+static void
+transaction_free (RelaisTransaction *tx)
+{
+  if (tx->writer != NULL)
+    relais_spool_writer_abort (tx->writer);
+  g_clear_pointer (&tx->config, relais_config_unref);
+  g_free (tx->sender);
+  g_ptr_array_unref (tx->recipients);
+  g_free (tx->queue_id);
+  g_clear_error (&tx->write_error);
+  g_free (tx);
+}
+
+/* Ends the transaction (aborting an unfinished spool file) and returns to READY. */
+static void
+transaction_end (RelaisSession *s)
+{
+  g_clear_pointer (&s->tx, transaction_free);
+  if (s->state == STATE_MAIL || s->state == STATE_RCPT || s->state == STATE_DATA ||
+      s->state == STATE_BDAT_CHUNK || s->state == STATE_BDAT_WAIT || s->state == STATE_COMMIT)
+    session_set_state (s, s->helo != NULL ? STATE_READY : STATE_GREETED);
+}
+
+static const char *
+received_protocol (RelaisSession *s, RelaisTransaction *tx)
+{
+  /* RFC 3848 and RFC 6531 §4.3 */
+  if (!s->esmtp)
+    return "SMTP";
+  if (tx->smtputf8)
+    return s->tls != NULL ? "UTF8SMTPS" : "UTF8SMTP";
+  return s->tls != NULL ? "ESMTPS" : "ESMTP";
+}
+
+/* RFC 5322 date-time, in the C locale whatever LC_TIME says. */
+static char *
+rfc5322_date (void)
+{
+  static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  gint64 offset = g_date_time_get_utc_offset (now) / G_TIME_SPAN_MINUTE;
+  char sign = offset < 0 ? '-' : '+';
+
+  if (offset < 0)
+    offset = -offset;
+  return g_strdup_printf ("%s, %d %s %d %02d:%02d:%02d %c%02d%02d",
+                          days[g_date_time_get_day_of_week (now) - 1],
+                          g_date_time_get_day_of_month (now),
+                          months[g_date_time_get_month (now) - 1],
+                          g_date_time_get_year (now),
+                          g_date_time_get_hour (now), g_date_time_get_minute (now),
+                          g_date_time_get_second (now), sign,
+                          (int) (offset / 60), (int) (offset % 60));
+}
+
+/* RFC 5321 §4.4 trace field, the first thing in the spool file. */
+static char *
+received_header (RelaisSession *s, RelaisTransaction *tx)
+{
+  GString *h = g_string_new ("Received: from ");
+  g_autofree char *date = rfc5322_date ();
+  gboolean v6 = strchr (s->client_ip, ':') != NULL;
+
+  g_string_append_printf (h, "%s ([%s%s])\r\n", s->helo, v6 ? "IPv6:" : "", s->client_ip);
+  g_string_append_printf (h, "\tby %s (Relais) with %s id %s", tx->config->hostname,
+                          received_protocol (s, tx), tx->queue_id);
+  if (s->tls_description != NULL)
+    g_string_append_printf (h, "\r\n\t(using %s)", s->tls_description);
+  if (tx->recipients->len == 1)
+    g_string_append_printf (h, "\r\n\tfor <%s>", (const char *) tx->recipients->pdata[0]);
+  g_string_append_printf (h, ";\r\n\t%s\r\n", date);
+  return g_string_free (h, FALSE);
+}
+
+/* Opens the spool file and writes the Received header. */
+static gboolean
+transaction_begin_content (RelaisSession *s, RelaisTransaction *tx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *header = NULL;
+
+  tx->writer = relais_queue_begin (s->services->queue, &error);
+  if (tx->writer == NULL)
+    {
+      SLOG (s, G_LOG_LEVEL_WARNING, "cannot open a spool file: %s", error->message);
+      return FALSE;
+    }
+  tx->queue_id = g_strdup (relais_spool_writer_get_id (tx->writer));
+  header = received_header (s, tx);
+  if (!relais_spool_writer_write (tx->writer, header, strlen (header), &error))
+    {
+      SLOG (s, G_LOG_LEVEL_WARNING, "queue file write error (%s): %s", tx->queue_id, error->message);
+      g_clear_pointer (&tx->writer, relais_spool_writer_abort);
+      return FALSE;
+    }
+  relais_data_decoder_init (&tx->decoder);
+  relais_content_scan_init (&tx->scan);
+  tx->max_size = relais_config_max_message_size (tx->config);
+  return TRUE;
+}
+
+/* Message bytes (already decoded for DATA, raw for BDAT): scan, limit, store. */
+static void
+transaction_content (RelaisSession *s, RelaisTransaction *tx, const guint8 *data, gsize len)
+{
+  if (len == 0)
+    return;
+  relais_content_scan_feed (&tx->scan, data, len);
+  if (tx->max_size > 0 && tx->scan.size > tx->max_size)
+    tx->size_exceeded = TRUE;
+  /* Once the message is known to be refused, stop storing it. */
+  if (tx->size_exceeded || tx->scan.nul || tx->write_error != NULL)
+    {
+      if (tx->writer != NULL)
+        g_clear_pointer (&tx->writer, relais_spool_writer_abort);
+      return;
+    }
+  if (tx->writer != NULL && !relais_spool_writer_write (tx->writer, data, len, &tx->write_error))
+    {
+      SLOG (s, G_LOG_LEVEL_WARNING, "queue file write error (%s): %s", tx->queue_id,
+            tx->write_error->message);
+      g_clear_pointer (&tx->writer, relais_spool_writer_abort);
+    }
+}
+
+static void
+commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = relais_queue_commit_finish (s->services->queue, result, &error);
+
+  s->io_pending = FALSE;
+  if (s->state == STATE_CLOSED)
+    {
+      relais_session_unref (s);
+      return;
+    }
+  if (ok)
+    {
+      guint64 size = s->tx->scan.size;
+
+      relais_stats_add (s->services->stats, RELAIS_STAT_MESSAGES_RECEIVED, 1);
+      relais_stats_add (s->services->stats, RELAIS_STAT_BYTES_IN, (gint64) size);
+      SLOG (s, G_LOG_LEVEL_MESSAGE, "queued %s: from=<%s> nrcpt=%u size=%" G_GUINT64_FORMAT,
+            s->tx->queue_id, s->tx->sender, s->tx->recipients->len, size);
+      replyf (s, 250, "2.0.0", "Ok: queued as %s", s->tx->queue_id);
+    }
+  else
+    {
+      SLOG (s, G_LOG_LEVEL_WARNING, "queue commit failed (%s): %s", s->tx->queue_id, error->message);
+      reply (s, 451, "4.3.0", "Error: queue file write error");
+    }
+  transaction_end (s);
+  s->flush_now = TRUE;
+  pump (s);
+  relais_session_unref (s);
+}
+
+/* End of DATA or of the last BDAT chunk: refuse, or commit and answer later. */
+static void
+transaction_finish (RelaisSession *s)
+{
+  RelaisTransaction *tx = s->tx;
+  RelaisEnvelope *envelope;
+
+  s->flush_now = TRUE;
+  if (tx->size_exceeded)
+    {
+      reject (s, "DATA", "message-size", 552, "5.3.4", "Message size exceeds limit");
+      transaction_end (s);
+      return;
+    }
+  if (tx->scan.nul)
+    {
+      reject (s, "DATA", "nul-in-message", 554, "5.6.0", "Message contains NUL characters");
+      transaction_end (s);
+      return;
+    }
+  if (tx->config->max_hops > 0 && tx->scan.received > tx->config->max_hops)
+    {
+      reject (s, "DATA", "max-hops", 554, "5.4.6", "Too many hops");
+      transaction_end (s);
+      return;
+    }
+  if (tx->write_error != NULL || tx->writer == NULL)
+    {
+      reply (s, 451, "4.3.0", "Error: queue file write error");
+      transaction_end (s);
+      return;
+    }
+
+  envelope = relais_envelope_new ();
+  envelope->sender = g_strdup (tx->sender);
+  for (guint i = 0; i < tx->recipients->len; i++)
+    g_ptr_array_add (envelope->recipients, g_strdup (tx->recipients->pdata[i]));
+  envelope->client_address = g_strdup (s->client_ip);
+  envelope->helo = g_strdup (s->helo);
+  envelope->session_id = g_strdup (s->id);
+  envelope->smtputf8 = tx->smtputf8;
+  envelope->body_8bit = tx->body_8bit;
+
+  session_set_state (s, STATE_COMMIT);
+  s->io_pending = TRUE;
+  relais_queue_commit_async (s->services->queue, g_steal_pointer (&tx->writer), envelope, tx->config,
+                             commit_cb, relais_session_ref (s));
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static void
+cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
+{
+  g_autofree char *name = relais_smtp_parse_helo (arg);
+  g_autoptr(RelaisConfig) config = NULL;
+
+  if (name == NULL)
+    {
+      replyf (s, 501, "5.5.4", "Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+      return;
+    }
+  transaction_end (s);
+  g_free (s->helo);
+  s->helo = g_steal_pointer (&name);
+  s->esmtp = esmtp;
+  session_set_state (s, STATE_READY);
+
+  config = relais_services_get_config (s->services);
+  if (!esmtp)
+    {
+      reply (s, 250, NULL, config->hostname);
+      return;
+    }
+  {
+    g_autoptr(GString) text = g_string_new (NULL);
+
+    g_string_append_printf (text, "%s Hello %s [%s]\n", config->hostname, s->helo, s->client_ip);
+    g_string_append_printf (text, "SIZE %" G_GSIZE_FORMAT "\n", relais_config_max_message_size (config));
+    g_string_append (text, "PIPELINING\n8BITMIME\nENHANCEDSTATUSCODES\n");
+    if (s->services->tls_certificate != NULL && s->tls == NULL)
+      g_string_append (text, "STARTTLS\n");
+    g_string_append (text, "CHUNKING\nSMTPUTF8");
+    reply (s, 250, NULL, text->str);
+  }
+  s->flush_now = TRUE;
+}
+
+static void
+cmd_mail (RelaisSession *s, const char *arg)
+{
+  RelaisSmtpPath path = { 0 };
+  RelaisSmtpPathResult r;
+  RelaisPolicyFacts facts = { 0 };
+  g_auto(RelaisVerdict) verdict = { 0 };
+  g_autoptr(RelaisConfig) config = NULL;
+  RelaisTransaction *tx;
+
+  if (s->helo == NULL)
+    {
+      reply (s, 503, "5.5.1", "Error: send HELO/EHLO first");
+      return;
+    }
+  if (s->tx != NULL)
+    {
+      reply (s, 503, "5.5.1", "Error: nested MAIL command");
+      return;
+    }
+
+  config = relais_services_get_config (s->services);
+  facts.client_address = s->client_ip;
+  facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
+                                                   : RELAIS_POLICY_ENDPOINT_SUBMISSION;
+  relais_policy_check_mail (config, &facts, &verdict);
+  if (relais_verdict_is_reject (&verdict))
+    {
+      reject (s, "MAIL", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      return;
+    }
+
+  r = relais_smtp_parse_mail (arg, &path);
+  switch (r)
+    {
+    case RELAIS_SMTP_PATH_OK:
+      break;
+    case RELAIS_SMTP_PATH_SYNTAX:
+    case RELAIS_SMTP_PATH_TOO_LONG:
+      replyf (s, 501, "5.1.7", "Bad sender address syntax: %s", path.detail);
+      break;
+    case RELAIS_SMTP_PATH_BAD_PARAMETER:
+      reply (s, 501, "5.5.4", path.detail);
+      break;
+    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
+      reply (s, 555, "5.5.4", "Unsupported MAIL parameter");
+      break;
+    case RELAIS_SMTP_PATH_NON_ASCII:
+      reply (s, 553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8");
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (r != RELAIS_SMTP_PATH_OK)
+    {
+      relais_smtp_path_clear (&path);
+      return;
+    }
+
+  if (path.size >= 0 && relais_config_max_message_size (config) > 0 &&
+      (guint64) path.size > relais_config_max_message_size (config))
+    {
+      reject (s, "MAIL", "message-size", 552, "5.3.4", "Message size exceeds fixed maximum message size");
+      relais_smtp_path_clear (&path);
+      return;
+    }
+
+  tx = g_new0 (RelaisTransaction, 1);
+  tx->config = g_steal_pointer (&config);
+  tx->sender = g_steal_pointer (&path.address);
+  tx->smtputf8 = path.smtputf8;
+  tx->body_8bit = path.body == RELAIS_SMTP_BODY_8BITMIME;
+  tx->recipients = g_ptr_array_new_with_free_func (g_free);
+  s->tx = tx;
+  relais_smtp_path_clear (&path);
+  SLOG (s, G_LOG_LEVEL_INFO, "from=<%s>", tx->sender);
+  session_set_state (s, STATE_MAIL);
+  reply (s, 250, "2.1.0", "Ok");
+}
+
+static void
+cmd_rcpt (RelaisSession *s, const char *arg)
+{
+  RelaisSmtpPath path = { 0 };
+  RelaisSmtpPathResult r;
+  RelaisPolicyFacts facts = { 0 };
+  g_auto(RelaisVerdict) verdict = { 0 };
+  RelaisTransaction *tx = s->tx;
+
+  if (tx == NULL)
+    {
+      reply (s, 503, "5.5.1", "Error: need MAIL command");
+      return;
+    }
+  if (tx->bdat)
+    {
+      reply (s, 503, "5.5.1", "Error: RCPT after BDAT");
+      return;
+    }
+
+  r = relais_smtp_parse_rcpt (arg, tx->smtputf8, &path);
+  switch (r)
+    {
+    case RELAIS_SMTP_PATH_OK:
+      break;
+    case RELAIS_SMTP_PATH_SYNTAX:
+    case RELAIS_SMTP_PATH_TOO_LONG:
+      replyf (s, 501, "5.1.3", "Bad recipient address syntax: %s", path.detail);
+      break;
+    case RELAIS_SMTP_PATH_BAD_PARAMETER:
+      reply (s, 501, "5.5.4", path.detail);
+      break;
+    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
+      reply (s, 555, "5.5.4", "Unsupported RCPT parameter");
+      break;
+    case RELAIS_SMTP_PATH_NON_ASCII:
+      reply (s, 553, "5.6.7", "Non-ASCII recipient address requires SMTPUTF8");
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (r != RELAIS_SMTP_PATH_OK)
+    {
+      relais_smtp_path_clear (&path);
+      return;
+    }
+
+  if (tx->config->max_recipients > 0 && tx->recipients->len >= tx->config->max_recipients)
+    {
+      reject (s, "RCPT", "max-recipients", 452, "4.5.3", "Too many recipients");
+      relais_smtp_path_clear (&path);
+      return;
+    }
+
+  facts.client_address = s->client_ip;
+  facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
+                                                   : RELAIS_POLICY_ENDPOINT_SUBMISSION;
+  facts.authenticated = FALSE;   /* SMTP AUTH: later issue */
+  facts.auth_offered = FALSE;
+  facts.sender = tx->sender;
+  facts.recipient = path.address;
+  facts.recipient_is_postmaster = path.is_postmaster;
+  relais_policy_check_rcpt (tx->config, &facts, &verdict);
+  if (relais_verdict_is_reject (&verdict))
+    {
+      g_autofree char *stage = g_strdup_printf ("RCPT to=<%s>", path.address);
+
+      reject (s, stage, verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      relais_smtp_path_clear (&path);
+      return;
+    }
+  SLOG (s, G_LOG_LEVEL_INFO, "to=<%s>", verdict.recipient);
+  g_ptr_array_add (tx->recipients, g_steal_pointer (&verdict.recipient));
+  relais_smtp_path_clear (&path);
+  session_set_state (s, STATE_RCPT);
+  reply (s, 250, "2.1.5", "Ok");
+}
+
+static void
+cmd_data (RelaisSession *s, const char *arg)
+{
+  if (*arg != '\0')
+    {
+      reply (s, 501, "5.5.4", "Syntax: DATA");
+      return;
+    }
+  if (s->tx == NULL)
+    {
+      reply (s, 503, "5.5.1", s->helo == NULL ? "Error: send HELO/EHLO first" : "Error: need MAIL command");
+      return;
+    }
+  if (s->tx->bdat)
+    {
+      reply (s, 503, "5.5.1", "Error: DATA after BDAT");
+      return;
+    }
+  if (s->tx->recipients->len == 0)
+    {
+      reply (s, 554, "5.5.1", "Error: No valid recipients");
+      return;
+    }
+  if (!transaction_begin_content (s, s->tx))
+    {
+      reply (s, 451, "4.3.0", "Error: queue file write error");
+      return;
+    }
+  session_set_state (s, STATE_DATA);
+  reply (s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+  s->flush_now = TRUE;
+}
+
+static void
+cmd_bdat (RelaisSession *s, const char *arg)
+{
+  guint64 size;
+  gboolean last;
+
+  if (!relais_smtp_parse_bdat (arg, &size, &last))
+    {
+      /* The chunk length is unknown: no way to find the next command (RFC 3030 §3). */
+      reply (s, 501, "5.5.4", "Syntax: BDAT size [LAST]; closing connection");
+      transaction_end (s);
+      session_set_state (s, STATE_CLOSING);
+      return;
+    }
+
+  s->chunk_remaining = size;
+  s->chunk_size = size;
+  s->chunk_last = last;
+  s->chunk_return_state = s->state;
+  g_clear_pointer (&s->chunk_reply, relais_reply_free);
+  if (s->tx == NULL)
+    s->chunk_reply = relais_reply_new (503, "5.5.1", s->helo == NULL ? "Error: send HELO/EHLO first"
+                                                                      : "Error: need MAIL command");
+  else if (s->tx->recipients->len == 0)
+    s->chunk_reply = relais_reply_new (554, "5.5.1", "Error: No valid recipients");
+  else if (!s->tx->bdat)
+    {
+      if (!transaction_begin_content (s, s->tx))
+        s->chunk_reply = relais_reply_new (451, "4.3.0", "Error: queue file write error");
+      else
+        s->tx->bdat = TRUE;
+    }
+  session_set_state (s, STATE_BDAT_CHUNK);
+}
+
+static void
+bdat_chunk_done (RelaisSession *s)
+{
+  s->flush_now = TRUE;
+  if (s->chunk_reply != NULL)
+    {
+      relais_reply_format (s->chunk_reply, s->out);
+      g_clear_pointer (&s->chunk_reply, relais_reply_free);
+      session_set_state (s, s->chunk_return_state);
+      return;
+    }
+  if (s->tx->size_exceeded)
+    {
+      reject (s, "BDAT", "message-size", 552, "5.3.4", "Message size exceeds limit");
+      transaction_end (s);
+      return;
+    }
+  if (s->chunk_last)
+    {
+      transaction_finish (s);
+      return;
+    }
+  session_set_state (s, STATE_BDAT_WAIT);
+  replyf (s, 250, "2.0.0", "%" G_GUINT64_FORMAT " octets received", s->chunk_size);
+}
+
+static void
+cmd_starttls (RelaisSession *s, const char *arg)
+{
+  if (*arg != '\0')
+    {
+      reply (s, 501, "5.5.4", "Syntax: STARTTLS");
+      return;
+    }
+  if (s->tls != NULL)
+    {
+      reply (s, 503, "5.5.1", "Error: TLS already active");
+      return;
+    }
+  if (s->services->tls_certificate == NULL)
+    {
+      reply (s, 502, "5.5.1", "Error: command not implemented");
+      return;
+    }
+  reply (s, 220, "2.0.0", "Ready to start TLS");
+  /* Bytes sent after STARTTLS in plain text must never be answered inside TLS. */
+  if (s->in_len > s->in_pos)
+    {
+      SLOG (s, G_LOG_LEVEL_MESSAGE, "discarding %" G_GSIZE_FORMAT " bytes pipelined after STARTTLS from %s",
+            s->in_len - s->in_pos, s->client_ip);
+      s->in_pos = s->in_len;
+    }
+  transaction_end (s);
+  session_set_state (s, STATE_HANDSHAKE);
+  s->flush_now = TRUE;
+}
+
+static void
+execute (RelaisSession *s, const char *line)
+{
+  const char *arg;
+  RelaisSmtpCommand command = relais_smtp_parse_command (line, &arg);
+
+  SLOG (s, G_LOG_LEVEL_DEBUG, "<<< %s", command == RELAIS_SMTP_CMD_UNKNOWN ? "(unknown)" : line);
+  switch (command)
+    {
+    case RELAIS_SMTP_CMD_EHLO:
+      cmd_helo (s, arg, TRUE);
+      break;
+    case RELAIS_SMTP_CMD_HELO:
+      cmd_helo (s, arg, FALSE);
+      break;
+    case RELAIS_SMTP_CMD_MAIL:
+      cmd_mail (s, arg);
+      break;
+    case RELAIS_SMTP_CMD_RCPT:
+      cmd_rcpt (s, arg);
+      break;
+    case RELAIS_SMTP_CMD_DATA:
+      cmd_data (s, arg);
+      break;
+    case RELAIS_SMTP_CMD_BDAT:
+      cmd_bdat (s, arg);
+      break;
+    case RELAIS_SMTP_CMD_RSET:
+      if (*arg != '\0')
+        {
+          reply (s, 501, "5.5.4", "Syntax: RSET");
+          break;
+        }
+      transaction_end (s);
+      reply (s, 250, "2.0.0", "Ok");
+      break;
+    case RELAIS_SMTP_CMD_NOOP:
+      reply (s, 250, "2.0.0", "Ok");
+      break;
+    case RELAIS_SMTP_CMD_QUIT:
+      if (*arg != '\0')
+        {
+          reply (s, 501, "5.5.4", "Syntax: QUIT");
+          break;
+        }
+      reply (s, 221, "2.0.0", "Bye");
+      transaction_end (s);
+      session_set_state (s, STATE_CLOSING);
+      break;
+    case RELAIS_SMTP_CMD_VRFY:
+      if (*arg == '\0')
+        reply (s, 501, "5.5.4", "Syntax: VRFY address");
+      else
+        reply (s, 252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+      break;
+    case RELAIS_SMTP_CMD_EXPN:
+      reply (s, 502, "5.5.1", "Error: EXPN not supported");
+      break;
+    case RELAIS_SMTP_CMD_HELP:
+      reply (s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+      break;
+    case RELAIS_SMTP_CMD_STARTTLS:
+      cmd_starttls (s, arg);
+      break;
+    case RELAIS_SMTP_CMD_AUTH:
+      reply (s, 502, "5.5.1", "Error: authentication not enabled");
+      break;
+    case RELAIS_SMTP_CMD_UNKNOWN:
+    default:
+      reply (s, 500, "5.5.2", "Error: command not recognized");
+      break;
+    }
+}
+
+/* ---- input processing -------------------------------------------------- */
+
+/* One command line from the buffer. Returns FALSE when more input is needed. */
+static gboolean
+process_command_line (RelaisSession *s)
+{
+  const guint8 *start = s->in + s->in_pos;
+  gsize avail = s->in_len - s->in_pos;
+  const guint8 *lf = memchr (start, '\n', avail);
+  gsize len;
+  char line[RELAIS_SMTP_MAX_LINE];
+
+  if (s->discarding_line)
+    {
+      if (lf == NULL)
+        {
+          s->in_pos = s->in_len;
+          return FALSE;
+        }
+      s->in_pos += (gsize) (lf - start) + 1;
+      s->discarding_line = FALSE;
+      reply (s, 500, "5.5.2", "Error: line too long");
+      return TRUE;
+    }
+  if (lf == NULL)
+    {
+      if (avail >= RELAIS_SMTP_MAX_LINE)
+        {
+          /* Over 512 octets and still no end: drop it up to its LF. */
+          s->discarding_line = TRUE;
+          s->in_pos = s->in_len;
+          return TRUE;
+        }
+      return FALSE;
+    }
+
+  len = (gsize) (lf - start) + 1;     /* with the LF */
+  s->in_pos += len;
+  if (len > RELAIS_SMTP_MAX_LINE)
+    {
+      reply (s, 500, "5.5.2", "Error: line too long");
+      return TRUE;
+    }
+  if (len < 2 || start[len - 2] != '\r' || memchr (start, '\r', len - 2) != NULL)
+    {
+      reply (s, 500, "5.5.2", "Error: bare CR or LF in command line (lines must end with CRLF)");
+      return TRUE;
+    }
+  if (memchr (start, '\0', len) != NULL)
+    {
+      reply (s, 500, "5.5.2", "Error: NUL character in command line");
+      return TRUE;
+    }
+  len -= 2;
+  while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+    len--;
+  memcpy (line, start, len);
+  line[len] = '\0';
+  execute (s, line);
+  return TRUE;
+}
+
+static gboolean
+process_data (RelaisSession *s)
+{
+  guint8 decoded[2 * DATA_STEP + 3];
+  gsize avail = s->in_len - s->in_pos;
+  gsize step = MIN (avail, DATA_STEP);
+  gsize out_len = 0, consumed;
+  gboolean done = FALSE;
+
+  if (avail == 0)
+    return FALSE;
+  consumed = relais_data_decoder_feed (&s->tx->decoder, s->in + s->in_pos, step, decoded, &out_len, &done);
+  s->in_pos += consumed;
+  transaction_content (s, s->tx, decoded, out_len);
+  if (done)
+    transaction_finish (s);
+  return TRUE;
+}
+
+static gboolean
+process_bdat (RelaisSession *s)
+{
+  gsize avail = s->in_len - s->in_pos;
+  gsize n;
+
+  if (s->chunk_remaining > 0)
+    {
+      if (avail == 0)
+        return FALSE;
+      n = (gsize) MIN ((guint64) avail, s->chunk_remaining);
+      if (s->chunk_reply == NULL)
+        transaction_content (s, s->tx, s->in + s->in_pos, n);
+      s->in_pos += n;
+      s->chunk_remaining -= n;
+    }
+  if (s->chunk_remaining == 0)
+    bdat_chunk_done (s);
+  return TRUE;
+}
+
+static gboolean
+process_one (RelaisSession *s)
+{
+  switch (s->state)
+    {
+    case STATE_GREETED:
+    case STATE_READY:
+    case STATE_MAIL:
+    case STATE_RCPT:
+    case STATE_BDAT_WAIT:
+      return process_command_line (s);
+    case STATE_DATA:
+      return process_data (s);
+    case STATE_BDAT_CHUNK:
+      return process_bdat (s);
+    default:
+      return FALSE;
+    }
+}
+
+/* ---- I/O --------------------------------------------------------------- */
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  s->timeout_id = 0;
+  s->timed_out = TRUE;
+  SLOG (s, G_LOG_LEVEL_MESSAGE, "timeout from %s in state %s", s->client_ip, state_names[s->state]);
+  g_cancellable_cancel (s->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+disarm_timer (RelaisSession *s)
+{
+  g_clear_handle_id (&s->timeout_id, g_source_remove);
+}
+
+static void
+arm_timer (RelaisSession *s)
+{
+  guint seconds = s->services->config->idle_timeout;
+
+  disarm_timer (s);
+  if (seconds == 0)
+    seconds = RELAIS_DEFAULT_IDLE_TIMEOUT;
+  s->timeout_id = g_timeout_add_seconds (seconds, timeout_cb, s);
+}
+
+static void
+write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  g_autoptr(GError) error = NULL;
+
+  disarm_timer (s);
+  s->io_pending = FALSE;
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      if (s->state != STATE_CLOSED)
+        SLOG (s, G_LOG_LEVEL_INFO, "write to %s failed: %s", s->client_ip, error->message);
+      close_now (s);
+      relais_session_unref (s);
+      return;
+    }
+  g_string_truncate (s->writing, 0);
+  s->flush_now = FALSE;
+  pump (s);
+  relais_session_unref (s);
+}
+
+static void
+start_write (RelaisSession *s)
+{
+  GString *tmp = s->writing;
+
+  s->writing = s->out;
+  s->out = tmp;
+  s->io_pending = TRUE;
+  arm_timer (s);
+  g_output_stream_write_all_async (s->output, s->writing->str, s->writing->len, G_PRIORITY_DEFAULT,
+                                   s->cancellable, write_cb, relais_session_ref (s));
+}
+
+static void
+on_timeout_expired (RelaisSession *s)
+{
+  g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
+
+  transaction_end (s);
+  g_clear_pointer (&s->chunk_reply, relais_reply_free);
+  g_clear_object (&s->cancellable);
+  s->cancellable = g_cancellable_new ();
+  replyf (s, 421, "4.4.2", "%s Error: timeout exceeded", config->hostname);
+  session_set_state (s, STATE_CLOSING);
+  pump (s);
+}
+
+static void
+read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  disarm_timer (s);
+  s->io_pending = FALSE;
+  if (s->state == STATE_CLOSED)
+    ;
+  else if (n < 0 && s->timed_out && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    on_timeout_expired (s);
+  else if (n < 0)
+    {
+      SLOG (s, G_LOG_LEVEL_INFO, "read from %s failed: %s", s->client_ip, error->message);
+      close_now (s);
+    }
+  else if (n == 0)
+    {
+      if (s->state == STATE_DATA || s->state == STATE_BDAT_CHUNK)
+        SLOG (s, G_LOG_LEVEL_MESSAGE, "lost connection from %s in the middle of a message", s->client_ip);
+      close_now (s);
+    }
+  else
+    {
+      s->in_len += (gsize) n;
+      pump (s);
+    }
+  relais_session_unref (s);
+}
+
+static void
+start_read (RelaisSession *s)
+{
+  if (s->in_pos > 0)
+    {
+      memmove (s->in, s->in + s->in_pos, s->in_len - s->in_pos);
+      s->in_len -= s->in_pos;
+      s->in_pos = 0;
+    }
+  if (s->in_len == sizeof s->in)
+    {
+      /* Cannot happen: a full buffer always holds a line end or an over-long line. */
+      g_warn_if_reached ();
+      close_now (s);
+      return;
+    }
+  s->io_pending = TRUE;
+  arm_timer (s);
+  g_input_stream_read_async (s->input, s->in + s->in_len, sizeof s->in - s->in_len, G_PRIORITY_DEFAULT,
+                             s->cancellable, read_cb, relais_session_ref (s));
+}
+
+static void
+greet (RelaisSession *s)
+{
+  g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
+
+  replyf (s, 220, NULL, "%s %s", config->hostname, config->banner);
+  s->flush_now = TRUE;
+  session_set_state (s, STATE_GREETED);
+}
+
+static const char *
+protocol_name (GTlsProtocolVersion version)
+{
+  switch (version)
+    {
+    case G_TLS_PROTOCOL_VERSION_SSL_3_0: return "SSLv3";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_0: return "TLSv1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_1: return "TLSv1.1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_2: return "TLSv1.2";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_3: return "TLSv1.3";
+    case G_TLS_PROTOCOL_VERSION_DTLS_1_0: return "DTLSv1";
+    case G_TLS_PROTOCOL_VERSION_DTLS_1_2: return "DTLSv1.2";
+    case G_TLS_PROTOCOL_VERSION_UNKNOWN:
+    default: return "TLS";
+    }
+}
+
+static void
+handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  g_autoptr(GError) error = NULL;
+  GTlsConnection *tls = G_TLS_CONNECTION (source);
+  g_autofree char *cipher = NULL;
+
+  disarm_timer (s);
+  s->io_pending = FALSE;
+  if (!g_tls_connection_handshake_finish (tls, result, &error))
+    {
+      if (s->state != STATE_CLOSED)
+        SLOG (s, G_LOG_LEVEL_MESSAGE, "TLS handshake with %s failed: %s", s->client_ip, error->message);
+      close_now (s);
+      relais_session_unref (s);
+      return;
+    }
+  if (s->state == STATE_CLOSED)
+    {
+      relais_session_unref (s);
+      return;
+    }
+
+  s->tls = g_object_ref (tls);
+  s->input = g_io_stream_get_input_stream (G_IO_STREAM (tls));
+  s->output = g_io_stream_get_output_stream (G_IO_STREAM (tls));
+  cipher = g_tls_connection_get_ciphersuite_name (tls);
+  s->tls_description = g_strdup_printf ("%s with cipher %s",
+                                        protocol_name (g_tls_connection_get_protocol_version (tls)),
+                                        cipher != NULL ? cipher : "unknown");
+  relais_stats_add (s->services->stats, RELAIS_STAT_TLS_SESSIONS, 1);
+  SLOG (s, G_LOG_LEVEL_INFO, "TLS established with %s: %s", s->client_ip, s->tls_description);
+
+  /* RFC 3207 §4.2: forget everything learnt before TLS. */
+  g_clear_pointer (&s->helo, g_free);
+  s->esmtp = FALSE;
+  transaction_end (s);
+  s->in_pos = s->in_len = 0;
+  s->discarding_line = FALSE;
+  if (s->kind == RELAIS_ENDPOINT_SMTPS)
+    greet (s);
+  else
+    session_set_state (s, STATE_GREETED);
+  pump (s);
+  relais_session_unref (s);
+}
+
+static void
+start_handshake (RelaisSession *s)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+
+  if (s->services->tls_certificate == NULL)
+    {
+      SLOG (s, G_LOG_LEVEL_WARNING, "no TLS certificate: closing");
+      close_now (s);
+      return;
+    }
+  tls = g_tls_server_connection_new (G_IO_STREAM (s->connection), s->services->tls_certificate, &error);
+  if (tls == NULL)
+    {
+      SLOG (s, G_LOG_LEVEL_WARNING, "cannot start TLS: %s", error->message);
+      close_now (s);
+      return;
+    }
+  /* Many SMTP clients drop the connection without close_notify after QUIT. */
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (tls), FALSE);
+  s->io_pending = TRUE;
+  arm_timer (s);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, s->cancellable,
+                                    handshake_cb, relais_session_ref (s));
+}
+
+/* Runs buffered commands, then writes replies, then reads: never two at once. */
+static void
+pump (RelaisSession *s)
+{
+  if (s->state == STATE_CLOSED || s->io_pending)
+    return;
+
+  while (!s->flush_now && s->out->len < OUT_HIGH_WATER && !s->io_pending)
+    {
+      if (!process_one (s))
+        break;
+    }
+  if (s->io_pending)          /* a queue commit started */
+    return;
+  if (s->out->len > 0)
+    {
+      start_write (s);
+      return;
+    }
+  s->flush_now = FALSE;
+  if (s->state == STATE_CLOSING)
+    close_now (s);
+  else if (s->state == STATE_HANDSHAKE)
+    start_handshake (s);
+  else
+    start_read (s);
+}
+
+/* Closes the connection; the socket close itself never blocks. */
+static void
+close_now (RelaisSession *s)
+{
+  RelaisSessionClosedFunc func = s->closed_func;
+
+  if (s->state == STATE_CLOSED)
+    return;
+  disarm_timer (s);
+  g_cancellable_cancel (s->cancellable);
+  if (s->tx != NULL && (s->state == STATE_DATA || s->state == STATE_BDAT_CHUNK || s->tx->writer != NULL))
+    SLOG (s, G_LOG_LEVEL_INFO, "aborting the transaction in progress");
+  g_clear_pointer (&s->tx, transaction_free);
+  session_set_state (s, STATE_CLOSED);
+  g_io_stream_close (G_IO_STREAM (s->connection), NULL, NULL);
+  SLOG (s, G_LOG_LEVEL_INFO, "disconnect from %s", s->client_ip);
+  s->closed_func = NULL;
+  if (func != NULL)
+    func (s, s->closed_data);
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+static char *
+client_ip_of (GSocketConnection *connection)
+{
+  g_autoptr(GSocketAddress) address = g_socket_connection_get_remote_address (connection, NULL);
+  GInetAddress *inet;
+  char *ip;
+
+  if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("unknown");
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+  ip = g_inet_address_to_string (inet);
+  /* IPv4 clients of a dual-stack socket: show them as IPv4. */
+  if (g_str_has_prefix (ip, "::ffff:") && strchr (ip + 7, '.') != NULL)
+    {
+      char *v4 = g_strdup (ip + 7);
+      g_free (ip);
+      ip = v4;
+    }
+  return ip;
+}
+
+RelaisSession *
+relais_session_new (RelaisServices *services, GSocketConnection *connection, RelaisEndpointKind kind,
+                    RelaisSessionClosedFunc closed_func, gpointer user_data)
+{
+  RelaisSession *s;
+
+  g_return_val_if_fail (services != NULL, NULL);
+  g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
+
+  s = g_new0 (RelaisSession, 1);
+  s->ref_count = 1;
+  g_snprintf (s->id, sizeof s->id, "%08x", g_random_int ());
+  s->services = services;
+  s->kind = kind;
+  s->closed_func = closed_func;
+  s->closed_data = user_data;
+  s->connection = g_object_ref (connection);
+  s->input = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  s->output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  s->cancellable = g_cancellable_new ();
+  s->client_ip = client_ip_of (connection);
+  s->out = g_string_sized_new (512);
+  s->writing = g_string_sized_new (512);
+  s->state = STATE_CONNECTED;
+  return s;
+}
+
+void
+relais_session_start (RelaisSession *s)
+{
+  g_return_if_fail (s != NULL && s->state == STATE_CONNECTED);
+
+  SLOG (s, G_LOG_LEVEL_INFO, "connect from %s (%s)", s->client_ip,
+        s->kind == RELAIS_ENDPOINT_SMTP ? "smtp" : s->kind == RELAIS_ENDPOINT_SUBMISSION ? "submission" : "smtps");
+  if (s->kind == RELAIS_ENDPOINT_SMTPS)
+    session_set_state (s, STATE_HANDSHAKE);
+  else
+    greet (s);
+  pump (s);
+}
+
+void
+relais_session_shutdown (RelaisSession *s)
+{
+  g_return_if_fail (s != NULL);
+  s->closed_func = NULL;
+  close_now (s);
+}
+
+RelaisSession *
+relais_session_ref (RelaisSession *s)
+{
+  g_return_val_if_fail (s != NULL, NULL);
+  s->ref_count++;
+  return s;
+}
+
+void
+relais_session_unref (RelaisSession *s)
+{
+  g_return_if_fail (s != NULL);
+  if (--s->ref_count > 0)
+    return;
+  disarm_timer (s);
+  g_clear_pointer (&s->tx, transaction_free);
+  g_clear_pointer (&s->chunk_reply, relais_reply_free);
+  g_clear_object (&s->tls);
+  g_clear_object (&s->connection);
+  g_clear_object (&s->cancellable);
+  g_free (s->client_ip);
+  g_free (s->tls_description);
+  g_free (s->helo);
+  g_string_free (s->out, TRUE);
+  g_string_free (s->writing, TRUE);
+  g_free (s);
+}
+
+const char *
+relais_session_get_id (RelaisSession *s)
+{
+  return s->id;
+}

@@ -1,2 +1,209 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The policy as a table: config snapshot + facts in, verdict out. */
 #include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+
+#include "relais-config.h"
+#include "relais-policy.h"
+
+typedef struct {
+  RelaisConfig *plain;      /* local domains example.test, other.test; accounts alice, pm */
+  RelaisConfig *with_admins;/* the same with ExternalAdministrators = [admin@elsewhere.example] */
+  RelaisConfig *no_domains; /* defaults */
+} Fixture;
+
+static RelaisConfig *
+build (RelaisConfig *base, RelaisConfig *(*step) (const RelaisConfig *, const char *, GError **), const char *arg)
+{
+  g_autoptr(GError) error = NULL;
+  RelaisConfig *next = step (base, arg, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (next);
+  relais_config_unref (base);
+  return next;
+}
+
+static RelaisConfig *
+put_account (RelaisConfig *base, const char *login, const char *const *aliases)
+{
+  g_autoptr(GError) error = NULL;
+  RelaisAccount account = { (char *) login, (char *) "$6$salt$hash", (GStrv) aliases, NULL };
+  RelaisConfig *next = relais_config_put_account (base, &account, TRUE, &error);
+
+  g_assert_no_error (error);
+  relais_config_unref (base);
+  return next;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  static const char *const alice_aliases[] = { "a.liddell@example.test", NULL };
+  static const char *const pm_aliases[] = { "postmaster@other.test", NULL };
+  static const char *const admins[] = { "admin@elsewhere.example", NULL };
+  g_autoptr(GError) error = NULL;
+  GVariantDict changes;
+  RelaisConfig *c = relais_config_new_default ();
+
+  f->no_domains = relais_config_ref (c);
+  c = build (c, relais_config_add_local_domain, "example.test");
+  c = build (c, relais_config_add_local_domain, "other.test");
+  c = put_account (c, "alice", alice_aliases);
+  c = put_account (c, "pm", pm_aliases);
+  f->plain = c;
+
+  g_variant_dict_init (&changes, NULL);
+  g_variant_dict_insert_value (&changes, "ExternalAdministrators", g_variant_new_strv (admins, -1));
+  f->with_admins = relais_config_apply_general (f->plain, g_variant_dict_end (&changes), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->with_admins);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  relais_config_unref (f->plain);
+  relais_config_unref (f->with_admins);
+  relais_config_unref (f->no_domains);
+}
+
+enum { PLAIN, ADMINS, NO_DOMAINS };
+
+static void
+test_rcpt_table (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    int config;
+    const char *recipient;
+    gboolean bare_postmaster;
+    gboolean authenticated;
+    gboolean auth_offered;
+    RelaisVerdictKind kind;
+    guint code;
+    const char *enhanced;
+    const char *reason;
+    const char *queued;        /* verdict.recipient for accepts */
+  } cases[] = {
+    /* local accounts */
+    { PLAIN, "alice@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "alice@example.test" },
+    { PLAIN, "Alice@EXAMPLE.TEST", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "Alice@EXAMPLE.TEST" },
+    { PLAIN, "alice@other.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "alice@other.test" },
+    { PLAIN, "a.liddell@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "a.liddell@example.test" },
+    /* unknown local users */
+    { PLAIN, "nobody@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 550, "5.1.1", "unknown-recipient", NULL },
+    { PLAIN, "a.liddell@other.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 550, "5.1.1", "unknown-recipient", NULL },
+    { ADMINS, "nobody@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 550, "5.1.1", "unknown-recipient", NULL },
+    /* postmaster and mailer-daemon */
+    { PLAIN, "postmaster@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 550, "5.1.1", "unknown-recipient", NULL },
+    { PLAIN, "mailer-daemon@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 550, "5.1.1", "unknown-recipient", NULL },
+    { PLAIN, "postmaster@other.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "postmaster@other.test" },
+    { PLAIN, "postmaster", TRUE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "postmaster@other.test" },
+    { ADMINS, "postmaster@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_POSTMASTER, 0, NULL, NULL, "postmaster@example.test" },
+    { ADMINS, "PostMaster@Example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_POSTMASTER, 0, NULL, NULL, "PostMaster@Example.test" },
+    { ADMINS, "MAILER-DAEMON@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_POSTMASTER, 0, NULL, NULL, "MAILER-DAEMON@example.test" },
+    { ADMINS, "postmaster@other.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_ACCEPT_LOCAL, 0, NULL, NULL, "postmaster@other.test" },
+    { ADMINS, "postmaster@elsewhere.example", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 554, "5.7.1", "relay-denied", NULL },
+    { NO_DOMAINS, "postmaster", TRUE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 550, "5.1.1", "unknown-recipient", NULL },
+    /* relay */
+    { PLAIN, "someone@elsewhere.example", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 554, "5.7.1", "relay-denied", NULL },
+    { PLAIN, "someone@elsewhere.example", FALSE, FALSE, TRUE, RELAIS_VERDICT_REJECT, 454, "4.7.1", "relay-denied", NULL },
+    { PLAIN, "alice@example.test.evil", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 554, "5.7.1", "relay-denied", NULL },
+    { PLAIN, "alice@[127.0.0.1]", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 554, "5.7.1", "relay-denied", NULL },
+    { NO_DOMAINS, "alice@example.test", FALSE, FALSE, FALSE, RELAIS_VERDICT_REJECT, 554, "5.7.1", "relay-denied", NULL },
+    { PLAIN, "someone@elsewhere.example", FALSE, TRUE, FALSE, RELAIS_VERDICT_ACCEPT_RELAY, 0, NULL, NULL, "someone@elsewhere.example" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      RelaisConfig *configs[] = { f->plain, f->with_admins, f->no_domains };
+      RelaisPolicyFacts facts = {
+        .client_address = "192.0.2.10",
+        .endpoint = RELAIS_POLICY_ENDPOINT_SMTP,
+        .authenticated = cases[i].authenticated,
+        .auth_offered = cases[i].auth_offered,
+        .sender = "sender@example.org",
+        .recipient = cases[i].recipient,
+        .recipient_is_postmaster = cases[i].bare_postmaster,
+      };
+      g_auto(RelaisVerdict) verdict = { 0 };
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].recipient);
+      relais_policy_check_rcpt (configs[cases[i].config], &facts, &verdict);
+      g_assert_cmpint (verdict.kind, ==, cases[i].kind);
+      if (cases[i].kind == RELAIS_VERDICT_REJECT)
+        {
+          g_assert_true (relais_verdict_is_reject (&verdict));
+          g_assert_cmpuint (verdict.code, ==, cases[i].code);
+          g_assert_cmpstr (verdict.enhanced, ==, cases[i].enhanced);
+          g_assert_cmpstr (verdict.reason, ==, cases[i].reason);
+          g_assert_nonnull (verdict.text);
+          g_assert_null (verdict.recipient);
+        }
+      else
+        {
+          g_assert_false (relais_verdict_is_reject (&verdict));
+          g_assert_cmpstr (verdict.recipient, ==, cases[i].queued);
+          g_assert_cmpint (verdict.account != NULL, ==, cases[i].kind == RELAIS_VERDICT_ACCEPT_LOCAL);
+        }
+    }
+}
+
+static void
+test_reply_texts (Fixture *f, gconstpointer data)
+{
+  RelaisPolicyFacts facts = { .client_address = "192.0.2.1", .recipient = "x@elsewhere.example" };
+  g_auto(RelaisVerdict) relay = { 0 };
+  g_auto(RelaisVerdict) unknown = { 0 };
+
+  relais_policy_check_rcpt (f->plain, &facts, &relay);
+  g_assert_cmpstr (relay.text, ==, "Relay access denied");
+  facts.recipient = "x@example.test";
+  relais_policy_check_rcpt (f->plain, &facts, &unknown);
+  g_assert_cmpstr (unknown.text, ==, "Recipient address rejected: unknown user");
+}
+
+static void
+test_mail_table (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    RelaisPolicyEndpoint endpoint;
+    gboolean authenticated;
+    RelaisVerdictKind kind;
+  } cases[] = {
+    { RELAIS_POLICY_ENDPOINT_SMTP, FALSE, RELAIS_VERDICT_CONTINUE },
+    { RELAIS_POLICY_ENDPOINT_SMTP, TRUE, RELAIS_VERDICT_CONTINUE },
+    { RELAIS_POLICY_ENDPOINT_SUBMISSION, FALSE, RELAIS_VERDICT_REJECT },
+    { RELAIS_POLICY_ENDPOINT_SUBMISSION, TRUE, RELAIS_VERDICT_CONTINUE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      RelaisPolicyFacts facts = {
+        .client_address = "192.0.2.1",
+        .endpoint = cases[i].endpoint,
+        .authenticated = cases[i].authenticated,
+        .sender = "a@example.org",
+      };
+      g_auto(RelaisVerdict) verdict = { 0 };
+
+      relais_policy_check_mail (f->plain, &facts, &verdict);
+      g_assert_cmpint (verdict.kind, ==, cases[i].kind);
+      if (verdict.kind == RELAIS_VERDICT_REJECT)
+        {
+          g_assert_cmpuint (verdict.code, ==, 530);
+          g_assert_cmpstr (verdict.enhanced, ==, "5.7.0");
+          g_assert_cmpstr (verdict.reason, ==, "auth-required");
+          g_assert_cmpstr (verdict.text, ==, "Authentication required");
+        }
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/relais/policy/rcpt", Fixture, NULL, fixture_setup, test_rcpt_table, fixture_teardown);
+  g_test_add ("/relais/policy/reply-texts", Fixture, NULL, fixture_setup, test_reply_texts, fixture_teardown);
+  g_test_add ("/relais/policy/mail", Fixture, NULL, fixture_setup, test_mail_table, fixture_teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Policy decisions as pure functions: a config snapshot and the facts of one
+ * SMTP stage in, a verdict out. No I/O, no logging, no state: the session, the
+ * statistics and (later) the D-Bus policy trace all call the same functions,
+ * and tests drive them with tables. Reasons are short stable keys, counted
+ * as is by relais_stats_reject(). Later checks (relay rules, black/white
+ * lists, DNS-based checks) extend RelaisPolicyFacts and these functions. */
+#pragma once
+
+#include <glib.h>
+
+#include "relais-config.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RELAIS_POLICY_ENDPOINT_SMTP,        /* port 25 */
+  RELAIS_POLICY_ENDPOINT_SUBMISSION,  /* 587 and 465: authentication required */
+} RelaisPolicyEndpoint;
+
+typedef struct {
+  const char *client_address;   /* "IP" */
+  RelaisPolicyEndpoint endpoint;
+  gboolean authenticated;       /* SMTP AUTH succeeded (later issue) */
+  gboolean auth_offered;        /* the client could still authenticate: relay refusal is 454 */
+  const char *sender;           /* MAIL FROM address, "" for <> (may be NULL at MAIL stage checks) */
+  const char *recipient;        /* RCPT TO address ("postmaster" for the bare form) */
+  gboolean recipient_is_postmaster; /* RCPT TO:<postmaster> */
+} RelaisPolicyFacts;
+
+typedef enum {
+  RELAIS_VERDICT_CONTINUE,      /* nothing decided (MAIL stage: go on) */
+  RELAIS_VERDICT_ACCEPT_LOCAL,  /* a local account owns the recipient */
+  RELAIS_VERDICT_ACCEPT_POSTMASTER, /* postmaster / mailer-daemon, for the external administrators */
+  RELAIS_VERDICT_ACCEPT_RELAY,  /* authenticated relay (later issue) */
+  RELAIS_VERDICT_REJECT,
+} RelaisVerdictKind;
+
+typedef struct {
+  RelaisVerdictKind kind;
+  guint code;                   /* REJECT: reply code */
+  const char *enhanced;         /* REJECT: "x.y.z" (static) */
+  char *text;                   /* REJECT: reply text */
+  const char *reason;           /* REJECT: stable key for statistics and logs (static) */
+  char *recipient;              /* ACCEPT_*: the address to queue (bare postmaster gets a domain) */
+  const RelaisAccount *account; /* ACCEPT_LOCAL: borrowed from the snapshot */
+} RelaisVerdict;
+
+void relais_verdict_clear (RelaisVerdict *verdict);
+gboolean relais_verdict_is_reject (const RelaisVerdict *verdict);
+
+/* MAIL FROM: refuses unauthenticated MAIL on the submission endpoints. */
+void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                               RelaisVerdict *verdict);
+/* RCPT TO: local accounts, postmaster, relay refusal. */
+void relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                               RelaisVerdict *verdict);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RelaisVerdict, relais_verdict_clear)
+
+G_END_DECLS

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Pure SMTP parsing, no I/O: command verbs, MAIL FROM / RCPT TO paths with
+ * ESMTP parameters (RFC 5321 §4.1, RFC 1870, RFC 6152, RFC 6531), BDAT
+ * arguments (RFC 3030), and the two byte-stream filters of message content:
+ * the DATA decoder (end marker, dot-unstuffing, line ends to CRLF) and the
+ * header scan (Received: count, NUL bytes). The address grammar lives here
+ * (self-contained, so the session and fuzzers need nothing else); the session
+ * maps the results to replies. Inputs are never trusted: every function copes
+ * with any bytes. Callers: relais-session.c, tests, tests/fuzz. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* RFC 5321 §4.5.3.1 */
+#define RELAIS_SMTP_MAX_LOCAL_PART 64
+#define RELAIS_SMTP_MAX_DOMAIN     255
+#define RELAIS_SMTP_MAX_PATH       256
+#define RELAIS_SMTP_MAX_LINE       512   /* command line, CRLF included */
+
+typedef enum {
+  RELAIS_SMTP_CMD_UNKNOWN,
+  RELAIS_SMTP_CMD_EHLO,
+  RELAIS_SMTP_CMD_HELO,
+  RELAIS_SMTP_CMD_MAIL,
+  RELAIS_SMTP_CMD_RCPT,
+  RELAIS_SMTP_CMD_DATA,
+  RELAIS_SMTP_CMD_BDAT,
+  RELAIS_SMTP_CMD_RSET,
+  RELAIS_SMTP_CMD_NOOP,
+  RELAIS_SMTP_CMD_QUIT,
+  RELAIS_SMTP_CMD_VRFY,
+  RELAIS_SMTP_CMD_EXPN,
+  RELAIS_SMTP_CMD_HELP,
+  RELAIS_SMTP_CMD_STARTTLS,
+  RELAIS_SMTP_CMD_AUTH,
+} RelaisSmtpCommand;
+
+/* LINE is one command line without its CRLF (LEN octets, may hold any byte).
+ * Returns the verb (case-insensitive) and points *ARG at what follows the
+ * verb and its separating spaces ("" when nothing follows; trailing spaces
+ * removed by the caller's copy, see relais_smtp_parse_arg_dup). A verb glued to
+ * other characters ("NOOPX") is UNKNOWN. */
+RelaisSmtpCommand relais_smtp_parse_command (const char *line, const char **arg);
+const char       *relais_smtp_command_name (RelaisSmtpCommand command);
+
+typedef enum {
+  RELAIS_SMTP_PATH_OK,
+  RELAIS_SMTP_PATH_SYNTAX,         /* bad path: 501 5.1.7 (MAIL) / 501 5.1.3 (RCPT) */
+  RELAIS_SMTP_PATH_TOO_LONG,       /* local part / domain / path over the limits: same codes */
+  RELAIS_SMTP_PATH_BAD_PARAMETER,  /* known parameter, bad value or repeated: 501 5.5.4 */
+  RELAIS_SMTP_PATH_UNKNOWN_PARAMETER, /* 555 5.5.4 */
+  RELAIS_SMTP_PATH_NON_ASCII,      /* 8-bit address without SMTPUTF8: 553 5.6.7 */
+} RelaisSmtpPathResult;
+
+typedef enum {
+  RELAIS_SMTP_BODY_UNSPECIFIED,
+  RELAIS_SMTP_BODY_7BIT,
+  RELAIS_SMTP_BODY_8BITMIME,
+} RelaisSmtpBody;
+
+typedef struct {
+  char *address;        /* "user@domain" (source route stripped), "" for <>, "postmaster" for <postmaster> */
+  char *local_part;     /* as sent (quotes kept); NULL for <> and <postmaster> */
+  char *domain;         /* as sent; NULL for <> and <postmaster> */
+  gboolean is_null;     /* MAIL FROM:<> */
+  gboolean is_postmaster; /* RCPT TO:<postmaster> */
+  gint64 size;          /* SIZE=, -1 when absent */
+  RelaisSmtpBody body;
+  gboolean smtputf8;
+  const char *detail;   /* on error: a short static explanation for the reply */
+} RelaisSmtpPath;
+
+void relais_smtp_path_clear (RelaisSmtpPath *path);
+
+/* ARG is what follows the verb ("FROM:<a@b> SIZE=10"). "FROM:" / "TO:" is
+ * case-insensitive; spaces after the colon are tolerated. On error PATH->detail
+ * says why; PATH is always cleared with relais_smtp_path_clear(). */
+RelaisSmtpPathResult relais_smtp_parse_mail (const char *arg, RelaisSmtpPath *path);
+/* SMTPUTF8: the transaction's MAIL had SMTPUTF8, so 8-bit addresses are allowed. */
+RelaisSmtpPathResult relais_smtp_parse_rcpt (const char *arg, gboolean smtputf8, RelaisSmtpPath *path);
+
+/* Syntax checks of the grammar above, for other modules and tests.
+ * ALLOW_UTF8: accept UTF-8 local parts and U-labels (RFC 6531). */
+gboolean relais_smtp_is_valid_mailbox (const char *address, gboolean allow_utf8);
+gboolean relais_smtp_is_valid_domain (const char *domain, gboolean allow_utf8);
+
+/* "BDAT 1000 LAST": SIZE digits only (at most 18), then optional "LAST". */
+gboolean relais_smtp_parse_bdat (const char *arg, guint64 *size, gboolean *last);
+
+/* EHLO/HELO argument: first word, printable ASCII or valid UTF-8, non-empty.
+ * Returns a copy or NULL when unusable. */
+char    *relais_smtp_parse_helo (const char *arg);
+
+/* The DATA decoder: raw bytes after "354" in, message bytes out. Only
+ * <CRLF>.<CRLF> (raw bytes, the CRLF before the dot being a real one; DATA's
+ * own CRLF counts) ends the message: a bare CR or LF never does (no SMTP
+ * smuggling). A bare CR or LF is stored as CRLF. A line starting with a dot
+ * and holding more loses its first dot (RFC 5321 §4.5.2). Works across any
+ * buffer boundaries. */
+typedef struct {
+  /*< private >*/
+  guint state;
+  gboolean after_crlf;
+} RelaisDataDecoder;
+
+void  relais_data_decoder_init (RelaisDataDecoder *decoder);
+/* Decodes up to LEN bytes of IN into OUT, which must have room for 2*LEN+3
+ * bytes. Returns how many input bytes were consumed (fewer than LEN only when
+ * the end marker was reached: *DONE is then TRUE and the rest belongs to the
+ * next command); *OUT_LEN gets the number of bytes written. */
+gsize relais_data_decoder_feed (RelaisDataDecoder *decoder, const guint8 *in, gsize len,
+                                guint8 *out, gsize *out_len, gboolean *done);
+
+/* Scan of stored message bytes: counts Received: fields in the header section
+ * (up to the first empty line), notices NUL bytes, counts bytes. */
+typedef struct {
+  guint64 size;
+  guint received;
+  gboolean nul;
+  /*< private >*/
+  gboolean in_body;
+  gboolean line_empty;
+  guint prefix_len;
+  char prefix[9];
+} RelaisContentScan;
+
+void relais_content_scan_init (RelaisContentScan *scan);
+void relais_content_scan_feed (RelaisContentScan *scan, const guint8 *data, gsize len);
+
+G_END_DECLS
