@@ -511,6 +511,7 @@ RelaisConfig *
 relais_config_apply_general (const RelaisConfig *base, GVariant *changes, GError **error)
 {
   g_autoptr (RelaisConfig) config = NULL;
+  g_autoptr (GVariant) owned = NULL;
   GVariantIter iter;
   const char *key;
   GVariant *value;
@@ -518,8 +519,10 @@ relais_config_apply_general (const RelaisConfig *base, GVariant *changes, GError
   g_return_val_if_fail (base != NULL, NULL);
   g_return_val_if_fail (g_variant_is_of_type (changes, G_VARIANT_TYPE_VARDICT), NULL);
 
+  /* Sinks a floating CHANGES, like the GVariant constructors' consumers do. */
+  owned = g_variant_ref_sink (changes);
   config = relais_config_copy (base);
-  g_variant_iter_init (&iter, changes);
+  g_variant_iter_init (&iter, owned);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
       gboolean ok = apply_one (config, key, value, error);

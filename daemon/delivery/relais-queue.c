@@ -1,3 +1,1004 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_queue;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The durable queue: spool files (STATE/spool/tmp while receiving, spool/msg
+ * once committed) and the messages/recipients rows of the store.
+ * Invariant: a message has a row only if its spool/msg file was fsynced first,
+ * and the session may answer 250 only once the row is committed. One commit
+ * thread batches every waiting request into one directory fsync and one SQL
+ * transaction (group commit). Callers: the SMTP session, the daemon, the scheduler. */
+#ifndef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "relais"
+#endif
+
+#include "relais-queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "relais-error.h"
+
+#define SPOOL_BUFFER_SIZE (64 * 1024)
+#define QUEUE_ID_LENGTH   16
+
+/* A local name for the statement type, so that our cleanup function cannot
+ * clash with one the store might declare for sqlite3_stmt. */
+typedef sqlite3_stmt RelaisQueueStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisQueueStmt, sqlite3_finalize)
+
+struct _RelaisQueue {
+  RelaisStore *store;
+  RelaisStats *stats;
+  char *spool_dir;
+  char *tmp_dir;
+  char *msg_dir;
+  int msg_dir_fd;
+
+  GAsyncQueue *requests;      /* of CommitRequest*, to the commit thread */
+  GThread *thread;
+  GMainContext *context;      /* where commit callbacks run */
+  guint n_outstanding;        /* commits not yet reported back (main thread) */
+  gint n_batches;             /* atomic, for tests */
+
+  gint64 last_id_time;
+  GFunc committed_func;
+  gpointer committed_data;
+};
+
+struct _RelaisSpoolWriter {
+  RelaisQueue *queue;
+  char *id;
+  char *tmp_path;
+  int fd;
+  gboolean failed;            /* a write failed: the message cannot be committed */
+  goffset size;
+  gsize len;
+  char *buf;                  /* SPOOL_BUFFER_SIZE */
+};
+
+/* One recipients row to insert. */
+typedef struct {
+  char *address;
+  char *original;
+  gint route;                 /* 0 local, 1 remote */
+  char *mailbox;              /* login, local rows only */
+} QueueRoute;
+
+typedef struct {
+  RelaisQueue *queue;
+  RelaisSpoolWriter *writer;
+  RelaisEnvelope *envelope;
+  GPtrArray *routes;          /* of QueueRoute* */
+  gint64 received_at;
+  GAsyncReadyCallback callback;
+  gpointer user_data;
+  GTask *task;
+  /* commit thread only */
+  GError *error;
+  gboolean renamed;
+} CommitRequest;
+
+/* Pushed by relais_queue_free(): the commit thread finishes what was queued
+ * before it, then exits. */
+static CommitRequest stop_request;
+
+enum {
+  RELAIS_ROUTE_LOCAL = 0,
+  RELAIS_ROUTE_REMOTE = 1,
+};
+
+enum {
+  MESSAGE_FLAG_SMTPUTF8 = 1,
+  MESSAGE_FLAG_8BITMIME = 2,
+};
+
+RelaisEnvelope *
+relais_envelope_new (void)
+{
+  RelaisEnvelope *envelope = g_new0 (RelaisEnvelope, 1);
+
+  envelope->recipients = g_ptr_array_new_with_free_func (g_free);
+  return envelope;
+}
+
+void
+relais_envelope_free (RelaisEnvelope *envelope)
+{
+  if (envelope == NULL)
+    return;
+  g_free (envelope->sender);
+  g_clear_pointer (&envelope->recipients, g_ptr_array_unref);
+  g_free (envelope->client_address);
+  g_free (envelope->helo);
+  g_free (envelope->session_id);
+  g_free (envelope);
+}
+
+static void
+queue_route_free (QueueRoute *route)
+{
+  g_free (route->address);
+  g_free (route->original);
+  g_free (route->mailbox);
+  g_free (route);
+}
+
+static void
+spool_writer_free (RelaisSpoolWriter *writer)
+{
+  if (writer->fd >= 0)
+    close (writer->fd);
+  g_free (writer->id);
+  g_free (writer->tmp_path);
+  g_free (writer->buf);
+  g_free (writer);
+}
+
+static void
+commit_request_free (CommitRequest *request)
+{
+  if (request->writer != NULL)
+    spool_writer_free (request->writer);
+  relais_envelope_free (request->envelope);
+  g_clear_pointer (&request->routes, g_ptr_array_unref);
+  g_clear_error (&request->error);
+  g_free (request);
+}
+
+static void
+set_errno_error (GError **error, int errsv, const char *what, const char *path)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s %s: %s",
+               what, path, g_strerror (errsv));
+}
+
+static gboolean
+fsync_path (const char *path, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int errsv;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "Cannot open", path);
+      return FALSE;
+    }
+  if (fsync (fd) < 0)
+    {
+      errsv = errno;
+      close (fd);
+      set_errno_error (error, errsv, "Cannot fsync", path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+RelaisQueue *
+relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir, GError **error)
+{
+  g_autofree char *spool_dir = NULL;
+  g_autofree char *tmp_dir = NULL;
+  g_autofree char *msg_dir = NULL;
+  RelaisQueue *self;
+  int fd;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (state_dir != NULL, NULL);
+
+  spool_dir = g_build_filename (state_dir, "spool", NULL);
+  tmp_dir = g_build_filename (spool_dir, "tmp", NULL);
+  msg_dir = g_build_filename (spool_dir, "msg", NULL);
+  if (g_mkdir_with_parents (tmp_dir, 0700) < 0)
+    {
+      set_errno_error (error, errno, "Cannot create", tmp_dir);
+      return NULL;
+    }
+  if (g_mkdir_with_parents (msg_dir, 0700) < 0)
+    {
+      set_errno_error (error, errno, "Cannot create", msg_dir);
+      return NULL;
+    }
+  if (!fsync_path (spool_dir, error) || !fsync_path (state_dir, error))
+    return NULL;
+  fd = open (msg_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "Cannot open", msg_dir);
+      return NULL;
+    }
+
+  self = g_new0 (RelaisQueue, 1);
+  self->store = store;
+  self->stats = stats;
+  self->spool_dir = g_steal_pointer (&spool_dir);
+  self->tmp_dir = g_steal_pointer (&tmp_dir);
+  self->msg_dir = g_steal_pointer (&msg_dir);
+  self->msg_dir_fd = fd;
+  self->context = g_main_context_ref_thread_default ();
+  self->requests = g_async_queue_new ();
+  return self;
+}
+
+static gpointer commit_thread_func (gpointer data);
+
+static void
+queue_ensure_thread (RelaisQueue *self)
+{
+  if (self->thread == NULL)
+    self->thread = g_thread_new ("relais-commit", commit_thread_func, self);
+}
+
+void
+relais_queue_free (RelaisQueue *queue)
+{
+  if (queue == NULL)
+    return;
+
+  if (queue->thread != NULL)
+    {
+      g_async_queue_push (queue->requests, &stop_request);
+      g_thread_join (queue->thread);
+    }
+  /* Every request has been answered by now: deliver those answers, so that no
+   * callback is left pointing at a freed queue. */
+  while (queue->n_outstanding > 0)
+    g_main_context_iteration (queue->context, TRUE);
+
+  g_async_queue_unref (queue->requests);
+  g_main_context_unref (queue->context);
+  close (queue->msg_dir_fd);
+  g_free (queue->spool_dir);
+  g_free (queue->tmp_dir);
+  g_free (queue->msg_dir);
+  g_free (queue);
+}
+
+char *
+relais_queue_spool_path (RelaisQueue *queue, const char *id)
+{
+  g_return_val_if_fail (queue != NULL, NULL);
+  g_return_val_if_fail (id != NULL, NULL);
+
+  return g_build_filename (queue->msg_dir, id, NULL);
+}
+
+void
+relais_queue_set_committed_func (RelaisQueue *queue, GFunc func, gpointer user_data)
+{
+  g_return_if_fail (queue != NULL);
+
+  queue->committed_func = func;
+  queue->committed_data = user_data;
+}
+
+guint
+relais_queue_get_batch_count (RelaisQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+
+  return (guint) g_atomic_int_get (&queue->n_batches);
+}
+
+/* ---- queue ids ---------------------------------------------------------- */
+
+static const char id_digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/* 10 base-36 digits of microseconds since the epoch (enough until 2085), made
+ * strictly increasing within the process, then 6 random digits: ids sort by
+ * reception time and never repeat. */
+static char *
+queue_make_id (RelaisQueue *self)
+{
+  char id[QUEUE_ID_LENGTH + 1];
+  gint64 now = g_get_real_time ();
+  guint64 value;
+
+  if (now <= self->last_id_time)
+    now = self->last_id_time + 1;
+  self->last_id_time = now;
+
+  value = (guint64) now;
+  for (int i = 9; i >= 0; i--)
+    {
+      id[i] = id_digits[value % 36];
+      value /= 36;
+    }
+  for (int i = 10; i < QUEUE_ID_LENGTH; i++)
+    id[i] = id_digits[g_random_int_range (0, 36)];
+  id[QUEUE_ID_LENGTH] = '\0';
+  return g_strdup (id);
+}
+
+/* ---- spool writer ------------------------------------------------------- */
+
+RelaisSpoolWriter *
+relais_queue_begin (RelaisQueue *queue, GError **error)
+{
+  g_return_val_if_fail (queue != NULL, NULL);
+
+  for (guint tries = 0; tries < 8; tries++)
+    {
+      g_autofree char *id = queue_make_id (queue);
+      g_autofree char *tmp_path = g_build_filename (queue->tmp_dir, id, NULL);
+      RelaisSpoolWriter *writer;
+      int fd;
+
+      /* A committed message with this id would be replaced by the rename. */
+      if (faccessat (queue->msg_dir_fd, id, F_OK, 0) == 0)
+        continue;
+      fd = open (tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          if (errno == EEXIST)
+            continue;
+          set_errno_error (error, errno, "Cannot create spool file", tmp_path);
+          return NULL;
+        }
+
+      writer = g_new0 (RelaisSpoolWriter, 1);
+      writer->queue = queue;
+      writer->id = g_steal_pointer (&id);
+      writer->tmp_path = g_steal_pointer (&tmp_path);
+      writer->fd = fd;
+      writer->buf = g_malloc (SPOOL_BUFFER_SIZE);
+      return writer;
+    }
+
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "Cannot find a free queue id");
+  return NULL;
+}
+
+const char *
+relais_spool_writer_get_id (RelaisSpoolWriter *writer)
+{
+  g_return_val_if_fail (writer != NULL, NULL);
+
+  return writer->id;
+}
+
+goffset
+relais_spool_writer_get_size (RelaisSpoolWriter *writer)
+{
+  g_return_val_if_fail (writer != NULL, 0);
+
+  return writer->size;
+}
+
+static gboolean
+spool_writer_flush (RelaisSpoolWriter *writer, GError **error)
+{
+  const char *data = writer->buf;
+  gsize len = writer->len;
+
+  if (writer->failed)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE,
+                   "Spool file %s had a write error", writer->id);
+      return FALSE;
+    }
+  while (len > 0)
+    {
+      ssize_t n = write (writer->fd, data, len);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          writer->failed = TRUE;
+          set_errno_error (error, errno, "Cannot write spool file", writer->tmp_path);
+          return FALSE;
+        }
+      data += n;
+      len -= (gsize) n;
+    }
+  writer->len = 0;
+  return TRUE;
+}
+
+gboolean
+relais_spool_writer_write (RelaisSpoolWriter *writer, const void *data, gsize len, GError **error)
+{
+  const char *p = data;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  if (writer->failed)
+    return spool_writer_flush (writer, error);
+
+  while (len > 0)
+    {
+      gsize n = MIN (len, SPOOL_BUFFER_SIZE - writer->len);
+
+      memcpy (writer->buf + writer->len, p, n);
+      writer->len += n;
+      writer->size += (goffset) n;
+      p += n;
+      len -= n;
+      if (writer->len == SPOOL_BUFFER_SIZE && !spool_writer_flush (writer, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+relais_spool_writer_abort (RelaisSpoolWriter *writer)
+{
+  if (writer == NULL)
+    return;
+  g_unlink (writer->tmp_path);
+  spool_writer_free (writer);
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static gboolean
+route_seen (GPtrArray *routes, gint route, const char *key)
+{
+  for (guint i = 0; i < routes->len; i++)
+    {
+      QueueRoute *r = g_ptr_array_index (routes, i);
+
+      if (r->route != route)
+        continue;
+      if (route == RELAIS_ROUTE_LOCAL ? g_strcmp0 (r->mailbox, key) == 0
+                                      : g_ascii_strcasecmp (r->address, key) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+route_add (GPtrArray *routes, gint route, const char *address, const char *original,
+           const char *mailbox)
+{
+  QueueRoute *r;
+
+  /* One delivery per mailbox and per remote address, however many of the
+   * message's recipients lead there. */
+  if (route_seen (routes, route, route == RELAIS_ROUTE_LOCAL ? mailbox : address))
+    return;
+  r = g_new0 (QueueRoute, 1);
+  r->address = g_strdup (address);
+  r->original = g_strdup (original);
+  r->route = route;
+  r->mailbox = g_strdup (mailbox);
+  g_ptr_array_add (routes, r);
+}
+
+/* ADDRESS, which RCPT TO named as ORIGINAL, owned by ACCOUNT: the local copy,
+ * then (unless auto-forwarding is disabled) one row per forwarding address.
+ * The local copy is always kept: forwarding adds copies, it never moves the
+ * mail away. A forwarding address owned by an account here is delivered to
+ * that mailbox directly (not sent out to our own MX), without following its
+ * forwards in turn, so forwards can never loop. */
+static void
+route_account (GPtrArray *routes, const RelaisConfig *config, const RelaisAccount *account,
+               const char *address, const char *original)
+{
+  route_add (routes, RELAIS_ROUTE_LOCAL, address, original, account->login);
+  if (config->disable_auto_forward || account->forwards == NULL)
+    return;
+  for (guint i = 0; account->forwards[i] != NULL; i++)
+    {
+      const char *forward = account->forwards[i];
+      const RelaisAccount *target = relais_config_lookup_address (config, forward);
+
+      if (target != NULL)
+        route_add (routes, RELAIS_ROUTE_LOCAL, forward, original, target->login);
+      else
+        route_add (routes, RELAIS_ROUTE_REMOTE, forward, original, NULL);
+    }
+}
+
+static gboolean
+is_admin_local_part (const char *local_part, gsize len)
+{
+  return (len == strlen ("postmaster") && g_ascii_strncasecmp (local_part, "postmaster", len) == 0) ||
+         (len == strlen ("mailer-daemon") && g_ascii_strncasecmp (local_part, "mailer-daemon", len) == 0);
+}
+
+/* Where each RCPT TO goes, with CONFIG the transaction's snapshot:
+ *  - postmaster@ / mailer-daemon@ a local domain (or bare "postmaster"), when
+ *    ExternalAdministrators is set: each administrator (a local account's
+ *    mailbox if one owns the address, else remote);
+ *  - an address an account owns: its mailbox, plus its forwards;
+ *  - any other address in a local domain: a local row without mailbox, which
+ *    the scheduler fails permanently (the session should not have accepted it);
+ *  - anything else: remote. */
+static GPtrArray *
+queue_route_recipients (const RelaisConfig *config, GPtrArray *recipients)
+{
+  GPtrArray *routes = g_ptr_array_new_with_free_func ((GDestroyNotify) queue_route_free);
+
+  for (guint i = 0; i < recipients->len; i++)
+    {
+      const char *rcpt = g_ptr_array_index (recipients, i);
+      const char *at = strrchr (rcpt, '@');
+      g_autofree char *domain = at != NULL ? g_ascii_strdown (at + 1, -1) : NULL;
+      gboolean local_domain = domain != NULL && relais_config_is_local_domain (config, domain);
+      gboolean admin = at != NULL ? local_domain && is_admin_local_part (rcpt, (gsize) (at - rcpt))
+                                  : g_ascii_strcasecmp (rcpt, "postmaster") == 0;
+      const RelaisAccount *account;
+
+      if (admin && config->external_administrators != NULL && config->external_administrators[0] != NULL)
+        {
+          for (guint j = 0; config->external_administrators[j] != NULL; j++)
+            {
+              const char *administrator = config->external_administrators[j];
+              const RelaisAccount *owner = relais_config_lookup_address (config, administrator);
+
+              if (owner != NULL)
+                route_account (routes, config, owner, administrator, rcpt);
+              else
+                route_add (routes, RELAIS_ROUTE_REMOTE, administrator, rcpt, NULL);
+            }
+          continue;
+        }
+
+      account = local_domain ? relais_config_lookup_address (config, rcpt) : NULL;
+      if (account != NULL)
+        route_account (routes, config, account, rcpt, rcpt);
+      else if (local_domain || at == NULL)
+        {
+          QueueRoute *r = g_new0 (QueueRoute, 1);
+
+          r->address = g_strdup (rcpt);
+          r->original = g_strdup (rcpt);
+          r->route = RELAIS_ROUTE_LOCAL;
+          g_ptr_array_add (routes, r);
+        }
+      else
+        route_add (routes, RELAIS_ROUTE_REMOTE, rcpt, rcpt, NULL);
+    }
+  return routes;
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+static void
+commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CommitRequest *request = g_task_get_task_data (G_TASK (result));
+  RelaisQueue *self = request->queue;
+  gboolean ok = !g_task_had_error (G_TASK (result));
+  g_autofree char *id = g_strdup (request->writer->id);
+
+  g_assert (self->n_outstanding > 0);
+  self->n_outstanding--;
+  if (ok && self->stats != NULL)
+    relais_stats_add (self->stats, RELAIS_STAT_QUEUE_LENGTH, 1);
+  if (request->callback != NULL)
+    request->callback (NULL, result, request->user_data);
+  if (ok && self->committed_func != NULL)
+    self->committed_func (id, self->committed_data);
+}
+
+void
+relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,
+                           RelaisEnvelope *envelope, RelaisConfig *config,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  CommitRequest *request;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (queue != NULL);
+  g_return_if_fail (writer != NULL);
+  g_return_if_fail (envelope != NULL && envelope->sender != NULL && envelope->recipients != NULL);
+  g_return_if_fail (config != NULL);
+
+  request = g_new0 (CommitRequest, 1);
+  request->queue = queue;
+  request->writer = writer;
+  request->envelope = envelope;
+  request->callback = callback;
+  request->user_data = user_data;
+  request->received_at = g_get_real_time () / G_USEC_PER_SEC;
+  request->routes = queue_route_recipients (config, envelope->recipients);
+  request->task = g_task_new (NULL, NULL, commit_done_cb, NULL);
+  g_task_set_source_tag (request->task, relais_queue_commit_async);
+  g_task_set_task_data (request->task, request, (GDestroyNotify) commit_request_free);
+  queue->n_outstanding++;
+
+  if (!spool_writer_flush (writer, &error))
+    {
+      g_unlink (writer->tmp_path);
+      g_task_return_error (request->task, g_steal_pointer (&error));
+      g_clear_object (&request->task);
+      return;
+    }
+
+  queue_ensure_thread (queue);
+  g_async_queue_push (queue->requests, request);
+}
+
+gboolean
+relais_queue_commit_finish (RelaisQueue *queue, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == relais_queue_commit_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Commit thread: makes the file durable under spool/msg (not yet fsynced dir). */
+static gboolean
+commit_sync_file (RelaisQueue *self, CommitRequest *request, GError **error)
+{
+  RelaisSpoolWriter *writer = request->writer;
+  int fd = writer->fd;
+  int errsv;
+
+  writer->fd = -1;
+  if (fsync (fd) < 0)
+    {
+      errsv = errno;
+      close (fd);
+      set_errno_error (error, errsv, "Cannot fsync", writer->tmp_path);
+      return FALSE;
+    }
+  if (close (fd) < 0)
+    {
+      set_errno_error (error, errno, "Cannot close", writer->tmp_path);
+      return FALSE;
+    }
+  if (renameat (AT_FDCWD, writer->tmp_path, self->msg_dir_fd, writer->id) < 0)
+    {
+      set_errno_error (error, errno, "Cannot move into the queue", writer->tmp_path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+exec_sql (sqlite3 *db, const char *sql, GError **error)
+{
+  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, sql, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
+{
+  RelaisEnvelope *envelope = request->envelope;
+  g_autoptr(RelaisQueueStmt) msg = NULL;
+  g_autoptr(RelaisQueueStmt) rcpt = NULL;
+  int flags = (envelope->smtputf8 ? MESSAGE_FLAG_SMTPUTF8 : 0) |
+              (envelope->body_8bit ? MESSAGE_FLAG_8BITMIME : 0);
+
+  if (sqlite3_prepare_v2 (db,
+                          "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (db,
+                          "INSERT INTO recipients (message_id, position, address, original, route, mailbox) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", -1, &rcpt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot prepare the queue insert", error);
+      return FALSE;
+    }
+
+  sqlite3_bind_text (msg, 1, request->writer->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (msg, 2, envelope->sender, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (msg, 3, request->writer->size);
+  sqlite3_bind_int64 (msg, 4, request->received_at);
+  sqlite3_bind_text (msg, 5, envelope->client_address != NULL ? envelope->client_address : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (msg, 6, envelope->helo != NULL ? envelope->helo : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int (msg, 7, flags);
+  if (sqlite3_step (msg) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "Cannot insert the message", error);
+      return FALSE;
+    }
+
+  for (guint i = 0; i < request->routes->len; i++)
+    {
+      QueueRoute *route = g_ptr_array_index (request->routes, i);
+
+      sqlite3_reset (rcpt);
+      sqlite3_bind_text (rcpt, 1, request->writer->id, -1, SQLITE_STATIC);
+      sqlite3_bind_int (rcpt, 2, (int) i);
+      sqlite3_bind_text (rcpt, 3, route->address, -1, SQLITE_STATIC);
+      sqlite3_bind_text (rcpt, 4, route->original, -1, SQLITE_STATIC);
+      sqlite3_bind_int (rcpt, 5, route->route);
+      if (route->mailbox != NULL)
+        sqlite3_bind_text (rcpt, 6, route->mailbox, -1, SQLITE_STATIC);
+      else
+        sqlite3_bind_null (rcpt, 6);
+      if (sqlite3_step (rcpt) != SQLITE_DONE)
+        {
+          relais_store_set_error (db, "Cannot insert a recipient", error);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+fail_renamed (RelaisQueue *self, GPtrArray *batch, const GError *error)
+{
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
+
+      if (!request->renamed || request->error != NULL)
+        continue;
+      request->error = g_error_copy (error);
+    }
+}
+
+/* One transaction for every message of the batch, each in a savepoint so that
+ * a bad one fails alone. */
+static void
+commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
+{
+  sqlite3 *db = relais_store_lock (self->store);
+  g_autoptr(GError) error = NULL;
+
+  if (!exec_sql (db, "BEGIN IMMEDIATE", &error))
+    {
+      relais_store_unlock (self->store);
+      fail_renamed (self, batch, error);
+      return;
+    }
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
+
+      if (!request->renamed || request->error != NULL)
+        continue;
+      if (!exec_sql (db, "SAVEPOINT message", &request->error))
+        continue;
+      if (commit_insert_rows (db, request, &request->error))
+        exec_sql (db, "RELEASE message", NULL);
+      else
+        {
+          exec_sql (db, "ROLLBACK TO message", NULL);
+          exec_sql (db, "RELEASE message", NULL);
+        }
+    }
+  if (!exec_sql (db, "COMMIT", &error))
+    {
+      exec_sql (db, "ROLLBACK", NULL);
+      relais_store_unlock (self->store);
+      fail_renamed (self, batch, error);
+      return;
+    }
+  relais_store_unlock (self->store);
+}
+
+static void
+commit_batch (RelaisQueue *self, GPtrArray *batch)
+{
+  g_autoptr(GError) dir_error = NULL;
+  guint n_renamed = 0;
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
+
+      if (commit_sync_file (self, request, &request->error))
+        {
+          request->renamed = TRUE;
+          n_renamed++;
+        }
+      else
+        g_unlink (request->writer->tmp_path);
+    }
+
+  if (n_renamed > 0)
+    {
+      if (fsync (self->msg_dir_fd) < 0)
+        {
+          set_errno_error (&dir_error, errno, "Cannot fsync", self->msg_dir);
+          fail_renamed (self, batch, dir_error);
+        }
+      else
+        commit_insert_batch (self, batch);
+    }
+
+  g_atomic_int_inc (&self->n_batches);
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
+      GTask *task = g_steal_pointer (&request->task);
+
+      if (request->error != NULL)
+        {
+          /* Never a row without a file, and no file without a row either. */
+          if (request->renamed)
+            unlinkat (self->msg_dir_fd, request->writer->id, 0);
+          g_task_return_error (task, g_steal_pointer (&request->error));
+        }
+      else
+        g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
+static gpointer
+commit_thread_func (gpointer data)
+{
+  RelaisQueue *self = data;
+  gboolean stop = FALSE;
+
+  while (!stop)
+    {
+      g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+      CommitRequest *request = g_async_queue_pop (self->requests);
+
+      while (request != NULL)
+        {
+          if (request == &stop_request)
+            stop = TRUE;
+          else
+            g_ptr_array_add (batch, request);
+          request = g_async_queue_try_pop (self->requests);
+        }
+      if (batch->len > 0)
+        commit_batch (self, batch);
+    }
+  return NULL;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+static void
+remove_all_files (const char *dir_path)
+{
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir_path, name, NULL);
+
+      g_info ("Removing %s, left over by an interrupted reception", path);
+      g_unlink (path);
+    }
+}
+
+gboolean
+relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  sqlite3 *db;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+
+  remove_all_files (queue->tmp_dir);
+
+  db = relais_store_lock (queue->store);
+  {
+    g_autoptr(RelaisQueueStmt) stmt = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2 (db, "SELECT id FROM messages", -1, &stmt, NULL) != SQLITE_OK)
+      {
+        relais_store_set_error (db, "Cannot read the queue", error);
+        relais_store_unlock (queue->store);
+        return FALSE;
+      }
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        const char *id = (const char *) sqlite3_column_text (stmt, 0);
+
+        g_hash_table_add (ids, g_strdup (id));
+        if (faccessat (queue->msg_dir_fd, id, F_OK, 0) < 0)
+          g_ptr_array_add (lost, g_strdup (id));
+      }
+    if (rc != SQLITE_DONE)
+      {
+        relais_store_set_error (db, "Cannot read the queue", error);
+        relais_store_unlock (queue->store);
+        return FALSE;
+      }
+  }
+
+  if (lost->len > 0)
+    {
+      g_autoptr(RelaisQueueStmt) stmt = NULL;
+
+      if (sqlite3_prepare_v2 (db,
+                              "UPDATE recipients SET state = 2, last_reply = "
+                              "'4.3.0 The queue file of this message was lost' "
+                              "WHERE message_id = ? AND state = 0", -1, &stmt, NULL) != SQLITE_OK)
+        {
+          relais_store_set_error (db, "Cannot mark lost messages", error);
+          relais_store_unlock (queue->store);
+          return FALSE;
+        }
+      for (guint i = 0; i < lost->len; i++)
+        {
+          const char *id = g_ptr_array_index (lost, i);
+
+          g_warning ("Queue file of message %s is missing from %s: the message is lost, "
+                     "its recipients are marked failed", id, queue->msg_dir);
+          sqlite3_reset (stmt);
+          sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+          if (sqlite3_step (stmt) != SQLITE_DONE)
+            {
+              relais_store_set_error (db, "Cannot mark lost messages", error);
+              relais_store_unlock (queue->store);
+              return FALSE;
+            }
+        }
+    }
+  relais_store_unlock (queue->store);
+
+  /* A file without a row never got its 250 (rows are committed before the
+   * reply), so the client still has the message: drop ours. */
+  dir = g_dir_open (queue->msg_dir, 0, error);
+  if (dir == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      if (g_hash_table_contains (ids, name))
+        continue;
+      g_info ("Removing queue file %s: it was never acknowledged", name);
+      unlinkat (queue->msg_dir_fd, name, 0);
+    }
+
+  if (queue->stats != NULL)
+    relais_stats_set (queue->stats, RELAIS_STAT_QUEUE_LENGTH, g_hash_table_size (ids));
+  if (n_messages != NULL)
+    *n_messages = g_hash_table_size (ids);
+  g_info ("Queue recovered: %u messages waiting", g_hash_table_size (ids));
+  return TRUE;
+}
+
+/* ---- removal ------------------------------------------------------------ */
+
+gboolean
+relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
+{
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  sqlite3 *db;
+  int changes;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  /* Row first, then file: a crash in between leaves an orphan file, which
+   * recovery deletes, never a row whose file is gone. */
+  db = relais_store_lock (queue->store);
+  if (sqlite3_prepare_v2 (db, "DELETE FROM messages WHERE id = ?", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot delete the message", error);
+      relais_store_unlock (queue->store);
+      return FALSE;
+    }
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "Cannot delete the message", error);
+      relais_store_unlock (queue->store);
+      return FALSE;
+    }
+  changes = sqlite3_changes (db);
+  relais_store_unlock (queue->store);
+
+  if (changes == 0)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "No message %s in the queue", id);
+      return FALSE;
+    }
+  if (unlinkat (queue->msg_dir_fd, id, 0) < 0 && errno != ENOENT)
+    g_info ("Cannot remove queue file %s/%s: %s", queue->msg_dir, id, g_strerror (errno));
+  if (queue->stats != NULL)
+    relais_stats_add (queue->stats, RELAIS_STAT_QUEUE_LENGTH, -1);
+  return TRUE;
+}

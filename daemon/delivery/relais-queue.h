@@ -60,11 +60,20 @@ void         relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *w
 gboolean     relais_queue_commit_finish (RelaisQueue *queue, GAsyncResult *result, GError **error);
 
 /* Emitted (via the callback set here) after each successful commit, so the
- * scheduler can start delivering at once. */
+ * scheduler can start delivering at once. FUNC's first argument is the queue
+ * id (const char *), valid during the call; it runs after the commit callback. */
 void         relais_queue_set_committed_func (RelaisQueue *queue, GFunc func, gpointer user_data);
 
 /* Path of a message's spool file (for delivery). */
 char        *relais_queue_spool_path (RelaisQueue *queue, const char *id);
+
+/* Drops a message for good: its rows (one transaction), then its spool file,
+ * and counts it out of RELAIS_STAT_QUEUE_LENGTH. For the scheduler once every
+ * recipient is done, and for the Queue D-Bus "delete". */
+gboolean     relais_queue_remove (RelaisQueue *queue, const char *id, GError **error);
+
+/* How many group commits (batches) the commit thread has run: for tests. */
+guint        relais_queue_get_batch_count (RelaisQueue *queue);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisEnvelope, relais_envelope_free)
 

@@ -1,3 +1,531 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
-/* placeholder: not written yet */
-typedef int relais_placeholder_relais_scheduler;
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Delivery scheduler, main thread. Each second (and on relais_scheduler_kick())
+ * it selects the due pending recipients of messages not held, never one that
+ * is already in flight, at most SCHEDULER_MAX_RUNNING deliveries at once; local
+ * ones run relais_maildir_deliver() in a worker thread. Each outcome is written
+ * to the recipients row, on the main thread, before that recipient can be
+ * picked again; a message with no pending recipient left leaves the queue. */
+#ifndef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "relais"
+#endif
+
+#include "relais-scheduler.h"
+
+#include "relais-maildir.h"
+
+#define SCHEDULER_MAX_RUNNING    4        /* local deliveries in worker threads */
+#define SCHEDULER_SELECT_LIMIT   64       /* rows looked at per pass */
+#define SCHEDULER_BACKOFF_FIRST  300      /* seconds: 5 min, doubling... */
+#define SCHEDULER_BACKOFF_MAX    3600     /* ...to 1 h */
+#define SCHEDULER_MAX_AGE        (5 * 24 * 3600)  /* then give up */
+
+#define REMOTE_NOT_AVAILABLE "4.4.1 Remote delivery is not available yet"
+
+typedef sqlite3_stmt RelaisSchedulerStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisSchedulerStmt, sqlite3_finalize)
+
+enum {
+  RECIPIENT_PENDING = 0,
+  RECIPIENT_DELIVERED = 1,
+  RECIPIENT_FAILED = 2,
+};
+
+enum {
+  ROUTE_LOCAL = 0,
+  ROUTE_REMOTE = 1,
+};
+
+struct _RelaisScheduler {
+  RelaisServices *services;
+  RelaisStore *store;
+  char *state_dir;
+  guint timer_id;
+  guint kick_id;
+  gboolean started;
+  gboolean stopping;
+  GHashTable *in_flight;     /* "ID/POSITION" of recipients being delivered */
+  guint n_running;           /* deliveries in worker threads */
+};
+
+typedef struct {
+  RelaisScheduler *scheduler;
+  char *key;
+  char *message_id;
+  gint position;
+  char *address;
+  gint route;
+  char *mailbox;
+  char *sender;
+  gint64 received_at;
+  gint attempts;
+  /* for the worker thread */
+  char *state_dir;
+  char *spool_path;
+  RelaisConfig *config;
+  /* outcome */
+  RelaisDeliveryStatus status;
+  char *reason;
+  gboolean never_expires;    /* a failure that is ours, not the destination's */
+} DeliveryJob;
+
+static void
+delivery_job_free (DeliveryJob *job)
+{
+  g_free (job->key);
+  g_free (job->message_id);
+  g_free (job->address);
+  g_free (job->mailbox);
+  g_free (job->sender);
+  g_free (job->state_dir);
+  g_free (job->spool_path);
+  g_clear_pointer (&job->config, relais_config_unref);
+  g_free (job->reason);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DeliveryJob, delivery_job_free)
+
+static gint64
+now_seconds (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static void
+stats_add (RelaisScheduler *self, RelaisStat stat)
+{
+  if (self->services->stats != NULL)
+    relais_stats_add (self->services->stats, stat, 1);
+}
+
+/* Seconds to wait after the ATTEMPTS-th failed attempt (1-based). */
+static gint64
+backoff_seconds (gint attempts)
+{
+  gint64 delay = SCHEDULER_BACKOFF_FIRST;
+
+  for (gint i = 1; i < attempts && delay < SCHEDULER_BACKOFF_MAX; i++)
+    delay *= 2;
+  return MIN (delay, SCHEDULER_BACKOFF_MAX);
+}
+
+RelaisScheduler *
+relais_scheduler_new (RelaisServices *services, RelaisStore *store, const char *state_dir)
+{
+  RelaisScheduler *self;
+
+  g_return_val_if_fail (services != NULL, NULL);
+  g_return_val_if_fail (services->queue != NULL, NULL);
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (state_dir != NULL, NULL);
+
+  self = g_new0 (RelaisScheduler, 1);
+  self->services = services;
+  self->store = store;
+  self->state_dir = g_strdup (state_dir);
+  self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return self;
+}
+
+void
+relais_scheduler_free (RelaisScheduler *scheduler)
+{
+  if (scheduler == NULL)
+    return;
+
+  /* Let the deliveries under way finish and record their outcome. */
+  scheduler->stopping = TRUE;
+  g_clear_handle_id (&scheduler->timer_id, g_source_remove);
+  while (scheduler->n_running > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_handle_id (&scheduler->kick_id, g_source_remove);
+
+  g_hash_table_unref (scheduler->in_flight);
+  g_free (scheduler->state_dir);
+  g_free (scheduler);
+}
+
+/* ---- end of a message --------------------------------------------------- */
+
+typedef struct {
+  char *address;
+  char *original;
+  char *reason;
+} FailedRecipient;
+
+static void
+failed_recipient_free (FailedRecipient *failed)
+{
+  g_free (failed->address);
+  g_free (failed->original);
+  g_free (failed->reason);
+  g_free (failed);
+}
+
+/* Where the delivery status notification goes (next issue): queue a bounce
+ * (RFC 3464) to SENDER listing FAILED, or a double bounce to the external
+ * administrators when SENDER is the null reverse path. Returns TRUE once that
+ * is safely queued, which allows the original message to be removed; FALSE
+ * keeps the message for the next pass. For now it only logs. */
+static gboolean
+scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPtrArray *failed)
+{
+  for (guint i = 0; i < failed->len; i++)
+    {
+      FailedRecipient *f = g_ptr_array_index (failed, i);
+
+      g_message ("%s: delivery to <%s> (RCPT TO <%s>) failed for good: %s; "
+                 "no bounce sent to <%s>: bounces are not implemented yet",
+                 id, f->address, f->original, f->reason, sender);
+    }
+  return TRUE;
+}
+
+/* Removes message ID once no recipient is pending, after its bounce. */
+static void
+scheduler_finish_message (RelaisScheduler *self, const char *id)
+{
+  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func ((GDestroyNotify) failed_recipient_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sender = NULL;
+  sqlite3 *db = relais_store_lock (self->store);
+  gint64 n_pending = -1;
+
+  {
+    g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+
+    if (sqlite3_prepare_v2 (db,
+                            "SELECT m.sender, (SELECT COUNT(*) FROM recipients r "
+                            "WHERE r.message_id = m.id AND r.state = 0) "
+                            "FROM messages m WHERE m.id = ?", -1, &stmt, NULL) == SQLITE_OK)
+      {
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step (stmt) == SQLITE_ROW)
+          {
+            sender = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+            n_pending = sqlite3_column_int64 (stmt, 1);
+          }
+      }
+  }
+  if (n_pending != 0)
+    {
+      relais_store_unlock (self->store);
+      return;
+    }
+  {
+    g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+
+    if (sqlite3_prepare_v2 (db,
+                            "SELECT address, original, last_reply FROM recipients "
+                            "WHERE message_id = ? AND state = 2 ORDER BY position", -1, &stmt,
+                            NULL) != SQLITE_OK)
+      {
+        relais_store_set_error (db, "Cannot read failed recipients", &error);
+        relais_store_unlock (self->store);
+        g_warning ("%s: %s", id, error->message);
+        return;
+      }
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      {
+        FailedRecipient *f = g_new0 (FailedRecipient, 1);
+
+        f->address = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+        f->original = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+        f->reason = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+        g_ptr_array_add (failed, f);
+      }
+  }
+  relais_store_unlock (self->store);
+
+  if (failed->len > 0 && !scheduler_bounce (self, id, sender, failed))
+    return;
+  if (!relais_queue_remove (self->services->queue, id, &error))
+    {
+      g_warning ("%s: cannot remove the message from the queue: %s", id, error->message);
+      return;
+    }
+  g_info ("%s: removed from the queue (%u failed recipients)", id, failed->len);
+}
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+/* Writes JOB's outcome to its row. Returns FALSE if that failed: the caller
+ * then keeps the recipient in flight so it is not tried again blindly. */
+static gboolean
+scheduler_record (RelaisScheduler *self, DeliveryJob *job)
+{
+  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = g_strdup (job->reason != NULL ? job->reason : "");
+  gint64 now = now_seconds ();
+  gint attempts = job->attempts + 1;
+  gint state = RECIPIENT_PENDING;
+  gint64 next_attempt = 0;
+  sqlite3 *db;
+  gboolean ok;
+
+  switch (job->status)
+    {
+    case RELAIS_DELIVERY_OK:
+      state = RECIPIENT_DELIVERED;
+      stats_add (self, job->route == ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
+      g_info ("%s: delivered to <%s>%s%s: %s", job->message_id, job->address,
+              job->mailbox != NULL ? " in mailbox " : "", job->mailbox != NULL ? job->mailbox : "", reply);
+      break;
+    case RELAIS_DELIVERY_TEMPFAIL:
+      stats_add (self, RELAIS_STAT_DEFERRED);
+      if (!job->never_expires && now >= job->received_at + SCHEDULER_MAX_AGE)
+        {
+          state = RECIPIENT_FAILED;
+          g_free (reply);
+          reply = g_strdup_printf ("%s (gave up after %d days in the queue)",
+                                   job->reason, SCHEDULER_MAX_AGE / (24 * 3600));
+          stats_add (self, RELAIS_STAT_BOUNCED);
+          g_info ("%s: delivery to <%s> failed for good: %s", job->message_id, job->address, reply);
+        }
+      else
+        {
+          next_attempt = now + backoff_seconds (attempts);
+          g_info ("%s: delivery to <%s> deferred (attempt %d, next in %" G_GINT64_FORMAT " s): %s",
+                  job->message_id, job->address, attempts, next_attempt - now, reply);
+        }
+      break;
+    case RELAIS_DELIVERY_PERMFAIL:
+    default:
+      state = RECIPIENT_FAILED;
+      stats_add (self, RELAIS_STAT_BOUNCED);
+      g_info ("%s: delivery to <%s> failed: %s", job->message_id, job->address, reply);
+      break;
+    }
+
+  db = relais_store_lock (self->store);
+  ok = sqlite3_prepare_v2 (db,
+                           "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
+                           "last_reply = ? WHERE message_id = ? AND position = ?", -1, &stmt,
+                           NULL) == SQLITE_OK;
+  if (ok)
+    {
+      sqlite3_bind_int (stmt, 1, state);
+      sqlite3_bind_int (stmt, 2, attempts);
+      sqlite3_bind_int64 (stmt, 3, state == RECIPIENT_PENDING ? next_attempt : 0);
+      sqlite3_bind_text (stmt, 4, reply, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 5, job->message_id, -1, SQLITE_STATIC);
+      sqlite3_bind_int (stmt, 6, job->position);
+      ok = sqlite3_step (stmt) == SQLITE_DONE;
+    }
+  if (!ok)
+    relais_store_set_error (db, "Cannot record a delivery outcome", &error);
+  relais_store_unlock (self->store);
+
+  if (!ok)
+    {
+      g_warning ("%s: <%s>: %s; the recipient will not be tried again before a restart",
+                 job->message_id, job->address, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+scheduler_complete (RelaisScheduler *self, DeliveryJob *job)
+{
+  if (scheduler_record (self, job))
+    g_hash_table_remove (self->in_flight, job->key);
+  scheduler_finish_message (self, job->message_id);
+}
+
+static void
+deliver_local_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  DeliveryJob *job = task_data;
+
+  job->status = relais_maildir_deliver (job->state_dir, job->config, job->mailbox, job->sender,
+                                        job->address, job->spool_path, &job->reason, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+deliver_local_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(DeliveryJob) job = user_data;
+  RelaisScheduler *self = job->scheduler;
+
+  self->n_running--;
+  scheduler_complete (self, job);
+  if (!self->stopping)
+    relais_scheduler_kick (self);
+}
+
+/* Takes JOB. */
+static void
+scheduler_dispatch (RelaisScheduler *self, DeliveryJob *job)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_hash_table_add (self->in_flight, g_strdup (job->key));
+
+  if (job->route == ROUTE_REMOTE)
+    {
+      /* No outbound SMTP client yet: keep the recipient queued with the
+       * normal back-off. Our own missing feature is no reason to give up on
+       * it after 5 days. */
+      job->status = RELAIS_DELIVERY_TEMPFAIL;
+      job->reason = g_strdup (REMOTE_NOT_AVAILABLE);
+      job->never_expires = TRUE;
+      scheduler_complete (self, job);
+      delivery_job_free (job);
+      return;
+    }
+  if (job->mailbox == NULL)
+    {
+      job->status = RELAIS_DELIVERY_PERMFAIL;
+      job->reason = g_strdup_printf ("5.1.1 <%s>: no such account", job->address);
+      scheduler_complete (self, job);
+      delivery_job_free (job);
+      return;
+    }
+
+  job->state_dir = g_strdup (self->state_dir);
+  job->spool_path = relais_queue_spool_path (self->services->queue, job->message_id);
+  job->config = relais_services_get_config (self->services);
+  self->n_running++;
+  task = g_task_new (NULL, NULL, deliver_local_done_cb, job);
+  g_task_set_source_tag (task, scheduler_dispatch);
+  g_task_set_task_data (task, job, NULL);
+  g_task_run_in_thread (task, deliver_local_thread);
+}
+
+/* One pass: starts every due delivery there is room for. */
+static void
+scheduler_run_due (RelaisScheduler *self)
+{
+  g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
+  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n_rows = 0;
+  guint n_remote = 0;
+  guint n_local = 0;
+  guint limit = SCHEDULER_SELECT_LIMIT + g_hash_table_size (self->in_flight);
+  sqlite3 *db;
+
+  db = relais_store_lock (self->store);
+  if (sqlite3_prepare_v2 (db,
+                          "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
+                          "r.attempts, m.sender, m.received_at "
+                          "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                          "WHERE r.state = 0 AND r.next_attempt <= ? AND m.held = 0 "
+                          "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot read the queue", &error);
+      relais_store_unlock (self->store);
+      g_warning ("%s", error->message);
+      return;
+    }
+  sqlite3_bind_int64 (stmt, 1, now_seconds ());
+  sqlite3_bind_int (stmt, 2, (int) limit);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      const char *id = (const char *) sqlite3_column_text (stmt, 0);
+      gint position = sqlite3_column_int (stmt, 1);
+      gint route = sqlite3_column_int (stmt, 3);
+      g_autofree char *key = g_strdup_printf ("%s/%d", id, position);
+      DeliveryJob *job;
+
+      n_rows++;
+      if (g_hash_table_contains (self->in_flight, key))
+        continue;
+      if (route != ROUTE_REMOTE)
+        {
+          if (self->n_running + n_local >= SCHEDULER_MAX_RUNNING)
+            continue;
+          n_local++;
+        }
+      else
+        n_remote++;
+
+      job = g_new0 (DeliveryJob, 1);
+      job->scheduler = self;
+      job->key = g_steal_pointer (&key);
+      job->message_id = g_strdup (id);
+      job->position = position;
+      job->address = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+      job->route = route;
+      job->mailbox = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+      job->attempts = sqlite3_column_int (stmt, 5);
+      job->sender = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
+      job->received_at = sqlite3_column_int64 (stmt, 7);
+      g_ptr_array_add (jobs, job);
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (self->store);
+
+  for (guint i = 0; i < jobs->len; i++)
+    scheduler_dispatch (self, g_ptr_array_index (jobs, i));
+
+  /* More due rows than one pass looks at: go on at the next idle. */
+  if (n_rows == limit && n_remote > 0)
+    relais_scheduler_kick (self);
+}
+
+/* Messages whose recipients were all done before a restart (or marked failed
+ * by recovery) still need their end. */
+static void
+scheduler_finish_done_messages (RelaisScheduler *self)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  sqlite3 *db = relais_store_lock (self->store);
+
+  if (sqlite3_prepare_v2 (db,
+                          "SELECT id FROM messages m WHERE NOT EXISTS "
+                          "(SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = 0)",
+                          -1, &stmt, NULL) == SQLITE_OK)
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      g_ptr_array_add (ids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (self->store);
+
+  for (guint i = 0; i < ids->len; i++)
+    scheduler_finish_message (self, g_ptr_array_index (ids, i));
+}
+
+static gboolean
+scheduler_timer_cb (gpointer user_data)
+{
+  scheduler_run_due (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+scheduler_kick_cb (gpointer user_data)
+{
+  RelaisScheduler *self = user_data;
+
+  self->kick_id = 0;
+  scheduler_run_due (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+relais_scheduler_start (RelaisScheduler *scheduler)
+{
+  g_return_if_fail (scheduler != NULL);
+  g_return_if_fail (!scheduler->started);
+
+  scheduler->started = TRUE;
+  scheduler_finish_done_messages (scheduler);
+  scheduler->timer_id = g_timeout_add_seconds (1, scheduler_timer_cb, scheduler);
+  relais_scheduler_kick (scheduler);
+}
+
+void
+relais_scheduler_kick (RelaisScheduler *scheduler)
+{
+  g_return_if_fail (scheduler != NULL);
+
+  if (!scheduler->started || scheduler->stopping || scheduler->kick_id != 0)
+    return;
+  scheduler->kick_id = g_idle_add (scheduler_kick_cb, scheduler);
+}

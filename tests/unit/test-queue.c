@@ -1,2 +1,784 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The durable queue and the scheduler: spool files and rows after a commit,
+ * abort, group commit, a failing message alone in its batch, recovery after a
+ * crash, routing (local, forwards, postmaster), and delivery outcomes
+ * (delivered, deferred with back-off, given up, permanent failure). */
+#include <string.h>
+
 #include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+#include <glib/gstdio.h>
+
+#include "relais-error.h"
+#include "relais-maildir.h"
+#include "relais-queue.h"
+#include "relais-scheduler.h"
+#include "relais-services.h"
+#include "relais-store.h"
+
+typedef sqlite3_stmt TestStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestStmt, sqlite3_finalize)
+
+typedef struct {
+  char *state_dir;
+  char *tmp_dir;
+  char *msg_dir;
+  RelaisStore *store;
+  RelaisStats *stats;
+  RelaisQueue *queue;
+  RelaisConfig *config;
+  GPtrArray *committed_ids;     /* from the committed func */
+} Fixture;
+
+typedef struct {
+  guint n_pending;
+  guint n_ok;
+  guint n_failed;
+  GError *last_error;
+} CommitWait;
+
+/* Set while a test expects the "queue file is missing" warning. */
+static guint expected_lost_warnings;
+
+static GLogWriterOutput
+test_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_WARNING) && expected_lost_warnings > 0)
+    {
+      for (gsize i = 0; i < n_fields; i++)
+        if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+            strstr (fields[i].value, "is missing from") != NULL)
+          {
+            expected_lost_warnings--;
+            return G_LOG_WRITER_HANDLED;
+          }
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_unlink (path);
+      return;
+    }
+  dir = g_dir_open (path, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      remove_tree (child);
+    }
+  g_rmdir (path);
+}
+
+static guint
+count_files (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static void
+committed_cb (gpointer data, gpointer user_data)
+{
+  Fixture *fixture = user_data;
+
+  g_ptr_array_add (fixture->committed_ids, g_strdup (data));
+}
+
+static void
+open_queue (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->queue = relais_queue_new (fixture->store, fixture->stats, fixture->state_dir, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (fixture->queue);
+  relais_queue_set_committed_func (fixture->queue, committed_cb, fixture);
+}
+
+static RelaisConfig *
+make_config (gboolean disable_auto_forward, const char *const *administrators)
+{
+  g_autoptr(RelaisConfig) base = relais_config_new_default ();
+  g_autoptr(RelaisConfig) with_domain = NULL;
+  g_autoptr(RelaisConfig) with_alice = NULL;
+  g_autoptr(RelaisConfig) with_bob = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *alice_forwards[] = { "alice@elsewhere.org", "bob@example.com", NULL };
+  const char *bob_aliases[] = { "robert@example.com", NULL };
+  RelaisAccount alice = { (char *) "alice", (char *) "$6$salt$hash", NULL, (GStrv) alice_forwards };
+  RelaisAccount bob = { (char *) "bob", (char *) "$6$salt$hash", (GStrv) bob_aliases, NULL };
+  g_autoptr(GVariant) general = NULL;
+  GVariantBuilder changes;
+
+  with_domain = relais_config_add_local_domain (base, "example.com", &error);
+  g_assert_no_error (error);
+  with_alice = relais_config_put_account (with_domain, &alice, TRUE, &error);
+  g_assert_no_error (error);
+  with_bob = relais_config_put_account (with_alice, &bob, TRUE, &error);
+  g_assert_no_error (error);
+
+  g_variant_builder_init (&changes, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&changes, "{sv}", "DisableAutoForward", g_variant_new_boolean (disable_auto_forward));
+  g_variant_builder_add (&changes, "{sv}", "ExternalAdministrators",
+                         g_variant_new_strv (administrators, -1));
+  general = g_variant_ref_sink (g_variant_builder_end (&changes));
+  return relais_config_apply_general (with_bob, general, &error);
+}
+
+static void
+fixture_set_up (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *db_path = NULL;
+  const char *no_admins[] = { NULL };
+
+  fixture->state_dir = g_dir_make_tmp ("relais-queue-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->tmp_dir = g_build_filename (fixture->state_dir, "spool", "tmp", NULL);
+  fixture->msg_dir = g_build_filename (fixture->state_dir, "spool", "msg", NULL);
+  db_path = g_build_filename (fixture->state_dir, "relais.db", NULL);
+  fixture->store = relais_store_open (db_path, &error);
+  g_assert_no_error (error);
+  fixture->stats = relais_stats_new ();
+  fixture->committed_ids = g_ptr_array_new_with_free_func (g_free);
+  fixture->config = make_config (FALSE, no_admins);
+  g_assert_nonnull (fixture->config);
+  open_queue (fixture);
+}
+
+static void
+fixture_tear_down (Fixture *fixture, gconstpointer data)
+{
+  g_clear_pointer (&fixture->queue, relais_queue_free);
+  g_clear_pointer (&fixture->store, relais_store_free);
+  g_clear_pointer (&fixture->stats, relais_stats_free);
+  g_clear_pointer (&fixture->config, relais_config_unref);
+  g_ptr_array_unref (fixture->committed_ids);
+  remove_tree (fixture->state_dir);
+  g_free (fixture->state_dir);
+  g_free (fixture->tmp_dir);
+  g_free (fixture->msg_dir);
+}
+
+static void
+commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CommitWait *wait = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (source);
+  if (relais_queue_commit_finish (NULL, result, &error))
+    wait->n_ok++;
+  else
+    {
+      wait->n_failed++;
+      g_clear_error (&wait->last_error);
+      wait->last_error = g_steal_pointer (&error);
+    }
+  wait->n_pending--;
+}
+
+static void
+wait_for_commits (CommitWait *wait)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (wait->n_pending > 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static RelaisEnvelope *
+make_envelope (const char *sender, const char *const *recipients)
+{
+  RelaisEnvelope *envelope = relais_envelope_new ();
+
+  envelope->sender = g_strdup (sender);
+  for (guint i = 0; recipients[i] != NULL; i++)
+    g_ptr_array_add (envelope->recipients, g_strdup (recipients[i]));
+  envelope->client_address = g_strdup ("192.0.2.7");
+  envelope->helo = g_strdup ("client.example.net");
+  envelope->session_id = g_strdup ("S1");
+  return envelope;
+}
+
+/* Starts one commit (the main loop has not run it yet); returns the queue id. */
+static char *
+start_commit (Fixture *fixture, RelaisConfig *config, const char *const *recipients,
+              const char *body, CommitWait *wait)
+{
+  g_autoptr(GError) error = NULL;
+  RelaisSpoolWriter *writer = relais_queue_begin (fixture->queue, &error);
+  char *id;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (writer);
+  id = g_strdup (relais_spool_writer_get_id (writer));
+  relais_spool_writer_write (writer, body, strlen (body), &error);
+  g_assert_no_error (error);
+  wait->n_pending++;
+  relais_queue_commit_async (fixture->queue, writer, make_envelope ("sender@example.org", recipients),
+                             config, commit_done_cb, wait);
+  return id;
+}
+
+static char *
+commit_one (Fixture *fixture, RelaisConfig *config, const char *const *recipients)
+{
+  CommitWait wait = { 0 };
+  char *id = start_commit (fixture, config, recipients, "Subject: test\r\n\r\nbody\r\n", &wait);
+
+  wait_for_commits (&wait);
+  g_assert_no_error (wait.last_error);
+  g_assert_cmpuint (wait.n_ok, ==, 1);
+  return id;
+}
+
+static gint64
+query_int (Fixture *fixture, const char *sql, const char *id)
+{
+  g_autoptr(TestStmt) stmt = NULL;
+  sqlite3 *db = relais_store_lock (fixture->store);
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (id != NULL)
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (fixture->store);
+  return value;
+}
+
+static void
+exec_sql (Fixture *fixture, const char *sql)
+{
+  sqlite3 *db = relais_store_lock (fixture->store);
+
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  relais_store_unlock (fixture->store);
+}
+
+/* "address original route mailbox state" of each recipient row, "; "-joined. */
+static char *
+recipient_rows (Fixture *fixture, const char *id)
+{
+  g_autoptr(TestStmt) stmt = NULL;
+  g_autoptr(GString) rows = g_string_new (NULL);
+  sqlite3 *db = relais_store_lock (fixture->store);
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "SELECT address, original, route, mailbox, state FROM recipients "
+                                       "WHERE message_id = ? ORDER BY position", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      const char *mailbox = (const char *) sqlite3_column_text (stmt, 3);
+
+      g_string_append_printf (rows, "%s%s %s %s %s %d", rows->len > 0 ? "; " : "",
+                              sqlite3_column_text (stmt, 0), sqlite3_column_text (stmt, 1),
+                              sqlite3_column_int (stmt, 2) == 0 ? "local" : "remote",
+                              mailbox != NULL ? mailbox : "-", sqlite3_column_int (stmt, 4));
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (fixture->store);
+  return g_strdup (rows->str);
+}
+
+static gboolean
+is_queue_id (const char *id)
+{
+  if (strlen (id) != 16)
+    return FALSE;
+  for (const char *p = id; *p != '\0'; p++)
+    if (!g_ascii_isdigit (*p) && !g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_commit (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "alice@example.com", "someone@example.org", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) body = g_string_new ("Received: from client\r\nSubject: big\r\n\r\n");
+  g_autofree char *id = NULL;
+  g_autofree char *tmp_path = NULL;
+  g_autofree char *msg_path = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *rows = NULL;
+  g_autoptr(TestStmt) stmt = NULL;
+  CommitWait wait = { 0 };
+  RelaisSpoolWriter *writer;
+  RelaisEnvelope *envelope;
+  gsize len;
+  sqlite3 *db;
+
+  /* Bigger than the writer's buffer, written in uneven pieces. */
+  while (body->len < 200 * 1024)
+    g_string_append (body, "0123456789 abcdefghijklmnopqrstuvwxyz\r\n");
+
+  writer = relais_queue_begin (fixture->queue, &error);
+  g_assert_no_error (error);
+  id = g_strdup (relais_spool_writer_get_id (writer));
+  g_assert_true (is_queue_id (id));
+  tmp_path = g_build_filename (fixture->tmp_dir, id, NULL);
+  msg_path = relais_queue_spool_path (fixture->queue, id);
+  g_assert_true (g_file_test (tmp_path, G_FILE_TEST_IS_REGULAR));
+  for (gsize off = 0; off < body->len;)
+    {
+      gsize n = MIN (body->len - off, 1000 + off % 7777);
+
+      g_assert_true (relais_spool_writer_write (writer, body->str + off, n, &error));
+      g_assert_no_error (error);
+      off += n;
+    }
+  g_assert_cmpint (relais_spool_writer_get_size (writer), ==, (goffset) body->len);
+
+  envelope = make_envelope ("sender@example.org", recipients);
+  envelope->smtputf8 = TRUE;
+  envelope->body_8bit = TRUE;
+  wait.n_pending = 1;
+  relais_queue_commit_async (fixture->queue, writer, envelope, fixture->config, commit_done_cb, &wait);
+  wait_for_commits (&wait);
+  g_assert_no_error (wait.last_error);
+  g_assert_cmpuint (wait.n_ok, ==, 1);
+
+  /* The file moved to spool/msg, whole. */
+  g_assert_false (g_file_test (tmp_path, G_FILE_TEST_EXISTS));
+  g_file_get_contents (msg_path, &content, &len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (len, ==, body->len);
+  g_assert_true (memcmp (content, body->str, len) == 0);
+
+  /* The rows. */
+  db = relais_store_lock (fixture->store);
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "SELECT sender, size, received_at, client_address, helo, flags, held "
+                                       "FROM messages WHERE id = ?", -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "sender@example.org");
+  g_assert_cmpint (sqlite3_column_int64 (stmt, 1), ==, (gint64) body->len);
+  g_assert_cmpint (ABS (sqlite3_column_int64 (stmt, 2) - g_get_real_time () / G_USEC_PER_SEC), <=, 5);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 3), ==, "192.0.2.7");
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 4), ==, "client.example.net");
+  g_assert_cmpint (sqlite3_column_int (stmt, 5), ==, 3);
+  g_assert_cmpint (sqlite3_column_int (stmt, 6), ==, 0);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (fixture->store);
+
+  rows = recipient_rows (fixture, id);
+  g_assert_cmpstr (rows, ==,
+                   "alice@example.com alice@example.com local alice 0; "
+                   "alice@elsewhere.org alice@example.com remote - 0; "
+                   "bob@example.com alice@example.com local bob 0; "
+                   "someone@example.org someone@example.org remote - 0");
+
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
+  g_assert_cmpuint (fixture->committed_ids->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (fixture->committed_ids, 0), ==, id);
+
+  /* And it leaves the queue whole. */
+  g_assert_true (relais_queue_remove (fixture->queue, id, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (msg_path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients", NULL), ==, 0);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
+  g_assert_false (relais_queue_remove (fixture->queue, id, &error));
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND);
+}
+
+static void
+test_abort (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  RelaisSpoolWriter *writer = relais_queue_begin (fixture->queue, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 1);
+  g_assert_true (relais_spool_writer_write (writer, "Subject: x\r\n\r\n", 14, &error));
+  relais_spool_writer_abort (writer);
+
+  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
+  g_assert_cmpuint (count_files (fixture->msg_dir), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages", NULL), ==, 0);
+  g_assert_cmpuint (fixture->committed_ids->len, ==, 0);
+}
+
+static void
+test_group_commit (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "alice@example.com", NULL };
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  CommitWait wait = { 0 };
+  const guint n = 25;
+
+  /* Every commit is requested before the main loop runs once. Holding the
+   * store's lock meanwhile makes the batching deterministic: the commit
+   * thread waits on it with whatever it took first, and the rest piles up. */
+  relais_store_lock (fixture->store);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (ids, start_commit (fixture, fixture->config, recipients, "Subject: x\r\n\r\ny\r\n", &wait));
+  relais_store_unlock (fixture->store);
+  wait_for_commits (&wait);
+
+  g_assert_no_error (wait.last_error);
+  g_assert_cmpuint (wait.n_ok, ==, n);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages", NULL), ==, n);
+  g_assert_cmpuint (count_files (fixture->msg_dir), ==, n);
+  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, n);
+  g_assert_cmpuint (fixture->committed_ids->len, ==, n);
+
+  /* They shared fsyncs and transactions. */
+  g_test_message ("%u commits in %u batches", n, relais_queue_get_batch_count (fixture->queue));
+  g_assert_cmpuint (relais_queue_get_batch_count (fixture->queue), >=, 1);
+  g_assert_cmpuint (relais_queue_get_batch_count (fixture->queue), <=, 2);
+
+  /* Ids are unique and sort in the order of reception. */
+  for (guint i = 1; i < n; i++)
+    g_assert_cmpstr (g_ptr_array_index (ids, i - 1), <, g_ptr_array_index (ids, i));
+}
+
+static void
+test_one_fails_alone (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "bob@example.com", NULL };
+  g_autofree char *bad_sql = NULL;
+  g_autofree char *good_id = NULL;
+  g_autofree char *bad_id = NULL;
+  g_autofree char *good_path = NULL;
+  g_autofree char *bad_path = NULL;
+  g_autoptr(GError) error = NULL;
+  CommitWait wait = { 0 };
+  RelaisSpoolWriter *bad;
+
+  /* The second message's id is already taken in the table: its insert fails. */
+  bad = relais_queue_begin (fixture->queue, &error);
+  g_assert_no_error (error);
+  bad_id = g_strdup (relais_spool_writer_get_id (bad));
+  bad_sql = g_strdup_printf ("INSERT INTO messages (id, sender, size, received_at) VALUES ('%s', 'x', 1, 1)",
+                             bad_id);
+  exec_sql (fixture, bad_sql);
+
+  good_id = start_commit (fixture, fixture->config, recipients, "Subject: good\r\n\r\n", &wait);
+  wait.n_pending++;
+  relais_queue_commit_async (fixture->queue, bad, make_envelope ("s@example.org", recipients),
+                             fixture->config, commit_done_cb, &wait);
+  wait_for_commits (&wait);
+
+  g_assert_cmpuint (wait.n_ok, ==, 1);
+  g_assert_cmpuint (wait.n_failed, ==, 1);
+  g_assert_error (wait.last_error, RELAIS_ERROR, RELAIS_ERROR_STORAGE);
+  g_clear_error (&wait.last_error);
+
+  good_path = relais_queue_spool_path (fixture->queue, good_id);
+  bad_path = relais_queue_spool_path (fixture->queue, bad_id);
+  g_assert_true (g_file_test (good_path, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (bad_path, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ?", good_id), ==, 1);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ?", bad_id), ==, 0);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
+  g_assert_cmpuint (fixture->committed_ids->len, ==, 1);
+}
+
+static void
+test_recover (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "alice@example.com", NULL };
+  g_autofree char *kept_id = commit_one (fixture, fixture->config, recipients);
+  g_autofree char *lost_id = commit_one (fixture, fixture->config, recipients);
+  g_autofree char *kept_path = relais_queue_spool_path (fixture->queue, kept_id);
+  g_autofree char *lost_path = relais_queue_spool_path (fixture->queue, lost_id);
+  g_autofree char *orphan_path = g_build_filename (fixture->msg_dir, "0000000000ORPHAN", NULL);
+  g_autofree char *tmp_leftover = g_build_filename (fixture->tmp_dir, "0000000000TMPLFT", NULL);
+  g_autofree char *last_reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TestStmt) stmt = NULL;
+  guint n_messages = 0;
+  sqlite3 *db;
+
+  /* A crash: one reception half done, a file that never got its row, a row
+   * whose file is gone. */
+  g_file_set_contents (tmp_leftover, "partial", -1, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (orphan_path, "no row", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_unlink (lost_path), ==, 0);
+  g_clear_pointer (&fixture->queue, relais_queue_free);
+  relais_stats_set (fixture->stats, RELAIS_STAT_QUEUE_LENGTH, 0);
+
+  open_queue (fixture);
+  expected_lost_warnings = 1;
+  g_assert_true (relais_queue_recover (fixture->queue, &n_messages, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (expected_lost_warnings, ==, 0);
+
+  g_assert_cmpuint (n_messages, ==, 2);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 2);
+  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
+  g_assert_false (g_file_test (orphan_path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (kept_path, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (count_files (fixture->msg_dir), ==, 1);
+
+  /* The kept message is still pending; the lost one's recipients failed. */
+  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ?", kept_id), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ?", lost_id), ==, 2);
+  db = relais_store_lock (fixture->store);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT last_reply FROM recipients WHERE message_id = ?", -1,
+                                       &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, lost_id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  last_reply = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (fixture->store);
+  g_assert_true (g_str_has_prefix (last_reply, "4.3.0 "));
+}
+
+typedef struct {
+  gboolean disable_auto_forward;
+  const char *administrators[3];
+  const char *recipients[4];
+  const char *expected;
+} RouteCase;
+
+static const RouteCase route_cases[] = {
+  /* an account: its mailbox, then its forwards (a local forward goes to that mailbox) */
+  { FALSE, { NULL }, { "alice@example.com", NULL },
+    "alice@example.com alice@example.com local alice 0; "
+    "alice@elsewhere.org alice@example.com remote - 0; "
+    "bob@example.com alice@example.com local bob 0" },
+  /* forwards off: the mailbox only */
+  { TRUE, { NULL }, { "alice@example.com", NULL },
+    "alice@example.com alice@example.com local alice 0" },
+  /* an alias, in any case; two addresses of one mailbox deliver once */
+  { FALSE, { NULL }, { "Robert@EXAMPLE.com", "bob@example.com", NULL },
+    "Robert@EXAMPLE.com Robert@EXAMPLE.com local bob 0" },
+  /* elsewhere */
+  { FALSE, { NULL }, { "someone@example.org", "postmaster@example.org", NULL },
+    "someone@example.org someone@example.org remote - 0; "
+    "postmaster@example.org postmaster@example.org remote - 0" },
+  /* postmaster and mailer-daemon of a local domain go to the external administrators */
+  { TRUE, { "admin@example.net", "robert@example.com", NULL }, { "postmaster@example.com", NULL },
+    "admin@example.net postmaster@example.com remote - 0; "
+    "robert@example.com postmaster@example.com local bob 0" },
+  { TRUE, { "admin@example.net", NULL }, { "MAILER-DAEMON@example.com", "Postmaster", NULL },
+    "admin@example.net MAILER-DAEMON@example.com remote - 0" },
+  { TRUE, { "admin@example.net", NULL }, { "Postmaster", NULL },
+    "admin@example.net Postmaster remote - 0" },
+  /* no administrators, no account: a local row without mailbox (fails, never loops out) */
+  { FALSE, { NULL }, { "postmaster@example.com", "nobody@example.com", NULL },
+    "postmaster@example.com postmaster@example.com local - 0; "
+    "nobody@example.com nobody@example.com local - 0" },
+};
+
+static void
+test_routing (Fixture *fixture, gconstpointer data)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (route_cases); i++)
+    {
+      const RouteCase *c = &route_cases[i];
+      g_autoptr(RelaisConfig) config = make_config (c->disable_auto_forward, c->administrators);
+      g_autofree char *id = commit_one (fixture, config, c->recipients);
+      g_autofree char *rows = recipient_rows (fixture, id);
+
+      g_test_message ("case %u: %s", i, rows);
+      g_assert_cmpstr (rows, ==, c->expected);
+    }
+}
+
+/* ---- scheduler ---------------------------------------------------------- */
+
+static void
+wait_until_int (Fixture *fixture, const char *sql, const char *id, gint64 expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (query_int (fixture, sql, id) != expected)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+kick_cb (gpointer data, gpointer user_data)
+{
+  relais_scheduler_kick (user_data);
+}
+
+static RelaisScheduler *
+start_scheduler (Fixture *fixture, RelaisServices *services)
+{
+  RelaisScheduler *scheduler;
+
+  services->config = fixture->config;
+  services->stats = fixture->stats;
+  services->queue = fixture->queue;
+  scheduler = relais_scheduler_new (services, fixture->store, fixture->state_dir);
+  relais_queue_set_committed_func (fixture->queue, kick_cb, scheduler);
+  relais_scheduler_start (scheduler);
+  return scheduler;
+}
+
+static void
+test_scheduler_local (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "Robert@example.com", "someone@example.org", "nobody@example.com", NULL };
+  RelaisServices services = { 0 };
+  g_autoptr(RelaisScheduler) scheduler = start_scheduler (fixture, &services);
+  g_autofree char *id = commit_one (fixture, fixture->config, recipients);
+  g_autofree char *maildir = relais_maildir_path (fixture->state_dir, "bob");
+  g_autofree char *new_dir = g_build_filename (maildir, "new", NULL);
+  g_autofree char *spool_path = relais_queue_spool_path (fixture->queue, id);
+  gint64 now;
+
+  /* Local: delivered; unknown local: failed; remote: deferred, with back-off. */
+  wait_until_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state = 0 "
+                  "AND attempts = 0", id, 0);
+  wait_until_int (fixture, "SELECT state FROM recipients WHERE message_id = ? AND position = 0", id, 1);
+  g_assert_cmpuint (count_files (new_dir), ==, 1);
+  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ? AND position = 2",
+                              id), ==, 2);
+  now = g_get_real_time () / G_USEC_PER_SEC;
+  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ? AND position = 1",
+                              id), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ? AND position = 1",
+                              id), ==, 1);
+  g_assert_cmpint (ABS (query_int (fixture, "SELECT next_attempt FROM recipients WHERE message_id = ? "
+                                   "AND position = 1", id) - (now + 300)), <=, 5);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_DELIVERED_LOCAL), ==, 1);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_DEFERRED), ==, 1);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_BOUNCED), ==, 1);
+
+  /* Still queued for the remote recipient, even very old: remote delivery
+   * does not exist yet, which is no reason to give up. */
+  g_assert_true (g_file_test (spool_path, G_FILE_TEST_IS_REGULAR));
+  exec_sql (fixture, "UPDATE recipients SET next_attempt = 0");
+  exec_sql (fixture, "UPDATE messages SET received_at = 1");
+  wait_until_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ? AND position = 1", id, 2);
+  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ? AND position = 1",
+                              id), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT next_attempt - strftime('%s', 'now') FROM recipients "
+                              "WHERE message_id = ? AND position = 1", id), >=, 590);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
+
+  /* Once the last one is done the message leaves the queue. */
+  exec_sql (fixture, "UPDATE recipients SET state = 1 WHERE position = 1");
+  relais_scheduler_free (g_steal_pointer (&scheduler));
+  scheduler = start_scheduler (fixture, &services);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages", NULL), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients", NULL), ==, 0);
+  g_assert_false (g_file_test (spool_path, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
+}
+
+static void
+test_scheduler_tempfail (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "alice@example.com", NULL };
+  RelaisServices services = { 0 };
+  g_autoptr(RelaisScheduler) scheduler = NULL;
+  g_autoptr(RelaisConfig) config = make_config (TRUE, (const char *[]) { NULL });
+  g_autofree char *maildir = relais_maildir_path (fixture->state_dir, "alice");
+  g_autofree char *new_path = g_build_filename (maildir, "new", NULL);
+  g_autofree char *id = NULL;
+  g_autofree char *spool_path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* alice's Maildir is broken (new/ is a file): a temporary failure. */
+  g_assert_cmpint (g_mkdir_with_parents (maildir, 0700), ==, 0);
+  g_file_set_contents (new_path, "", 0, &error);
+  g_assert_no_error (error);
+
+  scheduler = start_scheduler (fixture, &services);
+  id = commit_one (fixture, config, recipients);
+  spool_path = relais_queue_spool_path (fixture->queue, id);
+  wait_until_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id, 1);
+  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ?", id), ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT next_attempt - strftime('%s', 'now') FROM recipients "
+                              "WHERE message_id = ?", id), >=, 295);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_DEFERRED), ==, 1);
+
+  /* Later attempts back off further, capped at one hour. */
+  exec_sql (fixture, "UPDATE recipients SET next_attempt = 0, attempts = 7");
+  wait_until_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id, 8);
+  g_assert_cmpint (query_int (fixture, "SELECT next_attempt - strftime('%s', 'now') FROM recipients "
+                              "WHERE message_id = ?", id), <=, 3600);
+  g_assert_cmpint (query_int (fixture, "SELECT next_attempt - strftime('%s', 'now') FROM recipients "
+                              "WHERE message_id = ?", id), >=, 3595);
+
+  /* Five days after reception it fails for good and the message leaves. */
+  exec_sql (fixture, "UPDATE recipients SET next_attempt = 0");
+  exec_sql (fixture, "UPDATE messages SET received_at = strftime('%s', 'now') - 5 * 86400 - 10");
+  wait_until_int (fixture, "SELECT COUNT(*) FROM messages", NULL, 0);
+  g_assert_false (g_file_test (spool_path, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_BOUNCED), ==, 1);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
+}
+
+static void
+test_scheduler_held (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "bob@example.com", NULL };
+  RelaisServices services = { 0 };
+  g_autoptr(RelaisScheduler) scheduler = NULL;
+  g_autofree char *id = commit_one (fixture, fixture->config, recipients);
+  g_autofree char *update = g_strdup_printf ("UPDATE messages SET held = 1 WHERE id = '%s'", id);
+  g_autofree char *maildir = relais_maildir_path (fixture->state_dir, "bob");
+  gint64 end;
+
+  exec_sql (fixture, update);
+  scheduler = start_scheduler (fixture, &services);
+  end = g_get_monotonic_time () + 1500 * 1000;
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id), ==, 0);
+  g_assert_false (g_file_test (maildir, G_FILE_TEST_EXISTS));
+
+  exec_sql (fixture, "UPDATE messages SET held = 0");
+  relais_scheduler_kick (scheduler);
+  wait_until_int (fixture, "SELECT COUNT(*) FROM messages", NULL, 0);
+  g_assert_true (g_file_test (maildir, G_FILE_TEST_IS_DIR));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (test_log_writer, NULL, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/relais/queue/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("commit", test_commit);
+  ADD ("abort", test_abort);
+  ADD ("group-commit", test_group_commit);
+  ADD ("one-fails-alone", test_one_fails_alone);
+  ADD ("recover", test_recover);
+  ADD ("routing", test_routing);
+  ADD ("scheduler-local", test_scheduler_local);
+  ADD ("scheduler-tempfail", test_scheduler_tempfail);
+  ADD ("scheduler-held", test_scheduler_held);
+#undef ADD
+
+  return g_test_run ();
+}
