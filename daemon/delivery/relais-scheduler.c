@@ -245,7 +245,7 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
       g_warning ("%s: cannot remove the message from the queue: %s", id, error->message);
       return;
     }
-  g_info ("%s: removed from the queue (%u failed recipients)", id, failed->len);
+  g_message ("%s: removed from the queue (%u failed recipients)", id, failed->len);
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -270,7 +270,7 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *job)
     case RELAIS_DELIVERY_OK:
       state = RECIPIENT_DELIVERED;
       stats_add (self, job->route == ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
-      g_info ("%s: delivered to <%s>%s%s: %s", job->message_id, job->address,
+      g_message ("%s: delivered to <%s>%s%s: %s", job->message_id, job->address,
               job->mailbox != NULL ? " in mailbox " : "", job->mailbox != NULL ? job->mailbox : "", reply);
       break;
     case RELAIS_DELIVERY_TEMPFAIL:
@@ -282,12 +282,12 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *job)
           reply = g_strdup_printf ("%s (gave up after %d days in the queue)",
                                    job->reason, SCHEDULER_MAX_AGE / (24 * 3600));
           stats_add (self, RELAIS_STAT_BOUNCED);
-          g_info ("%s: delivery to <%s> failed for good: %s", job->message_id, job->address, reply);
+          g_message ("%s: delivery to <%s> failed for good: %s", job->message_id, job->address, reply);
         }
       else
         {
           next_attempt = now + backoff_seconds (attempts);
-          g_info ("%s: delivery to <%s> deferred (attempt %d, next in %" G_GINT64_FORMAT " s): %s",
+          g_message ("%s: delivery to <%s> deferred (attempt %d, next in %" G_GINT64_FORMAT " s): %s",
                   job->message_id, job->address, attempts, next_attempt - now, reply);
         }
       break;
@@ -295,7 +295,7 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *job)
     default:
       state = RECIPIENT_FAILED;
       stats_add (self, RELAIS_STAT_BOUNCED);
-      g_info ("%s: delivery to <%s> failed: %s", job->message_id, job->address, reply);
+      g_message ("%s: delivery to <%s> failed: %s", job->message_id, job->address, reply);
       break;
     }
 

@@ -1178,7 +1178,7 @@ close_now (RelaisSession *s)
   g_clear_pointer (&s->tx, transaction_free);
   session_set_state (s, STATE_CLOSED);
   g_io_stream_close (G_IO_STREAM (s->connection), NULL, NULL);
-  SLOG (s, G_LOG_LEVEL_INFO, "disconnect from %s", s->client_ip);
+  SLOG (s, G_LOG_LEVEL_MESSAGE, "disconnect from %s", s->client_ip);
   s->closed_func = NULL;
   if (func != NULL)
     func (s, s->closed_data);
@@ -1239,7 +1239,7 @@ relais_session_start (RelaisSession *s)
 {
   g_return_if_fail (s != NULL && s->state == STATE_CONNECTED);
 
-  SLOG (s, G_LOG_LEVEL_INFO, "connect from %s (%s)", s->client_ip,
+  SLOG (s, G_LOG_LEVEL_MESSAGE, "connect from %s (%s)", s->client_ip,
         s->kind == RELAIS_ENDPOINT_SMTP ? "smtp" : s->kind == RELAIS_ENDPOINT_SUBMISSION ? "submission" : "smtps");
   if (s->kind == RELAIS_ENDPOINT_SMTPS)
     session_set_state (s, STATE_HANDSHAKE);
