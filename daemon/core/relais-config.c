@@ -13,47 +13,27 @@
 #include <errno.h>
 #include <string.h>
 
+#include "relais-address.h"
 #include "relais-error.h"
 
 #define MAX_LIST_ENTRIES 1000
 
 /* ---------------------------------------------------------------- syntax */
 
-static gboolean
-is_label (const char *s, gsize len)
-{
-  if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    if (!g_ascii_isalnum (s[i]) && s[i] != '-')
-      return FALSE;
-  return TRUE;
-}
-
-/* A host name: dot-separated labels, no trailing dot, top label not all digits. */
+/* A host name (RFC 5321 Domain), ASCII, top label not all digits (so not an IP address). */
 gboolean
 relais_is_valid_domain (const char *name)
 {
-  const char *label, *dot;
-  gboolean all_digits = TRUE;
+  const char *top;
 
-  if (name == NULL || *name == '\0' || strlen (name) > 253)
+  if (name == NULL || !relais_address_is_valid_domain (name, FALSE))
     return FALSE;
-  for (label = name;; label = dot + 1)
-    {
-      gsize len;
-
-      dot = strchr (label, '.');
-      len = dot ? (gsize) (dot - label) : strlen (label);
-      if (!is_label (label, len))
-        return FALSE;
-      if (!dot)
-        {
-          for (gsize i = 0; i < len; i++)
-            all_digits = all_digits && g_ascii_isdigit (label[i]);
-          return !all_digits;
-        }
-    }
+  top = strrchr (name, '.');
+  top = top ? top + 1 : name;
+  for (; *top; top++)
+    if (!g_ascii_isdigit (*top))
+      return TRUE;
+  return FALSE;
 }
 
 gboolean
@@ -62,63 +42,10 @@ relais_is_fqdn (const char *name)
   return relais_is_valid_domain (name) && strchr (name, '.') != NULL;
 }
 
-static gboolean
-is_atext (guchar c)
-{
-  /* RFC 5322 atext, plus UTF-8 bytes (RFC 6531). */
-  return g_ascii_isalnum (c) || strchr ("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
-}
-
-static gboolean
-is_valid_local_part (const char *s, gsize len)
-{
-  if (len == 0 || len > 64)
-    return FALSE;
-  if (s[0] == '"')
-    {
-      /* quoted-string: printable ASCII, backslash escapes */
-      if (len < 2 || s[len - 1] != '"')
-        return FALSE;
-      for (gsize i = 1; i < len - 1; i++)
-        {
-          guchar c = s[i];
-          if (c == '\\')
-            {
-              if (++i >= len - 1 || s[i] < 0x20 || s[i] == 0x7f)
-                return FALSE;
-            }
-          else if (c == '"' || (c < 0x20 && c != '\t') || c == 0x7f)
-            return FALSE;
-        }
-      return TRUE;
-    }
-  /* dot-atom */
-  if (s[0] == '.' || s[len - 1] == '.')
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      if (s[i] == '.')
-        {
-          if (s[i + 1] == '.')
-            return FALSE;
-        }
-      else if (!is_atext (s[i]))
-        return FALSE;
-    }
-  return TRUE;
-}
-
 gboolean
 relais_is_valid_address (const char *address)
 {
-  const char *at;
-
-  if (address == NULL || strlen (address) > 254 || !g_utf8_validate (address, -1, NULL))
-    return FALSE;
-  at = strrchr (address, '@');
-  if (at == NULL)
-    return FALSE;
-  return is_valid_local_part (address, at - address) && relais_is_valid_domain (at + 1);
+  return address != NULL && relais_address_is_valid_mailbox (address, TRUE);
 }
 
 gboolean

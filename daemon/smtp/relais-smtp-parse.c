@@ -74,239 +74,6 @@ relais_smtp_command_name (RelaisSmtpCommand command)
   return "UNKNOWN";
 }
 
-/* ---- address grammar --------------------------------------------------- */
-
-typedef struct {
-  const char *p;
-  gboolean eightbit;    /* saw a byte >= 0x80 */
-} Cursor;
-
-static gboolean
-is_atext (guchar c)
-{
-  return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-/* Dot-string = Atom *("." Atom) */
-static gboolean
-parse_dot_string (Cursor *cur)
-{
-  const char *p = cur->p;
-
-  for (;;)
-    {
-      const char *atom = p;
-
-      while (is_atext ((guchar) *p) || (guchar) *p >= 0x80)
-        {
-          if ((guchar) *p >= 0x80)
-            cur->eightbit = TRUE;
-          p++;
-        }
-      if (p == atom)
-        return FALSE;
-      if (*p != '.')
-        break;
-      p++;
-    }
-  cur->p = p;
-  return TRUE;
-}
-
-/* Quoted-string = DQUOTE *QcontentSMTP DQUOTE */
-static gboolean
-parse_quoted_string (Cursor *cur)
-{
-  const char *p = cur->p;
-
-  if (*p != '"')
-    return FALSE;
-  p++;
-  for (;;)
-    {
-      guchar c = (guchar) *p;
-
-      if (c == '"')
-        break;
-      if (c == '\\')
-        {
-          guchar n = (guchar) p[1];
-          if (n < 32 || n > 126)
-            return FALSE;
-          p += 2;
-          continue;
-        }
-      if (c >= 0x80)
-        cur->eightbit = TRUE;
-      else if (c < 32 || c > 126)   /* includes the terminating NUL */
-        return FALSE;
-      p++;
-    }
-  cur->p = p + 1;
-  return TRUE;
-}
-
-static gboolean
-is_let_dig (guchar c)
-{
-  return g_ascii_isalnum (c) || c >= 0x80;
-}
-
-/* Domain = sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str].
- * Labels of at most 63 octets. */
-static gboolean
-parse_domain_name (Cursor *cur)
-{
-  const char *p = cur->p;
-
-  for (;;)
-    {
-      const char *label = p;
-
-      if (!is_let_dig ((guchar) *p))
-        return FALSE;
-      while (is_let_dig ((guchar) *p) || *p == '-')
-        {
-          if ((guchar) *p >= 0x80)
-            cur->eightbit = TRUE;
-          p++;
-        }
-      if (p[-1] == '-' || p - label > 63)
-        return FALSE;
-      if (*p != '.')
-        break;
-      p++;
-    }
-  cur->p = p;
-  return TRUE;
-}
-
-static gboolean
-is_ipv4_literal (const char *s, gsize len)
-{
-  guint parts = 0;
-  gsize i = 0;
-
-  while (i < len)
-    {
-      guint value = 0, digits = 0;
-
-      while (i < len && g_ascii_isdigit (s[i]))
-        {
-          value = value * 10 + (guint) (s[i] - '0');
-          digits++;
-          i++;
-          if (digits > 3)
-            return FALSE;
-        }
-      if (digits == 0 || value > 255)
-        return FALSE;
-      parts++;
-      if (i == len)
-        break;
-      if (s[i] != '.' || parts == 4)
-        return FALSE;
-      i++;
-      if (i == len)
-        return FALSE;
-    }
-  return parts == 4;
-}
-
-/* address-literal = "[" ( IPv4 / "IPv6:" IPv6 ) "]"; general literals are refused. */
-static gboolean
-parse_address_literal (Cursor *cur)
-{
-  const char *start = cur->p + 1;
-  const char *end;
-  g_autofree char *inner = NULL;
-
-  if (*cur->p != '[')
-    return FALSE;
-  end = start;
-  while (*end != '\0' && *end != ']' && (guchar) *end > 32 && (guchar) *end < 127 && *end != '[' && *end != '\\')
-    end++;
-  if (*end != ']')
-    return FALSE;
-  inner = g_strndup (start, (gsize) (end - start));
-  if (g_ascii_strncasecmp (inner, "IPv6:", 5) == 0)
-    {
-      g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (inner + 5);
-
-      if (addr == NULL || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV6)
-        return FALSE;
-    }
-  else if (!is_ipv4_literal (inner, strlen (inner)))
-    return FALSE;
-  cur->p = end + 1;
-  return TRUE;
-}
-
-/* Mailbox = Local-part "@" ( Domain / address-literal ), with lengths checked.
- * Returns OK, SYNTAX or TOO_LONG and the split parts. */
-static RelaisSmtpPathResult
-parse_mailbox (Cursor *cur, char **local_part, char **domain)
-{
-  const char *local = cur->p;
-  const char *dom;
-
-  if (*cur->p == '"')
-    {
-      if (!parse_quoted_string (cur))
-        return RELAIS_SMTP_PATH_SYNTAX;
-    }
-  else if (!parse_dot_string (cur))
-    return RELAIS_SMTP_PATH_SYNTAX;
-  if (*cur->p != '@')
-    return RELAIS_SMTP_PATH_SYNTAX;
-  if (cur->p - local > RELAIS_SMTP_MAX_LOCAL_PART)
-    return RELAIS_SMTP_PATH_TOO_LONG;
-  cur->p++;
-  dom = cur->p;
-  if (*cur->p == '[')
-    {
-      if (!parse_address_literal (cur))
-        return RELAIS_SMTP_PATH_SYNTAX;
-    }
-  else if (!parse_domain_name (cur))
-    return RELAIS_SMTP_PATH_SYNTAX;
-  if (cur->p - dom > RELAIS_SMTP_MAX_DOMAIN)
-    return RELAIS_SMTP_PATH_TOO_LONG;
-  if (local_part != NULL)
-    *local_part = g_strndup (local, (gsize) (dom - 1 - local));
-  if (domain != NULL)
-    *domain = g_strndup (dom, (gsize) (cur->p - dom));
-  return RELAIS_SMTP_PATH_OK;
-}
-
-gboolean
-relais_smtp_is_valid_mailbox (const char *address, gboolean allow_utf8)
-{
-  Cursor cur = { address, FALSE };
-
-  g_return_val_if_fail (address != NULL, FALSE);
-  if (parse_mailbox (&cur, NULL, NULL) != RELAIS_SMTP_PATH_OK || *cur.p != '\0')
-    return FALSE;
-  if (cur.eightbit && (!allow_utf8 || !g_utf8_validate (address, -1, NULL)))
-    return FALSE;
-  return TRUE;
-}
-
-gboolean
-relais_smtp_is_valid_domain (const char *domain, gboolean allow_utf8)
-{
-  Cursor cur = { domain, FALSE };
-
-  g_return_val_if_fail (domain != NULL, FALSE);
-  if (strlen (domain) > RELAIS_SMTP_MAX_DOMAIN)
-    return FALSE;
-  if (!parse_domain_name (&cur) || *cur.p != '\0')
-    return FALSE;
-  if (cur.eightbit && (!allow_utf8 || !g_utf8_validate (domain, -1, NULL)))
-    return FALSE;
-  return TRUE;
-}
-
 /* ---- paths and parameters ---------------------------------------------- */
 
 void
@@ -334,10 +101,9 @@ path_error (RelaisSmtpPath *path, RelaisSmtpPathResult result, const char *detai
 
 /* Path = "<" [ A-d-l ":" ] Mailbox ">"; also "<>" and "<postmaster>" when allowed. */
 static RelaisSmtpPathResult
-parse_path (Cursor *cur, gboolean allow_null, gboolean allow_postmaster, RelaisSmtpPath *path)
+parse_path (RelaisAddressCursor *cur, gboolean allow_null, gboolean allow_postmaster, RelaisSmtpPath *path)
 {
   const char *start = cur->p;
-  RelaisSmtpPathResult r;
 
   if (*cur->p != '<')
     return path_error (path, RELAIS_SMTP_PATH_SYNTAX, "Address must be enclosed in <>");
@@ -362,7 +128,7 @@ parse_path (Cursor *cur, gboolean allow_null, gboolean allow_postmaster, RelaisS
       for (;;)
         {
           cur->p++;   /* the '@' */
-          if (*cur->p == '[' ? !parse_address_literal (cur) : !parse_domain_name (cur))
+          if (*cur->p == '[' ? !relais_address_parse_literal (cur) : !relais_address_parse_domain (cur))
             return path_error (path, RELAIS_SMTP_PATH_SYNTAX, "Bad source route");
           if (*cur->p == ':')
             break;
@@ -372,11 +138,16 @@ parse_path (Cursor *cur, gboolean allow_null, gboolean allow_postmaster, RelaisS
         }
       cur->p++;   /* the ':' */
     }
-  r = parse_mailbox (cur, &path->local_part, &path->domain);
-  if (r == RELAIS_SMTP_PATH_TOO_LONG)
-    return path_error (path, r, "Address too long");
-  if (r != RELAIS_SMTP_PATH_OK)
-    return path_error (path, r, "Bad address syntax");
+  switch (relais_address_parse_mailbox (cur, &path->local_part, &path->domain))
+    {
+    case RELAIS_ADDRESS_OK:
+      break;
+    case RELAIS_ADDRESS_TOO_LONG:
+      return path_error (path, RELAIS_SMTP_PATH_TOO_LONG, "Address too long");
+    case RELAIS_ADDRESS_SYNTAX:
+    default:
+      return path_error (path, RELAIS_SMTP_PATH_SYNTAX, "Bad address syntax");
+    }
   if (*cur->p != '>')
     return path_error (path, RELAIS_SMTP_PATH_SYNTAX, "Bad address syntax");
   cur->p++;
@@ -465,7 +236,7 @@ parse_mail_or_rcpt (const char *arg, const char *prefix, gboolean is_mail, gbool
                     RelaisSmtpPath *path)
 {
   gsize prefix_len = strlen (prefix);
-  Cursor cur;
+  RelaisAddressCursor cur;
   RelaisSmtpPathResult r;
 
   g_return_val_if_fail (arg != NULL, RELAIS_SMTP_PATH_SYNTAX);

@@ -3,19 +3,20 @@
  * ESMTP parameters (RFC 5321 §4.1, RFC 1870, RFC 6152, RFC 6531), BDAT
  * arguments (RFC 3030), and the two byte-stream filters of message content:
  * the DATA decoder (end marker, dot-unstuffing, line ends to CRLF) and the
- * header scan (Received: count, NUL bytes). The address grammar lives here
- * (self-contained, so the session and fuzzers need nothing else); the session
- * maps the results to replies. Inputs are never trusted: every function copes
+ * header scan (Received: count, NUL bytes). The address grammar is in
+ * core/relais-address.c; the session maps the results to replies. Inputs are never trusted: every function copes
  * with any bytes. Callers: relais-session.c, tests, tests/fuzz. */
 #pragma once
 
 #include <glib.h>
 
+#include "relais-address.h"
+
 G_BEGIN_DECLS
 
 /* RFC 5321 §4.5.3.1 */
-#define RELAIS_SMTP_MAX_LOCAL_PART 64
-#define RELAIS_SMTP_MAX_DOMAIN     255
+#define RELAIS_SMTP_MAX_LOCAL_PART RELAIS_ADDRESS_MAX_LOCAL_PART
+#define RELAIS_SMTP_MAX_DOMAIN     RELAIS_ADDRESS_MAX_DOMAIN
 #define RELAIS_SMTP_MAX_PATH       256
 #define RELAIS_SMTP_MAX_LINE       512   /* command line, CRLF included */
 
@@ -80,11 +81,6 @@ void relais_smtp_path_clear (RelaisSmtpPath *path);
 RelaisSmtpPathResult relais_smtp_parse_mail (const char *arg, RelaisSmtpPath *path);
 /* SMTPUTF8: the transaction's MAIL had SMTPUTF8, so 8-bit addresses are allowed. */
 RelaisSmtpPathResult relais_smtp_parse_rcpt (const char *arg, gboolean smtputf8, RelaisSmtpPath *path);
-
-/* Syntax checks of the grammar above, for other modules and tests.
- * ALLOW_UTF8: accept UTF-8 local parts and U-labels (RFC 6531). */
-gboolean relais_smtp_is_valid_mailbox (const char *address, gboolean allow_utf8);
-gboolean relais_smtp_is_valid_domain (const char *domain, gboolean allow_utf8);
 
 /* "BDAT 1000 LAST": SIZE digits only (at most 18), then optional "LAST". */
 gboolean relais_smtp_parse_bdat (const char *arg, guint64 *size, gboolean *last);

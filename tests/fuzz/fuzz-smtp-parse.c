@@ -37,8 +37,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   relais_smtp_path_clear (&path);
   relais_smtp_parse_bdat (line, &bdat_size, &last);
   helo = relais_smtp_parse_helo (line);
-  relais_smtp_is_valid_mailbox (line, TRUE);
-  relais_smtp_is_valid_domain (line, FALSE);
+  relais_address_is_valid_mailbox (line, TRUE);
+  relais_address_is_valid_domain (line, FALSE);
 
   relais_data_decoder_init (&decoder);
   relais_content_scan_init (&scan);

@@ -239,18 +239,18 @@ test_path_limit (void)
 static void
 test_validators (void)
 {
-  g_assert_true (relais_smtp_is_valid_mailbox ("a@b.example", FALSE));
-  g_assert_true (relais_smtp_is_valid_mailbox ("\"x y\"@b.example", FALSE));
-  g_assert_false (relais_smtp_is_valid_mailbox ("a@b.example ", FALSE));
-  g_assert_false (relais_smtp_is_valid_mailbox ("<a@b.example>", FALSE));
-  g_assert_false (relais_smtp_is_valid_mailbox ("\xc3\xa9@b.example", FALSE));
-  g_assert_true (relais_smtp_is_valid_mailbox ("\xc3\xa9@b.example", TRUE));
-  g_assert_true (relais_smtp_is_valid_domain ("mx.example.org", FALSE));
-  g_assert_true (relais_smtp_is_valid_domain ("localhost", FALSE));
-  g_assert_false (relais_smtp_is_valid_domain ("", FALSE));
-  g_assert_false (relais_smtp_is_valid_domain ("a_b.example", FALSE));
-  g_assert_false (relais_smtp_is_valid_domain (DOMAIN255 "x", FALSE));
-  g_assert_true (relais_smtp_is_valid_domain (DOMAIN255, FALSE));
+  g_assert_true (relais_address_is_valid_mailbox ("a@b.example", FALSE));
+  g_assert_true (relais_address_is_valid_mailbox ("\"x y\"@b.example", FALSE));
+  g_assert_false (relais_address_is_valid_mailbox ("a@b.example ", FALSE));
+  g_assert_false (relais_address_is_valid_mailbox ("<a@b.example>", FALSE));
+  g_assert_false (relais_address_is_valid_mailbox ("\xc3\xa9@b.example", FALSE));
+  g_assert_true (relais_address_is_valid_mailbox ("\xc3\xa9@b.example", TRUE));
+  g_assert_true (relais_address_is_valid_domain ("mx.example.org", FALSE));
+  g_assert_true (relais_address_is_valid_domain ("localhost", FALSE));
+  g_assert_false (relais_address_is_valid_domain ("", FALSE));
+  g_assert_false (relais_address_is_valid_domain ("a_b.example", FALSE));
+  g_assert_false (relais_address_is_valid_domain (DOMAIN255 "x", FALSE));
+  g_assert_true (relais_address_is_valid_domain (DOMAIN255, FALSE));
 }
 
 static void
