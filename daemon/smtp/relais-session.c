@@ -420,11 +420,39 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
   s->flush_now = TRUE;
 }
 
+/* Replies to a MAIL (IS_MAIL) or RCPT path that did not parse; FALSE then, with PATH cleared. */
+static gboolean
+path_ok (RelaisSession *s, RelaisSmtpPathResult r, RelaisSmtpPath *path, gboolean is_mail)
+{
+  switch (r)
+    {
+    case RELAIS_SMTP_PATH_OK:
+      return TRUE;
+    case RELAIS_SMTP_PATH_BAD_PARAMETER:
+      reply (s, 501, "5.5.4", path->detail);
+      break;
+    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
+      replyf (s, 555, "5.5.4", "Unsupported %s parameter", is_mail ? "MAIL" : "RCPT");
+      break;
+    case RELAIS_SMTP_PATH_NON_ASCII:
+      replyf (s, 553, "5.6.7", "Non-ASCII %s address requires SMTPUTF8", is_mail ? "sender" : "recipient");
+      break;
+    case RELAIS_SMTP_PATH_SYNTAX:
+    case RELAIS_SMTP_PATH_TOO_LONG:
+    default:
+      /* RFC 3463: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax */
+      replyf (s, 501, is_mail ? "5.1.7" : "5.1.3", "Bad %s address syntax: %s",
+              is_mail ? "sender" : "recipient", path->detail);
+      break;
+    }
+  relais_smtp_path_clear (path);
+  return FALSE;
+}
+
 static void
 cmd_mail (RelaisSession *s, const char *arg)
 {
   RelaisSmtpPath path = { 0 };
-  RelaisSmtpPathResult r;
   RelaisPolicyFacts facts = { 0 };
   g_auto(RelaisVerdict) verdict = { 0 };
   g_autoptr(RelaisConfig) config = NULL;
@@ -452,32 +480,8 @@ cmd_mail (RelaisSession *s, const char *arg)
       return;
     }
 
-  r = relais_smtp_parse_mail (arg, &path);
-  switch (r)
-    {
-    case RELAIS_SMTP_PATH_OK:
-      break;
-    case RELAIS_SMTP_PATH_SYNTAX:
-    case RELAIS_SMTP_PATH_TOO_LONG:
-      replyf (s, 501, "5.1.7", "Bad sender address syntax: %s", path.detail);
-      break;
-    case RELAIS_SMTP_PATH_BAD_PARAMETER:
-      reply (s, 501, "5.5.4", path.detail);
-      break;
-    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
-      reply (s, 555, "5.5.4", "Unsupported MAIL parameter");
-      break;
-    case RELAIS_SMTP_PATH_NON_ASCII:
-      reply (s, 553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8");
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-  if (r != RELAIS_SMTP_PATH_OK)
-    {
-      relais_smtp_path_clear (&path);
-      return;
-    }
+  if (!path_ok (s, relais_smtp_parse_mail (arg, &path), &path, TRUE))
+    return;
 
   if (path.size >= 0 && relais_config_max_message_size (config) > 0 &&
       (guint64) path.size > relais_config_max_message_size (config))
@@ -504,7 +508,6 @@ static void
 cmd_rcpt (RelaisSession *s, const char *arg)
 {
   RelaisSmtpPath path = { 0 };
-  RelaisSmtpPathResult r;
   RelaisPolicyFacts facts = { 0 };
   g_auto(RelaisVerdict) verdict = { 0 };
   RelaisTransaction *tx = s->tx;
@@ -520,32 +523,8 @@ cmd_rcpt (RelaisSession *s, const char *arg)
       return;
     }
 
-  r = relais_smtp_parse_rcpt (arg, tx->smtputf8, &path);
-  switch (r)
-    {
-    case RELAIS_SMTP_PATH_OK:
-      break;
-    case RELAIS_SMTP_PATH_SYNTAX:
-    case RELAIS_SMTP_PATH_TOO_LONG:
-      replyf (s, 501, "5.1.3", "Bad recipient address syntax: %s", path.detail);
-      break;
-    case RELAIS_SMTP_PATH_BAD_PARAMETER:
-      reply (s, 501, "5.5.4", path.detail);
-      break;
-    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
-      reply (s, 555, "5.5.4", "Unsupported RCPT parameter");
-      break;
-    case RELAIS_SMTP_PATH_NON_ASCII:
-      reply (s, 553, "5.6.7", "Non-ASCII recipient address requires SMTPUTF8");
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-  if (r != RELAIS_SMTP_PATH_OK)
-    {
-      relais_smtp_path_clear (&path);
-      return;
-    }
+  if (!path_ok (s, relais_smtp_parse_rcpt (arg, tx->smtputf8, &path), &path, FALSE))
+    return;
 
   if (tx->config->max_recipients > 0 && tx->recipients->len >= tx->config->max_recipients)
     {

@@ -9,32 +9,12 @@
 #include <glib/gstdio.h>
 
 #include "relais-maildir.h"
+#include "relais-test-util.h"
 
 typedef struct {
   char *state_dir;
   char *spool_path;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_unlink (path);
-      return;
-    }
-  dir = g_dir_open (path, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      remove_tree (child);
-    }
-  g_rmdir (path);
-}
 
 static void
 fixture_set_up (Fixture *fixture, gconstpointer data)
@@ -49,7 +29,7 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
-  remove_tree (fixture->state_dir);
+  relais_test_remove_tree (fixture->state_dir);
   g_free (fixture->state_dir);
   g_free (fixture->spool_path);
 }

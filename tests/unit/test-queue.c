@@ -14,6 +14,7 @@
 #include "relais-scheduler.h"
 #include "relais-services.h"
 #include "relais-store.h"
+#include "relais-test-util.h"
 
 typedef sqlite3_stmt TestStmt;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestStmt, sqlite3_finalize)
@@ -53,27 +54,6 @@ test_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, 
           }
     }
   return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_unlink (path);
-      return;
-    }
-  dir = g_dir_open (path, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      remove_tree (child);
-    }
-  g_rmdir (path);
 }
 
 static guint
@@ -167,7 +147,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_clear_pointer (&fixture->stats, relais_stats_free);
   g_clear_pointer (&fixture->config, relais_config_unref);
   g_ptr_array_unref (fixture->committed_ids);
-  remove_tree (fixture->state_dir);
+  relais_test_remove_tree (fixture->state_dir);
   g_free (fixture->state_dir);
   g_free (fixture->tmp_dir);
   g_free (fixture->msg_dir);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "relais-error.h"
+#include "relais-test-util.h"
 #include "relais-store.h"
 
 /* Warnings the daemon logs (structured logging bypasses g_test_expect_message). */
@@ -52,15 +53,7 @@ setup (Fixture *f, gconstpointer data)
 static void
 teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *p = g_build_filename (f->dir, name, NULL);
-      g_unlink (p);
-    }
-  g_rmdir (f->dir);
+  relais_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->path);
 }
