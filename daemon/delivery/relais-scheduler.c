@@ -4,13 +4,15 @@
  * is already in flight, at most SCHEDULER_MAX_RUNNING deliveries at once; local
  * ones run relais_maildir_deliver() in a worker thread. Each outcome is written
  * to the recipients row, on the main thread, before that recipient can be
- * picked again; a message with no pending recipient left leaves the queue. */
+ * picked again; a message with no pending recipient left leaves the queue,
+ * after the bounce for its failed recipients (relais-bounce.c) is committed. */
 #ifndef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "relais"
 #endif
 
 #include "relais-scheduler.h"
 
+#include "relais-bounce.h"
 #include "relais-maildir.h"
 
 #define SCHEDULER_MAX_RUNNING    4        /* local deliveries in worker threads */
@@ -45,6 +47,8 @@ struct _RelaisScheduler {
   gboolean stopping;
   GHashTable *in_flight;     /* "ID/POSITION" of recipients being delivered */
   guint n_running;           /* deliveries in worker threads */
+  GHashTable *bouncing;      /* ids of messages whose bounce is being committed */
+  guint n_bouncing;          /* bounce commits under way */
 };
 
 typedef struct {
@@ -124,6 +128,7 @@ relais_scheduler_new (RelaisServices *services, RelaisStore *store, const char *
   self->store = store;
   self->state_dir = g_strdup (state_dir);
   self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->bouncing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return self;
 }
 
@@ -136,11 +141,12 @@ relais_scheduler_free (RelaisScheduler *scheduler)
   /* Let the deliveries under way finish and record their outcome. */
   scheduler->stopping = TRUE;
   g_clear_handle_id (&scheduler->timer_id, g_source_remove);
-  while (scheduler->n_running > 0)
+  while (scheduler->n_running > 0 || scheduler->n_bouncing > 0)
     g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&scheduler->kick_id, g_source_remove);
 
   g_hash_table_unref (scheduler->in_flight);
+  g_hash_table_unref (scheduler->bouncing);
   g_free (scheduler->state_dir);
   g_free (scheduler);
 }
@@ -162,23 +168,202 @@ failed_recipient_free (FailedRecipient *failed)
   g_free (failed);
 }
 
-/* Where the delivery status notification goes (next issue): queue a bounce
- * (RFC 3464) to SENDER listing FAILED, or a double bounce to the external
- * administrators when SENDER is the null reverse path. Returns TRUE once that
- * is safely queued, which allows the original message to be removed; FALSE
- * keeps the message for the next pass. For now it only logs. */
-static gboolean
+/* What scheduler_bounce() did. */
+typedef enum {
+  BOUNCE_NONE,        /* nothing to queue (or a notification lost on purpose): remove now */
+  BOUNCE_PENDING,     /* a DSN commit is under way: its callback removes the message */
+  BOUNCE_KEEP,        /* could not queue one: keep the message */
+} BounceOutcome;
+
+/* Our own notifications are marked by an empty client address (a network
+ * client always has one) and one of these HELO names. */
+#define BOUNCE_HELO         "relais-bounce"
+#define BOUNCE_HELO_DOUBLE  "relais-double-bounce"
+
+typedef struct {
+  RelaisScheduler *scheduler;
+  char *id;                /* the original message */
+  char *dsn_id;
+  char *to;                /* "<a>, <b>" for the log */
+  guint n_failed;
+} BounceRequest;
+
+static void
+bounce_request_free (BounceRequest *request)
+{
+  g_free (request->id);
+  g_free (request->dsn_id);
+  g_free (request->to);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BounceRequest, bounce_request_free)
+
+/* The DSN is durable: now, and only now, the original may go. If the commit
+ * failed the original stays in the queue with no pending recipient; the next
+ * start (scheduler_finish_done_messages()) tries its bounce again. That is the
+ * simplest safe choice: a commit only fails when the spool or the database
+ * does, and retrying at once would most likely fail the same way. */
+static void
+bounce_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(BounceRequest) request = user_data;
+  RelaisScheduler *self = request->scheduler;
+  g_autoptr(GError) error = NULL;
+
+  self->n_bouncing--;
+  g_hash_table_remove (self->bouncing, request->id);
+  if (!relais_queue_commit_finish (self->services->queue, result, &error))
+    {
+      g_warning ("%s: cannot queue the bounce for %u recipient(s) to %s: %s; "
+                 "the message stays queued until the next start",
+                 request->id, request->n_failed, request->to, error->message);
+      return;
+    }
+  g_message ("%s: bounce %s sent to %s for %u recipient(s)", request->id, request->dsn_id,
+             request->to, request->n_failed);
+  if (!relais_queue_remove (self->services->queue, request->id, &error))
+    {
+      g_warning ("%s: cannot remove the message from the queue: %s", request->id, error->message);
+      return;
+    }
+  g_message ("%s: removed from the queue (%u failed recipients)", request->id, request->n_failed);
+}
+
+/* Queues the delivery status notification (RFC 3464) for message ID, whose
+ * recipients FAILED failed for good: to SENDER, or when SENDER is the null
+ * reverse path a double bounce to the external administrators (SPEC §2). A
+ * notification never causes another one without end: a failed bounce gets a
+ * double bounce, a failed double bounce (or one with no administrator to go
+ * to) is logged with g_warning and dropped. */
+static BounceOutcome
 scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPtrArray *failed)
 {
+  g_autoptr(RelaisConfig) config = relais_services_get_config (self->services);
+  g_autoptr(GArray) recipients = g_array_sized_new (FALSE, TRUE, sizeof (RelaisBounceRecipient), failed->len);
+  g_autoptr(GPtrArray) to = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GString) to_log = g_string_new (NULL);
+  g_autoptr(GString) reasons = g_string_new (NULL);
+  g_autoptr(GBytes) headers = NULL;
+  g_autoptr(GBytes) dsn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelaisEnvelope) envelope = NULL;
+  g_autofree char *spool_path = NULL;
+  g_autofree char *client_address = NULL;
+  g_autofree char *helo = NULL;
+  gint64 received_at = 0;
+  gint64 now = now_seconds ();
+  gboolean ours;
+  RelaisBounceInfo info = { 0 };
+  RelaisSpoolWriter *writer;
+  BounceRequest *request;
+  const void *data;
+  gsize len;
+
+  {
+    g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+    sqlite3 *db = relais_store_lock (self->store);
+
+    if (sqlite3_prepare_v2 (db, "SELECT received_at, client_address, helo FROM messages WHERE id = ?",
+                            -1, &stmt, NULL) == SQLITE_OK)
+      {
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step (stmt) == SQLITE_ROW)
+          {
+            received_at = sqlite3_column_int64 (stmt, 0);
+            client_address = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+            helo = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+          }
+      }
+    g_clear_pointer (&stmt, sqlite3_finalize);
+    relais_store_unlock (self->store);
+  }
+  ours = g_strcmp0 (client_address, "") == 0;
+
   for (guint i = 0; i < failed->len; i++)
     {
       FailedRecipient *f = g_ptr_array_index (failed, i);
+      RelaisBounceRecipient r = { f->address, f->original, f->reason, now };
 
-      g_message ("%s: delivery to <%s> (RCPT TO <%s>) failed for good: %s; "
-                 "no bounce sent to <%s>: bounces are not implemented yet",
-                 id, f->address, f->original, f->reason, sender);
+      g_array_append_val (recipients, r);
+      g_string_append_printf (reasons, "%s<%s>: %s", i > 0 ? "; " : "", f->address, f->reason);
     }
-  return TRUE;
+
+  if (sender != NULL && sender[0] != '\0')
+    g_ptr_array_add (to, g_strdup (sender));
+  else if (ours && g_strcmp0 (helo, BOUNCE_HELO_DOUBLE) == 0)
+    {
+      g_warning ("%s: double bounce lost: it failed for %u recipient(s): %s",
+                 id, failed->len, reasons->str);
+      return BOUNCE_NONE;
+    }
+  else if (config->external_administrators == NULL || config->external_administrators[0] == NULL)
+    {
+      g_warning ("%s: message from the null sender lost: it failed for %u recipient(s) and no "
+                 "external administrator is set for a double bounce: %s", id, failed->len, reasons->str);
+      return BOUNCE_NONE;
+    }
+  else
+    for (guint i = 0; config->external_administrators[i] != NULL; i++)
+      g_ptr_array_add (to, g_strdup (config->external_administrators[i]));
+  g_ptr_array_add (to, NULL);
+
+  spool_path = relais_queue_spool_path (self->services->queue, id);
+  headers = relais_bounce_read_headers (spool_path, RELAIS_BOUNCE_MAX_HEADERS, &error);
+  if (headers == NULL)
+    {
+      g_message ("%s: the bounce goes without the original headers: %s", id, error->message);
+      g_clear_error (&error);
+    }
+
+  info.hostname = config->hostname;
+  info.queue_id = id;
+  info.to = (const char *const *) to->pdata;
+  info.arrival_date = received_at;
+  info.recipients = (const RelaisBounceRecipient *) (gpointer) recipients->data;
+  info.n_recipients = recipients->len;
+  info.original_headers = headers;
+  info.now = now;
+  dsn = relais_bounce_build (&info);
+
+  writer = relais_queue_begin (self->services->queue, &error);
+  if (writer == NULL)
+    {
+      g_warning ("%s: cannot queue a bounce: %s; the message stays queued until the next start",
+                 id, error->message);
+      return BOUNCE_KEEP;
+    }
+  data = g_bytes_get_data (dsn, &len);
+  if (!relais_spool_writer_write (writer, data, len, &error))
+    {
+      relais_spool_writer_abort (writer);
+      g_warning ("%s: cannot queue a bounce: %s; the message stays queued until the next start",
+                 id, error->message);
+      return BOUNCE_KEEP;
+    }
+
+  envelope = relais_envelope_new ();
+  envelope->sender = g_strdup ("");
+  for (guint i = 0; to->pdata[i] != NULL; i++)
+    {
+      g_ptr_array_add (envelope->recipients, g_strdup (to->pdata[i]));
+      g_string_append_printf (to_log, "%s<%s>", i > 0 ? ", " : "", (const char *) to->pdata[i]);
+    }
+  envelope->client_address = g_strdup ("");
+  envelope->helo = g_strdup (sender != NULL && sender[0] != '\0' ? BOUNCE_HELO : BOUNCE_HELO_DOUBLE);
+  envelope->session_id = g_strdup (id);
+
+  request = g_new0 (BounceRequest, 1);
+  request->scheduler = self;
+  request->id = g_strdup (id);
+  request->dsn_id = g_strdup (relais_spool_writer_get_id (writer));
+  request->to = g_strdup (to_log->str);
+  request->n_failed = failed->len;
+  self->n_bouncing++;
+  g_hash_table_add (self->bouncing, g_strdup (id));
+  relais_queue_commit_async (self->services->queue, writer, g_steal_pointer (&envelope), config,
+                             bounce_committed_cb, request);
+  return BOUNCE_PENDING;
 }
 
 /* Removes message ID once no recipient is pending, after its bounce. */
@@ -191,6 +376,8 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
   sqlite3 *db = relais_store_lock (self->store);
   gint64 n_pending = -1;
 
+  if (g_hash_table_contains (self->bouncing, id))
+    return;   /* its bounce is being committed */
   {
     g_autoptr(RelaisSchedulerStmt) stmt = NULL;
 
@@ -238,8 +425,16 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
   }
   relais_store_unlock (self->store);
 
-  if (failed->len > 0 && !scheduler_bounce (self, id, sender, failed))
-    return;
+  if (failed->len > 0)
+    switch (scheduler_bounce (self, id, sender, failed))
+      {
+      case BOUNCE_NONE:
+        break;
+      case BOUNCE_PENDING:   /* bounce_committed_cb() goes on */
+      case BOUNCE_KEEP:
+      default:
+        return;
+      }
   if (!relais_queue_remove (self->services->queue, id, &error))
     {
       g_warning ("%s: cannot remove the message from the queue: %s", id, error->message);
