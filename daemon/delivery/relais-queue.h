@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 
 #include "relais-config.h"
+#include "relais-dsn.h"
 #include "relais-stats.h"
 #include "relais-store.h"
 
@@ -32,6 +33,12 @@ typedef struct {
   char *session_id;         /* for logs */
   gboolean smtputf8;        /* SMTPUTF8 was given on MAIL */
   gboolean body_8bit;       /* BODY=8BITMIME was given on MAIL */
+  RelaisDsnRet dsn_ret;     /* RET= on MAIL (RFC 3461) */
+  char *dsn_envid;          /* ENVID= on MAIL, decoded; NULL when absent */
+  GArray *dsn_notify;       /* of guint (RelaisDsnNotify flags), parallel to RECIPIENTS;
+                             * missing entries are RELAIS_DSN_NOTIFY_UNSET */
+  GPtrArray *dsn_orcpts;    /* of RelaisDsnOrcpt* (NULL: no ORCPT), parallel to RECIPIENTS;
+                             * missing entries are NULL */
 } RelaisEnvelope;
 
 RelaisEnvelope *relais_envelope_new (void);
