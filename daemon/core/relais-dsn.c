@@ -401,6 +401,19 @@ relais_dsn_parse_orcpt (const char *value, gssize len, gboolean smtputf8, const 
 
 /* ---- for notifications and relaying ------------------------------------- */
 
+char *
+relais_dsn_orcpt_to_field (const RelaisDsnOrcpt *orcpt)
+{
+  g_autofree char *address = NULL;
+
+  g_return_val_if_fail (orcpt != NULL, NULL);
+
+  if (!is_utf8_type (orcpt->addr_type, strlen (orcpt->addr_type)))
+    return relais_dsn_orcpt_to_string (orcpt);
+  address = utf8_addr_encode (orcpt->address);
+  return g_strconcat (orcpt->addr_type, ";", address, NULL);
+}
+
 gboolean
 relais_dsn_notify_wants (guint notify, RelaisDsnNotify what)
 {

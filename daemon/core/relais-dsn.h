@@ -67,6 +67,9 @@ void            relais_dsn_orcpt_free (RelaisDsnOrcpt *orcpt);
  * NULL for NULL or a string without one. */
 char           *relais_dsn_orcpt_to_string (const RelaisDsnOrcpt *orcpt);
 RelaisDsnOrcpt *relais_dsn_orcpt_from_string (const char *text);
+/* The value of an Original-Recipient field in a 7-bit message/delivery-status:
+ * "type;address", the address of type "utf-8" as utf-8-addr-xtext (RFC 6533 §3). */
+char           *relais_dsn_orcpt_to_field (const RelaisDsnOrcpt *orcpt);
 
 /* Whether a recipient with NOTIFY flags NOTIFY wants a notification of kind
  * WHAT (SUCCESS, FAILURE or DELAY). UNSET asks for FAILURE and DELAY. */

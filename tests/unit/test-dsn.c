@@ -199,6 +199,15 @@ test_orcpt (void)
     g_assert_cmpstr (back->addr_type, ==, "rfc822");
     g_assert_cmpstr (back->address, ==, "a;b@c");
     g_assert_null (relais_dsn_orcpt_from_string ("no-semicolon"));
+  }
+  {
+    g_autoptr(RelaisDsnOrcpt) utf8 = relais_dsn_orcpt_new ("utf-8", "j\xc3\xa9@c");
+    g_autoptr(RelaisDsnOrcpt) ascii = relais_dsn_orcpt_new ("rfc822", "a+b@c");
+    g_autofree char *f1 = relais_dsn_orcpt_to_field (utf8);
+    g_autofree char *f2 = relais_dsn_orcpt_to_field (ascii);
+
+    g_assert_cmpstr (f1, ==, "utf-8;j\\x{E9}@c");
+    g_assert_cmpstr (f2, ==, "rfc822;a+b@c");
     g_assert_null (relais_dsn_orcpt_from_string (NULL));
   }
 }
