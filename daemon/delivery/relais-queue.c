@@ -585,6 +585,22 @@ queue_route_recipients (const RelaisConfig *config, const RelaisEnvelope *envelo
   return routes;
 }
 
+gboolean
+relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *recipients)
+{
+  RelaisEnvelope envelope = { 0 };
+  g_autoptr(GPtrArray) routes = NULL;
+
+  g_return_val_if_fail (config != NULL && recipients != NULL, FALSE);
+
+  envelope.recipients = recipients;
+  routes = queue_route_recipients (config, &envelope);
+  for (guint i = 0; i < routes->len; i++)
+    if (((QueueRoute *) g_ptr_array_index (routes, i))->route == RELAIS_ROUTE_REMOTE)
+      return TRUE;
+  return FALSE;
+}
+
 /* ---- commit ------------------------------------------------------------- */
 
 static void

@@ -71,6 +71,11 @@ gboolean     relais_queue_commit_finish (RelaisQueue *queue, GAsyncResult *resul
  * id (const char *), valid during the call; it runs after the commit callback. */
 void         relais_queue_set_committed_func (RelaisQueue *queue, GFunc func, gpointer user_data);
 
+/* Whether a message to RECIPIENTS (RCPT TO addresses as accepted) would leave
+ * the server under CONFIG: one of the rows it would be queued as is remote
+ * (another domain, a forward, a remote external administrator). */
+gboolean     relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *recipients);
+
 /* Path of a message's spool file (for delivery). */
 char        *relais_queue_spool_path (RelaisQueue *queue, const char *id);
 

@@ -339,22 +339,6 @@ commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   relais_session_unref (s);
 }
 
-/* Whether a recipient is outside the local domains (the message would leave). */
-static gboolean
-transaction_leaves_server (RelaisTransaction *tx)
-{
-  for (guint i = 0; i < tx->recipients->len; i++)
-    {
-      const char *rcpt = tx->recipients->pdata[i];
-      const char *at = strrchr (rcpt, '@');
-      g_autofree char *domain = at != NULL ? g_ascii_strdown (at + 1, -1) : NULL;
-
-      if (domain != NULL && !relais_config_is_local_domain (tx->config, domain))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* End of DATA or of the last BDAT chunk: refuse, or commit and answer later. */
 static void
 transaction_finish (RelaisSession *s)
@@ -381,7 +365,8 @@ transaction_finish (RelaisSession *s)
       transaction_end (s);
       return;
     }
-  if (tx->config->disable_auto_forward && tx->scan.auto_forwarded && transaction_leaves_server (tx))
+  if (tx->config->disable_auto_forward && tx->scan.auto_forwarded &&
+      relais_queue_routes_remote (tx->config, tx->recipients))
     {
       reject (s, "DATA", "auto-forward", 550, "5.7.1", "Auto-forwarding is disabled");
       transaction_end (s);

@@ -580,9 +580,14 @@ test_routing (Fixture *fixture, gconstpointer data)
       g_autoptr(RelaisConfig) config = make_config (c->disable_auto_forward, c->administrators);
       g_autofree char *id = commit_one (fixture, config, c->recipients);
       g_autofree char *rows = recipient_rows (fixture, id);
+      g_autoptr(GPtrArray) recipients = g_ptr_array_new ();
 
       g_test_message ("case %u: %s", i, rows);
       g_assert_cmpstr (rows, ==, c->expected);
+      /* The auto-forwarding check asks the same routing whether mail leaves. */
+      for (guint j = 0; c->recipients[j] != NULL; j++)
+        g_ptr_array_add (recipients, (gpointer) c->recipients[j]);
+      g_assert_cmpint (relais_queue_routes_remote (config, recipients), ==, strstr (rows, " remote ") != NULL);
     }
 }
 
