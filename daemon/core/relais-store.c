@@ -44,6 +44,15 @@ static const char *const migrations[] = {
   "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,"
   "  last_reply TEXT NOT NULL DEFAULT '', PRIMARY KEY (message_id, position));"
   "CREATE INDEX recipients_due ON recipients (state, next_attempt);",
+  /* 1 -> 2: DSN requests (RFC 3461). dsn_ret: 0 unset, 1 FULL, 2 HDRS;
+   * dsn_envid decoded; dsn_notify: RelaisDsnNotify flags, 0 unset; dsn_orcpt:
+   * "type;address" decoded; dsn_action: what a success notification will
+   * report, 0 nothing, 1 delivered, 2 relayed (RelaisBounceAction). */
+  "ALTER TABLE messages ADD COLUMN dsn_ret INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE messages ADD COLUMN dsn_envid TEXT;"
+  "ALTER TABLE recipients ADD COLUMN dsn_notify INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE recipients ADD COLUMN dsn_orcpt TEXT;"
+  "ALTER TABLE recipients ADD COLUMN dsn_action INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);

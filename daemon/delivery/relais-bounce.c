@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Builds RFC 3464 delivery status notifications: a text/plain explanation, the
  * message/delivery-status fields, and the original header section as
- * text/rfc822-headers. Every string from outside (addresses, replies, host
+ * text/rfc822-headers, or the whole message as message/rfc822 when a failure
+ * is reported and RET=FULL asked for it (RFC 3461 §4.3). Every string from outside (addresses, replies, host
  * name) goes through bounce_clean(): control characters become spaces and
  * 8-bit octets '?', and each is length-capped, so the output is 7-bit, CRLF
  * only, and no line exceeds 998 octets. Called by the scheduler. */
@@ -159,7 +160,7 @@ relais_bounce_status_code (const char *reason)
 static gboolean
 is_smtp_reply (const char *reason)
 {
-  return reason != NULL && (reason[0] == '4' || reason[0] == '5') &&
+  return reason != NULL && (reason[0] == '2' || reason[0] == '4' || reason[0] == '5') &&
          g_ascii_isdigit (reason[1]) && g_ascii_isdigit (reason[2]) &&
          (reason[3] == ' ' || reason[3] == '-' || reason[3] == '\0');
 }
@@ -197,6 +198,53 @@ append_header_section (GString *out, GBytes *headers)
     g_string_append (out, "\r\n");
 }
 
+gboolean
+relais_bounce_has_8bit (GBytes *data)
+{
+  gsize len;
+  const guchar *p;
+
+  if (data == NULL)
+    return FALSE;
+  p = g_bytes_get_data (data, &len);
+  for (gsize i = 0; i < len; i++)
+    if (p[i] >= 0x80)
+      return TRUE;
+  return FALSE;
+}
+
+static const char *
+action_name (RelaisBounceAction action)
+{
+  switch (action)
+    {
+    case RELAIS_BOUNCE_ACTION_DELIVERED:
+      return "delivered";
+    case RELAIS_BOUNCE_ACTION_RELAYED:
+      return "relayed";
+    case RELAIS_BOUNCE_ACTION_FAILED:
+    default:
+      return "failed";
+    }
+}
+
+/* The explanation of one recipient's fate in the text part. */
+static const char *
+action_text (RelaisBounceAction action)
+{
+  switch (action)
+    {
+    case RELAIS_BOUNCE_ACTION_DELIVERED:
+      return "delivered to the mailbox";
+    case RELAIS_BOUNCE_ACTION_RELAYED:
+      return "relayed to a mail server that does not send delivery notifications: "
+             "no further notification will follow";
+    case RELAIS_BOUNCE_ACTION_FAILED:
+    default:
+      return "delivery failed";
+    }
+}
+
 GBytes *
 relais_bounce_build (const RelaisBounceInfo *info)
 {
@@ -207,6 +255,9 @@ relais_bounce_build (const RelaisBounceInfo *info)
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *boundary = NULL;
   g_autofree char *date = NULL;
+  g_autofree char *envid = NULL;
+  guint n_failed = 0;
+  gboolean full, eightbit;
   gint64 now;
 
   g_return_val_if_fail (info != NULL, NULL);
@@ -219,6 +270,13 @@ relais_bounce_build (const RelaisBounceInfo *info)
   queue_id = bounce_clean (info->queue_id, 64);
   boundary = g_strdup_printf ("=_relais-%s", uuid);
   date = bounce_format_date (now);
+  envid = info->envid != NULL ? bounce_clean (info->envid, 200) : NULL;
+  for (guint i = 0; i < info->n_recipients; i++)
+    if (info->recipients[i].action == RELAIS_BOUNCE_ACTION_FAILED)
+      n_failed++;
+  /* RFC 3461 §4.3: the content goes back only with a failure. */
+  full = info->original_message != NULL && n_failed > 0;
+  eightbit = full && relais_bounce_has_8bit (info->original_message);
 
   for (guint i = 0; info->to != NULL && info->to[i] != NULL; i++)
     {
@@ -234,14 +292,19 @@ relais_bounce_build (const RelaisBounceInfo *info)
     append_folded (out, "To", to->str);
   else
     g_string_append (out, "To: undisclosed-recipients:;\r\n");
-  g_string_append (out, "Subject: Undelivered Mail Returned to Sender\r\n");
+  if (n_failed == info->n_recipients)
+    g_string_append (out, "Subject: Undelivered Mail Returned to Sender\r\n");
+  else if (n_failed == 0)
+    g_string_append (out, "Subject: Successful Mail Delivery Report\r\n");
+  else
+    g_string_append (out, "Subject: Delivery Status Notification\r\n");
   g_string_append_printf (out, "Date: %s\r\n", date);
   g_string_append_printf (out, "Message-ID: <%s@%s>\r\n", uuid, hostname);
   g_string_append (out, "Auto-Submitted: auto-replied\r\n");
   g_string_append (out, "MIME-Version: 1.0\r\n");
   g_string_append_printf (out, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
                                "\tboundary=\"%s\"\r\n", boundary);
-  g_string_append (out, "Content-Transfer-Encoding: 7bit\r\n");
+  g_string_append_printf (out, "Content-Transfer-Encoding: %s\r\n", eightbit ? "8bit" : "7bit");
   g_string_append (out, "\r\n");
   g_string_append (out, "This is a MIME-encapsulated message.\r\n\r\n");
 
@@ -250,9 +313,13 @@ relais_bounce_build (const RelaisBounceInfo *info)
   g_string_append (out, "Content-Description: Notification\r\n"
                         "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
   g_string_append_printf (out, "This is the mail system at host %s.\r\n\r\n", hostname);
-  g_string_append (out, "Your message could not be delivered to one or more of its recipients.\r\n"
-                        "This is a permanent failure: the mail system will not try again.\r\n"
-                        "The failed recipients are listed below with the reason given.\r\n\r\n");
+  if (n_failed > 0)
+    g_string_append (out, "Your message could not be delivered to one or more of its recipients.\r\n"
+                          "This is a permanent failure: the mail system will not try again.\r\n"
+                          "The failed recipients are listed below with the reason given.\r\n\r\n");
+  if (n_failed < info->n_recipients)
+    g_string_append (out, "As you asked, this reports the successful delivery of your message\r\n"
+                          "to the recipients listed below.\r\n\r\n");
   for (guint i = 0; i < info->n_recipients; i++)
     {
       const RelaisBounceRecipient *r = &info->recipients[i];
@@ -266,8 +333,14 @@ relais_bounce_build (const RelaisBounceInfo *info)
       else
         line = g_strdup_printf ("<%s>:", address);
       g_string_append_printf (out, "%s\r\n", line);
-      g_string_append_printf (out, "    %s\r\n\r\n", reason[0] != '\0' ? reason : "delivery failed");
+      if (r->action == RELAIS_BOUNCE_ACTION_FAILED)
+        g_string_append_printf (out, "    %s\r\n\r\n", reason[0] != '\0' ? reason : "delivery failed");
+      else
+        g_string_append_printf (out, "    %s\r\n\r\n", action_text (r->action));
     }
+  if (info->message_too_big && n_failed > 0)
+    g_string_append_printf (out, "Your message is larger than %u KiB: only its headers are returned.\r\n\r\n",
+                            RELAIS_BOUNCE_MAX_FULL / 1024);
   if (queue_id[0] != '\0')
     g_string_append_printf (out, "Queue id of your message: %s\r\n\r\n", queue_id);
 
@@ -275,6 +348,8 @@ relais_bounce_build (const RelaisBounceInfo *info)
   g_string_append_printf (out, "--%s\r\n", boundary);
   g_string_append (out, "Content-Description: Delivery report\r\n"
                         "Content-Type: message/delivery-status\r\n\r\n");
+  if (envid != NULL && envid[0] != '\0')
+    g_string_append_printf (out, "Original-Envelope-Id: %s\r\n", envid);
   g_string_append_printf (out, "Reporting-MTA: dns; %s\r\n", hostname);
   if (queue_id[0] != '\0')
     g_string_append_printf (out, "X-Relais-Queue-ID: %s\r\n", queue_id);
@@ -289,19 +364,28 @@ relais_bounce_build (const RelaisBounceInfo *info)
       const RelaisBounceRecipient *r = &info->recipients[i];
       g_autofree char *address = bounce_clean (r->address, BOUNCE_MAX_ADDRESS);
       g_autofree char *reason = bounce_clean (r->reason, BOUNCE_MAX_REASON);
-      g_autofree char *status = relais_bounce_status_code (reason);
+      gboolean failed = r->action == RELAIS_BOUNCE_ACTION_FAILED;
+      g_autofree char *status = failed ? relais_bounce_status_code (reason) : g_strdup ("2.0.0");
+      g_autoptr(RelaisDsnOrcpt) orcpt = relais_dsn_orcpt_from_string (r->orcpt);
 
       g_string_append (out, "\r\n");
       g_string_append_printf (out, "Final-Recipient: rfc822; %s\r\n", address);
-      if (r->original != NULL && r->original[0] != '\0' && g_strcmp0 (r->original, r->address) != 0)
+      if (orcpt != NULL)
+        {
+          g_autofree char *field = relais_dsn_orcpt_to_field (orcpt);
+          g_autofree char *value = bounce_clean (field, BOUNCE_MAX_REASON);
+
+          g_string_append_printf (out, "Original-Recipient: %s\r\n", value);
+        }
+      else if (r->original != NULL && r->original[0] != '\0' && g_strcmp0 (r->original, r->address) != 0)
         {
           g_autofree char *original = bounce_clean (r->original, BOUNCE_MAX_ADDRESS);
 
           g_string_append_printf (out, "Original-Recipient: rfc822; %s\r\n", original);
         }
-      g_string_append (out, "Action: failed\r\n");
+      g_string_append_printf (out, "Action: %s\r\n", action_name (r->action));
       g_string_append_printf (out, "Status: %s\r\n", status);
-      if (reason[0] != '\0')
+      if (reason[0] != '\0' && (failed || is_smtp_reply (reason)))
         {
           g_autofree char *value = g_strdup_printf ("%s; %s", is_smtp_reply (reason) ? "smtp" : "X-Relais",
                                                     reason);
@@ -317,12 +401,30 @@ relais_bounce_build (const RelaisBounceInfo *info)
     }
   g_string_append (out, "\r\n");
 
-  /* 3. The original header section. */
-  if (info->original_headers != NULL)
+  /* 3. The original message, or its header section. */
+  if (full)
+    {
+      gsize len;
+      const char *data = g_bytes_get_data (info->original_message, &len);
+
+      g_string_append_printf (out, "--%s\r\n", boundary);
+      g_string_append (out, "Content-Description: Undelivered Message\r\n"
+                            "Content-Type: message/rfc822\r\n");
+      if (eightbit)
+        g_string_append (out, "Content-Transfer-Encoding: 8bit\r\n");
+      g_string_append (out, "\r\n");
+      /* The spool holds CRLF lines already (the session wrote them). */
+      g_string_append_len (out, data, (gssize) len);
+      if (len < 2 || data[len - 2] != '\r' || data[len - 1] != '\n')
+        g_string_append (out, "\r\n");
+      g_string_append (out, "\r\n");
+    }
+  else if (info->original_headers != NULL)
     {
       g_string_append_printf (out, "--%s\r\n", boundary);
-      g_string_append (out, "Content-Description: Undelivered Message Headers\r\n"
-                            "Content-Type: text/rfc822-headers\r\n\r\n");
+      g_string_append_printf (out, "Content-Description: %s\r\n"
+                                   "Content-Type: text/rfc822-headers\r\n\r\n",
+                              n_failed > 0 ? "Undelivered Message Headers" : "Message Headers");
       append_header_section (out, info->original_headers);
       g_string_append (out, "\r\n");
     }
@@ -388,4 +490,29 @@ relais_bounce_read_headers (const char *path, gsize max_len, GError **error)
       g_string_append (out, "\r\n");
     }
   return g_string_free_to_bytes (g_steal_pointer (&out));
+}
+
+GBytes *
+relais_bounce_read_message (const char *path, gsize max_len, gboolean *too_big, GError **error)
+{
+  g_autoptr(GMappedFile) file = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (too_big != NULL)
+    *too_big = FALSE;
+  file = g_mapped_file_new (path, FALSE, &local_error);
+  if (file == NULL)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "Cannot read %s: %s", path, local_error->message);
+      return NULL;
+    }
+  if (g_mapped_file_get_length (file) > max_len)
+    {
+      if (too_big != NULL)
+        *too_big = TRUE;
+      return NULL;
+    }
+  return g_mapped_file_get_bytes (file);
 }

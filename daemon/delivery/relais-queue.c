@@ -65,6 +65,8 @@ typedef struct {
   char *original;
   gint route;                 /* 0 local, 1 remote */
   char *mailbox;              /* login, local rows only */
+  guint dsn_notify;           /* of the RCPT TO this row comes from */
+  char *dsn_orcpt;            /* "type;address" of that RCPT TO, or NULL */
 } QueueRoute;
 
 typedef struct {
@@ -96,6 +98,8 @@ relais_envelope_new (void)
   RelaisEnvelope *envelope = g_new0 (RelaisEnvelope, 1);
 
   envelope->recipients = g_ptr_array_new_with_free_func (g_free);
+  envelope->dsn_notify = g_array_new (FALSE, FALSE, sizeof (guint));
+  envelope->dsn_orcpts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dsn_orcpt_free);
   return envelope;
 }
 
@@ -109,6 +113,9 @@ relais_envelope_free (RelaisEnvelope *envelope)
   g_free (envelope->client_address);
   g_free (envelope->helo);
   g_free (envelope->session_id);
+  g_free (envelope->dsn_envid);
+  g_clear_pointer (&envelope->dsn_notify, g_array_unref);
+  g_clear_pointer (&envelope->dsn_orcpts, g_ptr_array_unref);
   g_free (envelope);
 }
 
@@ -118,6 +125,7 @@ queue_route_free (QueueRoute *route)
   g_free (route->address);
   g_free (route->original);
   g_free (route->mailbox);
+  g_free (route->dsn_orcpt);
   g_free (route);
 }
 
@@ -447,9 +455,15 @@ route_seen (GPtrArray *routes, gint route, const char *key)
   return FALSE;
 }
 
+/* The DSN request of one RCPT TO, which every row it leads to inherits. */
+typedef struct {
+  guint notify;
+  const char *orcpt;          /* "type;address" or NULL */
+} QueueDsn;
+
 static void
 route_add (GPtrArray *routes, gint route, const char *address, const char *original,
-           const char *mailbox)
+           const char *mailbox, const QueueDsn *dsn)
 {
   QueueRoute *r;
 
@@ -462,6 +476,8 @@ route_add (GPtrArray *routes, gint route, const char *address, const char *origi
   r->original = g_strdup (original);
   r->route = route;
   r->mailbox = g_strdup (mailbox);
+  r->dsn_notify = dsn->notify;
+  r->dsn_orcpt = g_strdup (dsn->orcpt);
   g_ptr_array_add (routes, r);
 }
 
@@ -473,9 +489,9 @@ route_add (GPtrArray *routes, gint route, const char *address, const char *origi
  * forwards in turn, so forwards can never loop. */
 static void
 route_account (GPtrArray *routes, const RelaisConfig *config, const RelaisAccount *account,
-               const char *address, const char *original)
+               const char *address, const char *original, const QueueDsn *dsn)
 {
-  route_add (routes, RELAIS_ROUTE_LOCAL, address, original, account->login);
+  route_add (routes, RELAIS_ROUTE_LOCAL, address, original, account->login, dsn);
   if (config->disable_auto_forward || account->forwards == NULL)
     return;
   for (guint i = 0; account->forwards[i] != NULL; i++)
@@ -484,9 +500,9 @@ route_account (GPtrArray *routes, const RelaisConfig *config, const RelaisAccoun
       const RelaisAccount *target = relais_config_lookup_address (config, forward);
 
       if (target != NULL)
-        route_add (routes, RELAIS_ROUTE_LOCAL, forward, original, target->login);
+        route_add (routes, RELAIS_ROUTE_LOCAL, forward, original, target->login, dsn);
       else
-        route_add (routes, RELAIS_ROUTE_REMOTE, forward, original, NULL);
+        route_add (routes, RELAIS_ROUTE_REMOTE, forward, original, NULL, dsn);
     }
 }
 
@@ -506,13 +522,22 @@ is_admin_local_part (const char *local_part, gsize len)
  *    the scheduler fails permanently (the session should not have accepted it);
  *  - anything else: remote. */
 static GPtrArray *
-queue_route_recipients (const RelaisConfig *config, GPtrArray *recipients)
+queue_route_recipients (const RelaisConfig *config, const RelaisEnvelope *envelope)
 {
   GPtrArray *routes = g_ptr_array_new_with_free_func ((GDestroyNotify) queue_route_free);
+  GPtrArray *recipients = envelope->recipients;
 
   for (guint i = 0; i < recipients->len; i++)
     {
       const char *rcpt = g_ptr_array_index (recipients, i);
+      const RelaisDsnOrcpt *orcpt = envelope->dsn_orcpts != NULL && i < envelope->dsn_orcpts->len
+                                    ? g_ptr_array_index (envelope->dsn_orcpts, i) : NULL;
+      g_autofree char *orcpt_text = orcpt != NULL ? relais_dsn_orcpt_to_string (orcpt) : NULL;
+      QueueDsn dsn = {
+        envelope->dsn_notify != NULL && i < envelope->dsn_notify->len
+          ? g_array_index (envelope->dsn_notify, guint, i) : RELAIS_DSN_NOTIFY_UNSET,
+        orcpt_text,
+      };
       const char *at = strrchr (rcpt, '@');
       g_autofree char *domain = at != NULL ? g_ascii_strdown (at + 1, -1) : NULL;
       gboolean local_domain = domain != NULL && relais_config_is_local_domain (config, domain);
@@ -528,16 +553,16 @@ queue_route_recipients (const RelaisConfig *config, GPtrArray *recipients)
               const RelaisAccount *owner = relais_config_lookup_address (config, administrator);
 
               if (owner != NULL)
-                route_account (routes, config, owner, administrator, rcpt);
+                route_account (routes, config, owner, administrator, rcpt, &dsn);
               else
-                route_add (routes, RELAIS_ROUTE_REMOTE, administrator, rcpt, NULL);
+                route_add (routes, RELAIS_ROUTE_REMOTE, administrator, rcpt, NULL, &dsn);
             }
           continue;
         }
 
       account = local_domain ? relais_config_lookup_address (config, rcpt) : NULL;
       if (account != NULL)
-        route_account (routes, config, account, rcpt, rcpt);
+        route_account (routes, config, account, rcpt, rcpt, &dsn);
       else if (local_domain || at == NULL)
         {
           QueueRoute *r = g_new0 (QueueRoute, 1);
@@ -545,12 +570,30 @@ queue_route_recipients (const RelaisConfig *config, GPtrArray *recipients)
           r->address = g_strdup (rcpt);
           r->original = g_strdup (rcpt);
           r->route = RELAIS_ROUTE_LOCAL;
+          r->dsn_notify = dsn.notify;
+          r->dsn_orcpt = g_strdup (dsn.orcpt);
           g_ptr_array_add (routes, r);
         }
       else
-        route_add (routes, RELAIS_ROUTE_REMOTE, rcpt, rcpt, NULL);
+        route_add (routes, RELAIS_ROUTE_REMOTE, rcpt, rcpt, NULL, &dsn);
     }
   return routes;
+}
+
+gboolean
+relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *recipients)
+{
+  RelaisEnvelope envelope = { 0 };
+  g_autoptr(GPtrArray) routes = NULL;
+
+  g_return_val_if_fail (config != NULL && recipients != NULL, FALSE);
+
+  envelope.recipients = recipients;
+  routes = queue_route_recipients (config, &envelope);
+  for (guint i = 0; i < routes->len; i++)
+    if (((QueueRoute *) g_ptr_array_index (routes, i))->route == RELAIS_ROUTE_REMOTE)
+      return TRUE;
+  return FALSE;
 }
 
 /* ---- commit ------------------------------------------------------------- */
@@ -593,7 +636,7 @@ relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,
   request->callback = callback;
   request->user_data = user_data;
   request->received_at = g_get_real_time () / G_USEC_PER_SEC;
-  request->routes = queue_route_recipients (config, envelope->recipients);
+  request->routes = queue_route_recipients (config, envelope);
   request->task = g_task_new (NULL, NULL, commit_done_cb, NULL);
   g_task_set_source_tag (request->task, relais_queue_commit_async);
   g_task_set_task_data (request->task, request, (GDestroyNotify) commit_request_free);
@@ -670,11 +713,11 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
               (envelope->body_8bit ? RELAIS_MESSAGE_FLAG_8BITMIME : 0);
 
   if (sqlite3_prepare_v2 (db,
-                          "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK ||
+                          "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "
+                          "dsn_ret, dsn_envid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2 (db,
-                          "INSERT INTO recipients (message_id, position, address, original, route, mailbox) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", -1, &rcpt, NULL) != SQLITE_OK)
+                          "INSERT INTO recipients (message_id, position, address, original, route, mailbox, "
+                          "dsn_notify, dsn_orcpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &rcpt, NULL) != SQLITE_OK)
     {
       relais_store_set_error (db, "Cannot prepare the queue insert", error);
       return FALSE;
@@ -687,6 +730,11 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
   sqlite3_bind_text (msg, 5, envelope->client_address != NULL ? envelope->client_address : "", -1, SQLITE_STATIC);
   sqlite3_bind_text (msg, 6, envelope->helo != NULL ? envelope->helo : "", -1, SQLITE_STATIC);
   sqlite3_bind_int (msg, 7, flags);
+  sqlite3_bind_int (msg, 8, (int) envelope->dsn_ret);
+  if (envelope->dsn_envid != NULL)
+    sqlite3_bind_text (msg, 9, envelope->dsn_envid, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (msg, 9);
   if (sqlite3_step (msg) != SQLITE_DONE)
     {
       relais_store_set_error (db, "Cannot insert the message", error);
@@ -707,6 +755,11 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
         sqlite3_bind_text (rcpt, 6, route->mailbox, -1, SQLITE_STATIC);
       else
         sqlite3_bind_null (rcpt, 6);
+      sqlite3_bind_int (rcpt, 7, (int) route->dsn_notify);
+      if (route->dsn_orcpt != NULL)
+        sqlite3_bind_text (rcpt, 8, route->dsn_orcpt, -1, SQLITE_STATIC);
+      else
+        sqlite3_bind_null (rcpt, 8);
       if (sqlite3_step (rcpt) != SQLITE_DONE)
         {
           relais_store_set_error (db, "Cannot insert a recipient", error);

@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 
 #include "relais-config.h"
+#include "relais-dsn.h"
 #include "relais-stats.h"
 #include "relais-store.h"
 
@@ -32,6 +33,12 @@ typedef struct {
   char *session_id;         /* for logs */
   gboolean smtputf8;        /* SMTPUTF8 was given on MAIL */
   gboolean body_8bit;       /* BODY=8BITMIME was given on MAIL */
+  RelaisDsnRet dsn_ret;     /* RET= on MAIL (RFC 3461) */
+  char *dsn_envid;          /* ENVID= on MAIL, decoded; NULL when absent */
+  GArray *dsn_notify;       /* of guint (RelaisDsnNotify flags), parallel to RECIPIENTS;
+                             * missing entries are RELAIS_DSN_NOTIFY_UNSET */
+  GPtrArray *dsn_orcpts;    /* of RelaisDsnOrcpt* (NULL: no ORCPT), parallel to RECIPIENTS;
+                             * missing entries are NULL */
 } RelaisEnvelope;
 
 /* messages.flags */
@@ -69,6 +76,11 @@ gboolean     relais_queue_commit_finish (RelaisQueue *queue, GAsyncResult *resul
  * scheduler can start delivering at once. FUNC's first argument is the queue
  * id (const char *), valid during the call; it runs after the commit callback. */
 void         relais_queue_set_committed_func (RelaisQueue *queue, GFunc func, gpointer user_data);
+
+/* Whether a message to RECIPIENTS (RCPT TO addresses as accepted) would leave
+ * the server under CONFIG: one of the rows it would be queued as is remote
+ * (another domain, a forward, a remote external administrator). */
+gboolean     relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *recipients);
 
 /* Path of a message's spool file (for delivery). */
 char        *relais_queue_spool_path (RelaisQueue *queue, const char *id);

@@ -7,8 +7,10 @@
  * and each group goes over one SMTP connection, at most SCHEDULER_MAX_REMOTE
  * at once. Each outcome is written to the recipients rows, on the main thread,
  * in one transaction per attempt, before those recipients can be picked again;
- * a message with no pending recipient left leaves the queue, after the bounce
- * for its failed recipients (relais-bounce.c) is committed. */
+ * a message with no pending recipient left leaves the queue, after the
+ * notification (relais-bounce.c) for its failed recipients, and for the
+ * delivered ones that asked for it (NOTIFY=SUCCESS, RFC 3461), is committed.
+ * NOTIFY=DELAY is not implemented: no delay notification is sent. */
 #ifndef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "relais"
 #endif
@@ -78,6 +80,7 @@ typedef struct {
   RelaisDeliveryStatus status;
   char *reason;
   char *via;                 /* remote: the server that gave the outcome, for the log */
+  gboolean dsn_relayed;      /* see scheduler_job_relayed() */
 } DeliveryJob;
 
 static void
@@ -183,19 +186,23 @@ relais_scheduler_free (RelaisScheduler *scheduler)
 
 /* ---- end of a message --------------------------------------------------- */
 
+/* A recipient the notification reports on: failed, or delivered/relayed with NOTIFY=SUCCESS. */
 typedef struct {
   char *address;
   char *original;
   char *reason;
-} FailedRecipient;
+  char *orcpt;               /* "type;address" or NULL */
+  RelaisBounceAction action;
+} DsnRecipient;
 
 static void
-failed_recipient_free (FailedRecipient *failed)
+dsn_recipient_free (DsnRecipient *r)
 {
-  g_free (failed->address);
-  g_free (failed->original);
-  g_free (failed->reason);
-  g_free (failed);
+  g_free (r->address);
+  g_free (r->original);
+  g_free (r->reason);
+  g_free (r->orcpt);
+  g_free (r);
 }
 
 /* What scheduler_bounce() did. */
@@ -215,7 +222,7 @@ typedef struct {
   char *id;                /* the original message */
   char *dsn_id;
   char *to;                /* "<a>, <b>" for the log */
-  guint n_failed;
+  guint n_failed;          /* recipients reported on */
 } BounceRequest;
 
 static void
@@ -260,12 +267,15 @@ bounce_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_message ("%s: removed from the queue (%u failed recipients)", request->id, request->n_failed);
 }
 
-/* Queues the delivery status notification (RFC 3464) for message ID, whose
- * recipients FAILED failed for good: to SENDER, or when SENDER is the null
- * reverse path a double bounce to the external administrators (SPEC §2). A
- * notification never causes another one without end: a failed bounce gets a
- * double bounce, a failed double bounce (or one with no administrator to go
- * to) is logged with g_warning and dropped. */
+/* Queues the delivery status notification (RFC 3464) for message ID about
+ * the recipients of FAILED (DsnRecipient*: those that failed for good, and
+ * those delivered or relayed that asked for it): to SENDER, or when SENDER is
+ * the null reverse path a double bounce to the external administrators (SPEC
+ * §2; FAILED then holds failures only). A notification never causes another
+ * one without end: a failed bounce gets a double bounce, a failed double
+ * bounce (or one with no administrator to go to) is logged with g_warning and
+ * dropped. RET=FULL returns the whole message with a failure when it is at
+ * most RELAIS_BOUNCE_MAX_FULL, else its headers. */
 static BounceOutcome
 scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPtrArray *failed)
 {
@@ -275,12 +285,17 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
   g_autoptr(GString) to_log = g_string_new (NULL);
   g_autoptr(GString) reasons = g_string_new (NULL);
   g_autoptr(GBytes) headers = NULL;
+  g_autoptr(GBytes) message = NULL;
   g_autoptr(GBytes) dsn = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(RelaisEnvelope) envelope = NULL;
   g_autofree char *spool_path = NULL;
   g_autofree char *client_address = NULL;
   g_autofree char *helo = NULL;
+  g_autofree char *envid = NULL;
+  RelaisDsnRet ret = RELAIS_DSN_RET_UNSET;
+  gboolean any_failure = FALSE;
+  gboolean too_big = FALSE;
   gint64 received_at = 0;
   gint64 now = now_seconds ();
   gboolean ours;
@@ -294,8 +309,8 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
     g_autoptr(RelaisSchedulerStmt) stmt = NULL;
     sqlite3 *db = relais_store_lock (self->store);
 
-    if (sqlite3_prepare_v2 (db, "SELECT received_at, client_address, helo FROM messages WHERE id = ?",
-                            -1, &stmt, NULL) == SQLITE_OK)
+    if (sqlite3_prepare_v2 (db, "SELECT received_at, client_address, helo, dsn_ret, dsn_envid "
+                            "FROM messages WHERE id = ?", -1, &stmt, NULL) == SQLITE_OK)
       {
         sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step (stmt) == SQLITE_ROW)
@@ -303,6 +318,8 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
             received_at = sqlite3_column_int64 (stmt, 0);
             client_address = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
             helo = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+            ret = (RelaisDsnRet) sqlite3_column_int (stmt, 3);
+            envid = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
           }
       }
     g_clear_pointer (&stmt, sqlite3_finalize);
@@ -312,11 +329,12 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
 
   for (guint i = 0; i < failed->len; i++)
     {
-      FailedRecipient *f = g_ptr_array_index (failed, i);
-      RelaisBounceRecipient r = { f->address, f->original, f->reason, now };
+      DsnRecipient *f = g_ptr_array_index (failed, i);
+      RelaisBounceRecipient r = { f->address, f->original, f->reason, now, f->action, f->orcpt };
 
       g_array_append_val (recipients, r);
       g_string_append_printf (reasons, "%s<%s>: %s", i > 0 ? "; " : "", f->address, f->reason);
+      any_failure = any_failure || f->action == RELAIS_BOUNCE_ACTION_FAILED;
     }
 
   if (sender != NULL && sender[0] != '\0')
@@ -339,11 +357,26 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
   g_ptr_array_add (to, NULL);
 
   spool_path = relais_queue_spool_path (self->services->queue, id);
-  headers = relais_bounce_read_headers (spool_path, RELAIS_BOUNCE_MAX_HEADERS, &error);
-  if (headers == NULL)
+  if (ret == RELAIS_DSN_RET_FULL && any_failure)
     {
-      g_message ("%s: the bounce goes without the original headers: %s", id, error->message);
-      g_clear_error (&error);
+      message = relais_bounce_read_message (spool_path, RELAIS_BOUNCE_MAX_FULL, &too_big, &error);
+      if (too_big)
+        g_message ("%s: RET=FULL, but the message is over %u octets: the bounce returns its headers only",
+                   id, RELAIS_BOUNCE_MAX_FULL);
+      else if (message == NULL)
+        {
+          g_message ("%s: the bounce goes without the original message: %s", id, error->message);
+          g_clear_error (&error);
+        }
+    }
+  if (message == NULL)
+    {
+      headers = relais_bounce_read_headers (spool_path, RELAIS_BOUNCE_MAX_HEADERS, &error);
+      if (headers == NULL)
+        {
+          g_message ("%s: the bounce goes without the original headers: %s", id, error->message);
+          g_clear_error (&error);
+        }
     }
 
   info.hostname = config->hostname;
@@ -353,6 +386,9 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
   info.recipients = (const RelaisBounceRecipient *) (gpointer) recipients->data;
   info.n_recipients = recipients->len;
   info.original_headers = headers;
+  info.original_message = message;
+  info.message_too_big = too_big;
+  info.envid = envid;
   info.now = now;
   dsn = relais_bounce_build (&info);
 
@@ -382,6 +418,7 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
   envelope->client_address = g_strdup ("");
   envelope->helo = g_strdup (sender != NULL && sender[0] != '\0' ? BOUNCE_HELO : BOUNCE_HELO_DOUBLE);
   envelope->session_id = g_strdup (id);
+  envelope->body_8bit = relais_bounce_has_8bit (dsn);
 
   request = g_new0 (BounceRequest, 1);
   request->scheduler = self;
@@ -400,7 +437,8 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
 static void
 scheduler_finish_message (RelaisScheduler *self, const char *id)
 {
-  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func ((GDestroyNotify) failed_recipient_free);
+  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func ((GDestroyNotify) dsn_recipient_free);
+  guint n_failed = 0;
   g_autoptr(GError) error = NULL;
   g_autofree char *sender = NULL;
   sqlite3 *db = relais_store_lock (self->store);
@@ -433,9 +471,9 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
     g_autoptr(RelaisSchedulerStmt) stmt = NULL;
 
     if (sqlite3_prepare_v2 (db,
-                            "SELECT address, original, last_reply FROM recipients "
-                            "WHERE message_id = ? AND state = 2 ORDER BY position", -1, &stmt,
-                            NULL) != SQLITE_OK)
+                            "SELECT address, original, last_reply, state, dsn_notify, dsn_orcpt, dsn_action "
+                            "FROM recipients WHERE message_id = ? AND (state = 2 OR (state = 1 AND dsn_action != 0)) "
+                            "ORDER BY position", -1, &stmt, NULL) != SQLITE_OK)
       {
         relais_store_set_error (db, "Cannot read failed recipients", &error);
         relais_store_unlock (self->store);
@@ -445,11 +483,31 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
     sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
     while (sqlite3_step (stmt) == SQLITE_ROW)
       {
-        FailedRecipient *f = g_new0 (FailedRecipient, 1);
+        const char *address = (const char *) sqlite3_column_text (stmt, 0);
+        gboolean is_failure = sqlite3_column_int (stmt, 3) == 2;
+        guint notify = (guint) sqlite3_column_int (stmt, 4);
+        DsnRecipient *f;
 
-        f->address = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+        if (is_failure)
+          n_failed++;
+        if (is_failure && !relais_dsn_notify_wants (notify, RELAIS_DSN_NOTIFY_FAILURE))
+          {
+            g_autofree char *flags = relais_dsn_notify_to_string (notify);
+
+            g_message ("%s: no failure notification for <%s>: the sender asked NOTIFY=%s",
+                       id, address, flags);
+            continue;
+          }
+        /* Success is never reported to the null sender: nothing could read it. */
+        if (!is_failure && (sender == NULL || sender[0] == '\0' ||
+                            !relais_dsn_notify_wants (notify, RELAIS_DSN_NOTIFY_SUCCESS)))
+          continue;
+        f = g_new0 (DsnRecipient, 1);
+        f->address = g_strdup (address);
         f->original = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
         f->reason = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+        f->orcpt = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+        f->action = is_failure ? RELAIS_BOUNCE_ACTION_FAILED : (RelaisBounceAction) sqlite3_column_int (stmt, 6);
         g_ptr_array_add (failed, f);
       }
   }
@@ -470,7 +528,7 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
       g_warning ("%s: cannot remove the message from the queue: %s", id, error->message);
       return;
     }
-  g_message ("%s: removed from the queue (%u failed recipients)", id, failed->len);
+  g_message ("%s: removed from the queue (%u failed recipients)", id, n_failed);
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -536,7 +594,8 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
   if (ok)
     ok = sqlite3_prepare_v2 (db,
                              "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
-                             "last_reply = ? WHERE message_id = ? AND position = ?", -1, &stmt,
+                             "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
+                             "WHERE message_id = ? AND position = ?", -1, &stmt,
                              NULL) == SQLITE_OK;
   for (guint i = 0; ok && i < n_jobs; i++)
     {
@@ -544,14 +603,22 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
       g_autofree char *reply = NULL;
       gint64 next_attempt;
       gint state = scheduler_outcome (self, job, now, &next_attempt, &reply);
+      gint dsn_action = 0;
+
+      /* What a success notification will say, if the recipient asked for one. */
+      if (state == RECIPIENT_DELIVERED)
+        dsn_action = job->route == ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
+                   : job->dsn_relayed ? RELAIS_BOUNCE_ACTION_RELAYED : 0;
 
       sqlite3_reset (stmt);
       sqlite3_bind_int (stmt, 1, state);
       sqlite3_bind_int (stmt, 2, job->attempts + 1);
       sqlite3_bind_int64 (stmt, 3, next_attempt);
       sqlite3_bind_text (stmt, 4, reply, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text (stmt, 5, job->message_id, -1, SQLITE_STATIC);
-      sqlite3_bind_int (stmt, 6, job->position);
+      sqlite3_bind_int (stmt, 5, RELAIS_DSN_NOTIFY_SUCCESS);
+      sqlite3_bind_int (stmt, 6, dsn_action);
+      sqlite3_bind_text (stmt, 7, job->message_id, -1, SQLITE_STATIC);
+      sqlite3_bind_int (stmt, 8, job->position);
       ok = sqlite3_step (stmt) == SQLITE_DONE;
     }
   if (ok)
@@ -571,6 +638,18 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
     }
   for (guint i = 0; i < n_jobs; i++)
     g_hash_table_remove (self->in_flight, jobs[i]->key);
+}
+
+/* For remote delivery: JOB's recipient was accepted by a next hop that did
+ * not advertise DSN, so the NOTIFY request cannot travel on (RFC 3461
+ * §6.2.1(b)): if it asked for NOTIFY=SUCCESS its sender gets an "Action:
+ * relayed" notification when the message is done. Call it before
+ * scheduler_complete() with a RELAIS_DELIVERY_OK outcome. A hop that does
+ * DSN gets the parameters (relais_dsn_rcpt_params()) and reports itself. */
+G_GNUC_UNUSED static void
+scheduler_job_relayed (DeliveryJob *job)
+{
+  job->dsn_relayed = TRUE;
 }
 
 static void

@@ -55,6 +55,10 @@ typedef struct {
   gboolean smtputf8;
   gboolean body_8bit;
   GPtrArray *recipients;         /* char*, as accepted */
+  RelaisDsnRet dsn_ret;          /* RFC 3461 MAIL parameters */
+  char *dsn_envid;
+  GArray *dsn_notify;            /* guint per recipient, parallel to RECIPIENTS */
+  GPtrArray *dsn_orcpts;         /* RelaisDsnOrcpt* or NULL per recipient */
   RelaisSpoolWriter *writer;     /* from DATA / first BDAT to commit */
   char *queue_id;
   gsize max_size;                /* 0: no limit */
@@ -179,6 +183,9 @@ transaction_free (RelaisTransaction *tx)
   g_clear_pointer (&tx->config, relais_config_unref);
   g_free (tx->sender);
   g_ptr_array_unref (tx->recipients);
+  g_free (tx->dsn_envid);
+  g_array_unref (tx->dsn_notify);
+  g_ptr_array_unref (tx->dsn_orcpts);
   g_free (tx->queue_id);
   g_clear_error (&tx->write_error);
   g_free (tx);
@@ -358,6 +365,13 @@ transaction_finish (RelaisSession *s)
       transaction_end (s);
       return;
     }
+  if (tx->config->disable_auto_forward && tx->scan.auto_forwarded &&
+      relais_queue_routes_remote (tx->config, tx->recipients))
+    {
+      reject (s, "DATA", "auto-forward", 550, "5.7.1", "Auto-forwarding is disabled");
+      transaction_end (s);
+      return;
+    }
   if (tx->write_error != NULL || tx->writer == NULL)
     {
       reply (s, 451, "4.3.0", "Error: queue file write error");
@@ -374,6 +388,13 @@ transaction_finish (RelaisSession *s)
   envelope->session_id = g_strdup (s->id);
   envelope->smtputf8 = tx->smtputf8;
   envelope->body_8bit = tx->body_8bit;
+  envelope->dsn_ret = tx->dsn_ret;
+  envelope->dsn_envid = g_strdup (tx->dsn_envid);
+  for (guint i = 0; i < tx->recipients->len; i++)
+    {
+      g_array_append_val (envelope->dsn_notify, g_array_index (tx->dsn_notify, guint, i));
+      g_ptr_array_add (envelope->dsn_orcpts, relais_dsn_orcpt_copy (tx->dsn_orcpts->pdata[i]));
+    }
 
   session_set_state (s, STATE_COMMIT);
   s->io_pending = TRUE;
@@ -414,7 +435,7 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
     g_string_append (text, "PIPELINING\n8BITMIME\nENHANCEDSTATUSCODES\n");
     if (s->services->tls_certificate != NULL && s->tls == NULL)
       g_string_append (text, "STARTTLS\n");
-    g_string_append (text, "CHUNKING\nSMTPUTF8");
+    g_string_append (text, "CHUNKING\nSMTPUTF8\nDSN");
     reply (s, 250, NULL, text->str);
   }
   s->flush_now = TRUE;
@@ -445,6 +466,18 @@ path_ok (RelaisSession *s, RelaisSmtpPathResult r, RelaisSmtpPath *path, gboolea
               is_mail ? "sender" : "recipient", path->detail);
       break;
     }
+  relais_smtp_path_clear (path);
+  return FALSE;
+}
+
+/* DSN parameters exist only where DSN was advertised, after EHLO (RFC 3461 §3;
+ * RFC 5321 §4.1.1.11): 555 as for any unknown parameter, PATH cleared then. */
+static gboolean
+path_dsn_ok (RelaisSession *s, RelaisSmtpPath *path, gboolean is_mail)
+{
+  if (s->esmtp || !relais_smtp_path_has_dsn (path))
+    return TRUE;
+  replyf (s, 555, "5.5.4", "Unsupported %s parameter: DSN parameters need EHLO", is_mail ? "MAIL" : "RCPT");
   relais_smtp_path_clear (path);
   return FALSE;
 }
@@ -480,7 +513,8 @@ cmd_mail (RelaisSession *s, const char *arg)
       return;
     }
 
-  if (!path_ok (s, relais_smtp_parse_mail (arg, &path), &path, TRUE))
+  if (!path_ok (s, relais_smtp_parse_mail (arg, &path), &path, TRUE) ||
+      !path_dsn_ok (s, &path, TRUE))
     return;
 
   if (path.size >= 0 && relais_config_max_message_size (config) > 0 &&
@@ -497,6 +531,10 @@ cmd_mail (RelaisSession *s, const char *arg)
   tx->smtputf8 = path.smtputf8;
   tx->body_8bit = path.body == RELAIS_SMTP_BODY_8BITMIME;
   tx->recipients = g_ptr_array_new_with_free_func (g_free);
+  tx->dsn_ret = path.ret;
+  tx->dsn_envid = g_steal_pointer (&path.envid);
+  tx->dsn_notify = g_array_new (FALSE, FALSE, sizeof (guint));
+  tx->dsn_orcpts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dsn_orcpt_free);
   s->tx = tx;
   relais_smtp_path_clear (&path);
   SLOG (s, G_LOG_LEVEL_INFO, "from=<%s>", tx->sender);
@@ -523,7 +561,8 @@ cmd_rcpt (RelaisSession *s, const char *arg)
       return;
     }
 
-  if (!path_ok (s, relais_smtp_parse_rcpt (arg, tx->smtputf8, &path), &path, FALSE))
+  if (!path_ok (s, relais_smtp_parse_rcpt (arg, tx->smtputf8, &path), &path, FALSE) ||
+      !path_dsn_ok (s, &path, FALSE))
     return;
 
   if (tx->config->max_recipients > 0 && tx->recipients->len >= tx->config->max_recipients)
@@ -552,6 +591,8 @@ cmd_rcpt (RelaisSession *s, const char *arg)
     }
   SLOG (s, G_LOG_LEVEL_INFO, "to=<%s>", verdict.recipient);
   g_ptr_array_add (tx->recipients, g_steal_pointer (&verdict.recipient));
+  g_array_append_val (tx->dsn_notify, path.notify);
+  g_ptr_array_add (tx->dsn_orcpts, g_steal_pointer (&path.orcpt));
   relais_smtp_path_clear (&path);
   session_set_state (s, STATE_RCPT);
   reply (s, 250, "2.1.5", "Ok");

@@ -88,7 +88,20 @@ relais_smtp_path_clear (RelaisSmtpPath *path)
   path->size = -1;
   path->body = RELAIS_SMTP_BODY_UNSPECIFIED;
   path->smtputf8 = FALSE;
+  path->ret = RELAIS_DSN_RET_UNSET;
+  g_clear_pointer (&path->envid, g_free);
+  path->notify = RELAIS_DSN_NOTIFY_UNSET;
+  g_clear_pointer (&path->orcpt, relais_dsn_orcpt_free);
   path->detail = NULL;
+}
+
+gboolean
+relais_smtp_path_has_dsn (const RelaisSmtpPath *path)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  return path->ret != RELAIS_DSN_RET_UNSET || path->envid != NULL ||
+         path->notify != RELAIS_DSN_NOTIFY_UNSET || path->orcpt != NULL;
 }
 
 static RelaisSmtpPathResult
@@ -159,9 +172,9 @@ parse_path (RelaisAddressCursor *cur, gboolean allow_null, gboolean allow_postma
 
 /* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") ["=" esmtp-value] */
 static RelaisSmtpPathResult
-parse_parameters (const char *p, gboolean is_mail, RelaisSmtpPath *path)
+parse_parameters (const char *p, gboolean is_mail, gboolean smtputf8, RelaisSmtpPath *path)
 {
-  gboolean seen_size = FALSE, seen_body = FALSE;
+  gboolean seen_size = FALSE, seen_body = FALSE, seen_notify = FALSE;
 
   for (;;)
     {
@@ -182,7 +195,9 @@ parse_parameters (const char *p, gboolean is_mail, RelaisSmtpPath *path)
         {
           p++;
           value = p;
-          while ((guchar) *p >= 33 && (guchar) *p <= 126 && *p != '=')
+          /* RFC 6531 §3.3: UTF-8 in values once the transaction is SMTPUTF8. */
+          while (((guchar) *p >= 33 && (guchar) *p <= 126 && *p != '=') ||
+                 ((guchar) *p >= 0x80 && smtputf8))
             p++;
           value_len = (gsize) (p - value);
           if (value_len == 0)
@@ -225,6 +240,45 @@ parse_parameters (const char *p, gboolean is_mail, RelaisSmtpPath *path)
             return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, "Bad SMTPUTF8 parameter");
           path->smtputf8 = TRUE;
         }
+      else if (is_mail && KW_IS ("RET"))
+        {
+          const char *detail = "Bad RET parameter: expected FULL or HDRS";
+
+          if (path->ret != RELAIS_DSN_RET_UNSET)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, "Duplicate RET parameter");
+          if (value == NULL || !relais_dsn_parse_ret (value, (gssize) value_len, &path->ret, &detail))
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, detail);
+        }
+      else if (is_mail && KW_IS ("ENVID"))
+        {
+          const char *detail = "Bad ENVID parameter: 1 to 100 characters of xtext";
+
+          if (path->envid != NULL)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, "Duplicate ENVID parameter");
+          if (value == NULL ||
+              (path->envid = relais_dsn_parse_envid (value, (gssize) value_len, &detail)) == NULL)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, detail);
+        }
+      else if (!is_mail && KW_IS ("NOTIFY"))
+        {
+          const char *detail = "Bad NOTIFY parameter: empty value";
+
+          if (seen_notify)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, "Duplicate NOTIFY parameter");
+          if (value == NULL || !relais_dsn_parse_notify (value, (gssize) value_len, &path->notify, &detail))
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, detail);
+          seen_notify = TRUE;
+        }
+      else if (!is_mail && KW_IS ("ORCPT"))
+        {
+          const char *detail = "Bad ORCPT parameter: expected addr-type;address (e.g. rfc822;user@example.org)";
+
+          if (path->orcpt != NULL)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, "Duplicate ORCPT parameter");
+          if (value == NULL ||
+              (path->orcpt = relais_dsn_parse_orcpt (value, (gssize) value_len, smtputf8, &detail)) == NULL)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, detail);
+        }
       else
         return path_error (path, RELAIS_SMTP_PATH_UNKNOWN_PARAMETER, "Unsupported parameter");
 #undef KW_IS
@@ -257,7 +311,7 @@ parse_mail_or_rcpt (const char *arg, const char *prefix, gboolean is_mail, gbool
     return r;
   if (*cur.p != ' ' && *cur.p != '\0')
     return path_error (path, RELAIS_SMTP_PATH_SYNTAX, "Bad address syntax");
-  r = parse_parameters (cur.p, is_mail, path);
+  r = parse_parameters (cur.p, is_mail, smtputf8, path);
   if (r != RELAIS_SMTP_PATH_OK)
     return r;
   if (is_mail)
@@ -492,6 +546,46 @@ relais_content_scan_init (RelaisContentScan *scan)
   scan->line_empty = TRUE;
 }
 
+/* Whether an Auto-Submitted value starts (after CFWS) with the keyword
+ * auto-forwarded, ending at its end, ";", a space or a comment. */
+static gboolean
+auto_submitted_is_forwarded (const char *value, gsize len)
+{
+  static const char keyword[] = "auto-forwarded";
+  gsize i = 0, depth = 0;
+
+  for (; i < len; i++)
+    {
+      char c = value[i];
+
+      if (depth > 0)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '(')
+            depth++;
+          else if (c == ')')
+            depth--;
+        }
+      else if (c == '(')
+        depth++;
+      else if (c != ' ' && c != '\t')
+        break;
+    }
+  if (i + strlen (keyword) > len || g_ascii_strncasecmp (value + i, keyword, strlen (keyword)) != 0)
+    return FALSE;
+  i += strlen (keyword);
+  return i == len || value[i] == ';' || value[i] == ' ' || value[i] == '\t' || value[i] == '(';
+}
+
+static void
+content_scan_line_end (RelaisContentScan *scan)
+{
+  if (scan->in_auto_submitted &&
+      auto_submitted_is_forwarded (scan->value, scan->value_len))
+    scan->auto_forwarded = TRUE;
+}
+
 void
 relais_content_scan_feed (RelaisContentScan *scan, const guint8 *data, gsize len)
 {
@@ -507,21 +601,39 @@ relais_content_scan_feed (RelaisContentScan *scan, const guint8 *data, gsize len
 
       if (c == '\n')
         {
+          content_scan_line_end (scan);
           if (scan->line_empty)
-            scan->in_body = TRUE;
+            {
+              scan->in_body = TRUE;
+              scan->in_auto_submitted = FALSE;
+            }
           scan->line_empty = TRUE;
           scan->prefix_len = 0;
           continue;
         }
       if (c == '\r')
         continue;
+      if (scan->line_empty && c != ' ' && c != '\t')
+        scan->in_auto_submitted = FALSE;    /* a new field, not a continuation line */
       scan->line_empty = FALSE;
+      if (scan->in_auto_submitted)
+        {
+          if (scan->value_len < sizeof scan->value)
+            scan->value[scan->value_len++] = (char) c;
+          continue;
+        }
       if (scan->prefix_len < sizeof scan->prefix)
         {
           scan->prefix[scan->prefix_len++] = g_ascii_tolower ((char) c);
-          if (scan->prefix_len == sizeof scan->prefix &&
-              memcmp (scan->prefix, "received:", sizeof scan->prefix) == 0)
+          if (scan->prefix_len == strlen ("received:") &&
+              memcmp (scan->prefix, "received:", strlen ("received:")) == 0)
             scan->received++;
+          else if (scan->prefix_len == strlen ("auto-submitted:") &&
+                   memcmp (scan->prefix, "auto-submitted:", strlen ("auto-submitted:")) == 0)
+            {
+              scan->in_auto_submitted = TRUE;
+              scan->value_len = 0;
+            }
         }
     }
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Pure SMTP parsing, no I/O: command verbs, MAIL FROM / RCPT TO paths with
- * ESMTP parameters (RFC 5321 §4.1, RFC 1870, RFC 6152, RFC 6531), BDAT
+ * ESMTP parameters (RFC 5321 §4.1, RFC 1870, RFC 6152, RFC 6531, RFC 3461), BDAT
  * arguments (RFC 3030), and the two byte-stream filters of message content:
  * the DATA decoder (end marker, dot-unstuffing, line ends to CRLF) and the
- * header scan (Received: count, NUL bytes). The address grammar is in
+ * header scan (Received: count, Auto-Submitted, NUL bytes). The address grammar is in
  * core/relais-address.c; the session maps the results to replies. Inputs are never trusted: every function copes
  * with any bytes. Callers: relais-session.c, tests, tests/fuzz. */
 #pragma once
@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "relais-address.h"
+#include "relais-dsn.h"
 
 G_BEGIN_DECLS
 
@@ -70,10 +71,17 @@ typedef struct {
   gint64 size;          /* SIZE=, -1 when absent */
   RelaisSmtpBody body;
   gboolean smtputf8;
+  RelaisDsnRet ret;     /* MAIL RET= */
+  char *envid;          /* MAIL ENVID=, decoded; NULL when absent */
+  guint notify;         /* RCPT NOTIFY=, RelaisDsnNotify flags; UNSET when absent */
+  RelaisDsnOrcpt *orcpt; /* RCPT ORCPT=; NULL when absent */
   const char *detail;   /* on error: a short static explanation for the reply */
 } RelaisSmtpPath;
 
 void relais_smtp_path_clear (RelaisSmtpPath *path);
+/* Whether PATH carries a DSN parameter (RET, ENVID, NOTIFY, ORCPT): the
+ * session refuses them after HELO, where DSN was not advertised. */
+gboolean relais_smtp_path_has_dsn (const RelaisSmtpPath *path);
 
 /* ARG is what follows the verb ("FROM:<a@b> SIZE=10"). "FROM:" / "TO:" is
  * case-insensitive; spaces after the colon are tolerated. On error PATH->detail
@@ -110,16 +118,24 @@ gsize relais_data_decoder_feed (RelaisDataDecoder *decoder, const guint8 *in, gs
                                 guint8 *out, gsize *out_len, gboolean *done);
 
 /* Scan of stored message bytes: counts Received: fields in the header section
- * (up to the first empty line), notices NUL bytes, counts bytes. */
+ * (up to the first empty line), notices an Auto-Submitted: field whose keyword
+ * is auto-forwarded (RFC 5436 §2.1 / RFC 3834 §5; case-insensitive, comments
+ * and parameters ignored, folded lines followed), NUL bytes, counts bytes. */
+#define RELAIS_CONTENT_SCAN_VALUE 128   /* octets of an Auto-Submitted value looked at */
+
 typedef struct {
   guint64 size;
   guint received;
+  gboolean auto_forwarded;
   gboolean nul;
   /*< private >*/
   gboolean in_body;
   gboolean line_empty;
+  gboolean in_auto_submitted;   /* inside an Auto-Submitted field */
   guint prefix_len;
-  char prefix[9];
+  char prefix[15];
+  guint value_len;
+  char value[RELAIS_CONTENT_SCAN_VALUE];
 } RelaisContentScan;
 
 void relais_content_scan_init (RelaisContentScan *scan);

@@ -9,7 +9,7 @@ import pytest
 
 from relais_helpers import (
     BUS_NAME, CLIENT_HELO, ERR, IFACE_ACCOUNTS, IFACE_GENERAL, IFACE_STATS, OBJ_PATH, SENDER,
-    TEST_DOMAIN, RawSMTP, busctl, busctl_update, gdbus_call, make_message,
+    TEST_DOMAIN, RawSMTP, busctl, busctl_update, gdbus_call, make_message, wait_for,
 )
 
 
@@ -168,3 +168,37 @@ def test_valid_batch_applied_together(daemon):
         (7, 9, ["admin@example.net"])
     p = busctl(daemon.bus_address, "get-property", BUS_NAME, OBJ_PATH, IFACE_GENERAL, "MaxHops")
     assert p.stdout.strip() == "u 9"
+
+
+def _send_auto_forwarded(daemon, rcpt, header="Auto-Submitted: auto-forwarded"):
+    with raw(daemon) as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
+        assert c.cmd("RCPT TO:<%s>" % rcpt).code == 250
+        assert c.cmd("DATA").code == 354
+        c.send(make_message("auto-forwarded", to=rcpt, extra_headers=(header,)) + b".\r\n")
+        return c.reply()
+
+
+def test_disable_auto_forward_refuses_outgoing(daemon, mailbox):
+    # postmaster@ goes to a remote administrator: that message would leave the server.
+    daemon.update(ExternalAdministrators=["admin@remote.example"])
+    postmaster = "postmaster@" + TEST_DOMAIN
+    s0 = daemon.stats()
+    r = _send_auto_forwarded(daemon, postmaster, "Auto-Submitted: Auto-Forwarded (sieve); owner=x")
+    assert r.code == 250, r          # setting off: accepted
+    busctl_update(daemon.bus_address, ("DisableAutoForward", "b", True))
+    r = _send_auto_forwarded(daemon, postmaster, "Auto-Submitted: Auto-Forwarded (sieve); owner=x")
+    assert (r.code, r.text) == (550, "5.7.1 Auto-forwarding is disabled"), r
+    r = _send_auto_forwarded(daemon, postmaster, "Auto-Submitted:\r\n auto-forwarded")
+    assert r.code == 550, r
+    before = dict(s0["RejectedByReason"]).get("auto-forward", 0)
+    wait_for(lambda: dict(daemon.stats()["RejectedByReason"]).get("auto-forward", 0) == before + 2, 5,
+             "two rejections counted under auto-forward", details=lambda: repr(daemon.stats()))
+    with open(daemon.log_path, errors="replace") as f:
+        assert "reject DATA from %s [127.0.0.1]: reason=auto-forward: 550 5.7.1" % CLIENT_HELO in f.read()
+    # Other Auto-Submitted keywords, and local-only messages, still pass.
+    assert _send_auto_forwarded(daemon, postmaster, "Auto-Submitted: auto-generated").code == 250
+    assert _send_auto_forwarded(daemon, mailbox).code == 250
+    msgs = daemon.wait_messages(1, "alice")
+    assert any(b"Auto-Submitted: auto-forwarded" in m for m in msgs)

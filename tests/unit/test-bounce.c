@@ -2,14 +2,17 @@
  * Delivery status notifications: the structure of what relais_bounce_build()
  * writes (parsed back: boundary, the three parts in order, per-recipient
  * fields, CRLF only, no header injection), the status code extraction, the
- * header section cap, and the scheduler's bounces: to a local sender, double
- * bounce to the administrators, and loss (never a loop) with the null sender. */
+ * header section cap, the DSN extension's fields (ENVID, ORCPT, RET=FULL,
+ * success reports), and the scheduler's bounces: to a local sender, double
+ * bounce to the administrators, loss (never a loop) with the null sender, and
+ * what NOTIFY asks for (nothing, or a "delivered" report). */
 #include <string.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "relais-bounce.h"
+#include "relais-error.h"
 #include "relais-maildir.h"
 #include "relais-queue.h"
 #include "relais-scheduler.h"
@@ -318,6 +321,128 @@ test_header_cap (void)
   relais_test_remove_tree (dir);
 }
 
+/* RFC 3461 §6: Original-Envelope-Id, Original-Recipient from ORCPT, success
+ * actions, and RET=FULL (the whole message, only with a failure). */
+static void
+test_dsn_fields (void)
+{
+  const char *message = "Received: from client\r\nSubject: Caf\xc3\xa9\r\n\r\nFULL-BODY\r\n";
+  g_autoptr(GBytes) full = g_bytes_new_static (message, strlen (message));
+  g_autoptr(GBytes) headers = g_bytes_new_static ("Subject: x\r\n", 13);
+  const char *to[] = { "sender@example.org", NULL };
+  RelaisBounceRecipient recipients[3] = {
+    { "alice@example.com", "alice@example.com", "5.1.1 <alice@example.com>: no such account", 1700000000,
+      RELAIS_BOUNCE_ACTION_FAILED, "rfc822;Alice+x@example.com" },
+    { "bob@example.com", "bob@example.com", "", 1700000000, RELAIS_BOUNCE_ACTION_DELIVERED, NULL },
+    { "c@example.org", "c@example.org", "250 2.0.0 Ok", 1700000000, RELAIS_BOUNCE_ACTION_RELAYED,
+      "utf-8;j\xc3\xa9@example.org" },
+  };
+  RelaisBounceInfo info = { 0 };
+
+  info.hostname = "mx.example.com";
+  info.to = to;
+  info.recipients = recipients;
+  info.n_recipients = 3;
+  info.original_headers = headers;
+  info.original_message = full;
+  info.envid = "QQ314159\r\nBcc: x";
+  info.now = 1700000100;
+
+  /* A failure and two successes, RET=FULL: the whole message, 8-bit declared. */
+  {
+    g_autoptr(GBytes) dsn = relais_bounce_build (&info);
+    g_autofree char *text = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+    g_autofree char *value = header_value (text, "Subject", "\r\n");
+    g_auto(GStrv) parts = split_report (text, "\r\n");
+
+    assert_crlf_lines (text, strlen (text));
+    g_assert_cmpstr (value, ==, "Delivery Status Notification");
+    g_clear_pointer (&value, g_free);
+    value = header_value (text, "Content-Transfer-Encoding", "\r\n");
+    g_assert_cmpstr (value, ==, "8bit");
+    g_assert_true (relais_bounce_has_8bit (dsn));
+    g_assert_cmpuint (g_strv_length (parts), ==, 3);
+    g_assert_nonnull (strstr (parts[0], "<bob@example.com>:\r\n    delivered to the mailbox\r\n"));
+    g_assert_nonnull (strstr (parts[1], "\r\n\r\nOriginal-Envelope-Id: QQ314159 Bcc: x\r\n"
+                                        "Reporting-MTA: dns; mx.example.com\r\n"));
+    g_assert_nonnull (strstr (parts[1], "Final-Recipient: rfc822; alice@example.com\r\n"
+                                        "Original-Recipient: rfc822;Alice+x@example.com\r\n"
+                                        "Action: failed\r\nStatus: 5.1.1\r\n"));
+    g_assert_nonnull (strstr (parts[1], "Final-Recipient: rfc822; bob@example.com\r\n"
+                                        "Action: delivered\r\nStatus: 2.0.0\r\nLast-Attempt-Date: "));
+    g_assert_nonnull (strstr (parts[1], "Final-Recipient: rfc822; c@example.org\r\n"
+                                        "Original-Recipient: utf-8;j\\x{E9}@example.org\r\n"
+                                        "Action: relayed\r\nStatus: 2.0.0\r\n"
+                                        "Diagnostic-Code: smtp; 250 2.0.0 Ok\r\n"));
+    g_assert_null (strstr (text, "\nBcc:"));
+    g_clear_pointer (&value, g_free);
+    value = header_value (parts[2], "Content-Type", "\r\n");
+    g_assert_cmpstr (value, ==, "message/rfc822");
+    g_assert_nonnull (strstr (parts[2], "\r\n\r\nReceived: from client\r\nSubject: Caf\xc3\xa9\r\n"
+                                        "\r\nFULL-BODY\r\n"));
+  }
+
+  /* Successes only: no content, whatever RET says; headers only. */
+  info.recipients = recipients + 1;
+  info.n_recipients = 2;
+  {
+    g_autoptr(GBytes) dsn = relais_bounce_build (&info);
+    g_autofree char *text = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+    g_autofree char *value = header_value (text, "Subject", "\r\n");
+    g_auto(GStrv) parts = split_report (text, "\r\n");
+
+    g_assert_cmpstr (value, ==, "Successful Mail Delivery Report");
+    g_assert_null (strstr (text, "FULL-BODY"));
+    g_assert_false (relais_bounce_has_8bit (dsn));
+    g_assert_null (strstr (parts[0], "could not be delivered"));
+    g_clear_pointer (&value, g_free);
+    value = header_value (parts[2], "Content-Type", "\r\n");
+    g_assert_cmpstr (value, ==, "text/rfc822-headers");
+  }
+
+  /* A failure with a message too big for RET=FULL: headers and a note. */
+  info.recipients = recipients;
+  info.n_recipients = 1;
+  info.original_message = NULL;
+  info.message_too_big = TRUE;
+  {
+    g_autoptr(GBytes) dsn = relais_bounce_build (&info);
+    g_autofree char *text = g_strndup (g_bytes_get_data (dsn, NULL), g_bytes_get_size (dsn));
+    g_autofree char *value = header_value (text, "Subject", "\r\n");
+
+    g_assert_cmpstr (value, ==, "Undelivered Mail Returned to Sender");
+    g_assert_nonnull (strstr (text, "Your message is larger than 1024 KiB: only its headers are returned."));
+    g_assert_nonnull (strstr (text, "Content-Type: text/rfc822-headers"));
+    g_assert_null (strstr (text, "FULL-BODY"));
+  }
+}
+
+static void
+test_read_message (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("relais-bounce-XXXXXX", &error);
+  g_autofree char *spool = g_build_filename (dir, "spool", NULL);
+  g_autoptr(GBytes) bytes = NULL;
+  gboolean too_big = TRUE;
+
+  g_file_set_contents (spool, "Subject: x\r\n\r\nbody\r\n", -1, &error);
+  g_assert_no_error (error);
+  bytes = relais_bounce_read_message (spool, 100, &too_big, &error);
+  g_assert_no_error (error);
+  g_assert_false (too_big);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 20);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = relais_bounce_read_message (spool, 19, &too_big, &error);
+  g_assert_no_error (error);
+  g_assert_null (bytes);
+  g_assert_true (too_big);
+  g_assert_null (relais_bounce_read_message ("/nonexistent/relais/spool", 100, &too_big, &error));
+  g_assert_false (too_big);
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE);
+  relais_test_remove_tree (dir);
+}
+
 /* ---- through the scheduler ---------------------------------------------- */
 
 typedef struct {
@@ -420,9 +545,11 @@ commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   *state = 1;
 }
 
-/* Queues a message from SENDER to RCPT, routed with the fixture's full config. */
+/* Queues a message from SENDER to RCPT with a DSN request, routed with the
+ * fixture's full config. */
 static char *
-commit_one (Fixture *fixture, const char *sender, const char *rcpt)
+commit_dsn (Fixture *fixture, const char *sender, const char *rcpt, guint notify, const char *orcpt,
+            RelaisDsnRet ret, const char *envid)
 {
   const char *body = "Received: from client\r\nSubject: Original subject\r\n"
                      "Message-ID: <orig@example.org>\r\n\r\nsecret body line\r\n";
@@ -441,6 +568,10 @@ commit_one (Fixture *fixture, const char *sender, const char *rcpt)
   envelope->client_address = g_strdup ("192.0.2.7");
   envelope->helo = g_strdup ("client.example.net");
   envelope->session_id = g_strdup ("S1");
+  envelope->dsn_ret = ret;
+  envelope->dsn_envid = g_strdup (envid);
+  g_array_append_val (envelope->dsn_notify, notify);
+  g_ptr_array_add (envelope->dsn_orcpts, relais_dsn_orcpt_from_string (orcpt));
   relais_queue_commit_async (fixture->queue, writer, envelope, fixture->config, commit_done_cb, &done);
   while (!done)
     {
@@ -448,6 +579,12 @@ commit_one (Fixture *fixture, const char *sender, const char *rcpt)
       g_main_context_iteration (NULL, TRUE);
     }
   return id;
+}
+
+static char *
+commit_one (Fixture *fixture, const char *sender, const char *rcpt)
+{
+  return commit_dsn (fixture, sender, rcpt, RELAIS_DSN_NOTIFY_UNSET, NULL, RELAIS_DSN_RET_UNSET, NULL);
 }
 
 static gint64
@@ -619,6 +756,103 @@ test_scheduler_no_loop (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
 }
 
+/* NOTIFY=NEVER, or NOTIFY without FAILURE: the failure is logged, no DSN. */
+static void
+test_scheduler_notify_never (Fixture *fixture, gconstpointer data)
+{
+  static const guint notifies[] = { RELAIS_DSN_NOTIFY_NEVER, RELAIS_DSN_NOTIFY_SUCCESS | RELAIS_DSN_NOTIFY_DELAY };
+  g_autofree char *mail_root = g_build_filename (fixture->state_dir, "mail", NULL);
+
+  start_scheduler (fixture, make_config ((const char *[]) { NULL }, FALSE));
+  for (guint i = 0; i < G_N_ELEMENTS (notifies); i++)
+    {
+      g_autofree char *id = commit_dsn (fixture, "bob@example.com", "alice@example.com", notifies[i],
+                                        NULL, RELAIS_DSN_RET_FULL, NULL);
+      gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+      while (count_messages (fixture) != 0)
+        {
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_main_context_iteration (NULL, TRUE);
+        }
+    }
+  run_for (1500);
+  g_assert_cmpint (count_messages (fixture), ==, 0);
+  g_assert_cmpuint (count_files (mail_root), ==, 0);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_BOUNCED), ==, 2);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
+}
+
+/* RET=FULL, ENVID and ORCPT reach the bounce the sender gets. */
+static void
+test_scheduler_ret_full (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *mail = NULL;
+  g_auto(GStrv) parts = NULL;
+
+  start_scheduler (fixture, make_config ((const char *[]) { NULL }, FALSE));
+  id = commit_dsn (fixture, "bob@example.com", "alice@example.com",
+                   RELAIS_DSN_NOTIFY_FAILURE | RELAIS_DSN_NOTIFY_SUCCESS, "rfc822;Alice@Example.com",
+                   RELAIS_DSN_RET_FULL, "ENV-1");
+  mail = wait_for_mail (fixture, "bob");
+  parts = split_report (mail, "\n");
+  g_assert_cmpuint (g_strv_length (parts), ==, 3);
+  g_assert_nonnull (strstr (parts[1], "\nOriginal-Envelope-Id: ENV-1\n"));
+  g_assert_nonnull (strstr (parts[1], "\nFinal-Recipient: rfc822; alice@example.com\n"
+                                      "Original-Recipient: rfc822;Alice@Example.com\n"
+                                      "Action: failed\nStatus: 5.1.1\n"));
+  g_assert_nonnull (strstr (parts[2], "Content-Type: message/rfc822\n"));
+  g_assert_nonnull (strstr (parts[2], "\nsecret body line\n"));
+}
+
+/* NOTIFY=SUCCESS and a local delivery: a "delivered" report, never to <>. */
+static void
+test_scheduler_success (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *id2 = NULL;
+  g_autofree char *mail = NULL;
+  g_autofree char *alice = NULL;
+  g_autofree char *value = NULL;
+  g_auto(GStrv) parts = NULL;
+
+  start_scheduler (fixture, make_config ((const char *[]) { NULL }, TRUE));
+  id = commit_dsn (fixture, "bob@example.com", "alice@example.com", RELAIS_DSN_NOTIFY_SUCCESS,
+                   NULL, RELAIS_DSN_RET_FULL, "ENV-2");
+  mail = wait_for_mail (fixture, "bob");
+  alice = wait_for_mail (fixture, "alice");
+  g_assert_nonnull (strstr (alice, "secret body line"));
+  value = header_value (mail, "Subject", "\n");
+  g_assert_cmpstr (value, ==, "Successful Mail Delivery Report");
+  parts = split_report (mail, "\n");
+  g_assert_nonnull (strstr (parts[1], "\nOriginal-Envelope-Id: ENV-2\n"));
+  g_assert_nonnull (strstr (parts[1], "\nFinal-Recipient: rfc822; alice@example.com\n"
+                                      "Action: delivered\nStatus: 2.0.0\n"));
+  g_assert_nonnull (strstr (parts[2], "Content-Type: text/rfc822-headers\n"));
+  g_assert_null (strstr (mail, "secret body line"));
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_BOUNCED), ==, 0);
+
+  /* The null sender gets none: alice gets the message, bob nothing more. */
+  id2 = commit_dsn (fixture, "", "alice@example.com", RELAIS_DSN_NOTIFY_SUCCESS, NULL, RELAIS_DSN_RET_UNSET, NULL);
+  {
+    g_autofree char *maildir = relais_maildir_path (fixture->state_dir, "alice");
+    g_autofree char *new_dir = g_build_filename (maildir, "new", NULL);
+    g_autofree char *bob_maildir = relais_maildir_path (fixture->state_dir, "bob");
+    g_autofree char *bob_new = g_build_filename (bob_maildir, "new", NULL);
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    while (count_messages (fixture) != 0 || count_files (new_dir) < 2)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_main_context_iteration (NULL, TRUE);
+      }
+    run_for (1000);
+    g_assert_cmpuint (count_files (bob_new), ==, 1);
+    g_assert_cmpint (count_messages (fixture), ==, 0);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -628,12 +862,17 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/bounce/status-code", test_status_code);
   g_test_add_func ("/relais/bounce/structure", test_structure);
   g_test_add_func ("/relais/bounce/header-cap", test_header_cap);
+  g_test_add_func ("/relais/bounce/dsn-fields", test_dsn_fields);
+  g_test_add_func ("/relais/bounce/read-message", test_read_message);
 #define ADD(path, func) \
   g_test_add ("/relais/bounce/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("scheduler-bounce", test_scheduler_bounce);
   ADD ("scheduler-double-bounce", test_scheduler_double_bounce);
   ADD ("scheduler-null-sender-lost", test_scheduler_null_sender_lost);
   ADD ("scheduler-no-loop", test_scheduler_no_loop);
+  ADD ("scheduler-notify-never", test_scheduler_notify_never);
+  ADD ("scheduler-ret-full", test_scheduler_ret_full);
+  ADD ("scheduler-success", test_scheduler_success);
 #undef ADD
 
   return g_test_run ();

@@ -580,10 +580,78 @@ test_routing (Fixture *fixture, gconstpointer data)
       g_autoptr(RelaisConfig) config = make_config (c->disable_auto_forward, c->administrators);
       g_autofree char *id = commit_one (fixture, config, c->recipients);
       g_autofree char *rows = recipient_rows (fixture, id);
+      g_autoptr(GPtrArray) recipients = g_ptr_array_new ();
 
       g_test_message ("case %u: %s", i, rows);
       g_assert_cmpstr (rows, ==, c->expected);
+      /* The auto-forwarding check asks the same routing whether mail leaves. */
+      for (guint j = 0; c->recipients[j] != NULL; j++)
+        g_ptr_array_add (recipients, (gpointer) c->recipients[j]);
+      g_assert_cmpint (relais_queue_routes_remote (config, recipients), ==, strstr (rows, " remote ") != NULL);
     }
+}
+
+/* DSN requests (RFC 3461): RET/ENVID on the message, NOTIFY/ORCPT on each
+ * row, inherited by the rows a recipient expands to (forwards). */
+static void
+test_dsn_storage (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "alice@example.com", "someone@example.org", "bob@example.com", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TestStmt) stmt = NULL;
+  g_autoptr(GString) rows = g_string_new (NULL);
+  RelaisEnvelope *envelope = make_envelope ("sender@example.org", recipients);
+  RelaisSpoolWriter *writer = relais_queue_begin (fixture->queue, &error);
+  CommitWait wait = { 0 };
+  g_autofree char *id = NULL;
+  guint notify[] = { RELAIS_DSN_NOTIFY_SUCCESS | RELAIS_DSN_NOTIFY_FAILURE, RELAIS_DSN_NOTIFY_NEVER };
+  sqlite3 *db;
+
+  g_assert_no_error (error);
+  id = g_strdup (relais_spool_writer_get_id (writer));
+  relais_spool_writer_write (writer, "Subject: dsn\r\n\r\nbody\r\n", 24, &error);
+  g_assert_no_error (error);
+  envelope->dsn_ret = RELAIS_DSN_RET_FULL;
+  envelope->dsn_envid = g_strdup ("QQ314159");
+  /* Only two entries for three recipients: the third has no request at all. */
+  g_array_append_vals (envelope->dsn_notify, notify, 2);
+  g_ptr_array_add (envelope->dsn_orcpts, relais_dsn_orcpt_new ("rfc822", "Alice+x@example.com"));
+  wait.n_pending++;
+  relais_queue_commit_async (fixture->queue, writer, envelope, fixture->config, commit_done_cb, &wait);
+  wait_for_commits (&wait);
+  g_assert_no_error (wait.last_error);
+
+  g_assert_cmpint (query_int (fixture, "SELECT dsn_ret FROM messages WHERE id = ?", id), ==, RELAIS_DSN_RET_FULL);
+  db = relais_store_lock (fixture->store);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT dsn_envid FROM messages WHERE id = ?", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "QQ314159");
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "SELECT address, dsn_notify, dsn_orcpt FROM recipients "
+                                       "WHERE message_id = ? ORDER BY position", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      const char *orcpt = (const char *) sqlite3_column_text (stmt, 2);
+
+      g_string_append_printf (rows, "%s%s %d %s", rows->len > 0 ? "; " : "",
+                              sqlite3_column_text (stmt, 0), sqlite3_column_int (stmt, 1),
+                              orcpt != NULL ? orcpt : "-");
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (fixture->store);
+  /* alice's two forwards carry her request; bob's local copy was already
+   * there (alice forwards to him), so his own RCPT adds no row. */
+  g_assert_cmpstr (rows->str, ==,
+                   "alice@example.com 6 rfc822;Alice+x@example.com; "
+                   "alice@elsewhere.org 6 rfc822;Alice+x@example.com; "
+                   "bob@example.com 6 rfc822;Alice+x@example.com; "
+                   "someone@example.org 1 -");
 }
 
 /* ---- scheduler ---------------------------------------------------------- */
@@ -755,6 +823,7 @@ main (int argc, char **argv)
   ADD ("one-fails-alone", test_one_fails_alone);
   ADD ("recover", test_recover);
   ADD ("routing", test_routing);
+  ADD ("dsn-storage", test_dsn_storage);
   ADD ("scheduler-local", test_scheduler_local);
   ADD ("scheduler-tempfail", test_scheduler_tempfail);
   ADD ("scheduler-held", test_scheduler_held);

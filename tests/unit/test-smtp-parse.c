@@ -155,7 +155,8 @@ test_mail (void)
     { "FROM:<a@b.example> =x", RELAIS_SMTP_PATH_BAD_PARAMETER },
     { "FROM:<a@b.example> FOO", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
     { "FROM:<a@b.example> AUTH=<>", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
-    { "FROM:<a@b.example> RET=HDRS", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
+    { "FROM:<a@b.example> MT-PRIORITY=3", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
+    { "FROM:<a@b.example> NOTIFY=NEVER", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },   /* RCPT's */
     /* 8-bit without SMTPUTF8 */
     { "FROM:<\xc3\xa9t\xc3\xa9@exemple.fr>", RELAIS_SMTP_PATH_NON_ASCII },
     { "FROM:<a@b\xc3\xa9.example>", RELAIS_SMTP_PATH_NON_ASCII },
@@ -196,7 +197,7 @@ test_rcpt (void)
     { { "TO:user@example.org", RELAIS_SMTP_PATH_SYNTAX }, FALSE, FALSE },
     { { "FROM:<user@example.org>", RELAIS_SMTP_PATH_SYNTAX }, FALSE, FALSE },
     { { "TO:<user@example.org> SIZE=10", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER }, FALSE, FALSE },
-    { { "TO:<user@example.org> NOTIFY=NEVER", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER }, FALSE, FALSE },
+    { { "TO:<user@example.org> RET=FULL", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER }, FALSE, FALSE },   /* MAIL's */
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -436,6 +437,49 @@ test_content_scan (void)
   }
 }
 
+/* Auto-Submitted: auto-forwarded (RFC 5436) in the header section, at every split point. */
+static void
+test_content_scan_auto_forwarded (void)
+{
+  static const struct {
+    const char *message;
+    gboolean auto_forwarded;
+  } cases[] = {
+    { "Auto-Submitted: auto-forwarded\r\n\r\nbody\r\n", TRUE },
+    { "auto-submitted:AUTO-FORWARDED\r\n\r\n", TRUE },
+    { "Subject: x\r\nAuto-Submitted: (by a filter) Auto-Forwarded; owner=x\r\n\r\n", TRUE },
+    { "Auto-Submitted: auto-forwarded (comment)\r\n\r\n", TRUE },
+    { "Auto-Submitted:\r\n\tauto-forwarded\r\nSubject: x\r\n\r\n", TRUE },
+    { "Auto-Submitted: (a\r\n b) auto-forwarded\r\n\r\n", TRUE },
+    { "Auto-Submitted: auto-generated\r\n\r\n", FALSE },
+    { "Auto-Submitted: auto-replied\r\n\r\n", FALSE },
+    { "Auto-Submitted: no\r\n\r\n", FALSE },
+    { "Auto-Submitted: auto-forwardedx\r\n\r\n", FALSE },
+    { "Auto-Submitted: (auto-forwarded) no\r\n\r\n", FALSE },
+    { "Auto-Submitted: no\r\n auto-forwarded\r\n\r\n", FALSE },
+    { "X-Auto-Submitted: auto-forwarded\r\n\r\n", FALSE },
+    { "Subject: Auto-Submitted: auto-forwarded\r\n\r\n", FALSE },
+    { "Subject: x\r\n\r\nAuto-Submitted: auto-forwarded\r\n", FALSE },
+    { "Auto-Submitted: no\nAuto-Submitted: auto-forwarded\n\n", TRUE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gsize len = strlen (cases[i].message);
+
+      g_test_message ("auto-forwarded %s", cases[i].message);
+      for (gsize split = 0; split <= len; split++)
+        {
+          RelaisContentScan scan;
+
+          relais_content_scan_init (&scan);
+          relais_content_scan_feed (&scan, (const guint8 *) cases[i].message, split);
+          relais_content_scan_feed (&scan, (const guint8 *) cases[i].message + split, len - split);
+          g_assert_cmpint (scan.auto_forwarded, ==, cases[i].auto_forwarded);
+        }
+    }
+}
+
 static void
 test_reply (void)
 {
@@ -455,6 +499,88 @@ test_reply (void)
   g_assert_cmpstr (out->str, ==, "452 4.5.3 Too many recipients\r\n");
 }
 
+/* RFC 3461 parameters: values, duplicates and the precise 501 texts. */
+static void
+test_dsn_parameters (void)
+{
+  static const struct {
+    gboolean is_mail;
+    gboolean smtputf8;
+    const char *arg;
+    RelaisSmtpPathResult result;
+    const char *detail;        /* on error */
+    RelaisDsnRet ret;
+    const char *envid;
+    guint notify;
+    const char *orcpt;         /* "type;address" */
+  } cases[] = {
+    { TRUE, FALSE, "FROM:<a@b.example> RET=FULL ENVID=QQ314159", RELAIS_SMTP_PATH_OK, NULL,
+      RELAIS_DSN_RET_FULL, "QQ314159", 0, NULL },
+    { TRUE, FALSE, "FROM:<> ret=hdrs envid=a+2Bb SIZE=10", RELAIS_SMTP_PATH_OK, NULL,
+      RELAIS_DSN_RET_HDRS, "a+b", 0, NULL },
+    { TRUE, FALSE, "FROM:<a@b.example> RET=FULL RET=HDRS", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Duplicate RET parameter" },
+    { TRUE, FALSE, "FROM:<a@b.example> RET=ALL", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad RET parameter: expected FULL or HDRS" },
+    { TRUE, FALSE, "FROM:<a@b.example> RET", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad RET parameter: expected FULL or HDRS" },
+    { TRUE, FALSE, "FROM:<a@b.example> ENVID=x ENVID=y", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Duplicate ENVID parameter" },
+    { TRUE, FALSE, "FROM:<a@b.example> ENVID=a+0Db", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad ENVID parameter: only printable US-ASCII is allowed" },
+    { TRUE, FALSE, "FROM:<a@b.example> ENVID=a+zz", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad ENVID parameter: not valid xtext" },
+    { TRUE, FALSE, "FROM:<a@b.example> ENVID", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad ENVID parameter: 1 to 100 characters of xtext" },
+    { FALSE, FALSE, "TO:<u@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u+2Bx@example.org",
+      RELAIS_SMTP_PATH_OK, NULL, 0, NULL, RELAIS_DSN_NOTIFY_SUCCESS | RELAIS_DSN_NOTIFY_FAILURE,
+      "rfc822;u+x@example.org" },
+    { FALSE, FALSE, "TO:<postmaster> notify=never", RELAIS_SMTP_PATH_OK, NULL, 0, NULL,
+      RELAIS_DSN_NOTIFY_NEVER, NULL },
+    { FALSE, TRUE, "TO:<u@example.org> ORCPT=utf-8;\xc3\xa9@example.org", RELAIS_SMTP_PATH_OK, NULL,
+      0, NULL, 0, "utf-8;\xc3\xa9@example.org" },
+    { FALSE, FALSE, "TO:<u@example.org> ORCPT=utf-8;\xc3\xa9@example.org", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad parameter syntax" },
+    { FALSE, FALSE, "TO:<u@example.org> NOTIFY=NEVER,DELAY", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad NOTIFY parameter: NEVER cannot be combined with other keywords" },
+    { FALSE, FALSE, "TO:<u@example.org> NOTIFY=FAILURE NOTIFY=DELAY", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Duplicate NOTIFY parameter" },
+    { FALSE, FALSE, "TO:<u@example.org> NOTIFY", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad NOTIFY parameter: empty value" },
+    { FALSE, FALSE, "TO:<u@example.org> ORCPT=rfc822;a@b ORCPT=rfc822;a@b", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Duplicate ORCPT parameter" },
+    { FALSE, FALSE, "TO:<u@example.org> ORCPT=a@b", RELAIS_SMTP_PATH_BAD_PARAMETER,
+      "Bad ORCPT parameter: expected addr-type;address (e.g. rfc822;user@example.org)" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      RelaisSmtpPath path;
+      RelaisSmtpPathResult r = cases[i].is_mail ? relais_smtp_parse_mail (cases[i].arg, &path)
+                                                : relais_smtp_parse_rcpt (cases[i].arg, cases[i].smtputf8, &path);
+
+      g_test_message ("DSN %s", cases[i].arg);
+      g_assert_cmpint (r, ==, cases[i].result);
+      if (r != RELAIS_SMTP_PATH_OK)
+        {
+          g_assert_cmpstr (path.detail, ==, cases[i].detail);
+          g_assert_false (relais_smtp_path_has_dsn (&path));
+        }
+      else
+        {
+          g_autofree char *orcpt = path.orcpt != NULL ? relais_dsn_orcpt_to_string (path.orcpt) : NULL;
+
+          g_assert_cmpint (path.ret, ==, cases[i].ret);
+          g_assert_cmpstr (path.envid, ==, cases[i].envid);
+          g_assert_cmpuint (path.notify, ==, cases[i].notify);
+          g_assert_cmpstr (orcpt, ==, cases[i].orcpt);
+          g_assert_true (relais_smtp_path_has_dsn (&path));
+        }
+      relais_smtp_path_clear (&path);
+      g_assert_false (relais_smtp_path_has_dsn (&path));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -464,10 +590,12 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/smtp-parse/rcpt", test_rcpt);
   g_test_add_func ("/relais/smtp-parse/path-limit", test_path_limit);
   g_test_add_func ("/relais/smtp-parse/validators", test_validators);
+  g_test_add_func ("/relais/smtp-parse/dsn-parameters", test_dsn_parameters);
   g_test_add_func ("/relais/smtp-parse/bdat", test_bdat);
   g_test_add_func ("/relais/smtp-parse/helo", test_helo);
   g_test_add_func ("/relais/smtp-parse/data-decoder", test_data_decoder);
   g_test_add_func ("/relais/smtp-parse/content-scan", test_content_scan);
+  g_test_add_func ("/relais/smtp-parse/content-scan-auto-forwarded", test_content_scan_auto_forwarded);
   g_test_add_func ("/relais/smtp-parse/reply", test_reply);
   return g_test_run ();
 }
