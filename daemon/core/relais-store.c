@@ -471,28 +471,16 @@ take_or_warn (RelaisConfig **config, RelaisConfig *next, const char *what, GErro
 }
 
 /* Builds the Distribution settings through the same validating edits the
- * D-Bus side uses, in the order their checks need: the single host's fields
- * (authentication after the user name and password), the relay hosts, the
- * rules, the mode last. A bad stored value is reported and skipped. */
+ * D-Bus side uses, in the order their checks need: the relay hosts, the rules
+ * (they name hosts), the single host's fields (authentication after the user
+ * name and password), the mode last (it needs a server or a host). A bad
+ * stored value is reported and skipped. */
 static void
 load_distribution (RelaisConfig **config, GVariantDict *settings, GPtrArray *hosts, GPtrArray *rules)
 {
   static const char *const order[] = { "RelayServer", "RelayPort", "RelayAlwaysTls", "RelayUsername",
-                                       "RelayPassword", "RelayAuthentication", NULL };
+                                       "RelayPassword", "RelayAuthentication", "Mode", NULL };
 
-  for (guint i = 0; order[i]; i++)
-    {
-      g_autoptr (GVariant) value = g_variant_dict_lookup_value (settings, order[i], NULL);
-      g_autoptr (GError) error = NULL;
-      g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
-
-      if (value == NULL)
-        continue;
-      g_variant_builder_add (&changes, "{sv}", order[i], value);
-      take_or_warn (config,
-                    relais_config_apply_distribution (*config, g_variant_builder_end (&changes), &error),
-                    "stored setting", &error);
-    }
   for (guint i = 0; i < hosts->len; i++)
     {
       g_autoptr (GError) error = NULL;
@@ -517,19 +505,19 @@ load_distribution (RelaisConfig **config, GVariantDict *settings, GPtrArray *hos
       take_or_warn (config, relais_config_add_relay_rule (*config, id, kind, host, patterns, NULL, &error),
                     what, &error);
     }
-  {
-    g_autoptr (GVariant) mode = g_variant_dict_lookup_value (settings, "Mode", NULL);
-    g_autoptr (GError) error = NULL;
-    g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; order[i]; i++)
+    {
+      g_autoptr (GVariant) value = g_variant_dict_lookup_value (settings, order[i], NULL);
+      g_autoptr (GError) error = NULL;
+      g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
 
-    if (mode)
-      {
-        g_variant_builder_add (&changes, "{sv}", "Mode", mode);
-        take_or_warn (config,
-                      relais_config_apply_distribution (*config, g_variant_builder_end (&changes), &error),
-                      "stored setting", &error);
-      }
-  }
+      if (value == NULL)
+        continue;
+      g_variant_builder_add (&changes, "{sv}", order[i], value);
+      take_or_warn (config,
+                    relais_config_apply_distribution (*config, g_variant_builder_end (&changes), &error),
+                    "stored setting", &error);
+    }
 }
 
 RelaisConfig *
