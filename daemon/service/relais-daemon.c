@@ -32,6 +32,7 @@ struct _RelaisDaemon {
   GDBusConnection *bus;
   RelaisGeneral *general;
   RelaisAccounts *accounts;
+  RelaisDistribution *distribution;
   RelaisStatistics *statistics;
   guint owner_id;
   GMainLoop *quit_loop;
@@ -169,6 +170,9 @@ relais_daemon_free (RelaisDaemon *daemon)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->accounts));
   if (daemon->statistics)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->statistics));
+  if (daemon->distribution)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->distribution));
+  g_clear_object (&daemon->distribution);
   g_clear_object (&daemon->general);
   g_clear_object (&daemon->accounts);
   g_clear_object (&daemon->statistics);
@@ -238,8 +242,9 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->general = relais_dbus_general_new (daemon);
   daemon->accounts = relais_dbus_accounts_new (daemon);
   daemon->statistics = relais_dbus_statistics_new (daemon);
+  daemon->distribution = relais_dbus_distribution_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
-      !export (daemon, daemon->statistics, error))
+      !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -286,4 +291,6 @@ relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
     relais_dbus_general_sync (daemon->general, config);
   if (daemon->accounts)
     relais_dbus_accounts_sync (daemon->accounts, config);
+  if (daemon->distribution)
+    relais_dbus_distribution_sync (daemon->distribution, config);
 }

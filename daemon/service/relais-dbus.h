@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 RelaisGeneral    *relais_dbus_general_new (RelaisDaemon *daemon);
 void              relais_dbus_general_sync (RelaisGeneral *skeleton, const RelaisConfig *config);
 
+RelaisDistribution *relais_dbus_distribution_new (RelaisDaemon *daemon);
+void              relais_dbus_distribution_sync (RelaisDistribution *skeleton, const RelaisConfig *config);
+
 RelaisAccounts   *relais_dbus_accounts_new (RelaisDaemon *daemon);
 void              relais_dbus_accounts_sync (RelaisAccounts *skeleton, const RelaisConfig *config);
 
