@@ -1097,11 +1097,23 @@ relais_queue_id_is_valid (const char *id)
 static gboolean
 check_id (const char *id, GError **error)
 {
+  g_autofree char *valid = NULL;
+  g_autofree char *shown = NULL;
+
   if (relais_queue_id_is_valid (id))
     return TRUE;
+  /* Quoted back as valid UTF-8, and not at any length. */
+  valid = g_utf8_make_valid (id != NULL ? id : "", -1);
+  if (g_utf8_strlen (valid, -1) > 40)
+    {
+      g_autofree char *head = g_utf8_substring (valid, 0, 40);
+
+      shown = g_strconcat (head, "…", NULL);
+    }
+  else
+    shown = g_steal_pointer (&valid);
   g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-               "'%s' is not a queue id: a queue id is 16 characters, digits and capital letters",
-               id != NULL ? id : "");
+               "'%s' is not a queue id: a queue id is 16 characters, digits and capital letters", shown);
   return FALSE;
 }
 

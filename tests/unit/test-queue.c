@@ -914,6 +914,13 @@ test_admin_errors (Fixture *fixture, gconstpointer data)
     }
   {
     g_autoptr(GError) error = NULL;
+    g_autofree char *long_id = g_strnfill (100000, 'A');
+
+    /* A long bad id is quoted back shortened. */
+    g_assert_false (relais_queue_hold (fixture->queue, long_id, &error));
+    g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
+    g_assert_cmpuint (strlen (error->message), <, 200);
+    g_clear_error (&error);
 
     g_assert_null (relais_queue_show (fixture->queue, absent, &error));
     g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND);
