@@ -34,6 +34,7 @@ struct _RelaisDaemon {
   RelaisAccounts *accounts;
   RelaisDistribution *distribution;
   RelaisStatistics *statistics;
+  RelaisMailQueue *queue;
   guint owner_id;
   GMainLoop *quit_loop;
 };
@@ -173,6 +174,9 @@ relais_daemon_free (RelaisDaemon *daemon)
   if (daemon->distribution)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->distribution));
   g_clear_object (&daemon->distribution);
+  if (daemon->queue)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->queue));
+  g_clear_object (&daemon->queue);
   g_clear_object (&daemon->general);
   g_clear_object (&daemon->accounts);
   g_clear_object (&daemon->statistics);
@@ -243,8 +247,10 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->accounts = relais_dbus_accounts_new (daemon);
   daemon->statistics = relais_dbus_statistics_new (daemon);
   daemon->distribution = relais_dbus_distribution_new (daemon);
+  daemon->queue = relais_dbus_queue_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
-      !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error))
+      !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
+      !export (daemon, daemon->queue, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -278,6 +284,18 @@ RelaisAuthority *
 relais_daemon_get_authority (RelaisDaemon *daemon)
 {
   return daemon->authority;
+}
+
+RelaisQueue *
+relais_daemon_get_queue (RelaisDaemon *daemon)
+{
+  return daemon->services.queue;
+}
+
+RelaisScheduler *
+relais_daemon_get_scheduler (RelaisDaemon *daemon)
+{
+  return daemon->scheduler;
 }
 
 void

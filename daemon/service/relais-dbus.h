@@ -18,6 +18,9 @@ void              relais_dbus_distribution_sync (RelaisDistribution *skeleton, c
 RelaisAccounts   *relais_dbus_accounts_new (RelaisDaemon *daemon);
 void              relais_dbus_accounts_sync (RelaisAccounts *skeleton, const RelaisConfig *config);
 
+/* List/Show open, the changes through polkit; Changed at most once a second. */
+RelaisMailQueue  *relais_dbus_queue_new (RelaisDaemon *daemon);
+
 /* Polls the counters once a second and updates the properties only when they
  * moved: PropertiesChanged is thus coalesced to at most one a second. */
 RelaisStatistics *relais_dbus_statistics_new (RelaisDaemon *daemon);
