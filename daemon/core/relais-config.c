@@ -152,6 +152,20 @@ relais_password_verify (const char *password, const char *hash)
 
 /* ---------------------------------------------------------------- snapshot */
 
+/* A relay host with its defaults: no server, port 25, no TLS requirement, no authentication. */
+static RelaisRelayHost *
+relay_host_new (const char *name)
+{
+  RelaisRelayHost *host = g_new0 (RelaisRelayHost, 1);
+
+  host->name = g_strdup (name);
+  host->server = g_strdup ("");
+  host->port = RELAIS_DEFAULT_RELAY_PORT;
+  host->username = g_strdup ("");
+  host->password = g_strdup ("");
+  return host;
+}
+
 RelaisConfig *
 relais_config_new_default (void)
 {
@@ -173,6 +187,10 @@ relais_config_new_default (void)
   config->local_domains = g_new0 (char *, 1);
   config->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_account_free);
   config->address_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  config->distribution_mode = RELAIS_DISTRIBUTION_DIRECT;
+  config->relay_host = relay_host_new ("");
+  config->relay_hosts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_host_free);
+  config->relay_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_rule_free);
   return config;
 }
 
@@ -195,6 +213,9 @@ relais_config_unref (RelaisConfig *config)
   g_strfreev (config->local_domains);
   g_ptr_array_unref (config->accounts);
   g_hash_table_unref (config->address_index);
+  relais_relay_host_free (config->relay_host);
+  g_ptr_array_unref (config->relay_hosts);
+  g_ptr_array_unref (config->relay_rules);
   g_free (config);
 }
 
@@ -228,6 +249,13 @@ relais_config_copy (const RelaisConfig *config)
     g_ptr_array_add (copy->accounts, relais_account_copy (config->accounts->pdata[i]));
   copy->address_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   rebuild_index (copy);
+  copy->relay_host = relais_relay_host_copy (config->relay_host);
+  copy->relay_hosts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_host_free);
+  for (guint i = 0; i < config->relay_hosts->len; i++)
+    g_ptr_array_add (copy->relay_hosts, relais_relay_host_copy (config->relay_hosts->pdata[i]));
+  copy->relay_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_rule_free);
+  for (guint i = 0; i < config->relay_rules->len; i++)
+    g_ptr_array_add (copy->relay_rules, relais_relay_rule_copy (config->relay_rules->pdata[i]));
   return copy;
 }
 
@@ -744,4 +772,811 @@ relais_config_remove_account (const RelaisConfig *base, const char *login, GErro
       }
   rebuild_index (config);
   return g_steal_pointer (&config);
+}
+
+/* ---------------------------------------------------------------- distribution */
+
+#define MAX_HOST_NAME      64     /* characters */
+#define MAX_RELAY_USERNAME 255    /* bytes */
+#define MAX_RELAY_PASSWORD 1024   /* bytes */
+
+static const char *const mode_names[] = {
+  [RELAIS_DISTRIBUTION_DIRECT] = "direct",
+  [RELAIS_DISTRIBUTION_RELAY_HOST] = "relay-host",
+  [RELAIS_DISTRIBUTION_RELAY_HOSTS] = "relay-hosts",
+};
+
+static const char *const kind_names[] = {
+  [RELAIS_RULE_RECIPIENT] = "recipient",
+  [RELAIS_RULE_SENDER] = "sender",
+};
+
+const char *
+relais_distribution_mode_to_string (RelaisDistributionMode mode)
+{
+  g_return_val_if_fail ((guint) mode < G_N_ELEMENTS (mode_names), NULL);
+  return mode_names[mode];
+}
+
+const char *
+relais_rule_kind_to_string (RelaisRuleKind kind)
+{
+  g_return_val_if_fail ((guint) kind < G_N_ELEMENTS (kind_names), NULL);
+  return kind_names[kind];
+}
+
+static void
+replace_secret (char **secret, const char *value)
+{
+  if (*secret)
+    explicit_bzero (*secret, strlen (*secret));
+  g_free (*secret);
+  *secret = g_strdup (value);
+}
+
+RelaisRelayHost *
+relais_relay_host_copy (const RelaisRelayHost *host)
+{
+  RelaisRelayHost *copy = g_new0 (RelaisRelayHost, 1);
+
+  *copy = *host;
+  copy->name = g_strdup (host->name);
+  copy->server = g_strdup (host->server);
+  copy->username = g_strdup (host->username);
+  copy->password = g_strdup (host->password);
+  return copy;
+}
+
+void
+relais_relay_host_free (RelaisRelayHost *host)
+{
+  if (host == NULL)
+    return;
+  g_free (host->name);
+  g_free (host->server);
+  g_free (host->username);
+  replace_secret (&host->password, NULL);
+  g_free (host);
+}
+
+RelaisRelayRule *
+relais_relay_rule_copy (const RelaisRelayRule *rule)
+{
+  RelaisRelayRule *copy = g_new0 (RelaisRelayRule, 1);
+
+  *copy = *rule;
+  copy->host = g_strdup (rule->host);
+  copy->patterns = g_strdupv (rule->patterns);
+  return copy;
+}
+
+void
+relais_relay_rule_free (RelaisRelayRule *rule)
+{
+  if (rule == NULL)
+    return;
+  g_free (rule->host);
+  g_strfreev (rule->patterns);
+  g_free (rule);
+}
+
+/* The fields of a relay host, under their key in Distribution.Update (the
+ * single host) and in AddRelayHost/UpdateRelayHost (a listed host). */
+typedef enum {
+  FIELD_SERVER,
+  FIELD_PORT,
+  FIELD_ALWAYS_TLS,
+  FIELD_AUTHENTICATION,
+  FIELD_USERNAME,
+  FIELD_PASSWORD,
+} HostField;
+
+static const struct {
+  const char *single;
+  const char *listed;
+} host_keys[] = {
+  [FIELD_SERVER] = { "RelayServer", "Server" },
+  [FIELD_PORT] = { "RelayPort", "Port" },
+  [FIELD_ALWAYS_TLS] = { "RelayAlwaysTls", "AlwaysTls" },
+  [FIELD_AUTHENTICATION] = { "RelayAuthentication", "Authentication" },
+  [FIELD_USERNAME] = { "RelayUsername", "Username" },
+  [FIELD_PASSWORD] = { "RelayPassword", "Password" },
+};
+
+static const char *
+host_key (HostField field, gboolean single)
+{
+  return single ? host_keys[field].single : host_keys[field].listed;
+}
+
+static gboolean
+lookup_host_field (const char *key, gboolean single, HostField *field)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (host_keys); i++)
+    if (g_str_equal (key, host_key (i, single)))
+      {
+        *field = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* A string of at most MAX bytes without control characters. */
+static gboolean
+get_text (GVariant *value, const char *key, gsize max, const char **out, GError **error)
+{
+  const char *text;
+  gsize len;
+
+  if (!check_type (value, key, G_VARIANT_TYPE_STRING, error))
+    return FALSE;
+  text = g_variant_get_string (value, &len);
+  if (len > max)
+    return invalid (error, key, "must be at most %" G_GSIZE_FORMAT " bytes long", max);
+  if (!g_utf8_validate (text, len, NULL))
+    return invalid (error, key, "must be valid UTF-8");
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) text[i] < 0x20 || text[i] == 0x7f)
+      return invalid (error, key, "must not contain control characters or line breaks");
+  *out = text;
+  return TRUE;
+}
+
+static gboolean
+set_host_field (RelaisRelayHost *host, HostField field, gboolean single, GVariant *value,
+                GError **error)
+{
+  const char *key = host_key (field, single);
+  const char *text;
+
+  switch (field)
+    {
+    case FIELD_SERVER:
+      if (!get_text (value, key, RELAIS_ADDRESS_MAX_DOMAIN, &text, error))
+        return FALSE;
+      if (text[0] && !relais_is_valid_domain (text) && !g_hostname_is_ip_address (text))
+        return invalid (error, key,
+                        "'%s' is neither a host name nor an IP address "
+                        "(expected something like smtp.example.org or 192.0.2.25)",
+                        text);
+      g_free (host->server);
+      host->server = g_ascii_strdown (text, -1);
+      return TRUE;
+    case FIELD_PORT:
+      return set_uint (value, key, 1, 65535, &host->port, error);
+    case FIELD_ALWAYS_TLS:
+      return set_bool (value, key, &host->always_tls, error);
+    case FIELD_AUTHENTICATION:
+      return set_bool (value, key, &host->authentication, error);
+    case FIELD_USERNAME:
+      if (!get_text (value, key, MAX_RELAY_USERNAME, &text, error))
+        return FALSE;
+      g_free (host->username);
+      host->username = g_strdup (text);
+      return TRUE;
+    case FIELD_PASSWORD:
+      if (!get_text (value, key, MAX_RELAY_PASSWORD, &text, error))
+        return FALSE;
+      replace_secret (&host->password, text);
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The checks that span several fields of one host. */
+static gboolean
+check_host (const RelaisRelayHost *host, gboolean single, GError **error)
+{
+  const char *auth = host_key (FIELD_AUTHENTICATION, single);
+
+  if (!single && host->server[0] == '\0')
+    return invalid (error, host_key (FIELD_SERVER, single),
+                    "relay host '%s' needs a server: a host name or an IP address", host->name);
+  if (host->authentication && host->username[0] == '\0')
+    return invalid (error, host_key (FIELD_USERNAME, single),
+                    "%s is on, so a user name is needed", auth);
+  if (host->authentication && host->password[0] == '\0')
+    return invalid (error, host_key (FIELD_PASSWORD, single),
+                    "%s is on, so a password is needed (none is stored)", auth);
+  return TRUE;
+}
+
+/* The checks that span the whole Distribution page; every edit ends with them. */
+static gboolean
+check_distribution (const RelaisConfig *c, GError **error)
+{
+  if (!check_host (c->relay_host, TRUE, error))
+    return FALSE;
+  if (c->distribution_mode == RELAIS_DISTRIBUTION_RELAY_HOST && c->relay_host->server[0] == '\0')
+    return invalid (error, "RelayServer",
+                    "Mode 'relay-host' needs a relay server: give RelayServer a host name or an "
+                    "IP address");
+  if (c->distribution_mode == RELAIS_DISTRIBUTION_RELAY_HOSTS && c->relay_hosts->len == 0)
+    return invalid (error, "Mode",
+                    "'relay-hosts' needs at least one relay host: add one with AddRelayHost first");
+  return TRUE;
+}
+
+/* Returns the sunk CHANGES checked to be a{sv}, or NULL + error. */
+static GVariant *
+own_vardict (GVariant *changes, const char *what, GError **error)
+{
+  g_autoptr (GVariant) owned = g_variant_ref_sink (changes);
+
+  if (!g_variant_is_of_type (owned, G_VARIANT_TYPE_VARDICT))
+    {
+      invalid (error, what, "expected a{sv}, got '%s'", g_variant_get_type_string (owned));
+      return NULL;
+    }
+  return g_steal_pointer (&owned);
+}
+
+RelaisConfig *
+relais_config_apply_distribution (const RelaisConfig *base, GVariant *changes, GError **error)
+{
+  g_autoptr (RelaisConfig) config = NULL;
+  g_autoptr (GVariant) owned = NULL;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_return_val_if_fail (base != NULL, NULL);
+  g_return_val_if_fail (changes != NULL, NULL);
+
+  owned = own_vardict (changes, "changes", error);
+  if (owned == NULL)
+    return NULL;
+  config = relais_config_copy (base);
+  g_variant_iter_init (&iter, owned);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) v = value;
+      HostField field;
+
+      if (g_str_equal (key, "Mode"))
+        {
+          const char *name;
+          guint i;
+
+          if (!check_type (v, key, G_VARIANT_TYPE_STRING, error))
+            return NULL;
+          name = g_variant_get_string (v, NULL);
+          for (i = 0; i < G_N_ELEMENTS (mode_names); i++)
+            if (g_str_equal (name, mode_names[i]))
+              break;
+          if (i == G_N_ELEMENTS (mode_names))
+            {
+              invalid (error, key, "'%s' is not a mode: use 'direct', 'relay-host' or 'relay-hosts'",
+                       name);
+              return NULL;
+            }
+          config->distribution_mode = i;
+        }
+      else if (lookup_host_field (key, TRUE, &field))
+        {
+          if (!set_host_field (config->relay_host, field, TRUE, v, error))
+            return NULL;
+        }
+      else
+        {
+          invalid (error, key,
+                   "no such setting in org.relais.Relais1.Distribution (use Mode, RelayServer, "
+                   "RelayPort, RelayAlwaysTls, RelayAuthentication, RelayUsername or RelayPassword)");
+          return NULL;
+        }
+    }
+  if (!check_distribution (config, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+GVariant *
+relais_config_distribution_to_variant (const RelaisConfig *c)
+{
+  g_auto (GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  const RelaisRelayHost *h = c->relay_host;
+
+  g_variant_builder_add (&b, "{sv}", "Mode",
+                         g_variant_new_string (relais_distribution_mode_to_string (c->distribution_mode)));
+  g_variant_builder_add (&b, "{sv}", "RelayServer", g_variant_new_string (h->server));
+  g_variant_builder_add (&b, "{sv}", "RelayPort", g_variant_new_uint32 (h->port));
+  g_variant_builder_add (&b, "{sv}", "RelayAlwaysTls", g_variant_new_boolean (h->always_tls));
+  g_variant_builder_add (&b, "{sv}", "RelayAuthentication", g_variant_new_boolean (h->authentication));
+  g_variant_builder_add (&b, "{sv}", "RelayUsername", g_variant_new_string (h->username));
+  g_variant_builder_add (&b, "{sv}", "RelayPassword", g_variant_new_string (h->password));
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/* ---------------------------------------------------------------- relay hosts */
+
+static gint
+host_index (const RelaisConfig *c, const char *name)
+{
+  for (guint i = 0; name && i < c->relay_hosts->len; i++)
+    if (g_str_equal (((RelaisRelayHost *) c->relay_hosts->pdata[i])->name, name))
+      return (gint) i;
+  return -1;
+}
+
+const RelaisRelayHost *
+relais_config_lookup_relay_host (const RelaisConfig *config, const char *name)
+{
+  gint i = host_index (config, name);
+  return i < 0 ? NULL : config->relay_hosts->pdata[i];
+}
+
+static gboolean
+check_host_name (const char *name, GError **error)
+{
+  glong n;
+
+  if (name == NULL || !g_utf8_validate (name, -1, NULL))
+    return invalid (error, "Name", "must be valid UTF-8");
+  n = g_utf8_strlen (name, -1);
+  if (n < 1 || n > MAX_HOST_NAME)
+    return invalid (error, "Name", "a relay host name must be 1 to %d characters long", MAX_HOST_NAME);
+  for (const char *p = name; *p; p = g_utf8_next_char (p))
+    if (!g_unichar_isprint (g_utf8_get_char (p)))
+      return invalid (error, "Name", "'%s' contains a character that is not printable", name);
+  if (g_unichar_isspace (g_utf8_get_char (name)) ||
+      g_unichar_isspace (g_utf8_get_char (g_utf8_prev_char (name + strlen (name)))))
+    return invalid (error, "Name", "'%s' must not begin or end with a space", name);
+  return TRUE;
+}
+
+/* Names are unique regardless of case: "Office" and "office" would confuse. */
+static gboolean
+check_name_free (const RelaisConfig *c, const char *name, const RelaisRelayHost *self, GError **error)
+{
+  g_autofree char *folded = g_utf8_casefold (name, -1);
+
+  for (guint i = 0; i < c->relay_hosts->len; i++)
+    {
+      const RelaisRelayHost *other = c->relay_hosts->pdata[i];
+      g_autofree char *other_folded = g_utf8_casefold (other->name, -1);
+
+      if (other != self && g_str_equal (folded, other_folded))
+        {
+          g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS,
+                       "Name: a relay host named '%s' already exists", other->name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gint
+host_cmp (gconstpointer a, gconstpointer b)
+{
+  const RelaisRelayHost *x = *(RelaisRelayHost **) a, *y = *(RelaisRelayHost **) b;
+  return strcmp (x->name, y->name);
+}
+
+/* Applies the a{sv} CHANGES to HOST; "Name" only when RENAME is given (it
+ * receives the new name, validated but not checked for uniqueness). */
+static gboolean
+apply_host_changes (RelaisRelayHost *host, GVariant *changes, char **rename, GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, changes);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) v = value;
+      HostField field;
+
+      if (rename && g_str_equal (key, "Name"))
+        {
+          if (!check_type (v, key, G_VARIANT_TYPE_STRING, error) ||
+              !check_host_name (g_variant_get_string (v, NULL), error))
+            return FALSE;
+          g_free (*rename);
+          *rename = g_variant_dup_string (v, NULL);
+        }
+      else if (lookup_host_field (key, FALSE, &field))
+        {
+          if (!set_host_field (host, field, FALSE, v, error))
+            return FALSE;
+        }
+      else
+        return invalid (error, key,
+                        "no such relay host field (use %sServer, Port, AlwaysTls, Authentication, "
+                        "Username or Password)",
+                        rename ? "Name, " : "");
+    }
+  return TRUE;
+}
+
+RelaisConfig *
+relais_config_add_relay_host (const RelaisConfig *base, const char *name, GVariant *fields,
+                              GError **error)
+{
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (RelaisRelayHost) host = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_return_val_if_fail (base != NULL && fields != NULL, NULL);
+
+  owned = own_vardict (fields, "fields", error);
+  if (owned == NULL || !check_host_name (name, error) || !check_name_free (base, name, NULL, error))
+    return NULL;
+  if (base->relay_hosts->len >= MAX_LIST_ENTRIES)
+    {
+      invalid (error, "Name", "at most %d relay hosts are allowed", MAX_LIST_ENTRIES);
+      return NULL;
+    }
+  host = relay_host_new (name);
+  if (!apply_host_changes (host, owned, NULL, error) || !check_host (host, FALSE, error))
+    return NULL;
+
+  config = relais_config_copy (base);
+  g_ptr_array_add (config->relay_hosts, g_steal_pointer (&host));
+  g_ptr_array_sort (config->relay_hosts, host_cmp);
+  return g_steal_pointer (&config);
+}
+
+static gboolean
+host_not_found (const char *name, GError **error)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "name: no relay host named '%s'",
+               name ? name : "");
+  return FALSE;
+}
+
+RelaisConfig *
+relais_config_update_relay_host (const RelaisConfig *base, const char *name, GVariant *changes,
+                                 GError **error)
+{
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+  g_autofree char *new_name = NULL;
+  RelaisRelayHost *host;
+  gint index;
+
+  g_return_val_if_fail (base != NULL && changes != NULL, NULL);
+
+  owned = own_vardict (changes, "changes", error);
+  if (owned == NULL)
+    return NULL;
+  index = host_index (base, name);
+  if (index < 0)
+    {
+      host_not_found (name, error);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  host = config->relay_hosts->pdata[index];
+  if (!apply_host_changes (host, owned, &new_name, error))
+    return NULL;
+  if (new_name && !g_str_equal (new_name, host->name))
+    {
+      if (!check_name_free (config, new_name, host, error))
+        return NULL;
+      /* The rules follow the rename. */
+      for (guint i = 0; i < config->relay_rules->len; i++)
+        {
+          RelaisRelayRule *rule = config->relay_rules->pdata[i];
+          if (g_str_equal (rule->host, host->name))
+            {
+              g_free (rule->host);
+              rule->host = g_strdup (new_name);
+            }
+        }
+      g_free (host->name);
+      host->name = g_steal_pointer (&new_name);
+      g_ptr_array_sort (config->relay_hosts, host_cmp);
+    }
+  if (!check_host (host, FALSE, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_remove_relay_host (const RelaisConfig *base, const char *name, GError **error)
+{
+  g_autoptr (RelaisConfig) config = NULL;
+  gint index = host_index (base, name);
+
+  if (index < 0)
+    {
+      host_not_found (name, error);
+      return NULL;
+    }
+  for (guint i = 0; i < base->relay_rules->len; i++)
+    {
+      const RelaisRelayRule *rule = base->relay_rules->pdata[i];
+      if (g_str_equal (rule->host, name))
+        {
+          g_autofree char *patterns = g_strjoinv (", ", rule->patterns);
+          invalid (error, "name",
+                   "relay host '%s' is used by rule %u (%s rule for %s): change or remove that "
+                   "rule first",
+                   name, rule->id, relais_rule_kind_to_string (rule->kind), patterns);
+          return NULL;
+        }
+    }
+  config = relais_config_copy (base);
+  g_ptr_array_remove_index (config->relay_hosts, index);
+  if (!check_distribution (config, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+/* ---------------------------------------------------------------- relay rules */
+
+static gint
+rule_index (const RelaisConfig *c, guint id)
+{
+  for (guint i = 0; i < c->relay_rules->len; i++)
+    if (((RelaisRelayRule *) c->relay_rules->pdata[i])->id == id)
+      return (gint) i;
+  return -1;
+}
+
+const RelaisRelayRule *
+relais_config_lookup_relay_rule (const RelaisConfig *config, guint id)
+{
+  gint i = rule_index (config, id);
+  return i < 0 ? NULL : config->relay_rules->pdata[i];
+}
+
+static gboolean
+rule_not_found (guint id, GError **error)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "id: no rule %u", id);
+  return FALSE;
+}
+
+static gboolean
+set_rule_kind (RelaisRelayRule *rule, const char *kind, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (kind_names); i++)
+    if (g_str_equal (kind, kind_names[i]))
+      {
+        rule->kind = i;
+        return TRUE;
+      }
+  return invalid (error, "Kind", "'%s' is not a rule kind: use 'recipient' or 'sender'", kind);
+}
+
+static gboolean
+set_rule_host (const RelaisConfig *c, RelaisRelayRule *rule, const char *host, GError **error)
+{
+  if (host_index (c, host) < 0)
+    return invalid (error, "Host", "no relay host named '%s': add it with AddRelayHost first", host);
+  g_free (rule->host);
+  rule->host = g_strdup (host);
+  return TRUE;
+}
+
+static gboolean
+set_rule_patterns (RelaisRelayRule *rule, const char *const *patterns, GError **error)
+{
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+  guint n = g_strv_length ((GStrv) patterns);
+
+  if (n == 0)
+    return invalid (error, "Patterns", "at least one address (user@domain) or domain is needed");
+  if (n > MAX_LIST_ENTRIES)
+    return invalid (error, "Patterns", "at most %d patterns are allowed", MAX_LIST_ENTRIES);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *pattern = NULL;
+
+      if (strchr (patterns[i], '@') && relais_is_valid_address (patterns[i]))
+        pattern = normalize_address (patterns[i]);
+      else if (!strchr (patterns[i], '@') && relais_is_valid_domain (patterns[i]))
+        pattern = g_ascii_strdown (patterns[i], -1);
+      else
+        return invalid (error, "Patterns",
+                        "'%s' is neither an e-mail address (user@domain) nor a domain name "
+                        "(example.org)",
+                        patterns[i]);
+      for (guint j = 0; j < list->len; j++)
+        if (g_str_equal (list->pdata[j], pattern))
+          return invalid (error, "Patterns", "'%s' is listed twice", patterns[i]);
+      g_ptr_array_add (list, g_steal_pointer (&pattern));
+    }
+  g_ptr_array_add (list, NULL);
+  g_strfreev (rule->patterns);
+  rule->patterns = (GStrv) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+  return TRUE;
+}
+
+RelaisConfig *
+relais_config_add_relay_rule (const RelaisConfig *base, guint id, const char *kind, const char *host,
+                              const char *const *patterns, guint *out_id, GError **error)
+{
+  g_autoptr (RelaisRelayRule) rule = g_new0 (RelaisRelayRule, 1);
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_return_val_if_fail (base != NULL && kind != NULL && host != NULL && patterns != NULL, NULL);
+
+  if (!set_rule_kind (rule, kind, error) || !set_rule_host (base, rule, host, error) ||
+      !set_rule_patterns (rule, patterns, error))
+    return NULL;
+  if (base->relay_rules->len >= MAX_LIST_ENTRIES)
+    {
+      invalid (error, "id", "at most %d rules are allowed", MAX_LIST_ENTRIES);
+      return NULL;
+    }
+  if (id == 0)
+    {
+      /* One past the highest id: ids stay stable, and are not reused while a
+       * higher one exists. */
+      for (guint i = 0; i < base->relay_rules->len; i++)
+        id = MAX (id, ((RelaisRelayRule *) base->relay_rules->pdata[i])->id);
+      if (id == G_MAXUINT)
+        {
+          invalid (error, "id", "no rule id is left");
+          return NULL;
+        }
+      id++;
+    }
+  else if (rule_index (base, id) >= 0)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS, "id: rule %u already exists", id);
+      return NULL;
+    }
+  rule->id = id;
+  config = relais_config_copy (base);
+  g_ptr_array_add (config->relay_rules, g_steal_pointer (&rule));
+  if (out_id)
+    *out_id = id;
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_update_relay_rule (const RelaisConfig *base, guint id, GVariant *changes, GError **error)
+{
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+  RelaisRelayRule *rule;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+  gint index;
+
+  g_return_val_if_fail (base != NULL && changes != NULL, NULL);
+
+  owned = own_vardict (changes, "changes", error);
+  if (owned == NULL)
+    return NULL;
+  index = rule_index (base, id);
+  if (index < 0)
+    {
+      rule_not_found (id, error);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  rule = config->relay_rules->pdata[index];
+  g_variant_iter_init (&iter, owned);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) v = value;
+      gboolean ok;
+
+      if (g_str_equal (key, "Kind"))
+        ok = check_type (v, key, G_VARIANT_TYPE_STRING, error) &&
+             set_rule_kind (rule, g_variant_get_string (v, NULL), error);
+      else if (g_str_equal (key, "Host"))
+        ok = check_type (v, key, G_VARIANT_TYPE_STRING, error) &&
+             set_rule_host (config, rule, g_variant_get_string (v, NULL), error);
+      else if (g_str_equal (key, "Patterns"))
+        {
+          g_autofree const char **patterns = NULL;
+
+          ok = check_type (v, key, G_VARIANT_TYPE_STRING_ARRAY, error);
+          if (ok)
+            patterns = g_variant_get_strv (v, NULL);
+          ok = ok && set_rule_patterns (rule, patterns, error);
+        }
+      else
+        ok = invalid (error, key, "no such rule field (use Kind, Host or Patterns)");
+      if (!ok)
+        return NULL;
+    }
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_remove_relay_rule (const RelaisConfig *base, guint id, GError **error)
+{
+  g_autoptr (RelaisConfig) config = NULL;
+  gint index = rule_index (base, id);
+
+  if (index < 0)
+    {
+      rule_not_found (id, error);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  g_ptr_array_remove_index (config->relay_rules, index);
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_move_relay_rule (const RelaisConfig *base, guint id, guint position, GError **error)
+{
+  g_autoptr (RelaisConfig) config = NULL;
+  gint index = rule_index (base, id);
+  gpointer rule;
+
+  if (index < 0)
+    {
+      rule_not_found (id, error);
+      return NULL;
+    }
+  if (position >= base->relay_rules->len)
+    {
+      invalid (error, "position", "%u is out of range: with %u rules it must be between 0 and %u",
+               position, base->relay_rules->len, base->relay_rules->len - 1);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  rule = g_ptr_array_steal_index (config->relay_rules, index);
+  g_ptr_array_insert (config->relay_rules, (gint) position, rule);
+  return g_steal_pointer (&config);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* "user@domain" matches that address (local part exact, domain in any case);
+ * "domain" matches every address in exactly that domain. */
+static gboolean
+pattern_matches (const char *pattern, const char *address)
+{
+  const char *at = strrchr (address, '@');
+  const char *pattern_at = strrchr (pattern, '@');
+
+  if (at == NULL || at == address)
+    return FALSE;
+  if (pattern_at == NULL)
+    return g_ascii_strcasecmp (pattern, at + 1) == 0;
+  return pattern_at - pattern == at - address &&
+         strncmp (pattern, address, (gsize) (at - address)) == 0 &&
+         g_ascii_strcasecmp (pattern_at + 1, at + 1) == 0;
+}
+
+static const RelaisRelayHost *
+first_rule_match (const RelaisConfig *c, RelaisRuleKind kind, const char *address)
+{
+  for (guint i = 0; i < c->relay_rules->len; i++)
+    {
+      const RelaisRelayRule *rule = c->relay_rules->pdata[i];
+
+      if (rule->kind != kind)
+        continue;
+      for (guint j = 0; rule->patterns[j]; j++)
+        if (pattern_matches (rule->patterns[j], address))
+          return relais_config_lookup_relay_host (c, rule->host);
+    }
+  return NULL;
+}
+
+const RelaisRelayHost *
+relais_config_route_remote (const RelaisConfig *config, const char *sender, const char *recipient)
+{
+  const RelaisRelayHost *host = NULL;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  switch (config->distribution_mode)
+    {
+    case RELAIS_DISTRIBUTION_DIRECT:
+      return NULL;
+    case RELAIS_DISTRIBUTION_RELAY_HOST:
+      return config->relay_host;
+    case RELAIS_DISTRIBUTION_RELAY_HOSTS:
+      if (recipient && recipient[0])
+        host = first_rule_match (config, RELAIS_RULE_RECIPIENT, recipient);
+      if (host == NULL && sender && sender[0])
+        host = first_rule_match (config, RELAIS_RULE_SENDER, sender);
+      return host;
+    default:
+      g_return_val_if_reached (NULL);
+    }
 }

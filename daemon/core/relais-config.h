@@ -18,6 +18,32 @@ typedef struct {
   GStrv forwards;        /* forwarding addresses */
 } RelaisAccount;
 
+/* Distribution (SPEC §2): how remote mail leaves. */
+typedef enum {
+  RELAIS_DISTRIBUTION_DIRECT,       /* to the recipient domain's MX */
+  RELAIS_DISTRIBUTION_RELAY_HOST,   /* all remote mail through relay_host */
+  RELAIS_DISTRIBUTION_RELAY_HOSTS,  /* through relay_hosts, chosen by relay_rules */
+} RelaisDistributionMode;
+
+typedef struct {
+  char *name;            /* "" for the single relay host of mode relay-host */
+  char *server;          /* DNS name (lower case) or IP literal; "" only for an unused single host */
+  guint port;            /* 1..65535; default 25 */
+  gboolean always_tls;   /* port 465: implicit TLS; any other port: STARTTLS required */
+  gboolean authentication;
+  char *username;        /* "" when unset */
+  char *password;        /* clear text (the daemon must present it); "" when unset; never returned over D-Bus */
+} RelaisRelayHost;
+
+typedef enum { RELAIS_RULE_RECIPIENT, RELAIS_RULE_SENDER } RelaisRuleKind;
+
+typedef struct {
+  guint id;              /* stable, unique, > 0 */
+  RelaisRuleKind kind;
+  char *host;            /* name of an entry of relay_hosts */
+  GStrv patterns;        /* "user@domain" or "domain" (the whole domain); domains lower case */
+} RelaisRelayRule;
+
 typedef struct {
   /*< private >*/
   gint ref_count;
@@ -40,6 +66,12 @@ typedef struct {
   GStrv local_domains;           /* sorted, lower case */
   GPtrArray *accounts;           /* of RelaisAccount*, sorted by login */
   GHashTable *address_index;     /* lower-cased address -> RelaisAccount* (borrowed) */
+
+  /* Distribution (SPEC §2) */
+  RelaisDistributionMode distribution_mode;
+  RelaisRelayHost *relay_host;   /* the single host of mode relay-host; never NULL */
+  GPtrArray *relay_hosts;        /* of RelaisRelayHost*, sorted by name, names unique */
+  GPtrArray *relay_rules;        /* of RelaisRelayRule*, in rule order; each host exists */
 } RelaisConfig;
 
 /* Defaults from SPEC §1. */
@@ -48,6 +80,7 @@ typedef struct {
 #define RELAIS_DEFAULT_MAX_HOPS        50
 #define RELAIS_DEFAULT_MAX_SIZE_MB     10
 #define RELAIS_DEFAULT_IDLE_TIMEOUT    300
+#define RELAIS_DEFAULT_RELAY_PORT      25
 
 RelaisConfig *relais_config_new_default (void);
 RelaisConfig *relais_config_ref (RelaisConfig *config);
@@ -84,6 +117,64 @@ RelaisConfig *relais_config_put_account (const RelaisConfig *base, const RelaisA
                                          gboolean must_be_new, GError **error);
 RelaisConfig *relais_config_remove_account (const RelaisConfig *base, const char *login, GError **error);
 
+/* Distribution edits (SPEC §2), each returning a new snapshot or NULL + error
+ * (RELAIS_ERROR_INVALID_ARGUMENT naming the field and the reason, NOT_FOUND,
+ * EXISTS). Every edit keeps these invariants: mode relay-host has a server;
+ * mode relay-hosts has at least one host; a host with authentication has a
+ * user name and a password; every rule names an existing host.
+ *
+ * CHANGES of apply_distribution: Mode (s: "direct", "relay-host",
+ * "relay-hosts"), RelayServer (s), RelayPort (u), RelayAlwaysTls (b),
+ * RelayAuthentication (b), RelayUsername (s), RelayPassword (s; "" clears it);
+ * all or nothing. */
+RelaisConfig *relais_config_apply_distribution (const RelaisConfig *base, GVariant *changes, GError **error);
+/* Mode and the single host as a{sv} with the names above, RelayPassword
+ * included: for the store only, never for D-Bus. */
+GVariant     *relais_config_distribution_to_variant (const RelaisConfig *config);
+
+/* FIELDS/CHANGES: Server (s), Port (u), AlwaysTls (b), Authentication (b),
+ * Username (s), Password (s; "" clears it); UpdateRelayHost also takes Name (s)
+ * to rename the host (the rules follow). A name is 1 to 64 printable
+ * characters, unique regardless of case. */
+RelaisConfig *relais_config_add_relay_host (const RelaisConfig *base, const char *name, GVariant *fields,
+                                            GError **error);
+RelaisConfig *relais_config_update_relay_host (const RelaisConfig *base, const char *name,
+                                               GVariant *changes, GError **error);
+/* Refused (InvalidArgument naming the rule) while a rule uses the host. */
+RelaisConfig *relais_config_remove_relay_host (const RelaisConfig *base, const char *name, GError **error);
+const RelaisRelayHost *relais_config_lookup_relay_host (const RelaisConfig *config, const char *name);
+
+/* Appends a rule. ID 0 takes the next free id (the store passes the stored
+ * one); the rule's id is returned in OUT_ID. KIND is "recipient" or "sender". */
+RelaisConfig *relais_config_add_relay_rule (const RelaisConfig *base, guint id, const char *kind,
+                                            const char *host, const char *const *patterns,
+                                            guint *out_id, GError **error);
+/* CHANGES: Kind (s), Host (s), Patterns (as). */
+RelaisConfig *relais_config_update_relay_rule (const RelaisConfig *base, guint id, GVariant *changes,
+                                               GError **error);
+RelaisConfig *relais_config_remove_relay_rule (const RelaisConfig *base, guint id, GError **error);
+/* Moves rule ID to POSITION (0 = first) of the rule list. */
+RelaisConfig *relais_config_move_relay_rule (const RelaisConfig *base, guint id, guint position,
+                                             GError **error);
+const RelaisRelayRule *relais_config_lookup_relay_rule (const RelaisConfig *config, guint id);
+
+/* Which relay host (borrowed from CONFIG) carries mail from SENDER to remote
+ * RECIPIENT, or NULL for direct delivery (SPEC §2): direct mode: NULL;
+ * relay-host mode: the single host; relay-hosts mode: the first matching
+ * recipient rule, else the first matching sender rule, else NULL. Domains
+ * match case-insensitively, local parts exactly; a "domain" pattern matches
+ * every address in exactly that domain. The null sender "" matches no rule. */
+const RelaisRelayHost *relais_config_route_remote (const RelaisConfig *config, const char *sender,
+                                                   const char *recipient);
+
+const char   *relais_distribution_mode_to_string (RelaisDistributionMode mode);
+const char   *relais_rule_kind_to_string (RelaisRuleKind kind);
+
+RelaisRelayHost *relais_relay_host_copy (const RelaisRelayHost *host);
+void             relais_relay_host_free (RelaisRelayHost *host);
+RelaisRelayRule *relais_relay_rule_copy (const RelaisRelayRule *rule);
+void             relais_relay_rule_free (RelaisRelayRule *rule);
+
 /* yescrypt hash of PASSWORD (libcrypt), or NULL + error. */
 char          *relais_password_hash (const char *password, GError **error);
 gboolean       relais_password_verify (const char *password, const char *hash);
@@ -93,5 +184,7 @@ void           relais_account_free (RelaisAccount *account);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisConfig, relais_config_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisAccount, relais_account_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayHost, relais_relay_host_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayRule, relais_relay_rule_free)
 
 G_END_DECLS

@@ -7,7 +7,10 @@
 
 #define RELAIS_IFACE_GENERAL    "org.relais.Relais1.General"
 #define RELAIS_IFACE_ACCOUNTS   "org.relais.Relais1.Accounts"
+#define RELAIS_IFACE_DISTRIBUTION "org.relais.Relais1.Distribution"
 #define RELAIS_IFACE_STATISTICS "org.relais.Relais1.Statistics"
+#define RELAIS_IFACE_QUEUE      "org.relais.Relais1.Queue"
 
 #define RELAIS_ACTION_CONFIGURE       "org.relais.relais1.configure"
 #define RELAIS_ACTION_MANAGE_ACCOUNTS "org.relais.relais1.manage-accounts"
+#define RELAIS_ACTION_MANAGE_QUEUE    "org.relais.relais1.manage-queue"

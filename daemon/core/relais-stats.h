@@ -19,8 +19,10 @@ typedef enum {
   RELAIS_STAT_BOUNCED,              /* recipients that failed permanently */
   RELAIS_STAT_REJECTED,             /* SMTP rejections, all reasons */
   RELAIS_STAT_BYTES_IN,             /* message bytes accepted */
+  RELAIS_STAT_BYTES_SENT,           /* message bytes delivered to other MTAs */
   RELAIS_STAT_TLS_SESSIONS,         /* successful STARTTLS / implicit TLS handshakes */
   RELAIS_STAT_QUEUE_LENGTH,         /* gauge: messages in the queue */
+  RELAIS_STAT_QUEUE_OLDEST,         /* gauge: received_at (Unix seconds) of the oldest queued message, 0 if none */
   RELAIS_STAT_N
 } RelaisStat;
 

@@ -3,7 +3,8 @@
  * One handle, opened in serialized mode and guarded by our own mutex so the
  * queue's commit thread and the main thread never interleave a transaction.
  * Settings are stored as GVariant text under their D-Bus property names, so a
- * new setting needs no migration: a missing row means "the default". */
+ * new setting needs no migration: a missing row means "the default".
+ * Collections (accounts, relay hosts, rules) have tables of their own. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
@@ -53,6 +54,15 @@ static const char *const migrations[] = {
   "ALTER TABLE recipients ADD COLUMN dsn_notify INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE recipients ADD COLUMN dsn_orcpt TEXT;"
   "ALTER TABLE recipients ADD COLUMN dsn_action INTEGER NOT NULL DEFAULT 0;",
+  /* 2 -> 3: Distribution (the mode and the single relay host live in settings) */
+  "CREATE TABLE relay_hosts (name TEXT PRIMARY KEY, server TEXT NOT NULL, port INTEGER NOT NULL,"
+  "  always_tls INTEGER NOT NULL, authentication INTEGER NOT NULL,"
+  "  username TEXT NOT NULL DEFAULT '', password TEXT NOT NULL DEFAULT '');"
+  "CREATE TABLE relay_rules (id INTEGER PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL,"
+  "  host TEXT NOT NULL REFERENCES relay_hosts(name) ON UPDATE CASCADE);"
+  "CREATE TABLE relay_rule_patterns (rule_id INTEGER NOT NULL"
+  "  REFERENCES relay_rules(id) ON DELETE CASCADE,"
+  "  position INTEGER NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (rule_id, position));",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);
@@ -270,12 +280,14 @@ column_list (sqlite3 *db, const char *sql, const char *key, GError **error)
 }
 
 /* Applies the stored General settings one by one, so that one bad stored
- * value (a hand-edited database) is reported and skipped, not fatal. */
+ * value (a hand-edited database) is reported and skipped, not fatal. The
+ * Distribution settings are put in DISTRIBUTION, for load_distribution(). */
 static RelaisConfig *
-load_general (sqlite3 *db, RelaisConfig *config, GError **error)
+load_general (sqlite3 *db, RelaisConfig *config, GVariantDict *distribution, GError **error)
 {
   g_autoptr (RelaisStmt) stmt = prepare (db, "SELECT key, value FROM settings", error);
   g_autoptr (RelaisConfig) current = relais_config_ref (config);
+  g_autoptr (GVariant) distribution_keys = relais_config_distribution_to_variant (config);
   int rc;
 
   if (!stmt)
@@ -287,12 +299,18 @@ load_general (sqlite3 *db, RelaisConfig *config, GError **error)
       g_autoptr (GError) local_error = NULL;
       g_autoptr (GVariant) value = g_variant_parse (NULL, text, NULL, NULL, &local_error);
       g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+      g_autoptr (GVariant) distribution_default = g_variant_lookup_value (distribution_keys, key, NULL);
       RelaisConfig *next;
 
       if (value == NULL)
         {
           g_warning ("stored setting %s is unreadable (%s); using its default", key,
                      local_error->message);
+          continue;
+        }
+      if (distribution_default != NULL)
+        {
+          g_variant_dict_insert_value (distribution, key, value);
           continue;
         }
       g_variant_builder_add (&changes, "{sv}", key, value);
@@ -351,6 +369,166 @@ load_accounts (sqlite3 *db, GError **error)
   return g_steal_pointer (&accounts);
 }
 
+/* Relay hosts as (name, {Server, Port, ...}), the fields AddRelayHost takes. */
+static GPtrArray *
+load_relay_hosts (sqlite3 *db, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db,
+                                         "SELECT name, server, port, always_tls, authentication, "
+                                         "username, password FROM relay_hosts ORDER BY name",
+                                         error);
+  g_autoptr (GPtrArray) hosts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_auto (GVariantBuilder) fields = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+      sqlite3_int64 port = sqlite3_column_int64 (stmt, 2);
+
+      g_variant_builder_add (&fields, "{sv}", "Server",
+                             g_variant_new_string ((const char *) sqlite3_column_text (stmt, 1)));
+      /* out of range: give the validation a value it refuses, with a clear message */
+      g_variant_builder_add (&fields, "{sv}", "Port",
+                             g_variant_new_uint32 (port >= 0 && port <= G_MAXUINT32 ? (guint32) port : 0));
+      g_variant_builder_add (&fields, "{sv}", "AlwaysTls",
+                             g_variant_new_boolean (sqlite3_column_int (stmt, 3) != 0));
+      g_variant_builder_add (&fields, "{sv}", "Authentication",
+                             g_variant_new_boolean (sqlite3_column_int (stmt, 4) != 0));
+      g_variant_builder_add (&fields, "{sv}", "Username",
+                             g_variant_new_string ((const char *) sqlite3_column_text (stmt, 5)));
+      g_variant_builder_add (&fields, "{sv}", "Password",
+                             g_variant_new_string ((const char *) sqlite3_column_text (stmt, 6)));
+      g_ptr_array_add (hosts, g_variant_ref_sink (g_variant_new ("(s@a{sv})",
+                                                                 (const char *) sqlite3_column_text (stmt, 0),
+                                                                 g_variant_builder_end (&fields))));
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read relay hosts", error);
+      return NULL;
+    }
+  return g_steal_pointer (&hosts);
+}
+
+/* Rules in rule order as (id, kind, host, patterns). */
+static GPtrArray *
+load_relay_rules (sqlite3 *db, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db,
+                                         "SELECT r.id, r.kind, r.host, p.pattern FROM relay_rules r "
+                                         "LEFT JOIN relay_rule_patterns p ON p.rule_id = r.id "
+                                         "ORDER BY r.position, r.id, p.position",
+                                         error);
+  g_autoptr (GPtrArray) rules = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autoptr (GStrvBuilder) patterns = NULL;
+  g_autofree char *kind = NULL;
+  g_autofree char *host = NULL;
+  sqlite3_int64 id = -1;
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  for (;;)
+    {
+      rc = sqlite3_step (stmt);
+      if (id >= 0 && (rc != SQLITE_ROW || sqlite3_column_int64 (stmt, 0) != id))
+        {
+          g_auto (GStrv) list = g_strv_builder_end (patterns);
+          /* ids out of range become 0 and take a new id */
+          g_ptr_array_add (rules, g_variant_ref_sink (g_variant_new ("(uss^as)",
+                                                                     id > 0 && id <= G_MAXUINT32 ? (guint32) id : 0,
+                                                                     kind, host, list)));
+          id = -1;
+        }
+      if (rc != SQLITE_ROW)
+        break;
+      if (id < 0)
+        {
+          id = sqlite3_column_int64 (stmt, 0);
+          g_free (kind);
+          kind = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+          g_free (host);
+          host = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+          g_clear_pointer (&patterns, g_strv_builder_unref);
+          patterns = g_strv_builder_new ();
+        }
+      if (sqlite3_column_type (stmt, 3) != SQLITE_NULL)
+        g_strv_builder_add (patterns, (const char *) sqlite3_column_text (stmt, 3));
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read relay rules", error);
+      return NULL;
+    }
+  return g_steal_pointer (&rules);
+}
+
+/* Replaces *CONFIG by NEXT, or warns with WHAT and ERROR when NEXT is NULL.
+ * (ERROR is passed by address: it is set by the call that makes NEXT.) */
+static void
+take_or_warn (RelaisConfig **config, RelaisConfig *next, const char *what, GError **error)
+{
+  if (next == NULL)
+    {
+      g_warning ("%s ignored: %s", what, (*error)->message);
+      return;
+    }
+  relais_config_unref (*config);
+  *config = next;
+}
+
+/* Builds the Distribution settings through the same validating edits the
+ * D-Bus side uses, in the order their checks need: the relay hosts, the rules
+ * (they name hosts), the single host's fields (authentication after the user
+ * name and password), the mode last (it needs a server or a host). A bad
+ * stored value is reported and skipped. */
+static void
+load_distribution (RelaisConfig **config, GVariantDict *settings, GPtrArray *hosts, GPtrArray *rules)
+{
+  static const char *const order[] = { "RelayServer", "RelayPort", "RelayAlwaysTls", "RelayUsername",
+                                       "RelayPassword", "RelayAuthentication", "Mode", NULL };
+
+  for (guint i = 0; i < hosts->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) fields = NULL;
+      g_autofree char *what = NULL;
+      const char *name;
+
+      g_variant_get (hosts->pdata[i], "(&s@a{sv})", &name, &fields);
+      what = g_strdup_printf ("stored relay host '%s'", name);
+      take_or_warn (config, relais_config_add_relay_host (*config, name, fields, &error), what, &error);
+    }
+  for (guint i = 0; i < rules->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree const char **patterns = NULL;
+      g_autofree char *what = NULL;
+      const char *kind, *host;
+      guint32 id;
+
+      g_variant_get (rules->pdata[i], "(u&s&s^a&s)", &id, &kind, &host, &patterns);
+      what = g_strdup_printf ("stored relay rule %u", id);
+      take_or_warn (config, relais_config_add_relay_rule (*config, id, kind, host, patterns, NULL, &error),
+                    what, &error);
+    }
+  for (guint i = 0; order[i]; i++)
+    {
+      g_autoptr (GVariant) value = g_variant_dict_lookup_value (settings, order[i], NULL);
+      g_autoptr (GError) error = NULL;
+      g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+      if (value == NULL)
+        continue;
+      g_variant_builder_add (&changes, "{sv}", order[i], value);
+      take_or_warn (config,
+                    relais_config_apply_distribution (*config, g_variant_builder_end (&changes), &error),
+                    "stored setting", &error);
+    }
+}
+
 RelaisConfig *
 relais_store_load_config (RelaisStore *store, const char *default_hostname, GError **error)
 {
@@ -358,6 +536,9 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
   g_autoptr (RelaisConfig) config = NULL;
   g_auto (GStrv) domains = NULL;
   g_autoptr (GPtrArray) accounts = NULL;
+  g_autoptr (GPtrArray) relay_hosts = NULL;
+  g_autoptr (GPtrArray) relay_rules = NULL;
+  g_auto (GVariantDict) distribution = G_VARIANT_DICT_INIT (NULL);
   sqlite3 *db;
 
   if (default_hostname && relais_is_fqdn (default_hostname))
@@ -367,13 +548,17 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
     }
 
   db = relais_store_lock (store);
-  config = load_general (db, base, error);
+  config = load_general (db, base, &distribution, error);
   if (config)
     domains = column_list (db, "SELECT domain FROM local_domains ORDER BY domain", NULL, error);
   if (domains)
     accounts = load_accounts (db, error);
+  if (accounts)
+    relay_hosts = load_relay_hosts (db, error);
+  if (relay_hosts)
+    relay_rules = load_relay_rules (db, error);
   relais_store_unlock (store);
-  if (!accounts)
+  if (!relay_rules)
     return NULL;
 
   /* Build the rest through the same validating edits the D-Bus side uses, so
@@ -404,6 +589,7 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
       relais_config_unref (config);
       config = next;
     }
+  load_distribution (&config, &distribution, relay_hosts, relay_rules);
   return g_steal_pointer (&config);
 }
 
@@ -544,4 +730,92 @@ gboolean
 relais_store_remove_account (RelaisStore *store, const char *login, GError **error)
 {
   return in_transaction (store, remove_account_txn, login, error);
+}
+
+static gboolean
+save_distribution_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  const RelaisConfig *config = data;
+  g_autoptr (GVariant) settings = relais_config_distribution_to_variant (config);
+  g_autoptr (RelaisStmt) setting = NULL;
+  g_autoptr (RelaisStmt) host = NULL;
+  g_autoptr (RelaisStmt) rule = NULL;
+  g_autoptr (RelaisStmt) pattern = NULL;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  setting = prepare (db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", error);
+  if (!setting)
+    return FALSE;
+  g_variant_iter_init (&iter, settings);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      g_autofree char *text = g_variant_print (value, TRUE);
+
+      sqlite3_reset (setting);
+      sqlite3_bind_text (setting, 1, key, -1, SQLITE_STATIC);
+      sqlite3_bind_text (setting, 2, text, -1, SQLITE_TRANSIENT);
+      if (!step_done (db, setting, error))
+        return FALSE;
+    }
+
+  /* The collections are rewritten whole (patterns go with their rules). */
+  if (!exec (db, "DELETE FROM relay_rules; DELETE FROM relay_hosts;", error))
+    return FALSE;
+  host = prepare (db,
+                  "INSERT INTO relay_hosts (name, server, port, always_tls, authentication, username, "
+                  "password) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                  error);
+  if (!host)
+    return FALSE;
+  for (guint i = 0; i < config->relay_hosts->len; i++)
+    {
+      const RelaisRelayHost *h = config->relay_hosts->pdata[i];
+
+      sqlite3_reset (host);
+      sqlite3_bind_text (host, 1, h->name, -1, SQLITE_STATIC);
+      sqlite3_bind_text (host, 2, h->server, -1, SQLITE_STATIC);
+      sqlite3_bind_int (host, 3, (int) h->port);
+      sqlite3_bind_int (host, 4, h->always_tls);
+      sqlite3_bind_int (host, 5, h->authentication);
+      sqlite3_bind_text (host, 6, h->username, -1, SQLITE_STATIC);
+      sqlite3_bind_text (host, 7, h->password, -1, SQLITE_STATIC);
+      if (!step_done (db, host, error))
+        return FALSE;
+    }
+
+  rule = prepare (db, "INSERT INTO relay_rules (id, position, kind, host) VALUES (?1, ?2, ?3, ?4)", error);
+  pattern = prepare (db, "INSERT INTO relay_rule_patterns (rule_id, position, pattern) VALUES (?1, ?2, ?3)",
+                     error);
+  if (!rule || !pattern)
+    return FALSE;
+  for (guint i = 0; i < config->relay_rules->len; i++)
+    {
+      const RelaisRelayRule *r = config->relay_rules->pdata[i];
+
+      sqlite3_reset (rule);
+      sqlite3_bind_int64 (rule, 1, r->id);
+      sqlite3_bind_int (rule, 2, (int) i);
+      sqlite3_bind_text (rule, 3, relais_rule_kind_to_string (r->kind), -1, SQLITE_STATIC);
+      sqlite3_bind_text (rule, 4, r->host, -1, SQLITE_STATIC);
+      if (!step_done (db, rule, error))
+        return FALSE;
+      for (guint j = 0; r->patterns[j]; j++)
+        {
+          sqlite3_reset (pattern);
+          sqlite3_bind_int64 (pattern, 1, r->id);
+          sqlite3_bind_int (pattern, 2, (int) j);
+          sqlite3_bind_text (pattern, 3, r->patterns[j], -1, SQLITE_STATIC);
+          if (!step_done (db, pattern, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+relais_store_save_distribution (RelaisStore *store, const RelaisConfig *config, GError **error)
+{
+  return in_transaction (store, save_distribution_txn, config, error);
 }

@@ -5,7 +5,8 @@
  * transaction. Other modules (the queue) run their statements through
  * relais_store_lock()/unlock(): the handle is shared between the main thread and
  * the queue's commit thread, and the lock serializes them.
- * The database file is created 0600: it holds password hashes. */
+ * The database file is created 0600: it holds password hashes and the relay
+ * hosts' passwords in clear (the daemon must present them). */
 #pragma once
 
 #include <glib.h>
@@ -17,7 +18,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisStore RelaisStore;
 
-#define RELAIS_STORE_SCHEMA_VERSION 2
+#define RELAIS_STORE_SCHEMA_VERSION 3
 
 RelaisStore  *relais_store_open (const char *path, GError **error);
 void          relais_store_free (RelaisStore *store);
@@ -34,6 +35,10 @@ gboolean      relais_store_add_local_domain (RelaisStore *store, const char *dom
 gboolean      relais_store_remove_local_domain (RelaisStore *store, const char *domain, GError **error);
 gboolean      relais_store_save_account (RelaisStore *store, const RelaisAccount *account, GError **error);
 gboolean      relais_store_remove_account (RelaisStore *store, const char *login, GError **error);
+/* Writes the whole Distribution page (mode, single relay host, relay hosts,
+ * rules) in one transaction: a host rename touches the rules too, and the
+ * page is small enough to rewrite at every change. */
+gboolean      relais_store_save_distribution (RelaisStore *store, const RelaisConfig *config, GError **error);
 
 /* For modules with tables of their own (queue): the handle, held under the lock. */
 sqlite3      *relais_store_lock (RelaisStore *store);

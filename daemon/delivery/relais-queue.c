@@ -19,6 +19,7 @@
 
 #include <glib/gstdio.h>
 
+#include "relais-bounce.h"
 #include "relais-error.h"
 
 #define SPOOL_BUFFER_SIZE (64 * 1024)
@@ -44,6 +45,7 @@ struct _RelaisQueue {
   gint n_batches;             /* atomic, for tests */
 
   gint64 last_id_time;
+  guint64 generation;         /* see relais_queue_get_generation() */
   GFunc committed_func;
   gpointer committed_data;
 };
@@ -609,7 +611,15 @@ commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_assert (self->n_outstanding > 0);
   self->n_outstanding--;
   if (ok && self->stats != NULL)
-    relais_stats_add (self->stats, RELAIS_STAT_QUEUE_LENGTH, 1);
+    {
+      guint64 oldest = relais_stats_get (self->stats, RELAIS_STAT_QUEUE_OLDEST);
+
+      relais_stats_add (self->stats, RELAIS_STAT_QUEUE_LENGTH, 1);
+      if (oldest == 0 || (gint64) oldest > request->received_at)
+        relais_stats_set (self->stats, RELAIS_STAT_QUEUE_OLDEST, request->received_at);
+    }
+  if (ok)
+    relais_queue_changed (self);
   if (request->callback != NULL)
     request->callback (NULL, result, request->user_data);
   if (ok && self->committed_func != NULL)
@@ -899,6 +909,8 @@ commit_thread_func (gpointer data)
 
 /* ---- recovery ----------------------------------------------------------- */
 
+static void queue_update_oldest (RelaisQueue *self);
+
 static void
 remove_all_files (const char *dir_path)
 {
@@ -1002,6 +1014,8 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
 
   if (queue->stats != NULL)
     relais_stats_set (queue->stats, RELAIS_STAT_QUEUE_LENGTH, g_hash_table_size (ids));
+  queue_update_oldest (queue);
+  relais_queue_changed (queue);
   if (n_messages != NULL)
     *n_messages = g_hash_table_size (ids);
   g_info ("Queue recovered: %u messages waiting", g_hash_table_size (ids));
@@ -1048,5 +1062,430 @@ relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
     g_info ("Cannot remove queue file %s/%s: %s", queue->msg_dir, id, g_strerror (errno));
   if (queue->stats != NULL)
     relais_stats_add (queue->stats, RELAIS_STAT_QUEUE_LENGTH, -1);
+  queue_update_oldest (queue);
+  relais_queue_changed (queue);
+  return TRUE;
+}
+
+/* ---- administration ----------------------------------------------------- */
+
+guint64
+relais_queue_get_generation (RelaisQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+
+  return queue->generation;
+}
+
+void
+relais_queue_changed (RelaisQueue *queue)
+{
+  g_return_if_fail (queue != NULL);
+
+  queue->generation++;
+}
+
+/* RELAIS_STAT_QUEUE_OLDEST from the rows. A scan of the messages table (no
+ * index on received_at): cheap next to the delivery that precedes a removal. */
+static void
+queue_update_oldest (RelaisQueue *self)
+{
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  sqlite3 *db;
+  gint64 oldest = -1;
+
+  if (self->stats == NULL)
+    return;
+  db = relais_store_lock (self->store);
+  if (sqlite3_prepare_v2 (db, "SELECT COALESCE(MIN(received_at), 0) FROM messages", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    oldest = sqlite3_column_int64 (stmt, 0);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (self->store);
+  if (oldest >= 0)
+    relais_stats_set (self->stats, RELAIS_STAT_QUEUE_OLDEST, oldest);
+}
+
+static void
+queue_recipient_free (RelaisQueueRecipient *recipient)
+{
+  g_free (recipient->address);
+  g_free (recipient->original);
+  g_free (recipient->last_reply);
+  g_free (recipient);
+}
+
+void
+relais_queue_entry_free (RelaisQueueEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->id);
+  g_free (entry->sender);
+  g_free (entry->client_address);
+  g_free (entry->helo);
+  g_clear_pointer (&entry->pending, g_ptr_array_unref);
+  g_free (entry->last_error);
+  g_clear_pointer (&entry->recipients, g_ptr_array_unref);
+  g_clear_pointer (&entry->headers, g_bytes_unref);
+  g_free (entry);
+}
+
+gboolean
+relais_queue_id_is_valid (const char *id)
+{
+  if (id == NULL || strlen (id) != QUEUE_ID_LENGTH)
+    return FALSE;
+  for (const char *p = id; *p != '\0'; p++)
+    if (strchr (id_digits, *p) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_id (const char *id, GError **error)
+{
+  g_autofree char *valid = NULL;
+  g_autofree char *shown = NULL;
+
+  if (relais_queue_id_is_valid (id))
+    return TRUE;
+  /* Quoted back as valid UTF-8, and not at any length. */
+  valid = g_utf8_make_valid (id != NULL ? id : "", -1);
+  if (g_utf8_strlen (valid, -1) > 40)
+    {
+      g_autofree char *head = g_utf8_substring (valid, 0, 40);
+
+      shown = g_strconcat (head, "…", NULL);
+    }
+  else
+    shown = g_steal_pointer (&valid);
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+               "'%s' is not a queue id: a queue id is 16 characters, digits and capital letters", shown);
+  return FALSE;
+}
+
+static void
+set_not_found (GError **error, const char *id)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "No message %s in the queue", id);
+}
+
+static const char *
+column_text (sqlite3_stmt *stmt, int column)
+{
+  const char *text = (const char *) sqlite3_column_text (stmt, column);
+
+  return text != NULL ? text : "";
+}
+
+/* Rank of a not-delivered recipient's reply for last_error: higher wins. */
+typedef struct {
+  gboolean pending;
+  guint attempts;
+  gint64 next_attempt;
+} ErrorRank;
+
+static gboolean
+error_rank_higher (const ErrorRank *a, const ErrorRank *b)
+{
+  if (a->pending != b->pending)
+    return a->pending;
+  if (a->attempts != b->attempts)
+    return a->attempts > b->attempts;
+  return a->next_attempt >= b->next_attempt;   /* ties: the later position */
+}
+
+/* Adds one recipients row (columns 7...) to ENTRY's summary, and to its
+ * recipients when it keeps them. */
+static void
+entry_add_recipient (RelaisQueueEntry *entry, ErrorRank *best, sqlite3_stmt *stmt)
+{
+  RelaisQueueRecipient *r = g_new0 (RelaisQueueRecipient, 1);
+  gint state = sqlite3_column_int (stmt, 9);
+  ErrorRank rank;
+
+  r->address = g_strdup (column_text (stmt, 7));
+  r->original = g_strdup (column_text (stmt, 8));
+  r->state = state == RELAIS_RECIPIENT_DELIVERED || state == RELAIS_RECIPIENT_FAILED
+               ? (RelaisRecipientState) state : RELAIS_RECIPIENT_PENDING;
+  r->attempts = (guint) MAX (sqlite3_column_int (stmt, 10), 0);
+  r->next_attempt = sqlite3_column_int64 (stmt, 11);
+  r->last_reply = g_strdup (column_text (stmt, 12));
+
+  entry->attempts = MAX (entry->attempts, r->attempts);
+  if (r->state == RELAIS_RECIPIENT_PENDING)
+    {
+      gint64 due = MAX (r->next_attempt, entry->received_at);
+
+      g_ptr_array_add (entry->pending, g_strdup (r->address));
+      if (entry->next_attempt == 0 || due < entry->next_attempt)
+        entry->next_attempt = due;
+    }
+  rank = (ErrorRank) { r->state == RELAIS_RECIPIENT_PENDING, r->attempts, r->next_attempt };
+  if (r->state != RELAIS_RECIPIENT_DELIVERED && r->last_reply[0] != '\0' &&
+      (entry->last_error[0] == '\0' || error_rank_higher (&rank, best)))
+    {
+      g_free (entry->last_error);
+      entry->last_error = g_strdup (r->last_reply);
+      *best = rank;
+    }
+
+  if (entry->recipients != NULL)
+    g_ptr_array_add (entry->recipients, r);
+  else
+    queue_recipient_free (r);
+}
+
+/* The messages (every one, or only ID) with their recipients' summary, oldest
+ * first. WITH_RECIPIENTS keeps every recipient too. */
+static GPtrArray *
+queue_read (RelaisQueue *self, const char *id, gboolean with_recipients, GError **error)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_queue_entry_free);
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  g_autofree char *sql = g_strdup_printf ("SELECT m.id, m.sender, m.size, m.received_at, m.client_address, "
+                                          "m.helo, m.held, r.address, r.original, r.state, r.attempts, "
+                                          "r.next_attempt, r.last_reply "
+                                          "FROM messages m LEFT JOIN recipients r ON r.message_id = m.id %s"
+                                          "ORDER BY m.received_at, m.id, r.position",
+                                          id != NULL ? "WHERE m.id = ? " : "");
+  RelaisQueueEntry *entry = NULL;
+  ErrorRank best = { 0 };
+  sqlite3 *db;
+  int rc;
+
+  db = relais_store_lock (self->store);
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot read the queue", error);
+      relais_store_unlock (self->store);
+      return NULL;
+    }
+  if (id != NULL)
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *row_id = column_text (stmt, 0);
+
+      if (entry == NULL || !g_str_equal (entry->id, row_id))
+        {
+          entry = g_new0 (RelaisQueueEntry, 1);
+          entry->id = g_strdup (row_id);
+          entry->sender = g_strdup (column_text (stmt, 1));
+          entry->size = (guint64) MAX (sqlite3_column_int64 (stmt, 2), 0);
+          entry->received_at = sqlite3_column_int64 (stmt, 3);
+          entry->client_address = g_strdup (column_text (stmt, 4));
+          entry->helo = g_strdup (column_text (stmt, 5));
+          entry->held = sqlite3_column_int (stmt, 6) != 0;
+          entry->pending = g_ptr_array_new_with_free_func (g_free);
+          entry->last_error = g_strdup ("");
+          if (with_recipients)
+            entry->recipients = g_ptr_array_new_with_free_func ((GDestroyNotify) queue_recipient_free);
+          g_ptr_array_add (entries, entry);
+        }
+      if (sqlite3_column_type (stmt, 7) != SQLITE_NULL)
+        entry_add_recipient (entry, &best, stmt);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "Cannot read the queue", error);
+      relais_store_unlock (self->store);
+      return NULL;
+    }
+  relais_store_unlock (self->store);
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      RelaisQueueEntry *e = g_ptr_array_index (entries, i);
+
+      if (e->held)
+        e->next_attempt = 0;
+    }
+  return g_steal_pointer (&entries);
+}
+
+GPtrArray *
+relais_queue_list (RelaisQueue *queue, GError **error)
+{
+  g_return_val_if_fail (queue != NULL, NULL);
+
+  return queue_read (queue, NULL, FALSE, error);
+}
+
+RelaisQueueEntry *
+relais_queue_show (RelaisQueue *queue, const char *id, GError **error)
+{
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *path = NULL;
+  RelaisQueueEntry *entry;
+
+  g_return_val_if_fail (queue != NULL, NULL);
+
+  if (!check_id (id, error))
+    return NULL;
+  entries = queue_read (queue, id, TRUE, error);
+  if (entries == NULL)
+    return NULL;
+  if (entries->len == 0)
+    {
+      set_not_found (error, id);
+      return NULL;
+    }
+  entry = g_ptr_array_steal_index (entries, 0);
+  path = relais_queue_spool_path (queue, id);
+  entry->headers = relais_bounce_read_headers (path, RELAIS_QUEUE_MAX_HEADERS, &local_error);
+  if (entry->headers == NULL)
+    g_message ("%s: cannot read its headers: %s", id, local_error->message);
+  return entry;
+}
+
+/* Runs SQL (whose ?1 is the id and ?2 the time now) for message ID; CHANGES
+ * (optional) receives how many rows it changed. Call with the store locked. */
+static gboolean
+queue_exec_for (sqlite3 *db, const char *sql, const char *id, int *changes, GError **error)
+{
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot change the queue", error);
+      return FALSE;
+    }
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_bind_parameter_count (stmt) >= 2)
+    sqlite3_bind_int64 (stmt, 2, g_get_real_time () / G_USEC_PER_SEC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "Cannot change the queue", error);
+      return FALSE;
+    }
+  if (changes != NULL)
+    *changes = sqlite3_changes (db);
+  return TRUE;
+}
+
+/* 1 if message ID is held, 0 if not, -1 if there is none (ERROR set) or the
+ * read failed. Call with the store locked. */
+static gint
+queue_read_held (sqlite3 *db, const char *id, GError **error)
+{
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (db, "SELECT held FROM messages WHERE id = ?", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot read the queue", error);
+      return -1;
+    }
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return sqlite3_column_int (stmt, 0) != 0 ? 1 : 0;
+  if (rc == SQLITE_DONE)
+    set_not_found (error, id);
+  else
+    relais_store_set_error (db, "Cannot read the queue", error);
+  return -1;
+}
+
+#define SQL_DUE_NOW "UPDATE recipients SET next_attempt = ?2 WHERE message_id = ?1 AND state = 0"
+
+gboolean
+relais_queue_hold (RelaisQueue *queue, const char *id, GError **error)
+{
+  sqlite3 *db;
+  int changes = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+
+  if (!check_id (id, error))
+    return FALSE;
+  db = relais_store_lock (queue->store);
+  ok = queue_exec_for (db, "UPDATE messages SET held = 1 WHERE id = ?1", id, &changes, error);
+  relais_store_unlock (queue->store);
+  if (ok && changes == 0)
+    {
+      set_not_found (error, id);
+      return FALSE;
+    }
+  if (!ok)
+    return FALSE;
+  g_message ("%s: held: it is not delivered until it is released", id);
+  relais_queue_changed (queue);
+  return TRUE;
+}
+
+gboolean
+relais_queue_release (RelaisQueue *queue, const char *id, GError **error)
+{
+  sqlite3 *db;
+  int changes = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+
+  if (!check_id (id, error))
+    return FALSE;
+  db = relais_store_lock (queue->store);
+  ok = exec_sql (db, "BEGIN IMMEDIATE", error);
+  if (ok)
+    {
+      ok = queue_exec_for (db, "UPDATE messages SET held = 0 WHERE id = ?1", id, &changes, error) &&
+           (changes == 0 || queue_exec_for (db, SQL_DUE_NOW, id, NULL, error));
+      if (ok)
+        ok = exec_sql (db, "COMMIT", error);
+      if (!ok)
+        exec_sql (db, "ROLLBACK", NULL);
+    }
+  relais_store_unlock (queue->store);
+  if (!ok)
+    return FALSE;
+  if (changes == 0)
+    {
+      set_not_found (error, id);
+      return FALSE;
+    }
+  g_message ("%s: released: its pending recipients are due now", id);
+  relais_queue_changed (queue);
+  return TRUE;
+}
+
+gboolean
+relais_queue_retry_now (RelaisQueue *queue, const char *id, GError **error)
+{
+  sqlite3 *db;
+  gint held;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+
+  if (!check_id (id, error))
+    return FALSE;
+  db = relais_store_lock (queue->store);
+  held = queue_read_held (db, id, error);
+  if (held == 0)
+    ok = queue_exec_for (db, SQL_DUE_NOW, id, NULL, error);
+  relais_store_unlock (queue->store);
+  if (held == 1)
+    g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_FAILED,
+                 "Message %s is held: release it first (releasing also retries it at once)", id);
+  if (!ok)
+    return FALSE;
+  g_message ("%s: retry now: its pending recipients are due now", id);
+  relais_queue_changed (queue);
+  return TRUE;
+}
+
+gboolean
+relais_queue_delete (RelaisQueue *queue, const char *id, GError **error)
+{
+  g_return_val_if_fail (queue != NULL, FALSE);
+
+  if (!check_id (id, error) || !relais_queue_remove (queue, id, error))
+    return FALSE;
+  g_message ("%s: deleted from the queue by an administrator; no bounce is sent", id);
   return TRUE;
 }

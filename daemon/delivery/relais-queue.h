@@ -90,9 +90,80 @@ char        *relais_queue_spool_path (RelaisQueue *queue, const char *id);
  * recipient is done, and for the Queue D-Bus "delete". */
 gboolean     relais_queue_remove (RelaisQueue *queue, const char *id, GError **error);
 
+/* ---- administration (the Queue D-Bus interface) -------------------------
+ * Main thread, through the store's lock like the rest. Every function taking
+ * an ID fails with RELAIS_ERROR_INVALID_ARGUMENT when it is not a queue id and
+ * RELAIS_ERROR_NOT_FOUND ("No message ID in the queue") when no such message
+ * is queued. */
+
+typedef enum {
+  RELAIS_RECIPIENT_PENDING = 0,
+  RELAIS_RECIPIENT_DELIVERED = 1,
+  RELAIS_RECIPIENT_FAILED = 2,
+} RelaisRecipientState;
+
+typedef struct {
+  char *address;            /* where it goes (after aliases and forwards) */
+  char *original;           /* the RCPT TO it came from */
+  RelaisRecipientState state;
+  guint attempts;
+  gint64 next_attempt;      /* Unix seconds; 0: never tried */
+  char *last_reply;         /* "" before the first attempt */
+} RelaisQueueRecipient;
+
+typedef struct {
+  char *id;
+  char *sender;             /* "" for the null reverse path */
+  guint64 size;             /* spool file bytes */
+  gint64 received_at;       /* Unix seconds */
+  char *client_address;     /* "" for our own notifications */
+  char *helo;
+  gboolean held;
+  GPtrArray *pending;       /* of char*: addresses of the pending recipients */
+  guint attempts;           /* the most attempts of any recipient */
+  char *last_error;         /* the last reply of a recipient not delivered
+                             * (pending ones first, then the most tried), "" */
+  gint64 next_attempt;      /* the earliest attempt due for a pending recipient,
+                             * never before received_at; 0 when held or none pending */
+  GPtrArray *recipients;    /* of RelaisQueueRecipient*, by position: relais_queue_show() only */
+  GBytes *headers;          /* header section, CRLF, at most RELAIS_QUEUE_MAX_HEADERS: show only */
+} RelaisQueueEntry;
+
+#define RELAIS_QUEUE_MAX_HEADERS (64 * 1024)
+
+void              relais_queue_entry_free (RelaisQueueEntry *entry);
+
+/* TRUE when ID has the form of a queue id (16 of 0-9 A-Z). */
+gboolean          relais_queue_id_is_valid (const char *id);
+
+/* Every queued message, oldest first: GPtrArray of RelaisQueueEntry*. */
+GPtrArray        *relais_queue_list (RelaisQueue *queue, GError **error);
+/* One message with its recipients and header section (read from the spool
+ * file: if that fails the entry comes without headers, and a message says why). */
+RelaisQueueEntry *relais_queue_show (RelaisQueue *queue, const char *id, GError **error);
+/* The scheduler picks none of its recipients until it is released; a delivery
+ * already under way finishes. Holding a held message changes nothing. */
+gboolean          relais_queue_hold (RelaisQueue *queue, const char *id, GError **error);
+/* Not held any more, and every pending recipient due at once (also for a
+ * message that was not held). The caller kicks the scheduler. */
+gboolean          relais_queue_release (RelaisQueue *queue, const char *id, GError **error);
+/* Every pending recipient due at once. A held message is refused with
+ * RELAIS_ERROR_FAILED: release it (which also retries it). The caller kicks
+ * the scheduler. */
+gboolean          relais_queue_retry_now (RelaisQueue *queue, const char *id, GError **error);
+/* relais_queue_remove() for an administrator: no bounce is sent; logged. */
+gboolean          relais_queue_delete (RelaisQueue *queue, const char *id, GError **error);
+
+/* Bumped whenever a message enters or leaves the queue or changes state, so
+ * that a reader can tell cheaply whether to look again. The scheduler calls
+ * relais_queue_changed() after it records a delivery outcome. */
+guint64           relais_queue_get_generation (RelaisQueue *queue);
+void              relais_queue_changed (RelaisQueue *queue);
+
 /* How many group commits (batches) the commit thread has run: for tests. */
 guint        relais_queue_get_batch_count (RelaisQueue *queue);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisEnvelope, relais_envelope_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisQueueEntry, relais_queue_entry_free)
 
 G_END_DECLS

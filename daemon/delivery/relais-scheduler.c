@@ -18,6 +18,7 @@
 #include "relais-scheduler.h"
 
 #include "relais-bounce.h"
+#include "relais-error.h"
 #include "relais-maildir.h"
 #include "relais-remote.h"
 
@@ -261,7 +262,10 @@ bounce_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
              request->to, request->n_failed);
   if (!relais_queue_remove (self->services->queue, request->id, &error))
     {
-      g_warning ("%s: cannot remove the message from the queue: %s", request->id, error->message);
+      if (g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND))
+        g_message ("%s: already deleted from the queue", request->id);
+      else
+        g_warning ("%s: cannot remove the message from the queue: %s", request->id, error->message);
       return;
     }
   g_message ("%s: removed from the queue (%u failed recipients)", request->id, request->n_failed);
@@ -441,11 +445,12 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
   guint n_failed = 0;
   g_autoptr(GError) error = NULL;
   g_autofree char *sender = NULL;
-  sqlite3 *db = relais_store_lock (self->store);
+  sqlite3 *db;
   gint64 n_pending = -1;
 
   if (g_hash_table_contains (self->bouncing, id))
     return;   /* its bounce is being committed */
+  db = relais_store_lock (self->store);
   {
     g_autoptr(RelaisSchedulerStmt) stmt = NULL;
 
@@ -620,6 +625,11 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
       sqlite3_bind_text (stmt, 7, job->message_id, -1, SQLITE_STATIC);
       sqlite3_bind_int (stmt, 8, job->position);
       ok = sqlite3_step (stmt) == SQLITE_DONE;
+      /* Deleted over D-Bus while it was being delivered: nothing to record,
+       * and the UPDATE creates no row. */
+      if (ok && sqlite3_changes (db) == 0)
+        g_message ("%s: <%s>: the message was deleted during the delivery; its outcome is not recorded",
+                   job->message_id, job->address);
     }
   if (ok)
     ok = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
@@ -629,6 +639,7 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
       sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
     }
   relais_store_unlock (self->store);
+  relais_queue_changed (self->services->queue);
 
   if (!ok)
     {

@@ -32,7 +32,9 @@ struct _RelaisDaemon {
   GDBusConnection *bus;
   RelaisGeneral *general;
   RelaisAccounts *accounts;
+  RelaisDistribution *distribution;
   RelaisStatistics *statistics;
+  RelaisMailQueue *queue;
   guint owner_id;
   GMainLoop *quit_loop;
 };
@@ -169,6 +171,12 @@ relais_daemon_free (RelaisDaemon *daemon)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->accounts));
   if (daemon->statistics)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->statistics));
+  if (daemon->distribution)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->distribution));
+  g_clear_object (&daemon->distribution);
+  if (daemon->queue)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->queue));
+  g_clear_object (&daemon->queue);
   g_clear_object (&daemon->general);
   g_clear_object (&daemon->accounts);
   g_clear_object (&daemon->statistics);
@@ -238,8 +246,11 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->general = relais_dbus_general_new (daemon);
   daemon->accounts = relais_dbus_accounts_new (daemon);
   daemon->statistics = relais_dbus_statistics_new (daemon);
+  daemon->distribution = relais_dbus_distribution_new (daemon);
+  daemon->queue = relais_dbus_queue_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
-      !export (daemon, daemon->statistics, error))
+      !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
+      !export (daemon, daemon->queue, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -275,6 +286,18 @@ relais_daemon_get_authority (RelaisDaemon *daemon)
   return daemon->authority;
 }
 
+RelaisQueue *
+relais_daemon_get_queue (RelaisDaemon *daemon)
+{
+  return daemon->services.queue;
+}
+
+RelaisScheduler *
+relais_daemon_get_scheduler (RelaisDaemon *daemon)
+{
+  return daemon->scheduler;
+}
+
 void
 relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
 {
@@ -286,4 +309,6 @@ relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
     relais_dbus_general_sync (daemon->general, config);
   if (daemon->accounts)
     relais_dbus_accounts_sync (daemon->accounts, config);
+  if (daemon->distribution)
+    relais_dbus_distribution_sync (daemon->distribution, config);
 }

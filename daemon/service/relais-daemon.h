@@ -29,6 +29,7 @@ void relais_daemon_options_clear (RelaisDaemonOptions *options);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RelaisDaemonOptions, relais_daemon_options_clear)
 
 typedef struct _RelaisDaemon RelaisDaemon;
+typedef struct _RelaisScheduler RelaisScheduler;
 
 RelaisDaemon    *relais_daemon_new (const RelaisDaemonOptions *options, GError **error);
 void             relais_daemon_free (RelaisDaemon *daemon);
@@ -40,6 +41,8 @@ RelaisConfig    *relais_daemon_get_config (RelaisDaemon *daemon);     /* borrowe
 RelaisStore     *relais_daemon_get_store (RelaisDaemon *daemon);
 RelaisStats     *relais_daemon_get_stats (RelaisDaemon *daemon);
 RelaisAuthority *relais_daemon_get_authority (RelaisDaemon *daemon);
+RelaisQueue     *relais_daemon_get_queue (RelaisDaemon *daemon);
+RelaisScheduler *relais_daemon_get_scheduler (RelaisDaemon *daemon);
 /* Takes ownership of CONFIG and makes it current. */
 void             relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * org.relais.Relais1.Statistics: counters since start as read-only properties.
  * The counters move on every SMTP command; the properties follow them from a
- * one-second timer, so PropertiesChanged goes out at most once a second. */
+ * one-second timer, so PropertiesChanged goes out at most once a second
+ * (each second while the queue is not empty: QueueOldestAge grows). */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
@@ -20,7 +21,8 @@ poll_cb (gpointer user_data)
   Poller *poller = user_data;
   guint64 generation = relais_stats_generation (poller->stats);
 
-  if (generation != poller->seen_generation)
+  /* QueueOldestAge grows by itself while anything is queued. */
+  if (generation != poller->seen_generation || relais_stats_get (poller->stats, RELAIS_STAT_QUEUE_OLDEST) != 0)
     {
       poller->seen_generation = generation;
       relais_dbus_statistics_sync (poller->skeleton, poller->stats);
@@ -54,6 +56,9 @@ relais_dbus_statistics_new (RelaisDaemon *daemon)
 void
 relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
 {
+  gint64 oldest = (gint64) relais_stats_get (stats, RELAIS_STAT_QUEUE_OLDEST);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
   relais_statistics_set_connections (s, relais_stats_get (stats, RELAIS_STAT_CONNECTIONS));
   relais_statistics_set_sessions_open (s, relais_stats_get (stats, RELAIS_STAT_SESSIONS_OPEN));
   relais_statistics_set_messages_received (s, relais_stats_get (stats, RELAIS_STAT_MESSAGES_RECEIVED));
@@ -66,4 +71,6 @@ relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
   relais_statistics_set_bytes_received (s, relais_stats_get (stats, RELAIS_STAT_BYTES_IN));
   relais_statistics_set_tls_sessions (s, relais_stats_get (stats, RELAIS_STAT_TLS_SESSIONS));
   relais_statistics_set_queue_length (s, relais_stats_get (stats, RELAIS_STAT_QUEUE_LENGTH));
+  relais_statistics_set_queue_oldest_age (s, oldest != 0 && now > oldest ? (guint64) (now - oldest) : 0);
+  relais_statistics_set_bytes_sent (s, relais_stats_get (stats, RELAIS_STAT_BYTES_SENT));
 }

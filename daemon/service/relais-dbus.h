@@ -12,8 +12,14 @@ G_BEGIN_DECLS
 RelaisGeneral    *relais_dbus_general_new (RelaisDaemon *daemon);
 void              relais_dbus_general_sync (RelaisGeneral *skeleton, const RelaisConfig *config);
 
+RelaisDistribution *relais_dbus_distribution_new (RelaisDaemon *daemon);
+void              relais_dbus_distribution_sync (RelaisDistribution *skeleton, const RelaisConfig *config);
+
 RelaisAccounts   *relais_dbus_accounts_new (RelaisDaemon *daemon);
 void              relais_dbus_accounts_sync (RelaisAccounts *skeleton, const RelaisConfig *config);
+
+/* List/Show open, the changes through polkit; Changed at most once a second. */
+RelaisMailQueue  *relais_dbus_queue_new (RelaisDaemon *daemon);
 
 /* Polls the counters once a second and updates the properties only when they
  * moved: PropertiesChanged is thus coalesced to at most one a second. */

@@ -3,18 +3,22 @@
 (python-dbusmock's polkitd template), reads are open."""
 
 import os
+import smtplib
 import subprocess
 
 import pytest
 from gi.repository import GLib
 
 from relais_helpers import (
-    ERR, IFACE_ACCOUNTS, IFACE_GENERAL, TEST_DOMAIN, DBusCallError, DBusClient, MessageBus,
-    make_daemon, register_log, require_tool, source_root, unregister_log, wait_for,
+    CLIENT_HELO, ERR, IFACE_ACCOUNTS, IFACE_GENERAL, SENDER, TEST_DOMAIN, DBusCallError,
+    DBusClient, MessageBus, make_daemon, make_message, register_log, require_tool, source_root,
+    unregister_log, wait_for,
 )
 
 ACTION_CONFIGURE = "org.relais.relais1.configure"
 ACTION_ACCOUNTS = "org.relais.relais1.manage-accounts"
+ACTION_QUEUE = "org.relais.relais1.manage-queue"
+IFACE_QUEUE = "org.relais.Relais1.Queue"
 POLKIT_NAME = "org.freedesktop.PolicyKit1"
 POLKIT_PATH = "/org/freedesktop/PolicyKit1/Authority"
 MOCK_IFACE = "org.freedesktop.DBus.Mock"
@@ -210,3 +214,62 @@ def test_invalid_value_with_permission_is_invalid_argument(sysdaemon, polkit_moc
     with pytest.raises(DBusCallError) as e:
         sysdaemon.update(MaxRecipients=0)
     assert e.value.name == ERR + "InvalidArgument", e.value
+
+
+def queued_message(sysdaemon, polkit_mock):
+    """One message queued for a remote administrator (under .invalid, so it
+    stays queued); returns its id. Leaves polkit allowing nothing."""
+    set_allowed(polkit_mock, [ACTION_CONFIGURE])
+    sysdaemon.add_domain(TEST_DOMAIN)
+    sysdaemon.update(ExternalAdministrators=["admin@relais-polkit.invalid"])
+    set_allowed(polkit_mock, [])
+    with smtplib.SMTP(sysdaemon.host, sysdaemon.port, local_hostname=CLIENT_HELO, timeout=15) as s:
+        s.sendmail(SENDER, ["postmaster@" + TEST_DOMAIN],
+                   make_message(to="postmaster@" + TEST_DOMAIN))
+    rows = wait_for(lambda: sysdaemon.dbus().call(IFACE_QUEUE, "List")[0], 10,
+                    "the message in Queue.List")
+    clear_calls(polkit_mock)
+    return rows[0][0]
+
+
+def queue_change(sysdaemon, method, qid):
+    sysdaemon.dbus().call(IFACE_QUEUE, method, "(sb)", (qid, False))
+
+
+def test_queue_changes_denied_without_manage_queue(sysdaemon, polkit_mock):
+    qid = queued_message(sysdaemon, polkit_mock)
+    # reads are open
+    assert sysdaemon.dbus().call(IFACE_QUEUE, "Show", "(s)", (qid,))[0]["Id"] == qid
+    assert checked_actions(polkit_mock) == [], "polkit asked for a read"
+    # configure and manage-accounts do not allow queue changes
+    set_allowed(polkit_mock, [ACTION_CONFIGURE, ACTION_ACCOUNTS])
+    for method in ("Hold", "Release", "RetryNow", "Delete"):
+        with pytest.raises(DBusCallError) as e:
+            queue_change(sysdaemon, method, qid)
+        assert e.value.name == ERR + "PermissionDenied", (method, e.value)
+    assert checked_actions(polkit_mock) == [ACTION_QUEUE] * 4
+    # nothing changed
+    (row,) = sysdaemon.dbus().call(IFACE_QUEUE, "List")[0]
+    assert row[0] == qid and row[-1] is False, row
+    # an unknown id is refused the same way: no answer about the queue before polkit's
+    with pytest.raises(DBusCallError) as e:
+        queue_change(sysdaemon, "Delete", "0000000000000000")
+    assert e.value.name == ERR + "PermissionDenied", e.value
+
+
+def test_queue_changes_allowed_with_manage_queue(sysdaemon, polkit_mock):
+    qid = queued_message(sysdaemon, polkit_mock)
+    set_allowed(polkit_mock, [ACTION_QUEUE])
+    queue_change(sysdaemon, "Hold", qid)
+    assert sysdaemon.dbus().call(IFACE_QUEUE, "List")[0][0][-1] is True
+    with pytest.raises(DBusCallError) as e:
+        queue_change(sysdaemon, "RetryNow", qid)
+    assert e.value.name == ERR + "Failed", e.value
+    queue_change(sysdaemon, "Release", qid)
+    queue_change(sysdaemon, "RetryNow", qid)
+    queue_change(sysdaemon, "Delete", qid)
+    assert sysdaemon.dbus().call(IFACE_QUEUE, "List")[0] == []
+    assert checked_actions(polkit_mock) == [ACTION_QUEUE] * 5
+    with pytest.raises(DBusCallError) as e:
+        queue_change(sysdaemon, "Delete", qid)
+    assert e.value.name == ERR + "NotFound", e.value

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Configuration: defaults, syntax checks, General validation (all or nothing),
- * local domains, accounts and the address index, password hashing. */
+ * local domains, accounts and the address index, password hashing, the
+ * Distribution settings (single host, relay hosts, rules) and remote routing. */
 #include "config.h"
 
 #include "relais-config.h"
@@ -292,6 +293,437 @@ test_password (void)
   g_assert_false (relais_password_verify ("x", "plain"));
 }
 
+/* ---------------------------------------------------------------- distribution */
+
+/* Asserts that NEXT is NULL and ERROR a CODE error whose message starts with PREFIX. */
+static void
+assert_refused (RelaisConfig *next, GError **error, int code, const char *prefix)
+{
+  g_assert_null (next);
+  g_assert_error (*error, RELAIS_ERROR, code);
+  if (!g_str_has_prefix ((*error)->message, prefix))
+    g_error ("error '%s' does not start with '%s'", (*error)->message, prefix);
+  g_clear_error (error);
+}
+
+/* A floating a{sv}, consumed by the call it is passed to (no text here holds a '%'). */
+static GVariant *
+floating (const char *text)
+{
+  return g_variant_new_parsed (text);
+}
+
+static RelaisConfig *
+apply_dist (const RelaisConfig *base, const char *text, GError **error)
+{
+  return relais_config_apply_distribution (base, floating (text), error);
+}
+
+static void
+test_distribution_defaults (void)
+{
+  g_autoptr (RelaisConfig) c = relais_config_new_default ();
+  g_autoptr (GVariant) all = relais_config_distribution_to_variant (c);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) same = relais_config_apply_distribution (c, all, &error);
+  g_autoptr (GVariant) again = NULL;
+
+  g_assert_cmpint (c->distribution_mode, ==, RELAIS_DISTRIBUTION_DIRECT);
+  g_assert_cmpstr (c->relay_host->name, ==, "");
+  g_assert_cmpstr (c->relay_host->server, ==, "");
+  g_assert_cmpuint (c->relay_host->port, ==, 25);
+  g_assert_false (c->relay_host->always_tls);
+  g_assert_false (c->relay_host->authentication);
+  g_assert_cmpuint (c->relay_hosts->len, ==, 0);
+  g_assert_cmpuint (c->relay_rules->len, ==, 0);
+  g_assert_null (relais_config_route_remote (c, "a@example.org", "b@example.net"));
+  g_assert_cmpstr (relais_distribution_mode_to_string (RELAIS_DISTRIBUTION_RELAY_HOSTS), ==, "relay-hosts");
+  g_assert_cmpstr (relais_rule_kind_to_string (RELAIS_RULE_SENDER), ==, "sender");
+
+  /* the store's form reads back as the same settings */
+  g_assert_no_error (error);
+  again = relais_config_distribution_to_variant (same);
+  g_assert_true (g_variant_equal (all, again));
+  g_assert_cmpuint (g_variant_n_children (all), ==, 7);
+}
+
+static void
+test_distribution_valid (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) c1 = apply_dist (
+    base,
+    "{'Mode': <'relay-host'>, 'RelayServer': <'SMTP.Example.ORG'>, 'RelayPort': <uint32 587>, "
+    "'RelayAlwaysTls': <true>, 'RelayAuthentication': <true>, 'RelayUsername': <'relais'>, "
+    "'RelayPassword': <'s3cret pass'>}",
+    &error);
+  g_autoptr (RelaisConfig) c2 = NULL;
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (RelaisConfig) c4 = NULL;
+  g_autoptr (RelaisConfig) c5 = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (c1->distribution_mode, ==, RELAIS_DISTRIBUTION_RELAY_HOST);
+  g_assert_cmpstr (c1->relay_host->server, ==, "smtp.example.org");
+  g_assert_cmpuint (c1->relay_host->port, ==, 587);
+  g_assert_true (c1->relay_host->always_tls);
+  g_assert_true (c1->relay_host->authentication);
+  g_assert_cmpstr (c1->relay_host->username, ==, "relais");
+  g_assert_cmpstr (c1->relay_host->password, ==, "s3cret pass");
+  g_assert_true (relais_config_route_remote (c1, "", "x@example.net") == c1->relay_host);
+  /* the base snapshot is untouched */
+  g_assert_cmpint (base->distribution_mode, ==, RELAIS_DISTRIBUTION_DIRECT);
+  g_assert_cmpstr (base->relay_host->server, ==, "");
+
+  /* the stored password is kept when authentication is turned off and on again */
+  c2 = apply_dist (c1, "{'RelayAuthentication': <false>}", &error);
+  g_assert_no_error (error);
+  c3 = apply_dist (c2, "{'RelayAuthentication': <true>, 'RelayServer': <'192.0.2.25'>}", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c3->relay_host->password, ==, "s3cret pass");
+  g_assert_cmpstr (c3->relay_host->server, ==, "192.0.2.25");
+
+  /* IPv6 literal; back to direct: the server may then be emptied */
+  c4 = apply_dist (c3, "{'RelayServer': <'2001:DB8::25'>, 'Mode': <'direct'>}", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c4->relay_host->server, ==, "2001:db8::25");
+  g_assert_null (relais_config_route_remote (c4, "a@example.org", "b@example.net"));
+  c5 = apply_dist (c4, "{'RelayServer': <''>, 'RelayAuthentication': <false>, 'RelayPassword': <''>}",
+                   &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c5->relay_host->server, ==, "");
+  g_assert_cmpstr (c5->relay_host->password, ==, "");
+}
+
+static void
+test_distribution_invalid (void)
+{
+  const struct { const char *changes; const char *prefix; } cases[] = {
+    { "{'Mode': <'smart'>}", "Mode" },
+    { "{'Mode': <uint32 1>}", "Mode" },
+    { "{'RelayServer': <'bad_host.example'>}", "RelayServer" },
+    { "{'RelayServer': <'two words'>}", "RelayServer" },
+    { "{'RelayPort': <uint32 0>}", "RelayPort" },
+    { "{'RelayPort': <uint32 65536>}", "RelayPort" },
+    { "{'RelayPort': <'25'>}", "RelayPort" },
+    { "{'RelayAlwaysTls': <'yes'>}", "RelayAlwaysTls" },
+    { "{'RelayUsername': <'two\\nlines'>}", "RelayUsername" },
+    /* mode relay-host needs a server, relay-hosts a host */
+    { "{'Mode': <'relay-host'>}", "RelayServer" },
+    { "{'Mode': <'relay-hosts'>}", "Mode" },
+    /* authentication needs a user name and a password */
+    { "{'RelayAuthentication': <true>, 'RelayPassword': <'pw'>}", "RelayUsername" },
+    { "{'RelayAuthentication': <true>, 'RelayUsername': <'u'>}", "RelayPassword" },
+    /* read-only or unknown */
+    { "{'RelayPasswordSet': <true>}", "RelayPasswordSet" },
+    { "{'Hostname': <'mx.example.org'>}", "Hostname" },
+    /* one valid, one invalid: refused whole */
+    { "{'RelayPort': <uint32 587>, 'RelayServer': <'-bad'>}", "RelayServer" },
+  };
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("%s", cases[i].changes);
+      assert_refused (apply_dist (base, cases[i].changes, &error), &error,
+                      RELAIS_ERROR_INVALID_ARGUMENT, cases[i].prefix);
+    }
+  g_assert_cmpuint (base->relay_host->port, ==, 25);
+
+  /* a relay-host config cannot lose its server */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (RelaisConfig) c = apply_dist (base, "{'Mode': <'relay-host'>, 'RelayServer': <'mx.isp.example'>}",
+                                             &error);
+    g_assert_no_error (error);
+    assert_refused (apply_dist (c, "{'RelayServer': <''>}", &error), &error,
+                    RELAIS_ERROR_INVALID_ARGUMENT, "RelayServer");
+  }
+}
+
+static RelaisConfig *
+add_host (const RelaisConfig *base, const char *name, const char *fields, GError **error)
+{
+  return relais_config_add_relay_host (base, name, floating (fields), error);
+}
+
+static void
+test_relay_hosts (void)
+{
+  g_autoptr (RelaisConfig) c0 = relais_config_new_default ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) c1 = add_host (c0, "office", "{'Server': <'Smtp.Office.Example'>}", &error);
+  g_autoptr (RelaisConfig) c2 = NULL;
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (RelaisConfig) c4 = NULL;
+  g_autoptr (RelaisConfig) c5 = NULL;
+  g_autofree char *long_name = g_strnfill (65, 'x');
+  const RelaisRelayHost *h;
+
+  g_assert_no_error (error);
+  h = relais_config_lookup_relay_host (c1, "office");
+  g_assert_nonnull (h);
+  g_assert_cmpstr (h->server, ==, "smtp.office.example");
+  g_assert_cmpuint (h->port, ==, 25);
+  g_assert_false (h->authentication);
+  g_assert_cmpuint (c0->relay_hosts->len, ==, 0);
+
+  c2 = add_host (c1, "Brussels ISP",
+                 "{'Server': <'198.51.100.7'>, 'Port': <uint32 465>, 'AlwaysTls': <true>, "
+                 "'Authentication': <true>, 'Username': <'bx'>, 'Password': <'pw'>}",
+                 &error);
+  g_assert_no_error (error);
+  /* sorted by name */
+  g_assert_cmpstr (((RelaisRelayHost *) c2->relay_hosts->pdata[0])->name, ==, "Brussels ISP");
+  g_assert_cmpstr (((RelaisRelayHost *) c2->relay_hosts->pdata[1])->name, ==, "office");
+  h = relais_config_lookup_relay_host (c2, "Brussels ISP");
+  g_assert_cmpuint (h->port, ==, 465);
+  g_assert_true (h->always_tls);
+  g_assert_cmpstr (h->password, ==, "pw");
+
+  /* bad additions */
+  assert_refused (add_host (c2, "OFFICE", "{'Server': <'a.example'>}", &error), &error,
+                  RELAIS_ERROR_EXISTS, "Name");
+  assert_refused (add_host (c2, "", "{'Server': <'a.example'>}", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (add_host (c2, long_name, "{'Server': <'a.example'>}", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (add_host (c2, "tab\there", "{'Server': <'a.example'>}", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (add_host (c2, " lead", "{'Server': <'a.example'>}", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (add_host (c2, "x", "@a{sv} {}", &error), &error, RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Server");
+  assert_refused (add_host (c2, "x", "{'Server': <'a.example'>, 'Port': <uint32 70000>}", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Port");
+  assert_refused (add_host (c2, "x", "{'Server': <'a.example'>, 'Authentication': <true>, "
+                                     "'Username': <'u'>}", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Password");
+  assert_refused (add_host (c2, "x", "{'Server': <'a.example'>, 'Name': <'y'>}", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (add_host (c2, "x", "{'Server': <'a.example'>, 'Colour': <'red'>}", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Colour");
+
+  /* update: the password is kept, a rename carries the rules along */
+  c3 = relais_config_add_relay_rule (c2, 0, "recipient", "office", (const char *[]){ "office.example", NULL },
+                                     NULL, &error);
+  g_assert_no_error (error);
+  c4 = relais_config_update_relay_host (
+    c3, "Brussels ISP", floating ("{'Name': <'brussels'>, 'Port': <uint32 587>, 'Authentication': <true>}"),
+    &error);
+  g_assert_no_error (error);
+  g_assert_null (relais_config_lookup_relay_host (c4, "Brussels ISP"));
+  h = relais_config_lookup_relay_host (c4, "brussels");
+  g_assert_cmpuint (h->port, ==, 587);
+  g_assert_cmpstr (h->password, ==, "pw");
+  g_clear_pointer (&c4, relais_config_unref);
+  c4 = relais_config_update_relay_host (c3, "office", floating ("{'Name': <'zurich'>}"), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (((RelaisRelayRule *) c4->relay_rules->pdata[0])->host, ==, "zurich");
+  g_assert_cmpstr (((RelaisRelayHost *) c4->relay_hosts->pdata[1])->name, ==, "zurich");
+  assert_refused (relais_config_update_relay_host (c4, "zurich", floating ("{'Name': <'BRUSSELS ISP'>}"),
+                                                   &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name");
+  assert_refused (relais_config_update_relay_host (c4, "zurich", floating ("{'Server': <''>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Server");
+  assert_refused (relais_config_update_relay_host (c4, "nowhere", floating ("{'Port': <uint32 26>}"),
+                                                   &error),
+                  &error, RELAIS_ERROR_NOT_FOUND, "name");
+
+  /* a host in use cannot be removed; the message names the rule */
+  assert_refused (relais_config_remove_relay_host (c4, "zurich", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "name: relay host 'zurich' is used by rule 1");
+  assert_refused (relais_config_remove_relay_host (c4, "nowhere", &error), &error, RELAIS_ERROR_NOT_FOUND,
+                  "name");
+  c5 = relais_config_remove_relay_host (c4, "Brussels ISP", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c5->relay_hosts->len, ==, 1);
+
+  /* mode relay-hosts keeps at least one host */
+  {
+    g_autoptr (RelaisConfig) m = apply_dist (c1, "{'Mode': <'relay-hosts'>}", &error);
+    g_assert_no_error (error);
+    assert_refused (relais_config_remove_relay_host (m, "office", &error), &error,
+                    RELAIS_ERROR_INVALID_ARGUMENT, "Mode");
+  }
+}
+
+static void
+test_relay_rules (void)
+{
+  g_autoptr (RelaisConfig) c0 = relais_config_new_default ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) c1 = add_host (c0, "a", "{'Server': <'a.example'>}", &error);
+  g_autoptr (RelaisConfig) c2 = add_host (c1, "b", "{'Server': <'b.example'>}", &error);
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (RelaisConfig) c4 = NULL;
+  g_autoptr (RelaisConfig) c5 = NULL;
+  g_autoptr (RelaisConfig) c6 = NULL;
+  g_autoptr (RelaisConfig) c7 = NULL;
+  const char *p1[] = { "Example.ORG", "Boss@Example.NET", NULL };
+  const char *p2[] = { "example.com", NULL };
+  const char *none[] = { NULL };
+  const char *bad[] = { "not an address", NULL };
+  const char *twice[] = { "example.org", "EXAMPLE.org", NULL };
+  const RelaisRelayRule *r;
+  guint id1 = 0, id2 = 0, id3 = 0;
+
+  g_assert_no_error (error);
+  c3 = relais_config_add_relay_rule (c2, 0, "recipient", "a", p1, &id1, &error);
+  g_assert_no_error (error);
+  c4 = relais_config_add_relay_rule (c3, 0, "sender", "b", p2, &id2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (id1, ==, 1);
+  g_assert_cmpuint (id2, ==, 2);
+  r = relais_config_lookup_relay_rule (c4, id1);
+  g_assert_cmpint (r->kind, ==, RELAIS_RULE_RECIPIENT);
+  g_assert_cmpstr (r->host, ==, "a");
+  /* domains lower-cased, local parts kept */
+  g_assert_cmpstr (r->patterns[0], ==, "example.org");
+  g_assert_cmpstr (r->patterns[1], ==, "Boss@example.net");
+
+  assert_refused (relais_config_add_relay_rule (c4, 0, "both", "a", p2, NULL, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Kind");
+  assert_refused (relais_config_add_relay_rule (c4, 0, "sender", "c", p2, NULL, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Host");
+  assert_refused (relais_config_add_relay_rule (c4, 0, "sender", "a", none, NULL, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Patterns");
+  assert_refused (relais_config_add_relay_rule (c4, 0, "sender", "a", bad, NULL, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Patterns");
+  assert_refused (relais_config_add_relay_rule (c4, 0, "sender", "a", twice, NULL, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Patterns");
+  assert_refused (relais_config_add_relay_rule (c4, id1, "sender", "a", p2, NULL, &error), &error,
+                  RELAIS_ERROR_EXISTS, "id");
+
+  /* update */
+  c5 = relais_config_update_relay_rule (c4, id1, floating ("{'Kind': <'sender'>, 'Host': <'b'>, "
+                                                          "'Patterns': <['x@example.org']>}"),
+                                        &error);
+  g_assert_no_error (error);
+  r = relais_config_lookup_relay_rule (c5, id1);
+  g_assert_cmpint (r->kind, ==, RELAIS_RULE_SENDER);
+  g_assert_cmpstr (r->host, ==, "b");
+  g_assert_cmpstr (r->patterns[0], ==, "x@example.org");
+  g_assert_null (r->patterns[1]);
+  assert_refused (relais_config_update_relay_rule (c4, id1, floating ("{'Host': <'zz'>}"), &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Host");
+  assert_refused (relais_config_update_relay_rule (c4, id1, floating ("{'Patterns': <'example.org'>}"),
+                                                   &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Patterns");
+  assert_refused (relais_config_update_relay_rule (c4, id1, floating ("{'Patterns': <@as []>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Patterns");
+  assert_refused (relais_config_update_relay_rule (c4, id1, floating ("{'Position': <uint32 0>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Position");
+  assert_refused (relais_config_update_relay_rule (c4, 99, floating ("{'Kind': <'sender'>}"), &error),
+                  &error, RELAIS_ERROR_NOT_FOUND, "id");
+
+  /* move */
+  c6 = relais_config_move_relay_rule (c4, id2, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (((RelaisRelayRule *) c6->relay_rules->pdata[0])->id, ==, id2);
+  g_assert_cmpuint (((RelaisRelayRule *) c6->relay_rules->pdata[1])->id, ==, id1);
+  g_assert_cmpuint (((RelaisRelayRule *) c4->relay_rules->pdata[0])->id, ==, id1);
+  assert_refused (relais_config_move_relay_rule (c4, id2, 2, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "position");
+  assert_refused (relais_config_move_relay_rule (c4, 99, 0, &error), &error, RELAIS_ERROR_NOT_FOUND, "id");
+
+  /* remove; ids are not reused while a higher one exists */
+  c7 = relais_config_remove_relay_rule (c6, id1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c7->relay_rules->len, ==, 1);
+  assert_refused (relais_config_remove_relay_rule (c7, id1, &error), &error, RELAIS_ERROR_NOT_FOUND, "id");
+  {
+    g_autoptr (RelaisConfig) c8 = relais_config_add_relay_rule (c7, 0, "recipient", "a", p2, &id3, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (id3, ==, 3);
+    /* the last rule of the list */
+    g_assert_cmpuint (((RelaisRelayRule *) c8->relay_rules->pdata[1])->id, ==, 3);
+  }
+}
+
+static void
+test_route_remote (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) c = relais_config_new_default ();
+  const char *const hosts[] = { "rcpt-domain", "rcpt-user", "sender-domain", "sender-user", "second" };
+  struct {
+    const char *kind, *host;
+    const char *patterns[3];
+  } rules[] = {
+    { "sender", "sender-user", { "Boss@corp.example", NULL } },
+    { "recipient", "rcpt-user", { "Vip@partner.example", NULL } },
+    { "sender", "sender-domain", { "corp.example", NULL } },
+    { "recipient", "rcpt-domain", { "partner.example", "other.example" } },
+    /* never reached: an earlier rule of the same kind matches first */
+    { "recipient", "second", { "partner.example", NULL } },
+  };
+  const struct { const char *sender, *recipient, *host; } cases[] = {
+    /* recipient rules win over sender rules */
+    { "boss@corp.example", "vip@partner.example", "rcpt-domain" },
+    { "Boss@corp.example", "Vip@partner.example", "rcpt-user" },
+    { "Boss@CORP.EXAMPLE", "anyone@Partner.Example", "rcpt-domain" },
+    { "Boss@corp.example", "x@other.example", "rcpt-domain" },
+    /* local part exact, domain in any case */
+    { "Boss@Corp.Example", "x@elsewhere.example", "sender-user" },
+    { "boss@corp.example", "x@elsewhere.example", "sender-domain" },
+    { "someone@corp.example", "x@elsewhere.example", "sender-domain" },
+    /* a domain pattern is exactly that domain, not its subdomains */
+    { "a@sub.corp.example", "x@sub.partner.example", NULL },
+    { "a@corp.example.net", "x@elsewhere.example", NULL },
+    /* the null sender matches no sender rule */
+    { "", "x@elsewhere.example", NULL },
+    { "", "x@partner.example", "rcpt-domain" },
+    /* nothing matches: direct */
+    { "a@home.example", "b@elsewhere.example", NULL },
+    { "not-an-address", "also-not", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hosts); i++)
+    {
+      g_autofree char *fields = g_strdup_printf ("{'Server': <'%s.example'>}", hosts[i]);
+      RelaisConfig *next = add_host (c, hosts[i], fields, &error);
+      g_assert_no_error (error);
+      relais_config_unref (c);
+      c = next;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (rules); i++)
+    {
+      RelaisConfig *next = relais_config_add_relay_rule (c, 0, rules[i].kind, rules[i].host,
+                                                         rules[i].patterns, NULL, &error);
+      g_assert_no_error (error);
+      relais_config_unref (c);
+      c = next;
+    }
+
+  /* rules only count in mode relay-hosts */
+  g_assert_null (relais_config_route_remote (c, "boss@corp.example", "vip@partner.example"));
+  {
+    RelaisConfig *next = apply_dist (c, "{'Mode': <'relay-hosts'>}", &error);
+    g_assert_no_error (error);
+    relais_config_unref (c);
+    c = next;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const RelaisRelayHost *h = relais_config_route_remote (c, cases[i].sender, cases[i].recipient);
+
+      g_test_message ("%s -> %s", cases[i].sender, cases[i].recipient);
+      g_assert_cmpstr (h ? h->name : NULL, ==, cases[i].host);
+    }
+
+  /* moving a rule changes the answer */
+  {
+    g_autoptr (RelaisConfig) moved = relais_config_move_relay_rule (c, 5, 0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (relais_config_route_remote (moved, "a@b.example", "x@partner.example")->name, ==,
+                     "second");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -304,5 +736,11 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/config/domains", test_domains);
   g_test_add_func ("/relais/config/accounts", test_accounts);
   g_test_add_func ("/relais/config/password", test_password);
+  g_test_add_func ("/relais/config/distribution-defaults", test_distribution_defaults);
+  g_test_add_func ("/relais/config/distribution-valid", test_distribution_valid);
+  g_test_add_func ("/relais/config/distribution-invalid", test_distribution_invalid);
+  g_test_add_func ("/relais/config/relay-hosts", test_relay_hosts);
+  g_test_add_func ("/relais/config/relay-rules", test_relay_rules);
+  g_test_add_func ("/relais/config/route-remote", test_route_remote);
   return g_test_run ();
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Store: schema creation and version, settings/domains/accounts round trip,
  * a bad stored value falls back to its default, file mode 0600, a newer schema
- * is refused. */
+ * is refused; the Distribution page round trip, its migration from a
+ * version-1 database and its bad stored values. */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -203,6 +204,251 @@ test_newer_schema (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "newer"));
 }
 
+static RelaisConfig *
+take (RelaisConfig *next, GError *error)
+{
+  g_assert_no_error (error);
+  g_assert_nonnull (next);
+  return next;
+}
+
+/* The first column of the first row of SQL, or FALSE when there is no row. */
+static gboolean
+db_query_text (RelaisStore *store, const char *sql, char **out)
+{
+  sqlite3 *db = relais_store_lock (store);
+  sqlite3_stmt *stmt = NULL;
+  gboolean found;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  found = sqlite3_step (stmt) == SQLITE_ROW;
+  if (found && out)
+    *out = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  relais_store_unlock (store);
+  return found;
+}
+
+static void
+step (RelaisConfig **config, RelaisConfig *next, GError *error)
+{
+  take (next, error);
+  relais_config_unref (*config);
+  *config = next;
+}
+
+/* A Distribution page with every kind of value: single host with a password,
+ * two hosts, two rules (moved), mode relay-hosts. */
+static RelaisConfig *
+distribution_config (void)
+{
+  GError *error = NULL;
+  RelaisConfig *c = relais_config_new_default ();
+
+  step (&c, relais_config_apply_distribution (
+              c, g_variant_new_parsed ("{'RelayServer': <'smtp.isp.example'>, 'RelayPort': <uint32 587>, "
+                                       "'RelayAlwaysTls': <true>, 'RelayAuthentication': <true>, "
+                                       "'RelayUsername': <'relais'>, 'RelayPassword': <'single-secret'>}"),
+              &error),
+        error);
+  step (&c, relais_config_add_relay_host (
+              c, "office", g_variant_new_parsed ("{'Server': <'192.0.2.10'>, 'Port': <uint32 465>, "
+                                                 "'AlwaysTls': <true>, 'Authentication': <true>, "
+                                                 "'Username': <'me'>, 'Password': <'office-secret'>}"),
+              &error),
+        error);
+  step (&c, relais_config_add_relay_host (c, "backup", g_variant_new_parsed ("{'Server': <'backup.example'>}"),
+                                          &error),
+        error);
+  step (&c, relais_config_add_relay_rule (c, 0, "recipient", "office",
+                                          (const char *[]){ "example.org", "Boss@example.net", NULL }, NULL,
+                                          &error),
+        error);
+  step (&c, relais_config_add_relay_rule (c, 0, "sender", "backup", (const char *[]){ "example.com", NULL },
+                                          NULL, &error),
+        error);
+  step (&c, relais_config_move_relay_rule (c, 2, 0, &error), error);
+  step (&c, relais_config_apply_distribution (c, g_variant_new_parsed ("{'Mode': <'relay-hosts'>}"), &error),
+        error);
+  return c;
+}
+
+static void
+assert_same_distribution (const RelaisConfig *a, const RelaisConfig *b)
+{
+  g_autoptr (GVariant) va = relais_config_distribution_to_variant (a);
+  g_autoptr (GVariant) vb = relais_config_distribution_to_variant (b);
+
+  g_assert_true (g_variant_equal (va, vb));
+  g_assert_cmpuint (a->relay_hosts->len, ==, b->relay_hosts->len);
+  for (guint i = 0; i < a->relay_hosts->len; i++)
+    {
+      const RelaisRelayHost *x = a->relay_hosts->pdata[i], *y = b->relay_hosts->pdata[i];
+      g_assert_cmpstr (x->name, ==, y->name);
+      g_assert_cmpstr (x->server, ==, y->server);
+      g_assert_cmpuint (x->port, ==, y->port);
+      g_assert_cmpint (x->always_tls, ==, y->always_tls);
+      g_assert_cmpint (x->authentication, ==, y->authentication);
+      g_assert_cmpstr (x->username, ==, y->username);
+      g_assert_cmpstr (x->password, ==, y->password);
+    }
+  g_assert_cmpuint (a->relay_rules->len, ==, b->relay_rules->len);
+  for (guint i = 0; i < a->relay_rules->len; i++)
+    {
+      const RelaisRelayRule *x = a->relay_rules->pdata[i], *y = b->relay_rules->pdata[i];
+      g_assert_cmpuint (x->id, ==, y->id);
+      g_assert_cmpint (x->kind, ==, y->kind);
+      g_assert_cmpstr (x->host, ==, y->host);
+      g_assert_true (g_strv_equal ((const char *const *) x->patterns, (const char *const *) y->patterns));
+    }
+}
+
+static void
+test_distribution_roundtrip (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) saved = distribution_config ();
+  g_autoptr (RelaisConfig) loaded = NULL;
+  g_autoptr (RelaisConfig) renamed = NULL;
+  g_autofree char *password = NULL;
+
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_true (relais_store_save_general (store, saved, &error));
+    g_assert_true (relais_store_save_distribution (store, saved, &error));
+    /* saving twice replaces, never duplicates */
+    g_assert_true (relais_store_save_distribution (store, saved, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_ptr_array_set_size (warnings, 0);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    /* General and Distribution settings share the table without confusing each other */
+    g_assert_cmpuint (warnings->len, ==, 0);
+    assert_same_distribution (saved, loaded);
+    g_assert_cmpint (loaded->distribution_mode, ==, RELAIS_DISTRIBUTION_RELAY_HOSTS);
+    g_assert_cmpuint (((RelaisRelayRule *) loaded->relay_rules->pdata[0])->id, ==, 2);
+    g_assert_cmpstr (loaded->relay_host->password, ==, "single-secret");
+    g_assert_cmpstr (relais_config_lookup_relay_host (loaded, "office")->password, ==, "office-secret");
+    /* the relay passwords are stored as given: the daemon must present them */
+    g_assert_true (db_query_text (store, "SELECT password FROM relay_hosts WHERE name = 'office'", &password));
+    g_assert_cmpstr (password, ==, "office-secret");
+
+    /* a rename is stored with the rules that follow it */
+    renamed = relais_config_update_relay_host (loaded, "office",
+                                               g_variant_new_parsed ("{'Name': <'head office'>}"), &error);
+    g_assert_no_error (error);
+    g_assert_true (relais_store_save_distribution (store, renamed, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_distribution (renamed, loaded);
+    g_assert_cmpstr (((RelaisRelayRule *) loaded->relay_rules->pdata[1])->host, ==, "head office");
+    g_assert_false (db_query_text (store, "SELECT 1 FROM relay_rules WHERE host = 'office'", NULL));
+  }
+}
+
+static void
+test_migration_from_v2 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) loaded = NULL;
+
+  /* A version-2 database: version 3 less the Distribution tables, with older data. */
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
+                                   "DROP TABLE relay_hosts; PRAGMA user_version = 2;"
+                                   "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
+                                   "INSERT INTO local_domains VALUES ('example.org');",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autofree char *version = NULL;
+    g_autoptr (RelaisConfig) saved = distribution_config ();
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpstr (version, ==, "3");
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (loaded->max_recipients, ==, 9);
+    g_assert_cmpstr (loaded->local_domains[0], ==, "example.org");
+    g_assert_cmpint (loaded->distribution_mode, ==, RELAIS_DISTRIBUTION_DIRECT);
+    g_assert_cmpuint (loaded->relay_hosts->len, ==, 0);
+    g_assert_cmpuint (loaded->relay_rules->len, ==, 0);
+
+    /* the new tables work */
+    g_assert_true (relais_store_save_distribution (store, saved, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_distribution (saved, loaded);
+  }
+}
+
+static void
+test_distribution_bad_values (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                 "INSERT INTO settings VALUES ('Mode', '''relay-host''');"
+                                 "INSERT INTO settings VALUES ('RelayServer', '''bad host''');"
+                                 "INSERT INTO settings VALUES ('RelayPort', 'uint32 2525');"
+                                 "INSERT INTO settings VALUES ('RelayAuthentication', 'true');"
+                                 "INSERT INTO relay_hosts VALUES ('good', 'good.example', 25, 0, 0, '', '');"
+                                 "INSERT INTO relay_hosts VALUES ('broken', 'bad host', 25, 0, 0, '', '');"
+                                 "INSERT INTO relay_hosts VALUES ('far', 'far.example', 99999, 0, 0, '', '');"
+                                 "INSERT INTO relay_rules VALUES (4, 0, 'recipient', 'good');"
+                                 "INSERT INTO relay_rule_patterns VALUES (4, 0, 'example.org');"
+                                 "INSERT INTO relay_rules VALUES (5, 1, 'recipient', 'broken');"
+                                 "INSERT INTO relay_rule_patterns VALUES (5, 0, 'example.net');"
+                                 "INSERT INTO relay_rules VALUES (6, 2, 'both', 'good');"
+                                 "INSERT INTO relay_rule_patterns VALUES (6, 0, 'example.com');"
+                                 "INSERT INTO relay_rules VALUES (7, 3, 'sender', 'good');",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  relais_store_unlock (store);
+
+  g_ptr_array_set_size (warnings, 0);
+  config = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < warnings->len; i++)
+    g_test_message ("warning: %s", (char *) warnings->pdata[i]);
+  g_assert_true (warned ("*RelayServer*bad host*"));
+  g_assert_true (warned ("*RelayAuthentication is on, so a user name is needed*"));
+  g_assert_true (warned ("*relay host 'broken' ignored*Server*bad host*"));
+  g_assert_true (warned ("*relay host 'far' ignored*Port*99999*"));
+  g_assert_true (warned ("*relay rule 5 ignored*Host*broken*"));
+  g_assert_true (warned ("*relay rule 6 ignored*Kind*both*"));
+  g_assert_true (warned ("*relay rule 7 ignored*Patterns*"));
+  g_assert_true (warned ("*Mode 'relay-host' needs a relay server*"));
+  g_assert_cmpuint (warnings->len, ==, 8);
+
+  /* what was valid is kept, the rest takes its default */
+  g_assert_cmpint (config->distribution_mode, ==, RELAIS_DISTRIBUTION_DIRECT);
+  g_assert_cmpstr (config->relay_host->server, ==, "");
+  g_assert_cmpuint (config->relay_host->port, ==, 2525);
+  g_assert_false (config->relay_host->authentication);
+  g_assert_cmpuint (config->relay_hosts->len, ==, 1);
+  g_assert_nonnull (relais_config_lookup_relay_host (config, "good"));
+  g_assert_cmpuint (config->relay_rules->len, ==, 1);
+  g_assert_nonnull (relais_config_lookup_relay_rule (config, 4));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -213,5 +459,10 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/roundtrip", Fixture, NULL, setup, test_roundtrip, teardown);
   g_test_add ("/relais/store/bad-value", Fixture, NULL, setup, test_bad_value, teardown);
   g_test_add ("/relais/store/newer-schema", Fixture, NULL, setup, test_newer_schema, teardown);
+  g_test_add ("/relais/store/distribution-roundtrip", Fixture, NULL, setup, test_distribution_roundtrip,
+              teardown);
+  g_test_add ("/relais/store/migration-from-v2", Fixture, NULL, setup, test_migration_from_v2, teardown);
+  g_test_add ("/relais/store/distribution-bad-values", Fixture, NULL, setup, test_distribution_bad_values,
+              teardown);
   return g_test_run ();
 }

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * org.relais.Relais1.Distribution: the mode, the single relay host, the named
+ * relay hosts and the rules (SPEC §2). Every method is authorized, then edits
+ * the snapshot current at that moment (all or nothing), writes the whole page
+ * to the store in one transaction, and only then publishes the new snapshot.
+ * Relay passwords are write-only: properties carry only "password set". */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include "relais-dbus.h"
+
+#include "relais-error.h"
+
+/* Builds the next snapshot from BASE and the method's PARAMETERS; sets *ID for AddRule. */
+typedef RelaisConfig *(*EditFunc) (const RelaisConfig *base, GVariant *parameters, guint *id,
+                                   GError **error);
+
+typedef struct {
+  RelaisDaemon *daemon;
+  EditFunc edit;
+} Call;
+
+static void
+authorized (GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  Call *call = user_data;
+  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) next = NULL;
+  guint id = 0;
+
+  next = call->edit (relais_daemon_get_config (call->daemon), parameters, &id, &error);
+  if (next == NULL ||
+      !relais_store_save_distribution (relais_daemon_get_store (call->daemon), next, &error))
+    {
+      g_info ("Distribution.%s from %s refused: %s", method,
+              g_dbus_method_invocation_get_sender (invocation), error->message);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  /* The parameters are not logged: they may hold a password. */
+  g_message ("Distribution.%s by %s", method, g_dbus_method_invocation_get_sender (invocation));
+  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_str_equal (method, "AddRule") ? g_variant_new ("(u)", id) : NULL);
+}
+
+static gboolean
+authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, EditFunc edit)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->daemon = daemon;
+  call->edit = edit;
+  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, authorized, call,
+                          g_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---------------------------------------------------------------- edits */
+
+static RelaisConfig *
+edit_update (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  g_autoptr (GVariant) changes = g_variant_get_child_value (parameters, 0);
+  return relais_config_apply_distribution (base, changes, error);
+}
+
+static RelaisConfig *
+edit_add_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  g_autoptr (GVariant) fields = NULL;
+  const char *name;
+
+  g_variant_get (parameters, "(&s@a{sv}b)", &name, &fields, NULL);
+  return relais_config_add_relay_host (base, name, fields, error);
+}
+
+static RelaisConfig *
+edit_update_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  g_autoptr (GVariant) changes = NULL;
+  const char *name;
+
+  g_variant_get (parameters, "(&s@a{sv}b)", &name, &changes, NULL);
+  return relais_config_update_relay_host (base, name, changes, error);
+}
+
+static RelaisConfig *
+edit_remove_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  const char *name;
+
+  g_variant_get (parameters, "(&sb)", &name, NULL);
+  return relais_config_remove_relay_host (base, name, error);
+}
+
+static RelaisConfig *
+edit_add_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  g_autofree const char **patterns = NULL;
+  const char *kind, *host;
+
+  g_variant_get (parameters, "(&s&s^a&sb)", &kind, &host, &patterns, NULL);
+  return relais_config_add_relay_rule (base, 0, kind, host, patterns, id, error);
+}
+
+static RelaisConfig *
+edit_update_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  g_autoptr (GVariant) changes = NULL;
+  guint32 rule;
+
+  g_variant_get (parameters, "(u@a{sv}b)", &rule, &changes, NULL);
+  return relais_config_update_relay_rule (base, rule, changes, error);
+}
+
+static RelaisConfig *
+edit_remove_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  guint32 rule;
+
+  g_variant_get (parameters, "(ub)", &rule, NULL);
+  return relais_config_remove_relay_rule (base, rule, error);
+}
+
+static RelaisConfig *
+edit_move_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+{
+  guint32 rule, position;
+
+  g_variant_get (parameters, "(uub)", &rule, &position, NULL);
+  return relais_config_move_relay_rule (base, rule, position, error);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static gboolean
+handle_update_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, GVariant *changes,
+                  gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_update);
+}
+
+static gboolean
+handle_add_host_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                    GVariant *fields, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_add_host);
+}
+
+static gboolean
+handle_update_host_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation,
+                       const char *name, GVariant *changes, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_update_host);
+}
+
+static gboolean
+handle_remove_host_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation,
+                       const char *name, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_remove_host);
+}
+
+static gboolean
+handle_add_rule_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, const char *kind,
+                    const char *host, const char *const *patterns, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_add_rule);
+}
+
+static gboolean
+handle_update_rule_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, guint id,
+                       GVariant *changes, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_update_rule);
+}
+
+static gboolean
+handle_remove_rule_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, guint id,
+                       gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_remove_rule);
+}
+
+static gboolean
+handle_move_rule_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, guint id,
+                     guint position, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_move_rule);
+}
+
+/* ---------------------------------------------------------------- object */
+
+RelaisDistribution *
+relais_dbus_distribution_new (RelaisDaemon *daemon)
+{
+  RelaisDistribution *skeleton = relais_distribution_skeleton_new ();
+
+  g_signal_connect (skeleton, "handle-update", G_CALLBACK (handle_update_cb), daemon);
+  g_signal_connect (skeleton, "handle-add-relay-host", G_CALLBACK (handle_add_host_cb), daemon);
+  g_signal_connect (skeleton, "handle-update-relay-host", G_CALLBACK (handle_update_host_cb), daemon);
+  g_signal_connect (skeleton, "handle-remove-relay-host", G_CALLBACK (handle_remove_host_cb), daemon);
+  g_signal_connect (skeleton, "handle-add-rule", G_CALLBACK (handle_add_rule_cb), daemon);
+  g_signal_connect (skeleton, "handle-update-rule", G_CALLBACK (handle_update_rule_cb), daemon);
+  g_signal_connect (skeleton, "handle-remove-rule", G_CALLBACK (handle_remove_rule_cb), daemon);
+  g_signal_connect (skeleton, "handle-move-rule", G_CALLBACK (handle_move_rule_cb), daemon);
+  relais_dbus_distribution_sync (skeleton, relais_daemon_get_config (daemon));
+  return skeleton;
+}
+
+void
+relais_dbus_distribution_sync (RelaisDistribution *skeleton, const RelaisConfig *c)
+{
+  const RelaisRelayHost *single = c->relay_host;
+  g_auto (GVariantBuilder) hosts_builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ssubbsb)"));
+  g_auto (GVariantBuilder) rules_builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ussas)"));
+  g_autoptr (GVariant) hosts = NULL;
+  g_autoptr (GVariant) rules = NULL;
+  GVariant *old;
+
+  /* The generated setters only emit PropertiesChanged when a value differs. */
+  relais_distribution_set_mode (skeleton, relais_distribution_mode_to_string (c->distribution_mode));
+  relais_distribution_set_relay_server (skeleton, single->server);
+  relais_distribution_set_relay_port (skeleton, single->port);
+  relais_distribution_set_relay_always_tls (skeleton, single->always_tls);
+  relais_distribution_set_relay_authentication (skeleton, single->authentication);
+  relais_distribution_set_relay_username (skeleton, single->username);
+  relais_distribution_set_relay_password_set (skeleton, single->password[0] != '\0');
+
+  for (guint i = 0; i < c->relay_hosts->len; i++)
+    {
+      const RelaisRelayHost *h = c->relay_hosts->pdata[i];
+      g_variant_builder_add (&hosts_builder, "(ssubbsb)", h->name, h->server, h->port, h->always_tls,
+                             h->authentication, h->username, h->password[0] != '\0');
+    }
+  for (guint i = 0; i < c->relay_rules->len; i++)
+    {
+      const RelaisRelayRule *r = c->relay_rules->pdata[i];
+      g_variant_builder_add (&rules_builder, "(uss^as)", r->id, relais_rule_kind_to_string (r->kind),
+                             r->host, r->patterns);
+    }
+  hosts = g_variant_ref_sink (g_variant_builder_end (&hosts_builder));
+  rules = g_variant_ref_sink (g_variant_builder_end (&rules_builder));
+  /* Setting an equal GVariant still notifies: only set when it differs. */
+  old = relais_distribution_get_relay_hosts (skeleton);
+  if (old == NULL || !g_variant_equal (old, hosts))
+    relais_distribution_set_relay_hosts (skeleton, hosts);
+  old = relais_distribution_get_rules (skeleton);
+  if (old == NULL || !g_variant_equal (old, rules))
+    relais_distribution_set_rules (skeleton, rules);
+}
