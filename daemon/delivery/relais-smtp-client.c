@@ -768,8 +768,9 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           return;
         }
       names = cert_errors_string (c->cert_errors);
-      /* Opportunistic STARTTLS: try this address again in plain text. */
-      if (c->d->tls_mode == RELAIS_SMTP_TLS_OPPORTUNISTIC && !c->in_transaction)
+      /* Opportunistic STARTTLS: try this address again in plain text,
+       * unless the certificate had to verify (plain text would bypass it). */
+      if (c->d->tls_mode == RELAIS_SMTP_TLS_OPPORTUNISTIC && !c->d->verify_certificate)
         c->retry_plain = TRUE;
       attempt_failedf (c, FALSE, NULL, "4.7.5 %s: TLS handshake failed: %s%s%s%s", host_label (c),
                        error->message, *names != '\0' ? " (" : "", names, *names != '\0' ? ")" : "");
@@ -1321,6 +1322,7 @@ begin_transaction (Client *c)
       log_command (c, c->out->str + start);
       g_string_append (c->out, "\r\n");
     }
+  log_command (c, "DATA");
   g_string_append (c->out, "DATA\r\n");
   write_out (c, STEP_MAIL, c->t.command, pipeline_written);
 }

@@ -114,6 +114,8 @@ main (int argc, char **argv)
   g_autoptr(RelaisSmtpDelivery) d = relais_smtp_delivery_new ();
   Run run = { 0 };
 
+  /* stdout is for the results: every log line goes to stderr */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
