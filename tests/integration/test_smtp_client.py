@@ -38,6 +38,7 @@ GARBAGE_IP = "127.0.0.28"      # raw: answers EHLO with HTTP
 OVERLONG_IP = "127.0.0.32"     # raw: a 5000-byte reply line
 REFUSING_IP = "127.0.0.33"     # raw: 554 greeting
 NO_SENDER_IP = "127.0.0.34"    # raw: refuses MAIL
+MINI_IP = "127.0.0.35"         # raw: a minimal SMTP server with odd EHLO / STARTTLS answers
 NAMELESS_IP = "127.0.0.29"     # STARTTLS with a certificate that does not name it
 SLOW_DATA_IP = "127.0.0.30"    # never answers the final dot in time
 RCPT_IP = "127.0.0.31"         # 550 / 452 / multi-line per recipient
@@ -640,3 +641,101 @@ def test_probe_refused():
     p = probe(targets=["%s:25" % REFUSED_IP])
     assert p["Ok"] is False and p["Tls"] is False
     assert p["Error"].startswith("connect: 4.4.1 ")
+
+
+def mini_smtp(ehlo=b"250-mini.relais.test\r\n250 STARTTLS\r\n", starttls=b"454 4.7.0 TLS not available\r\n",
+              pause=0.3):
+    """A small scripted SMTP server: EHLO and STARTTLS answer as given (a
+    STARTTLS answer of 220 is followed, after PAUSE seconds, by bytes that are
+    no TLS handshake), the rest accepts one message into server.messages."""
+    def script(server, conn):
+        conn.sendall(b"220 mini.relais.test ESMTP\r\n")
+        while True:
+            line = server.read_line(conn)
+            verb = line[:4].upper()
+            if not line:
+                return
+            if verb == b"EHLO":
+                conn.sendall(ehlo)
+            elif verb == b"STAR":
+                if not starttls.startswith(b"220"):
+                    conn.sendall(starttls)
+                    continue
+                garbage = b"this is not a TLS server hello\r\n"
+                if pause:
+                    conn.sendall(starttls)
+                    time.sleep(pause)
+                    conn.sendall(garbage)
+                else:
+                    conn.sendall(starttls + garbage)      # one segment
+                return
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                server.messages.append(data)
+                conn.sendall(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    return script
+
+
+def start_mini(raw_server, **kwargs):
+    server = raw_server(MINI_IP, mini_smtp(**kwargs))
+    server.messages = []
+    return server
+
+
+def test_helo_fallback(raw_server, message):
+    server = start_mini(raw_server, ehlo=b"502 5.5.1 EHLO not implemented\r\n")
+    r = send(targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
+    assert r.status("a@relais.test") == "ok", r.recipients
+    assert b"HELO %s\r\n" % HELO.encode() in server.received
+    # HELO: no extensions, so no SIZE on MAIL
+    assert b"MAIL FROM:<sender@client.relais.test>\r\n" in server.received
+    assert len(server.messages) == 1
+
+
+def test_opportunistic_starttls_refused(raw_server, message):
+    server = start_mini(raw_server)
+    r = send(targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
+    assert r.status("a@relais.test") == "ok", r.recipients
+    assert r.session["tls"] == "no"
+    assert b"STARTTLS\r\n" in server.received and len(server.messages) == 1
+
+
+def test_opportunistic_handshake_failure_retries_in_plain_text(raw_server, message):
+    server = start_mini(raw_server, starttls=b"220 2.0.0 go ahead\r\n")
+    r = send(targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
+    assert r.status("a@relais.test") == "ok", r.recipients
+    assert r.session["tls"] == "no"
+    # first connection: STARTTLS, failed handshake; second: no STARTTLS, the message
+    assert server.received.count(b"STARTTLS\r\n") == 1
+    assert server.received.count(b"EHLO %s\r\n" % HELO.encode()) == 2
+    assert len(server.messages) == 1
+
+
+def test_required_tls_handshake_failure(raw_server, message):
+    server = start_mini(raw_server, starttls=b"220 2.0.0 go ahead\r\n")
+    r = send("--tls", "required", targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
+    assert r.status("a@relais.test") == "tempfail"
+    assert r.reply("a@relais.test").startswith("4.7.5 %s[%s]:25: TLS handshake failed" % (MINI_IP, MINI_IP))
+    assert server.messages == []
+    assert not any(line.startswith(b"MAIL") for line in server.received)
+
+
+def test_bytes_after_the_starttls_reply(raw_server, message):
+    """RFC 3207 §5: plain-text bytes behind the 220 must never be read as TLS
+    session data: the client drops the connection."""
+    server = start_mini(raw_server, starttls=b"220 2.0.0 go ahead\r\n", pause=0)
+    r = send("--tls", "required", targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
+    assert r.status("a@relais.test") == "tempfail"
+    assert "unexpected bytes after its reply to STARTTLS" in r.reply("a@relais.test")
+    assert server.messages == []
