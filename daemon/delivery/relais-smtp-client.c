@@ -423,14 +423,15 @@ arm (Client *c, guint seconds)
   c->timeout_id = g_timeout_add_seconds (seconds, timeout_cb, c);
 }
 
-/* Drops the connection at once (no QUIT). What was learnt about the server
- * stays for the probe's report. */
+/* Drops the connection at once (no QUIT). The socket is closed directly,
+ * without a TLS close_notify: that write could hang forever on a peer that
+ * stopped reading. What was learnt about the server stays for the probe. */
 static void
 close_connection (Client *c)
 {
   disarm (c);
-  if (c->stream != NULL)
-    g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  if (c->connection != NULL)
+    g_io_stream_close (G_IO_STREAM (c->connection), NULL, NULL);
   g_clear_object (&c->tls);
   g_clear_object (&c->stream);
   g_clear_object (&c->connection);
@@ -523,7 +524,9 @@ attempt_failedf (Client *c, gboolean in_sync, const char *permanent_reply, const
 static void
 io_failed (Client *c, const char *doing, const GError *error)
 {
-  if (c->timed_out)
+  if (user_cancelled (c))
+    attempt_failedf (c, FALSE, NULL, "4.3.0 %s: delivery cancelled while %s", host_label (c), doing);
+  else if (c->timed_out)
     attempt_failedf (c, FALSE, NULL, "4.4.2 %s: timed out %s", host_label (c), doing);
   else if (error == NULL)
     attempt_failedf (c, FALSE, NULL, "4.4.2 %s: connection closed by the server while %s",

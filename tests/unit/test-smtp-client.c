@@ -227,6 +227,50 @@ test_line_break (void)
   g_assert_null (d->connected_host);
 }
 
+static gboolean
+cancel_cb (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The caller cancels while the server has not said a word: the delivery
+ * ends at once with G_IO_ERROR_CANCELLED and a deferred recipient. */
+static void
+test_cancel (void)
+{
+  g_autoptr(RelaisSmtpDelivery) d = relais_smtp_delivery_new ();
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  RelaisSmtpRecipient *r = relais_smtp_recipient_new ("a@relais.test", NULL);
+  Wait w = { g_main_loop_new (NULL, FALSE), FALSE, NULL };
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  /* listening, never accepting: the connection completes, no greeting comes */
+  g_assert_true (g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
+  g_assert_no_error (error);
+  d->helo_name = g_strdup ("client.relais.test");
+  d->message_path = g_strdup ("/dev/null");
+  g_ptr_array_add (d->targets, relais_smtp_target_new ("127.0.0.1",
+                   g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound))));
+  g_ptr_array_add (d->recipients, r);
+  relais_smtp_client_deliver_async (d, cancellable, deliver_cb, &w);
+  g_timeout_add (200, cancel_cb, cancellable);
+  g_main_loop_run (w.loop);
+  g_main_loop_unref (w.loop);
+  g_assert_false (w.ok);
+  g_assert_error (w.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&w.error);
+  g_assert_cmpint (r->status, ==, RELAIS_DELIVERY_TEMPFAIL);
+  g_assert_true (g_str_has_prefix (r->reply, "4.3.0 "));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -237,5 +281,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/smtp-client/defaults", test_defaults);
   g_test_add_func ("/relais/smtp-client/missing-spool", test_missing_spool);
   g_test_add_func ("/relais/smtp-client/line-break", test_line_break);
+  g_test_add_func ("/relais/smtp-client/cancel", test_cancel);
   return g_test_run ();
 }
