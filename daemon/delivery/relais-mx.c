@@ -214,8 +214,12 @@ mx_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                  "4.4.3 Cannot look up the MX records of %s: %s", data->domain,
                                  error->message);
       else   /* no such domain, or no MX record: try its address */
-        g_resolver_lookup_by_name_async (data->resolver, data->ascii, g_task_get_cancellable (task),
-                                         address_done_cb, g_steal_pointer (&task));
+        {
+          GCancellable *cancellable = g_task_get_cancellable (task);
+
+          g_resolver_lookup_by_name_async (data->resolver, data->ascii, cancellable,
+                                           address_done_cb, g_steal_pointer (&task));
+        }
       return;
     }
 
@@ -270,7 +274,7 @@ void
 relais_mx_resolve_async (GResolver *resolver, const char *domain, const char *our_hostname,
                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   ResolveData *data;
 
   g_return_if_fail (G_IS_RESOLVER (resolver));

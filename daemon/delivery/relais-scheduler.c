@@ -81,6 +81,7 @@ typedef struct {
   RelaisDeliveryStatus status;
   char *reason;
   char *via;                 /* remote: the server that gave the outcome, for the log */
+  char *rcpt_params;         /* remote: DSN parameters to pass on */
   gboolean dsn_relayed;      /* see scheduler_job_relayed() */
 } DeliveryJob;
 
@@ -97,6 +98,7 @@ delivery_job_free (DeliveryJob *job)
   g_clear_pointer (&job->config, relais_config_unref);
   g_free (job->reason);
   g_free (job->via);
+  g_free (job->rcpt_params);
   g_free (job);
 }
 
@@ -657,7 +659,7 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
  * relayed" notification when the message is done. Call it before
  * scheduler_complete() with a RELAIS_DELIVERY_OK outcome. A hop that does
  * DSN gets the parameters (relais_dsn_rcpt_params()) and reports itself. */
-G_GNUC_UNUSED static void
+static void
 scheduler_job_relayed (DeliveryJob *job)
 {
   job->dsn_relayed = TRUE;
@@ -770,7 +772,12 @@ remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           job->reason = g_strdup (r->reply != NULL ? r->reply : "4.3.0 no outcome reported");
         }
       job->via = g_strdup (delivery->connected_host);
-      any_delivered |= job->status == RELAIS_DELIVERY_OK;
+      if (job->status == RELAIS_DELIVERY_OK)
+        {
+          any_delivered = TRUE;
+          if (!delivery->dsn)
+            scheduler_job_relayed (job);
+        }
     }
   if (any_delivered && self->services->stats != NULL)
     relais_stats_add (self->services->stats, RELAIS_STAT_BYTES_SENT, (guint64) delivery->bytes_sent);
@@ -780,25 +787,31 @@ remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     relais_scheduler_kick (self);
 }
 
+/* What scheduler_start_remote() reads of the message for its batches. */
+typedef struct {
+  char *sender;
+  int flags;
+  char *mail_params;       /* RET and ENVID to pass on (RFC 3461 §6.2), "" for none */
+} RemoteMessage;
+
 /* Starts BATCH: takes it. */
 static void
-scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const char *sender, int flags)
+scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const RemoteMessage *message)
 {
   RelaisSmtpDelivery *delivery = relais_smtp_delivery_new ();
 
   batch->delivery = delivery;
   delivery->helo_name = g_strdup (batch->config->hostname);
-  delivery->sender = g_strdup (sender);
-  delivery->smtputf8 = (flags & RELAIS_MESSAGE_FLAG_SMTPUTF8) != 0;
-  delivery->body_8bit = (flags & RELAIS_MESSAGE_FLAG_8BITMIME) != 0;
+  delivery->sender = g_strdup (message->sender);
+  delivery->mail_params = g_strdup (message->mail_params);
+  delivery->smtputf8 = (message->flags & RELAIS_MESSAGE_FLAG_SMTPUTF8) != 0;
+  delivery->body_8bit = (message->flags & RELAIS_MESSAGE_FLAG_8BITMIME) != 0;
   delivery->message_path = relais_queue_spool_path (self->services->queue, batch->message_id);
   for (guint i = 0; i < batch->jobs->len; i++)
     {
       DeliveryJob *job = g_ptr_array_index (batch->jobs, i);
-      RelaisSmtpRecipient *r = g_new0 (RelaisSmtpRecipient, 1);
 
-      r->address = g_strdup (job->address);
-      g_ptr_array_add (delivery->recipients, r);
+      g_ptr_array_add (delivery->recipients, relais_smtp_recipient_new (job->address, job->rcpt_params));
       g_hash_table_add (self->in_flight, g_strdup (job->key));
     }
   self->n_remote++;
@@ -816,13 +829,13 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
   g_autoptr(GPtrArray) batches = g_ptr_array_new ();   /* RemoteBatch*, in first-recipient order */
   g_autoptr(GHashTable) by_destination = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(RelaisConfig) config = relais_services_get_config (self->services);
-  g_autofree char *sender = NULL;
-  int flags = 0;
+  RemoteMessage message = { NULL, 0, NULL };
   sqlite3 *db;
 
   db = relais_store_lock (self->store);
   if (sqlite3_prepare_v2 (db,
-                          "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags "
+                          "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags, "
+                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt "
                           "FROM recipients r JOIN messages m ON m.id = r.message_id "
                           "WHERE r.message_id = ? AND r.state = 0 AND r.route = 1 "
                           "AND r.next_attempt <= ? AND m.held = 0 ORDER BY r.position",
@@ -845,10 +858,12 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
 
       if (g_hash_table_contains (self->in_flight, key))
         continue;
-      if (sender == NULL)
+      if (message.sender == NULL)
         {
-          sender = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-          flags = sqlite3_column_int (stmt, 5);
+          message.sender = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+          message.flags = sqlite3_column_int (stmt, 5);
+          message.mail_params = relais_dsn_mail_params ((RelaisDsnRet) sqlite3_column_int (stmt, 6),
+                                                        (const char *) sqlite3_column_text (stmt, 7));
         }
       job = g_new0 (DeliveryJob, 1);
       job->scheduler = self;
@@ -858,10 +873,16 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
       job->address = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
       job->route = ROUTE_REMOTE;
       job->attempts = sqlite3_column_int (stmt, 2);
-      job->sender = g_strdup (sender);
+      job->sender = g_strdup (message.sender);
       job->received_at = sqlite3_column_int64 (stmt, 4);
+      {
+        g_autoptr(RelaisDsnOrcpt) orcpt =
+          relais_dsn_orcpt_from_string ((const char *) sqlite3_column_text (stmt, 9));
 
-      destination = relais_remote_destination (config, sender, job->address);
+        job->rcpt_params = relais_dsn_rcpt_params ((guint) sqlite3_column_int (stmt, 8), orcpt);
+      }
+
+      destination = relais_remote_destination (config, message.sender, job->address);
       batch = g_hash_table_lookup (by_destination, destination);
       if (batch == NULL)
         {
@@ -886,8 +907,10 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
       if (self->n_remote >= SCHEDULER_MAX_REMOTE)
         remote_batch_free (batch);   /* the next pass takes it */
       else
-        scheduler_dispatch_remote (self, batch, sender, flags);
+        scheduler_dispatch_remote (self, batch, &message);
     }
+  g_free (message.sender);
+  g_free (message.mail_params);
 }
 
 /* One pass: starts every due delivery there is room for. */
