@@ -58,17 +58,16 @@ def server_context(cert, key):
 class Received:
     """One message as a peer saw it."""
 
-    def __init__(self, session, envelope, when):
+    def __init__(self, server, session, envelope, when):
         self.mail_from = envelope.mail_from
         self.mail_options = list(envelope.mail_options)
         self.rcpt_tos = list(envelope.rcpt_tos)
         self.rcpt_options = list(envelope.rcpt_options)
         self.content = envelope.original_content or envelope.content
-        self.tls = session.ssl is not None
-        self.auth_login = None
-        if session.authenticated and session.auth_data is not None:
-            login = session.auth_data.login
-            self.auth_login = login.decode() if isinstance(login, bytes) else login
+        # STARTTLS sets session.ssl; implicit TLS shows only on the transport
+        self.tls = (session.ssl is not None
+                    or server.transport.get_extra_info("ssl_object") is not None)
+        self.auth_login = session.auth_data if session.authenticated else None
         self.peer = session.peer
         self.connection = id(session)
         self.when = when
@@ -106,7 +105,7 @@ class _Handler:
             await asyncio.sleep(self.peer.data_delay)
         self.peer.data_attempts.append(time.time())
         if reply.startswith("2"):
-            self.peer.received.append(Received(session, envelope, time.time()))
+            self.peer.received.append(Received(server, session, envelope, time.time()))
         return reply
 
 
@@ -142,14 +141,15 @@ class Peer:
             smtp_kwargs["auth_require_tls"] = True
             self.auth = auth
         self.controller = Controller(_Handler(self), hostname=host, port=port,
-                                     server_kwargs=None, **kwargs, **smtp_kwargs)
+                                     **kwargs, **smtp_kwargs)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
         password = auth_data.password
         password = password.decode() if isinstance(password, bytes) else password
         self.auth_attempts.append((mechanism, login))
-        return AuthResult(success=(login, password) == self.auth)
+        ok = (login, password) == self.auth
+        return AuthResult(success=ok, auth_data=login if ok else None)
 
     def start(self):
         self.controller.start()
