@@ -94,11 +94,6 @@ enum {
   RELAIS_ROUTE_REMOTE = 1,
 };
 
-enum {
-  MESSAGE_FLAG_SMTPUTF8 = 1,
-  MESSAGE_FLAG_8BITMIME = 2,
-};
-
 RelaisEnvelope *
 relais_envelope_new (void)
 {
@@ -724,8 +719,8 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
   RelaisEnvelope *envelope = request->envelope;
   g_autoptr(RelaisQueueStmt) msg = NULL;
   g_autoptr(RelaisQueueStmt) rcpt = NULL;
-  int flags = (envelope->smtputf8 ? MESSAGE_FLAG_SMTPUTF8 : 0) |
-              (envelope->body_8bit ? MESSAGE_FLAG_8BITMIME : 0);
+  int flags = (envelope->smtputf8 ? RELAIS_MESSAGE_FLAG_SMTPUTF8 : 0) |
+              (envelope->body_8bit ? RELAIS_MESSAGE_FLAG_8BITMIME : 0);
 
   if (sqlite3_prepare_v2 (db,
                           "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "

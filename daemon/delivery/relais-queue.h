@@ -41,6 +41,12 @@ typedef struct {
                              * missing entries are NULL */
 } RelaisEnvelope;
 
+/* messages.flags */
+enum {
+  RELAIS_MESSAGE_FLAG_SMTPUTF8 = 1,   /* SMTPUTF8 was given on MAIL */
+  RELAIS_MESSAGE_FLAG_8BITMIME = 2,   /* BODY=8BITMIME was given on MAIL */
+};
+
 RelaisEnvelope *relais_envelope_new (void);
 void            relais_envelope_free (RelaisEnvelope *envelope);
 

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Delivery scheduler, main thread. Each second (and on relais_scheduler_kick())
  * it selects the due pending recipients of messages not held, never one that
- * is already in flight, at most SCHEDULER_MAX_RUNNING deliveries at once; local
- * ones run relais_maildir_deliver() in a worker thread. Each outcome is written
- * to the recipients row, on the main thread, before that recipient can be
- * picked again; a message with no pending recipient left leaves the queue,
- * after the notification (relais-bounce.c) for its failed recipients, and for
- * the delivered ones that asked for it (NOTIFY=SUCCESS, RFC 3461), is
- * committed. NOTIFY=DELAY is not implemented: no delay notification is sent. */
+ * is already in flight. Local ones run relais_maildir_deliver() in a worker
+ * thread, at most SCHEDULER_MAX_RUNNING at once. Remote ones are gathered per
+ * message and destination (relais-remote.c: a relay host, or the domain's MX)
+ * and each group goes over one SMTP connection, at most SCHEDULER_MAX_REMOTE
+ * at once. Each outcome is written to the recipients rows, on the main thread,
+ * in one transaction per attempt, before those recipients can be picked again;
+ * a message with no pending recipient left leaves the queue, after the
+ * notification (relais-bounce.c) for its failed recipients, and for the
+ * delivered ones that asked for it (NOTIFY=SUCCESS, RFC 3461), is committed.
+ * NOTIFY=DELAY is not implemented: no delay notification is sent. */
 #ifndef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "relais"
 #endif
@@ -17,14 +20,14 @@
 #include "relais-bounce.h"
 #include "relais-error.h"
 #include "relais-maildir.h"
+#include "relais-remote.h"
 
 #define SCHEDULER_MAX_RUNNING    4        /* local deliveries in worker threads */
+#define SCHEDULER_MAX_REMOTE     16       /* outbound SMTP connections at once */
 #define SCHEDULER_SELECT_LIMIT   64       /* rows looked at per pass */
 #define SCHEDULER_BACKOFF_FIRST  300      /* seconds: 5 min, doubling... */
 #define SCHEDULER_BACKOFF_MAX    3600     /* ...to 1 h */
 #define SCHEDULER_MAX_AGE        (5 * 24 * 3600)  /* then give up */
-
-#define REMOTE_NOT_AVAILABLE "4.4.1 Remote delivery is not available yet"
 
 typedef sqlite3_stmt RelaisSchedulerStmt;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisSchedulerStmt, sqlite3_finalize)
@@ -50,8 +53,13 @@ struct _RelaisScheduler {
   gboolean stopping;
   GHashTable *in_flight;     /* "ID/POSITION" of recipients being delivered */
   guint n_running;           /* deliveries in worker threads */
+  guint n_remote;            /* outbound SMTP connections under way */
+  GCancellable *cancellable; /* cancelled when the daemon stops */
   GHashTable *bouncing;      /* ids of messages whose bounce is being committed */
   guint n_bouncing;          /* bounce commits under way */
+  gint64 backoff_first;      /* seconds, SCHEDULER_BACKOFF_FIRST unless a test shortens it */
+  gint64 backoff_max;
+  gint64 max_age;
 };
 
 typedef struct {
@@ -72,7 +80,8 @@ typedef struct {
   /* outcome */
   RelaisDeliveryStatus status;
   char *reason;
-  gboolean never_expires;    /* a failure that is ours, not the destination's */
+  char *via;                 /* remote: the server that gave the outcome, for the log */
+  char *rcpt_params;         /* remote: DSN parameters to pass on */
   gboolean dsn_relayed;      /* see scheduler_job_relayed() */
 } DeliveryJob;
 
@@ -88,6 +97,8 @@ delivery_job_free (DeliveryJob *job)
   g_free (job->spool_path);
   g_clear_pointer (&job->config, relais_config_unref);
   g_free (job->reason);
+  g_free (job->via);
+  g_free (job->rcpt_params);
   g_free (job);
 }
 
@@ -108,13 +119,28 @@ stats_add (RelaisScheduler *self, RelaisStat stat)
 
 /* Seconds to wait after the ATTEMPTS-th failed attempt (1-based). */
 static gint64
-backoff_seconds (gint attempts)
+backoff_seconds (RelaisScheduler *self, gint attempts)
 {
-  gint64 delay = SCHEDULER_BACKOFF_FIRST;
+  gint64 delay = self->backoff_first;
 
-  for (gint i = 1; i < attempts && delay < SCHEDULER_BACKOFF_MAX; i++)
+  for (gint i = 1; i < attempts && delay < self->backoff_max; i++)
     delay *= 2;
-  return MIN (delay, SCHEDULER_BACKOFF_MAX);
+  return MIN (delay, self->backoff_max);
+}
+
+/* Tests shorten the intervals through the environment: the first back-off
+ * (the rest keeps its ratios: doubling up to 12 times the first) and the
+ * maximum age. Logged, so a production daemon never runs with them unseen. */
+static gint64
+test_override (const char *variable, gint64 fallback)
+{
+  const char *value = g_getenv (variable);
+  guint64 n;
+
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 1, G_MAXINT32, &n, NULL))
+    return fallback;
+  g_warning ("%s=%" G_GUINT64_FORMAT " is set: delivery timing is shortened for tests", variable, n);
+  return (gint64) n;
 }
 
 RelaisScheduler *
@@ -133,6 +159,10 @@ relais_scheduler_new (RelaisServices *services, RelaisStore *store, const char *
   self->state_dir = g_strdup (state_dir);
   self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->bouncing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->cancellable = g_cancellable_new ();
+  self->backoff_first = test_override ("RELAIS_TEST_BACKOFF_SECONDS", SCHEDULER_BACKOFF_FIRST);
+  self->backoff_max = self->backoff_first * (SCHEDULER_BACKOFF_MAX / SCHEDULER_BACKOFF_FIRST);
+  self->max_age = test_override ("RELAIS_TEST_MAX_AGE_SECONDS", SCHEDULER_MAX_AGE);
   return self;
 }
 
@@ -145,12 +175,14 @@ relais_scheduler_free (RelaisScheduler *scheduler)
   /* Let the deliveries under way finish and record their outcome. */
   scheduler->stopping = TRUE;
   g_clear_handle_id (&scheduler->timer_id, g_source_remove);
-  while (scheduler->n_running > 0 || scheduler->n_bouncing > 0)
+  g_cancellable_cancel (scheduler->cancellable);
+  while (scheduler->n_running > 0 || scheduler->n_remote > 0 || scheduler->n_bouncing > 0)
     g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&scheduler->kick_id, g_source_remove);
 
   g_hash_table_unref (scheduler->in_flight);
   g_hash_table_unref (scheduler->bouncing);
+  g_clear_object (&scheduler->cancellable);
   g_free (scheduler->state_dir);
   g_free (scheduler);
 }
@@ -508,73 +540,88 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
 
 /* ---- outcomes ----------------------------------------------------------- */
 
-/* Writes JOB's outcome to its row. Returns FALSE if that failed: the caller
- * then keeps the recipient in flight so it is not tried again blindly. */
-static gboolean
-scheduler_record (RelaisScheduler *self, DeliveryJob *job)
+/* The row state, next attempt and reply for JOB's outcome; logs it and counts it. */
+static gint
+scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *next_attempt, char **reply)
 {
-  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *reply = g_strdup (job->reason != NULL ? job->reason : "");
-  gint64 now = now_seconds ();
+  g_autofree char *via = job->via != NULL ? g_strdup_printf (" via %s", job->via) : g_strdup ("");
   gint attempts = job->attempts + 1;
-  gint state = RECIPIENT_PENDING;
-  gint64 next_attempt = 0;
-  gint dsn_action = 0;
-  sqlite3 *db;
-  gboolean ok;
 
+  *next_attempt = 0;
+  *reply = g_strdup (job->reason != NULL ? job->reason : "");
   switch (job->status)
     {
     case RELAIS_DELIVERY_OK:
-      state = RECIPIENT_DELIVERED;
       stats_add (self, job->route == ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
-      g_message ("%s: delivered to <%s>%s%s: %s", job->message_id, job->address,
-              job->mailbox != NULL ? " in mailbox " : "", job->mailbox != NULL ? job->mailbox : "", reply);
-      break;
+      g_message ("%s: delivered to <%s>%s%s%s: %s", job->message_id, job->address,
+                 job->mailbox != NULL ? " in mailbox " : "", job->mailbox != NULL ? job->mailbox : "",
+                 via, *reply);
+      return RECIPIENT_DELIVERED;
     case RELAIS_DELIVERY_TEMPFAIL:
       stats_add (self, RELAIS_STAT_DEFERRED);
-      if (!job->never_expires && now >= job->received_at + SCHEDULER_MAX_AGE)
+      if (now >= job->received_at + self->max_age)
         {
-          state = RECIPIENT_FAILED;
-          g_free (reply);
-          reply = g_strdup_printf ("%s (gave up after %d days in the queue)",
-                                   job->reason, SCHEDULER_MAX_AGE / (24 * 3600));
+          g_autofree char *last = g_steal_pointer (reply);
+
+          *reply = g_strdup_printf ("%s (gave up after %" G_GINT64_FORMAT " %s in the queue)", last,
+                                    self->max_age >= 24 * 3600 ? self->max_age / (24 * 3600) : self->max_age,
+                                    self->max_age >= 24 * 3600 ? "days" : "seconds");
           stats_add (self, RELAIS_STAT_BOUNCED);
-          g_message ("%s: delivery to <%s> failed for good: %s", job->message_id, job->address, reply);
+          g_message ("%s: delivery to <%s>%s failed for good: %s", job->message_id, job->address, via, *reply);
+          return RECIPIENT_FAILED;
         }
-      else
-        {
-          next_attempt = now + backoff_seconds (attempts);
-          g_message ("%s: delivery to <%s> deferred (attempt %d, next in %" G_GINT64_FORMAT " s): %s",
-                  job->message_id, job->address, attempts, next_attempt - now, reply);
-        }
-      break;
+      *next_attempt = now + backoff_seconds (self, attempts);
+      g_message ("%s: delivery to <%s>%s deferred (attempt %d, next in %" G_GINT64_FORMAT " s): %s",
+                 job->message_id, job->address, via, attempts, *next_attempt - now, *reply);
+      return RECIPIENT_PENDING;
     case RELAIS_DELIVERY_PERMFAIL:
     default:
-      state = RECIPIENT_FAILED;
       stats_add (self, RELAIS_STAT_BOUNCED);
-      g_message ("%s: delivery to <%s> failed: %s", job->message_id, job->address, reply);
-      break;
+      g_message ("%s: delivery to <%s>%s failed: %s", job->message_id, job->address, via, *reply);
+      return RECIPIENT_FAILED;
     }
+}
 
-  /* What a success notification will say, if the recipient asked for one. */
-  if (state == RECIPIENT_DELIVERED)
-    dsn_action = job->route == ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
-               : job->dsn_relayed ? RELAIS_BOUNCE_ACTION_RELAYED : 0;
+/* Writes the outcome of every job in JOBS (of one message) to its row, in one
+ * transaction, and takes the recorded ones out of flight. On a storage error
+ * the recipients stay in flight, so they are not tried again blindly before a
+ * restart (which retries them: a repeat is better than a loss). A row deleted
+ * meanwhile (Queue.Delete) is simply not there to update. */
+static void
+scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
+{
+  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 now = now_seconds ();
+  gboolean ok;
+  sqlite3 *db;
 
   db = relais_store_lock (self->store);
-  ok = sqlite3_prepare_v2 (db,
-                           "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
-                           "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
-                           "WHERE message_id = ? AND position = ?", -1, &stmt,
-                           NULL) == SQLITE_OK;
+  ok = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
   if (ok)
+    ok = sqlite3_prepare_v2 (db,
+                             "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
+                             "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
+                             "WHERE message_id = ? AND position = ?", -1, &stmt,
+                             NULL) == SQLITE_OK;
+  for (guint i = 0; ok && i < n_jobs; i++)
     {
+      DeliveryJob *job = jobs[i];
+      g_autofree char *reply = NULL;
+      gint64 next_attempt;
+      gint state = scheduler_outcome (self, job, now, &next_attempt, &reply);
+      gint dsn_action = 0;
+
+      /* What a success notification will say, if the recipient asked for one. */
+      if (state == RECIPIENT_DELIVERED)
+        dsn_action = job->route == ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
+                   : job->dsn_relayed ? RELAIS_BOUNCE_ACTION_RELAYED : 0;
+
+      sqlite3_reset (stmt);
       sqlite3_bind_int (stmt, 1, state);
-      sqlite3_bind_int (stmt, 2, attempts);
-      sqlite3_bind_int64 (stmt, 3, state == RECIPIENT_PENDING ? next_attempt : 0);
-      sqlite3_bind_text (stmt, 4, reply, -1, SQLITE_STATIC);
+      sqlite3_bind_int (stmt, 2, job->attempts + 1);
+      sqlite3_bind_int64 (stmt, 3, next_attempt);
+      sqlite3_bind_text (stmt, 4, reply, -1, SQLITE_TRANSIENT);
       sqlite3_bind_int (stmt, 5, RELAIS_DSN_NOTIFY_SUCCESS);
       sqlite3_bind_int (stmt, 6, dsn_action);
       sqlite3_bind_text (stmt, 7, job->message_id, -1, SQLITE_STATIC);
@@ -586,18 +633,24 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *job)
         g_message ("%s: <%s>: the message was deleted during the delivery; its outcome is not recorded",
                    job->message_id, job->address);
     }
+  if (ok)
+    ok = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
   if (!ok)
-    relais_store_set_error (db, "Cannot record a delivery outcome", &error);
+    {
+      relais_store_set_error (db, "Cannot record a delivery outcome", &error);
+      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+    }
   relais_store_unlock (self->store);
   relais_queue_changed (self->services->queue);
 
   if (!ok)
     {
-      g_warning ("%s: <%s>: %s; the recipient will not be tried again before a restart",
-                 job->message_id, job->address, error->message);
-      return FALSE;
+      g_warning ("%s: %s; %u recipient(s) will not be tried again before a restart",
+                 n_jobs > 0 ? jobs[0]->message_id : "?", error->message, n_jobs);
+      return;
     }
-  return TRUE;
+  for (guint i = 0; i < n_jobs; i++)
+    g_hash_table_remove (self->in_flight, jobs[i]->key);
 }
 
 /* For remote delivery: JOB's recipient was accepted by a next hop that did
@@ -606,7 +659,7 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *job)
  * relayed" notification when the message is done. Call it before
  * scheduler_complete() with a RELAIS_DELIVERY_OK outcome. A hop that does
  * DSN gets the parameters (relais_dsn_rcpt_params()) and reports itself. */
-G_GNUC_UNUSED static void
+static void
 scheduler_job_relayed (DeliveryJob *job)
 {
   job->dsn_relayed = TRUE;
@@ -615,8 +668,7 @@ scheduler_job_relayed (DeliveryJob *job)
 static void
 scheduler_complete (RelaisScheduler *self, DeliveryJob *job)
 {
-  if (scheduler_record (self, job))
-    g_hash_table_remove (self->in_flight, job->key);
+  scheduler_record (self, &job, 1);
   scheduler_finish_message (self, job->message_id);
 }
 
@@ -642,26 +694,13 @@ deliver_local_done_cb (GObject *source, GAsyncResult *result, gpointer user_data
     relais_scheduler_kick (self);
 }
 
-/* Takes JOB. */
+/* Takes JOB, a local recipient. */
 static void
-scheduler_dispatch (RelaisScheduler *self, DeliveryJob *job)
+scheduler_dispatch_local (RelaisScheduler *self, DeliveryJob *job)
 {
   g_autoptr(GTask) task = NULL;
 
   g_hash_table_add (self->in_flight, g_strdup (job->key));
-
-  if (job->route == ROUTE_REMOTE)
-    {
-      /* No outbound SMTP client yet: keep the recipient queued with the
-       * normal back-off. Our own missing feature is no reason to give up on
-       * it after 5 days. */
-      job->status = RELAIS_DELIVERY_TEMPFAIL;
-      job->reason = g_strdup (REMOTE_NOT_AVAILABLE);
-      job->never_expires = TRUE;
-      scheduler_complete (self, job);
-      delivery_job_free (job);
-      return;
-    }
   if (job->mailbox == NULL)
     {
       job->status = RELAIS_DELIVERY_PERMFAIL;
@@ -676,9 +715,202 @@ scheduler_dispatch (RelaisScheduler *self, DeliveryJob *job)
   job->config = relais_services_get_config (self->services);
   self->n_running++;
   task = g_task_new (NULL, NULL, deliver_local_done_cb, job);
-  g_task_set_source_tag (task, scheduler_dispatch);
+  g_task_set_source_tag (task, scheduler_dispatch_local);
   g_task_set_task_data (task, job, NULL);
   g_task_run_in_thread (task, deliver_local_thread);
+}
+
+/* ---- remote delivery ---------------------------------------------------- */
+
+/* The recipients of one message that go to one destination: one connection. */
+typedef struct {
+  RelaisScheduler *scheduler;
+  char *message_id;
+  char *destination;
+  GPtrArray *jobs;                 /* DeliveryJob*, in the order of delivery->recipients */
+  RelaisSmtpDelivery *delivery;
+  RelaisConfig *config;
+} RemoteBatch;
+
+static void
+remote_batch_free (RemoteBatch *batch)
+{
+  g_free (batch->message_id);
+  g_free (batch->destination);
+  g_ptr_array_unref (batch->jobs);
+  g_clear_pointer (&batch->delivery, relais_smtp_delivery_free);
+  g_clear_pointer (&batch->config, relais_config_unref);
+  g_free (batch);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RemoteBatch, remote_batch_free)
+
+static void
+remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(RemoteBatch) batch = user_data;
+  RelaisScheduler *self = batch->scheduler;
+  RelaisSmtpDelivery *delivery = batch->delivery;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = relais_remote_deliver_finish (result, &error);
+  gboolean any_delivered = FALSE;
+
+  self->n_remote--;
+  for (guint i = 0; i < batch->jobs->len; i++)
+    {
+      DeliveryJob *job = g_ptr_array_index (batch->jobs, i);
+      RelaisSmtpRecipient *r = g_ptr_array_index (delivery->recipients, i);
+
+      if (!ok)
+        {
+          job->status = RELAIS_DELIVERY_TEMPFAIL;
+          job->reason = g_strdup_printf ("4.3.0 %s", error->message);
+        }
+      else
+        {
+          job->status = r->status;
+          job->reason = g_strdup (r->reply != NULL ? r->reply : "4.3.0 no outcome reported");
+        }
+      job->via = g_strdup (delivery->connected_host);
+      if (job->status == RELAIS_DELIVERY_OK)
+        {
+          any_delivered = TRUE;
+          if (!delivery->dsn)
+            scheduler_job_relayed (job);
+        }
+    }
+  if (any_delivered && self->services->stats != NULL)
+    relais_stats_add (self->services->stats, RELAIS_STAT_BYTES_SENT, (guint64) delivery->bytes_sent);
+  scheduler_record (self, (DeliveryJob *const *) batch->jobs->pdata, batch->jobs->len);
+  scheduler_finish_message (self, batch->message_id);
+  if (!self->stopping)
+    relais_scheduler_kick (self);
+}
+
+/* What scheduler_start_remote() reads of the message for its batches. */
+typedef struct {
+  char *sender;
+  int flags;
+  char *mail_params;       /* RET and ENVID to pass on (RFC 3461 §6.2), "" for none */
+} RemoteMessage;
+
+/* Starts BATCH: takes it. */
+static void
+scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const RemoteMessage *message)
+{
+  RelaisSmtpDelivery *delivery = relais_smtp_delivery_new ();
+
+  batch->delivery = delivery;
+  delivery->helo_name = g_strdup (batch->config->hostname);
+  delivery->sender = g_strdup (message->sender);
+  delivery->mail_params = g_strdup (message->mail_params);
+  delivery->smtputf8 = (message->flags & RELAIS_MESSAGE_FLAG_SMTPUTF8) != 0;
+  delivery->body_8bit = (message->flags & RELAIS_MESSAGE_FLAG_8BITMIME) != 0;
+  delivery->message_path = relais_queue_spool_path (self->services->queue, batch->message_id);
+  for (guint i = 0; i < batch->jobs->len; i++)
+    {
+      DeliveryJob *job = g_ptr_array_index (batch->jobs, i);
+
+      g_ptr_array_add (delivery->recipients, relais_smtp_recipient_new (job->address, job->rcpt_params));
+      g_hash_table_add (self->in_flight, g_strdup (job->key));
+    }
+  self->n_remote++;
+  relais_remote_deliver_async (batch->config, batch->destination, delivery, self->cancellable,
+                               remote_done_cb, batch);
+}
+
+/* Starts one connection per destination for the due remote recipients of
+ * message ID that are not in flight, while there is room. */
+static void
+scheduler_start_remote (RelaisScheduler *self, const char *id)
+{
+  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) batches = g_ptr_array_new ();   /* RemoteBatch*, in first-recipient order */
+  g_autoptr(GHashTable) by_destination = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(RelaisConfig) config = relais_services_get_config (self->services);
+  RemoteMessage message = { NULL, 0, NULL };
+  sqlite3 *db;
+
+  db = relais_store_lock (self->store);
+  if (sqlite3_prepare_v2 (db,
+                          "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags, "
+                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt "
+                          "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                          "WHERE r.message_id = ? AND r.state = 0 AND r.route = 1 "
+                          "AND r.next_attempt <= ? AND m.held = 0 ORDER BY r.position",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot read the queue", &error);
+      relais_store_unlock (self->store);
+      g_warning ("%s: %s", id, error->message);
+      return;
+    }
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, now_seconds ());
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      gint position = sqlite3_column_int (stmt, 0);
+      g_autofree char *key = g_strdup_printf ("%s/%d", id, position);
+      g_autofree char *destination = NULL;
+      RemoteBatch *batch;
+      DeliveryJob *job;
+
+      if (g_hash_table_contains (self->in_flight, key))
+        continue;
+      if (message.sender == NULL)
+        {
+          message.sender = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+          message.flags = sqlite3_column_int (stmt, 5);
+          message.mail_params = relais_dsn_mail_params ((RelaisDsnRet) sqlite3_column_int (stmt, 6),
+                                                        (const char *) sqlite3_column_text (stmt, 7));
+        }
+      job = g_new0 (DeliveryJob, 1);
+      job->scheduler = self;
+      job->key = g_steal_pointer (&key);
+      job->message_id = g_strdup (id);
+      job->position = position;
+      job->address = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      job->route = ROUTE_REMOTE;
+      job->attempts = sqlite3_column_int (stmt, 2);
+      job->sender = g_strdup (message.sender);
+      job->received_at = sqlite3_column_int64 (stmt, 4);
+      {
+        g_autoptr(RelaisDsnOrcpt) orcpt =
+          relais_dsn_orcpt_from_string ((const char *) sqlite3_column_text (stmt, 9));
+
+        job->rcpt_params = relais_dsn_rcpt_params ((guint) sqlite3_column_int (stmt, 8), orcpt);
+      }
+
+      destination = relais_remote_destination (config, message.sender, job->address);
+      batch = g_hash_table_lookup (by_destination, destination);
+      if (batch == NULL)
+        {
+          batch = g_new0 (RemoteBatch, 1);
+          batch->scheduler = self;
+          batch->message_id = g_strdup (id);
+          batch->destination = g_steal_pointer (&destination);
+          batch->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) delivery_job_free);
+          batch->config = relais_config_ref (config);
+          g_hash_table_insert (by_destination, batch->destination, batch);
+          g_ptr_array_add (batches, batch);
+        }
+      g_ptr_array_add (batch->jobs, job);
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (self->store);
+
+  for (guint i = 0; i < batches->len; i++)
+    {
+      RemoteBatch *batch = g_ptr_array_index (batches, i);
+
+      if (self->n_remote >= SCHEDULER_MAX_REMOTE)
+        remote_batch_free (batch);   /* the next pass takes it */
+      else
+        scheduler_dispatch_remote (self, batch, &message);
+    }
+  g_free (message.sender);
+  g_free (message.mail_params);
 }
 
 /* One pass: starts every due delivery there is room for. */
@@ -686,10 +918,11 @@ static void
 scheduler_run_due (RelaisScheduler *self)
 {
   g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
+  g_autoptr(GPtrArray) remote_ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) remote_seen = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(RelaisSchedulerStmt) stmt = NULL;
   g_autoptr(GError) error = NULL;
   guint n_rows = 0;
-  guint n_remote = 0;
   guint n_local = 0;
   guint limit = SCHEDULER_SELECT_LIMIT + g_hash_table_size (self->in_flight);
   sqlite3 *db;
@@ -721,14 +954,21 @@ scheduler_run_due (RelaisScheduler *self)
       n_rows++;
       if (g_hash_table_contains (self->in_flight, key))
         continue;
-      if (route != ROUTE_REMOTE)
+      if (route == ROUTE_REMOTE)
         {
-          if (self->n_running + n_local >= SCHEDULER_MAX_RUNNING)
-            continue;
-          n_local++;
+          /* All the message's remote recipients are gathered per destination below. */
+          if (!g_hash_table_contains (remote_seen, id))
+            {
+              char *copy = g_strdup (id);
+
+              g_ptr_array_add (remote_ids, copy);
+              g_hash_table_add (remote_seen, copy);
+            }
+          continue;
         }
-      else
-        n_remote++;
+      if (self->n_running + n_local >= SCHEDULER_MAX_RUNNING)
+        continue;
+      n_local++;
 
       job = g_new0 (DeliveryJob, 1);
       job->scheduler = self;
@@ -747,10 +987,12 @@ scheduler_run_due (RelaisScheduler *self)
   relais_store_unlock (self->store);
 
   for (guint i = 0; i < jobs->len; i++)
-    scheduler_dispatch (self, g_ptr_array_index (jobs, i));
+    scheduler_dispatch_local (self, g_ptr_array_index (jobs, i));
+  for (guint i = 0; i < remote_ids->len && self->n_remote < SCHEDULER_MAX_REMOTE; i++)
+    scheduler_start_remote (self, g_ptr_array_index (remote_ids, i));
 
   /* More due rows than one pass looks at: go on at the next idle. */
-  if (n_rows == limit && n_remote > 0)
+  if (n_rows == limit && remote_ids->len > 0 && self->n_remote < SCHEDULER_MAX_REMOTE)
     relais_scheduler_kick (self);
 }
 

@@ -1303,6 +1303,7 @@ begin_transaction (Client *c)
     g_string_append (c->out, " SMTPUTF8");
   if (c->dsn && d->mail_params != NULL && *d->mail_params != '\0')
     g_string_append_printf (c->out, " %s", d->mail_params);
+  d->dsn = c->dsn;
 
   c->rcpt_index = 0;
   c->n_accepted = 0;
@@ -1614,7 +1615,7 @@ client_start (RelaisSmtpDelivery *d, gboolean probe, GCancellable *cancellable,
 
   g_clear_pointer (&d->connected_host, g_free);
   g_clear_pointer (&d->tls_description, g_free);
-  d->tls = d->authenticated = FALSE;
+  d->tls = d->authenticated = d->dsn = FALSE;
   d->bytes_sent = 0;
   for (guint i = 0; i < d->recipients->len; i++)
     {

@@ -59,6 +59,7 @@ typedef struct {
   /* out, for logs, statistics and the TestRelayHost report */
   char *connected_host;              /* "mx.example.org[192.0.2.1]:25": the last server talked to */
   gboolean tls, authenticated;
+  gboolean dsn;                      /* the server that got MAIL offered DSN (RFC 3461): it reports on its own */
   char *tls_description;             /* "TLS 1.3 TLS_AES_256_GCM_SHA384", NULL without TLS */
   goffset bytes_sent;                /* message bytes */
 } RelaisSmtpDelivery;

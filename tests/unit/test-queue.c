@@ -694,8 +694,23 @@ start_scheduler (Fixture *fixture, RelaisServices *services)
   return scheduler;
 }
 
+static void scheduler_local_body (Fixture *fixture);
+
+/* Its remote recipient is looked up for real: only inside
+ * build-aux/with-test-net, where no DNS server answers. */
 static void
 test_scheduler_local (Fixture *fixture, gconstpointer data)
+{
+  if (g_strcmp0 (g_getenv ("RELAIS_TEST_NET"), "1") != 0)
+    {
+      g_test_skip ("needs build-aux/with-test-net (a remote recipient is looked up)");
+      return;
+    }
+  scheduler_local_body (fixture);
+}
+
+static void
+scheduler_local_body (Fixture *fixture)
 {
   const char *recipients[] = { "Robert@example.com", "someone@example.org", "nobody@example.com", NULL };
   RelaisServices services = { 0 };
@@ -706,7 +721,8 @@ test_scheduler_local (Fixture *fixture, gconstpointer data)
   g_autofree char *spool_path = relais_queue_spool_path (fixture->queue, id);
   gint64 now;
 
-  /* Local: delivered; unknown local: failed; remote: deferred, with back-off. */
+  /* Local: delivered; unknown local: failed; remote: deferred, with back-off
+   * (the test namespace has no DNS server: a temporary failure). */
   wait_until_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ? AND state = 0 "
                   "AND attempts = 0", id, 0);
   wait_until_int (fixture, "SELECT state FROM recipients WHERE message_id = ? AND position = 0", id, 1);
@@ -718,22 +734,14 @@ test_scheduler_local (Fixture *fixture, gconstpointer data)
                               id), ==, 0);
   g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ? AND position = 1",
                               id), ==, 1);
+  g_assert_cmpint (query_int (fixture, "SELECT last_reply LIKE '4.4.3 %' FROM recipients "
+                              "WHERE message_id = ? AND position = 1", id), ==, 1);
   g_assert_cmpint (ABS (query_int (fixture, "SELECT next_attempt FROM recipients WHERE message_id = ? "
                                    "AND position = 1", id) - (now + 300)), <=, 5);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_DELIVERED_LOCAL), ==, 1);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_DEFERRED), ==, 1);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_BOUNCED), ==, 1);
-
-  /* Still queued for the remote recipient, even very old: remote delivery
-   * does not exist yet, which is no reason to give up. */
   g_assert_true (g_file_test (spool_path, G_FILE_TEST_IS_REGULAR));
-  exec_sql (fixture, "UPDATE recipients SET next_attempt = 0");
-  exec_sql (fixture, "UPDATE messages SET received_at = 1");
-  wait_until_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ? AND position = 1", id, 2);
-  g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ? AND position = 1",
-                              id), ==, 0);
-  g_assert_cmpint (query_int (fixture, "SELECT next_attempt - strftime('%s', 'now') FROM recipients "
-                              "WHERE message_id = ? AND position = 1", id), >=, 590);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
 
   /* Once the last one is done the message leaves the queue. */

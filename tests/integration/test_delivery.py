@@ -1,0 +1,327 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Outbound delivery (SPEC §2), end to end: the real relaisd delivers to real
+aiosmtpd peers on 127.0.0.x, directly through the MX records that dnsmasq
+serves (tests/dns/test.conf) to the daemon's ordinary resolver, through one
+relay host, or through relay hosts chosen by rules; retries with back-off,
+bounces with the remote reply, double bounces, a kill -9 in the middle.
+
+Runs inside build-aux/with-test-net --dnsmasq tests/dns/test.conf (a private
+network namespace: nothing outside can be reached). Mail leaves the server
+here through forwarding addresses: relaying for clients is Relay Control's
+business (a later issue)."""
+
+import os
+import smtplib
+import time
+
+import pytest
+from gi.repository import GLib
+
+import relais_helpers as H
+from smtp_peers import Peer, make_certificates
+
+IFACE_DIST = "org.relais.Relais1.Distribution"
+IFACE_QUEUE = "org.relais.Relais1.Queue"
+
+# tests/dns/test.conf
+MX1 = "127.0.0.21"          # mx1.direct.test, MX 10 of direct.test
+MX2 = "127.0.0.22"          # mx2.direct.test, MX 20 of direct.test
+IMPLICIT = "127.0.0.23"     # implicit.test: no MX, an A record
+RELAY_A = "127.0.0.31"
+RELAY_B = "127.0.0.32"
+RELAY_TLS = "127.0.0.33"
+BACKOFF = 2                 # RELAIS_TEST_BACKOFF_SECONDS: 2, 4, 8, ... up to 24 s
+
+
+def in_test_net():
+    return os.environ.get("RELAIS_TEST_NET") == "1"
+
+
+pytestmark = pytest.mark.skipif(not in_test_net(),
+                                reason="needs build-aux/with-test-net (root, private network namespace)")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_certificates(str(tmp_path_factory.mktemp("certs")),
+                             names=("mx.relais.test", "localhost"),
+                             ips=(MX1, MX2, RELAY_A, RELAY_B, RELAY_TLS))
+
+
+@pytest.fixture
+def peers():
+    started = []
+
+    def start(*args, **kw):
+        p = Peer(*args, **kw).start()
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+def start_relay(request, tmp_path, session_bus, **env):
+    env.setdefault("RELAIS_TEST_BACKOFF_SECONDS", str(BACKOFF))
+    d = H.make_daemon(request, tmp_path, session_bus.address, extra_env=env)
+    d.start()
+    d.setup_mailbox()
+    d.add_account("admin")
+    d.add_account("bob")
+    d.update(Hostname="relais.relais.test", ExternalAdministrators=["admin@relais.test"])
+    return d
+
+
+@pytest.fixture
+def relay(request, tmp_path, session_bus):
+    """relaisd with local domain relais.test, accounts alice (who forwards
+    wherever a test says), bob and admin, the external administrator."""
+    return start_relay(request, tmp_path, session_bus)
+
+
+def set_forwards(d, forwards, login="alice"):
+    d.dbus().call(H.IFACE_ACCOUNTS, "UpdateAccount", "(sa{sv}b)",
+                  (login, {"Forwards": GLib.Variant("as", list(forwards))}, False))
+
+
+def dist_update(d, **changes):
+    d.dbus().call(IFACE_DIST, "Update", "(a{sv}b)",
+                  ({k: H.guess_variant(v) for k, v in changes.items()}, False))
+
+
+def add_relay_host(d, name, **fields):
+    d.dbus().call(IFACE_DIST, "AddRelayHost", "(sa{sv}b)",
+                  (name, {k: H.guess_variant(v) for k, v in fields.items()}, False))
+
+
+def add_rule(d, kind, host, patterns):
+    return d.dbus().call(IFACE_DIST, "AddRule", "(ssasb)", (kind, host, list(patterns), False))[0]
+
+
+def send(d, sender="sender@example.net", to="alice@relais.test", subject=None, body="Hello.\n"):
+    msg = H.make_message(subject=subject, sender=sender, to=to, body=body)
+    with smtplib.SMTP(d.host, d.port, timeout=10) as s:
+        s.sendmail(sender, [to], msg)
+    return msg
+
+
+def wait_stat(d, name, value, timeout=5.0):
+    """Statistics are published at most once a second: wait for NAME to reach VALUE."""
+    return H.wait_for(lambda: (lambda s: s if s[name] == value else None)(d.stats()), timeout,
+                      "%s = %d" % (name, value), details=lambda: repr(d.stats()))
+
+
+def queue_list(d):
+    return d.dbus().call(IFACE_QUEUE, "List")[0]
+
+
+def wait_queue_empty(d, timeout=20.0):
+    H.wait_for(lambda: len(queue_list(d)) == 0, timeout, "the queue to empty",
+               details=lambda: repr(queue_list(d)))
+
+
+def dsn_fields(raw):
+    """The per-recipient fields of the first delivery-status part."""
+    text = raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\n ", " ")
+    start = text.index("Content-Type: message/delivery-status")
+    return text[start:]
+
+
+# -- direct delivery ---------------------------------------------------------
+
+def test_direct_delivery_uses_lowest_mx_one_connection(relay, peers, certs):
+    mx1 = peers(MX1, tls="starttls", certs=certs)
+    mx2 = peers(MX2)
+    set_forwards(relay, ["bob@direct.test", "carol@DIRECT.test"])
+    send(relay, subject="direct")
+    got = mx1.wait_received(1)
+    wait_queue_empty(relay)
+    assert len(got) == 1, got
+    assert sorted(r.lower() for r in got[0].rcpt_tos) == ["bob@direct.test", "carol@direct.test"]
+    assert got[0].mail_from == "sender@example.net"
+    assert got[0].tls, "STARTTLS was offered and not used"
+    assert len(mx1.sessions) == 1, "one connection carries both recipients"
+    assert mx2.received == []
+    assert b"Subject: direct" in got[0].content
+    stats = wait_stat(relay, "DeliveredRemote", 2)
+    assert stats["BytesSent"] >= len(got[0].content)
+
+
+def test_direct_delivery_falls_back_to_next_mx(relay, peers):
+    mx2 = peers(MX2)            # nothing listens on mx1
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay)
+    got = mx2.wait_received(1)
+    assert got[0].rcpt_tos == ["bob@direct.test"]
+    wait_queue_empty(relay)
+
+
+def test_implicit_mx_uses_the_domain_address(relay, peers):
+    peer = peers(IMPLICIT)
+    set_forwards(relay, ["dave@implicit.test"])
+    send(relay)
+    assert peer.wait_received(1)[0].rcpt_tos == ["dave@implicit.test"]
+
+
+def test_null_mx_bounces_at_once(relay):
+    set_forwards(relay, ["eve@nullmx.test"])
+    send(relay, sender="bob@relais.test")
+    dsn = relay.wait_messages(1, login="bob")[0]
+    fields = dsn_fields(dsn)
+    assert "Final-Recipient: rfc822; eve@nullmx.test" in fields
+    assert "Status: 5.1.10" in fields
+    wait_queue_empty(relay)
+
+
+def test_permanent_failure_bounces_with_the_remote_reply(relay, peers):
+    mx1 = peers(MX1, rcpt_replies={"nobody@direct.test": "550 5.1.1 <nobody@direct.test>: no such user here"})
+    set_forwards(relay, ["nobody@direct.test", "bob@direct.test"])
+    send(relay, sender="bob@relais.test", subject="half bounces")
+    got = mx1.wait_received(1)
+    assert got[0].rcpt_tos == ["bob@direct.test"]
+    dsn = relay.wait_messages(1, login="bob")[0]
+    fields = dsn_fields(dsn)
+    assert "Final-Recipient: rfc822; nobody@direct.test" in fields
+    assert "Status: 5.1.1" in fields
+    assert "Diagnostic-Code: smtp; 550 5.1.1 <nobody@direct.test>: no such user here" in fields
+    assert "bob@direct.test" not in fields.split("Final-Recipient: rfc822; nobody@direct.test")[1]
+    head, _ = H.split_message(dsn)
+    assert ("From", "MAILER-DAEMON@relais.relais.test") in [(n, v.strip("<>")) for n, v in head] \
+        or any(n == "From" and "MAILER-DAEMON@relais.relais.test" in v for n, v in head)
+    wait_queue_empty(relay)
+
+
+def test_temporary_failure_retries_with_backoff(relay, peers):
+    mx1 = peers(MX1, data_replies=["451 4.3.0 try later", "451 4.3.0 still busy"])
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay)
+    got = mx1.wait_received(1, timeout=40)
+    assert len(mx1.data_attempts) == 3
+    first, second, third = mx1.data_attempts
+    # 5 min doubling, scaled: BACKOFF then 2 * BACKOFF (the scheduler ticks each second)
+    assert BACKOFF - 0.5 <= second - first <= BACKOFF + 2.5, mx1.data_attempts
+    assert 2 * BACKOFF - 0.5 <= third - second <= 2 * BACKOFF + 2.5, mx1.data_attempts
+    assert got[0].rcpt_tos == ["bob@direct.test"]
+    stats = wait_stat(relay, "DeliveredRemote", 1)
+    assert stats["Deferred"] == 2
+    wait_queue_empty(relay)
+
+
+def test_expired_message_bounces(request, tmp_path, session_bus, peers):
+    d = start_relay(request, tmp_path, session_bus, RELAIS_TEST_MAX_AGE_SECONDS="5")
+    peers(MX1, data_replies=["451 4.3.0 try later"] * 100)
+    set_forwards(d, ["bob@direct.test"])
+    send(d, sender="bob@relais.test")
+    dsn = d.wait_messages(1, login="bob", timeout=30)[0]
+    fields = dsn_fields(dsn)
+    assert "Final-Recipient: rfc822; bob@direct.test" in fields
+    assert "Status: 5.3.0" in fields
+    assert "451 4.3.0 try later (gave up after 5 seconds in the queue)" in fields
+    wait_queue_empty(d)
+
+
+def test_deferred_message_is_listed_with_its_error(relay, peers):
+    peers(MX1, data_replies=["452 4.2.2 mailbox full"] * 10)
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay)
+
+    def listed():
+        rows = [r for r in queue_list(relay) if r[7]]
+        return rows[0] if rows else None
+
+    row = H.wait_for(listed, 15, "a deferred message in Queue.List")
+    msg_id, sender, rcpts, size, received, attempts, next_try, last_error, held = row
+    assert rcpts == ["bob@direct.test"]
+    assert attempts >= 1
+    assert "452 4.2.2 mailbox full" in last_error
+    assert next_try > received and not held
+
+
+def test_double_bounce_reaches_the_administrators(relay, peers):
+    peers(MX1, rcpt_replies={"gone@direct.test": "550 5.1.1 gone"})
+    set_forwards(relay, ["gone@direct.test"])
+    with smtplib.SMTP(relay.host, relay.port, timeout=10) as s:
+        s.sendmail("", ["alice@relais.test"], H.make_message(sender="MAILER-DAEMON@example.net"))
+    dsn = relay.wait_messages(1, login="admin")[0]
+    assert "Final-Recipient: rfc822; gone@direct.test" in dsn_fields(dsn)
+    wait_queue_empty(relay)
+
+
+def test_restart_in_the_middle_of_a_delivery(relay, peers):
+    mx1 = peers(MX1, data_delay=3)
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay, subject="interrupted")
+    H.wait_for(lambda: mx1.sessions, 15, "the delivery to start")
+    relay.kill9()
+    relay.start()
+    got = mx1.wait_received(1, timeout=30)
+    # the peer may have it twice (it accepted before the kill): never zero
+    assert all(r.rcpt_tos == ["bob@direct.test"] for r in got)
+    wait_queue_empty(relay, timeout=30)
+
+
+# -- relay hosts ---------------------------------------------------------------
+
+def test_one_relay_host_with_starttls_and_auth(relay, peers, certs):
+    smarthost = peers(RELAY_A, port=587, tls="required", certs=certs, auth=("relayuser", "s3cret-pass"))
+    dist_update(relay, Mode="relay-host", RelayServer=RELAY_A, RelayPort=587, RelayAlwaysTls=True,
+                RelayAuthentication=True, RelayUsername="relayuser", RelayPassword="s3cret-pass")
+    set_forwards(relay, ["bob@direct.test", "zed@elsewhere.test"])
+    send(relay)
+    got = smarthost.wait_received(1)
+    assert sorted(got[0].rcpt_tos) == ["bob@direct.test", "zed@elsewhere.test"]
+    assert got[0].tls and got[0].auth_login == "relayuser"
+    wait_queue_empty(relay)
+
+
+def test_relay_host_on_port_465_uses_implicit_tls(relay, peers, certs):
+    smarthost = peers(RELAY_TLS, port=465, tls="implicit", certs=certs)
+    dist_update(relay, Mode="relay-host", RelayServer=RELAY_TLS, RelayPort=465, RelayAlwaysTls=True)
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay)
+    got = smarthost.wait_received(1)
+    assert got[0].tls
+    wait_queue_empty(relay)
+
+
+def test_relay_host_without_starttls_defers_when_tls_is_required(relay, peers):
+    plain = peers(RELAY_B, port=2525)
+    dist_update(relay, Mode="relay-host", RelayServer=RELAY_B, RelayPort=2525, RelayAlwaysTls=True)
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay)
+
+    def deferred():
+        rows = [r for r in queue_list(relay) if r[7]]
+        return rows[0] if rows else None
+
+    row = H.wait_for(deferred, 15, "the message to be deferred")
+    assert "TLS" in row[7], row
+    assert plain.received == []
+
+
+def test_relay_rules_recipient_before_sender_before_direct(relay, peers):
+    host_a = peers(RELAY_A, port=2525)
+    host_b = peers(RELAY_B, port=2525)
+    mx1 = peers(MX1)
+    add_relay_host(relay, "a", Server=RELAY_A, Port=2525)
+    add_relay_host(relay, "b", Server=RELAY_B, Port=2525)
+    add_rule(relay, "sender", "b", ["vip@example.org"])
+    add_rule(relay, "recipient", "a", ["rules.test", "one@direct.test"])
+    dist_update(relay, Mode="relay-hosts")
+    set_forwards(relay, ["x@rules.test", "one@direct.test", "two@direct.test"])
+
+    # an ordinary sender: recipient rules, else direct
+    send(relay, sender="someone@example.org", subject="plain sender")
+    got_a = host_a.wait_received(1)
+    assert sorted(got_a[0].rcpt_tos) == ["one@direct.test", "x@rules.test"]
+    assert mx1.wait_received(1)[0].rcpt_tos == ["two@direct.test"]
+    assert host_b.received == []
+
+    # the sender rule's sender: recipient rules still win, the rest goes to b
+    send(relay, sender="vip@example.org", subject="vip sender")
+    got_a = host_a.wait_received(2)
+    assert sorted(got_a[1].rcpt_tos) == ["one@direct.test", "x@rules.test"]
+    assert host_b.wait_received(1)[0].rcpt_tos == ["two@direct.test"]
+    assert len(mx1.received) == 1
+    wait_queue_empty(relay)
