@@ -11,6 +11,12 @@
 #include "relais-dbus.h"
 
 #include "relais-error.h"
+#include "relais-remote.h"
+#include "relais-smtp-client.h"
+
+/* TestRelayHost should answer within the D-Bus default timeout (25 s). */
+#define PROBE_CONNECT_TIMEOUT  8
+#define PROBE_STEP_TIMEOUT     15
 
 /* Builds the next snapshot from BASE and the method's PARAMETERS; sets *ID for AddRule. */
 typedef RelaisConfig *(*EditFunc) (const RelaisConfig *base, GVariant *parameters, guint *id,
@@ -195,6 +201,80 @@ handle_move_rule_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invoca
 
 /* ---------------------------------------------------------------- object */
 
+/* ------------------------------------------------------- TestRelayHost */
+
+static void
+probe_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GDBusMethodInvocation *invocation = user_data;
+  RelaisSmtpDelivery *delivery = g_object_get_data (G_OBJECT (invocation), "relais-probe");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) report = relais_smtp_client_probe_finish (result, &error);
+
+  if (report == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      g_object_unref (invocation);
+      return;
+    }
+  g_message ("Distribution.TestRelayHost: %s", delivery->connected_host != NULL ? delivery->connected_host : "?");
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@a{sv})", report));
+  g_object_unref (invocation);
+}
+
+static void
+test_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+  RelaisConfig *config = relais_daemon_get_config (daemon);
+  const char *name = NULL;
+  const RelaisRelayHost *relay;
+  RelaisSmtpDelivery *delivery;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&sb)", &name, NULL);
+  relay = name[0] == '\0' ? config->relay_host : relais_config_lookup_relay_host (config, name);
+  if (relay == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND,
+                                             "name: no relay host named '%s'", name);
+      return;
+    }
+  if (relay->server == NULL || relay->server[0] == '\0')
+    {
+      g_dbus_method_invocation_return_error (invocation, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                                             "%s: no server is set for this relay host",
+                                             name[0] == '\0' ? "RelayServer" : "Server");
+      return;
+    }
+
+  delivery = relais_smtp_delivery_new ();
+  delivery->helo_name = g_strdup (config->hostname);
+  g_ptr_array_add (delivery->targets, relais_smtp_target_new (relay->server, (guint16) relay->port));
+  delivery->tls_mode = relais_remote_relay_tls_mode (relay);
+  if (relay->authentication)
+    {
+      delivery->username = g_strdup (relay->username);
+      delivery->password = g_strdup (relay->password);
+    }
+  delivery->timeouts.connect = PROBE_CONNECT_TIMEOUT;
+  delivery->timeouts.greeting = PROBE_STEP_TIMEOUT;
+  delivery->timeouts.command = PROBE_STEP_TIMEOUT;
+  /* The delivery lives as long as the invocation, which the callback holds. */
+  g_object_set_data_full (G_OBJECT (invocation), "relais-probe", delivery,
+                          (GDestroyNotify) relais_smtp_delivery_free);
+  relais_smtp_client_probe_async (delivery, NULL, probe_done_cb, g_object_ref (invocation));
+}
+
+static gboolean
+handle_test_host_cb (RelaisDistribution *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                     gboolean interactive, gpointer daemon)
+{
+  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, test_authorized,
+                          daemon, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
 RelaisDistribution *
 relais_dbus_distribution_new (RelaisDaemon *daemon)
 {
@@ -208,6 +288,7 @@ relais_dbus_distribution_new (RelaisDaemon *daemon)
   g_signal_connect (skeleton, "handle-update-rule", G_CALLBACK (handle_update_rule_cb), daemon);
   g_signal_connect (skeleton, "handle-remove-rule", G_CALLBACK (handle_remove_rule_cb), daemon);
   g_signal_connect (skeleton, "handle-move-rule", G_CALLBACK (handle_move_rule_cb), daemon);
+  g_signal_connect (skeleton, "handle-test-relay-host", G_CALLBACK (handle_test_host_cb), daemon);
   relais_dbus_distribution_sync (skeleton, relais_daemon_get_config (daemon));
   return skeleton;
 }

@@ -149,7 +149,8 @@ class Peer:
         password = password.decode() if isinstance(password, bytes) else password
         self.auth_attempts.append((mechanism, login))
         ok = (login, password) == self.auth
-        return AuthResult(success=ok, auth_data=login if ok else None)
+        # handled=False: aiosmtpd itself answers 535 to a failure
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
     def start(self):
         self.controller.start()

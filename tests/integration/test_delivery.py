@@ -10,6 +10,7 @@ network namespace: nothing outside can be reached). Mail leaves the server
 here through forwarding addresses: relaying for clients is Relay Control's
 business (a later issue)."""
 
+import json
 import os
 import smtplib
 import time
@@ -325,3 +326,33 @@ def test_relay_rules_recipient_before_sender_before_direct(relay, peers):
     assert host_b.wait_received(1)[0].rcpt_tos == ["two@direct.test"]
     assert len(mx1.received) == 1
     wait_queue_empty(relay)
+
+
+# -- TestRelayHost ---------------------------------------------------------------
+
+def test_relay_host_probe_reports_tls_and_auth(relay, peers, certs):
+    smarthost = peers(RELAY_A, port=587, tls="required", certs=certs, auth=("relayuser", "s3cret-pass"))
+    add_relay_host(relay, "isp", Server=RELAY_A, Port=587, AlwaysTls=True, Authentication=True,
+                   Username="relayuser", Password="s3cret-pass")
+    out = H.busctl(relay.bus_address, "--json=short", "call", H.BUS_NAME, H.OBJ_PATH,
+                   IFACE_DIST, "TestRelayHost", "sb", "isp", "false").stdout
+    report = {k: v["data"] for k, v in json.loads(out)["data"][0].items()}
+    assert report["Ok"] is True, report
+    assert report["Tls"] is True and report["Authenticated"] is True, report
+    assert report["Error"] == ""
+    assert report["Server"].startswith(RELAY_A), report
+    assert any(e.startswith("AUTH") for e in report["Extensions"]), report
+    assert "unknown-ca" in report["CertificateErrors"], report   # a test CA: seen, not fatal
+    assert smarthost.received == [] and smarthost.auth_attempts == [("PLAIN", "relayuser")]
+
+    # a wrong password: a report saying so, not a D-Bus error
+    relay.dbus().call(IFACE_DIST, "UpdateRelayHost", "(sa{sv}b)",
+                      ("isp", {"Password": GLib.Variant("s", "wrong")}, False))
+    report = relay.dbus().call(IFACE_DIST, "TestRelayHost", "(sb)", ("isp", False))[0]
+    assert report["Ok"] is False and report["Authenticated"] is False, report
+    assert "AUTH" in report["Error"] and "535" in report["Error"], report
+
+    # nothing listening: still a report
+    dist_update(relay, RelayServer=RELAY_B, RelayPort=2526)
+    report = relay.dbus().call(IFACE_DIST, "TestRelayHost", "(sb)", ("", False))[0]
+    assert report["Ok"] is False and report["Error"], report

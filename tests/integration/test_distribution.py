@@ -322,8 +322,16 @@ def test_distribution_needs_configure(sysdaemon, polkit_mock):
     assert checked_actions(polkit_mock).count(ACTION_CONFIGURE) == len(calls)
     assert props(sysdaemon) == DEFAULTS
 
+    # TestRelayHost uses the stored password: the same action
+    e = call_error(sysdaemon, "TestRelayHost", "(sb)", ("", False))
+    assert e.name == ERR + "PermissionDenied", e
+
     set_allowed(polkit_mock, [ACTION_CONFIGURE])
     for method, sig, args in calls:
         sysdaemon.dbus().call(IFACE, method, sig, args)
     p = props(sysdaemon)
     assert (p["RelayPort"], p["RelayHosts"], p["Rules"]) == (587, [], [])
+    e = call_error(sysdaemon, "TestRelayHost", "(sb)", ("", False))
+    assert e.name == ERR + "InvalidArgument" and "RelayServer" in e.message, e
+    e = call_error(sysdaemon, "TestRelayHost", "(sb)", ("nowhere", False))
+    assert e.name == ERR + "NotFound", e
