@@ -756,6 +756,20 @@ remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean any_delivered = FALSE;
 
   self->n_remote--;
+  if (!ok && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* The daemon is stopping: this attempt did not happen. The rows stay
+       * as they were, due, and the next start tries them again. */
+      for (guint i = 0; i < batch->jobs->len; i++)
+        {
+          DeliveryJob *job = g_ptr_array_index (batch->jobs, i);
+
+          g_message ("%s: delivery to <%s> interrupted by the shutdown; it is tried again at the next start",
+                     job->message_id, job->address);
+          g_hash_table_remove (self->in_flight, job->key);
+        }
+      return;
+    }
   for (guint i = 0; i < batch->jobs->len; i++)
     {
       DeliveryJob *job = g_ptr_array_index (batch->jobs, i);

@@ -262,6 +262,21 @@ def test_restart_in_the_middle_of_a_delivery(relay, peers):
     wait_queue_empty(relay, timeout=30)
 
 
+def test_stop_in_the_middle_of_a_delivery(relay, peers):
+    mx1 = peers(MX1, data_delay=30)
+    set_forwards(relay, ["bob@direct.test"])
+    send(relay, subject="stopped")
+    H.wait_for(lambda: mx1.sessions, 15, "the delivery to start")
+    started = time.monotonic()
+    assert relay.stop() == 0
+    assert time.monotonic() - started < 5, "SIGTERM waited for the slow peer"
+    mx1.data_delay = 0
+    relay.start()
+    got = mx1.wait_received(1, timeout=30)
+    assert got[-1].rcpt_tos == ["bob@direct.test"]
+    wait_queue_empty(relay, timeout=30)
+
+
 # -- relay hosts ---------------------------------------------------------------
 
 def test_one_relay_host_with_starttls_and_auth(relay, peers, certs):
