@@ -816,6 +816,7 @@ scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const Remo
 
   batch->delivery = delivery;
   delivery->helo_name = g_strdup (batch->config->hostname);
+  g_free (delivery->sender);
   delivery->sender = g_strdup (message->sender);
   delivery->mail_params = g_strdup (message->mail_params);
   delivery->smtputf8 = (message->flags & RELAIS_MESSAGE_FLAG_SMTPUTF8) != 0;

@@ -615,7 +615,11 @@ test_dsn_storage (Fixture *fixture, gconstpointer data)
 
   g_assert_no_error (error);
   id = g_strdup (relais_spool_writer_get_id (writer));
-  relais_spool_writer_write (writer, "Subject: dsn\r\n\r\nbody\r\n", 24, &error);
+  {
+    const char *text = "Subject: dsn\r\n\r\nbody\r\n";
+
+    relais_spool_writer_write (writer, text, strlen (text), &error);
+  }
   g_assert_no_error (error);
   envelope->dsn_ret = RELAIS_DSN_RET_FULL;
   envelope->dsn_envid = g_strdup ("QQ314159");
