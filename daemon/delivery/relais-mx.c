@@ -77,7 +77,20 @@ relais_mx_order (GPtrArray *records, const char *domain, const char *our_hostnam
       if (ours != NULL && strcmp (name, ours) == 0 &&
           (own_preference < 0 || mx->preference < own_preference))
         own_preference = mx->preference;
-      g_ptr_array_add (hosts, relais_mx_host_new (name, mx->preference, mx->implicit));
+      /* A host listed twice is tried once, at its best preference. */
+      for (guint k = 0; k < hosts->len; k++)
+        {
+          RelaisMxHost *seen = g_ptr_array_index (hosts, k);
+
+          if (strcmp (seen->host, name) == 0)
+            {
+              seen->preference = MIN (seen->preference, mx->preference);
+              g_clear_pointer (&name, g_free);
+              break;
+            }
+        }
+      if (name != NULL)
+        g_ptr_array_add (hosts, relais_mx_host_new (name, mx->preference, mx->implicit));
     }
   g_ptr_array_unref (records);
 

@@ -50,6 +50,14 @@ test_order_by_preference (void)
   g_assert_no_error (error);
   text = joined (hosts);
   g_assert_cmpstr (text, ==, "a.test b.test c.test");   /* lower case, trailing dot gone */
+
+  /* a host listed twice: once, at its best preference */
+  g_clear_pointer (&hosts, g_ptr_array_unref);
+  g_clear_pointer (&text, g_free);
+  hosts = relais_mx_order (records ("30 twice.test, 20 b.test, 10 TWICE.test"), "x.test", NULL, NULL, &error);
+  g_assert_no_error (error);
+  text = joined (hosts);
+  g_assert_cmpstr (text, ==, "twice.test b.test");
 }
 
 static void
