@@ -1376,7 +1376,10 @@ connect_address (Client *c)
   g_clear_pointer (&c->d->tls_description, g_free);
 
   g_free (c->host);
-  c->host = g_strdup_printf ("%s[%s]:%u", c->target_host, ip, c->target->port);
+  /* "mx.example.org[192.0.2.1]:25", or "[192.0.2.1]:25" for a target given as an address */
+  c->host = g_strcmp0 (c->target_host, ip) == 0
+              ? g_strdup_printf ("[%s]:%u", ip, c->target->port)
+              : g_strdup_printf ("%s[%s]:%u", c->target_host, ip, c->target->port);
   g_free (c->d->connected_host);
   c->d->connected_host = g_strdup (c->host);
   c->attempts++;

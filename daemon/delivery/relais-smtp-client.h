@@ -57,7 +57,7 @@ typedef struct {
   GPtrArray *recipients;             /* RelaisSmtpRecipient* (owned), outcomes filled in */
   RelaisSmtpTimeouts timeouts;       /* from relais_smtp_timeouts_default() */
   /* out, for logs, statistics and the TestRelayHost report */
-  char *connected_host;              /* "mx.example.org[192.0.2.1]:25": the last server talked to */
+  char *connected_host;              /* "mx.example.org[192.0.2.1]:25" ("[192.0.2.1]:25" for an address): the last server talked to */
   gboolean tls, authenticated;
   gboolean dsn;                      /* the server that got MAIL offered DSN (RFC 3461): it reports on its own */
   char *tls_description;             /* "TLS 1.3 TLS_AES_256_GCM_SHA384", NULL without TLS */

@@ -355,7 +355,7 @@ def test_relay_host_probe_reports_tls_and_auth(relay, peers, certs):
     assert report["Ok"] is True, report
     assert report["Tls"] is True and report["Authenticated"] is True, report
     assert report["Error"] == ""
-    assert report["Server"].startswith(RELAY_A), report
+    assert report["Server"] == "[%s]:587" % RELAY_A, report
     assert any(e.startswith("AUTH") for e in report["Extensions"]), report
     assert "unknown-ca" in report["CertificateErrors"], report   # a test CA: seen, not fatal
     assert smarthost.received == [] and smarthost.auth_attempts == [("PLAIN", "relayuser")]
