@@ -113,10 +113,11 @@ class Peer:
     """An aiosmtpd server on HOST:PORT.
     tls: None, "starttls" (offered), "required" (offered and required before
     MAIL), or "implicit" (TLS from the first byte). auth: (login, password)
-    required before MAIL. rcpt_replies: address -> reply for that RCPT.
+    required before MAIL (auth_mechanisms: the ones offered, default PLAIN and
+    LOGIN). rcpt_replies: address -> reply for that RCPT.
     data_replies: replies to the end of DATA, used in turn, then 250."""
 
-    def __init__(self, host, port=25, tls=None, certs=None, auth=None,
+    def __init__(self, host, port=25, tls=None, certs=None, auth=None, auth_mechanisms=None,
                  rcpt_replies=None, data_replies=None, data_delay=0):
         self.host, self.port = host, port
         self.received = []
@@ -139,6 +140,9 @@ class Peer:
             smtp_kwargs["authenticator"] = self._authenticate
             smtp_kwargs["auth_required"] = True
             smtp_kwargs["auth_require_tls"] = True
+            if auth_mechanisms is not None:   # offer only these
+                smtp_kwargs["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN")
+                                                         if m not in auth_mechanisms]
             self.auth = auth
         self.controller = Controller(_Handler(self), hostname=host, port=port,
                                      **kwargs, **smtp_kwargs)
