@@ -191,6 +191,8 @@ relais_config_new_default (void)
   config->relay_host = relay_host_new ("");
   config->relay_hosts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_host_free);
   config->relay_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_rule_free);
+  config->trusted_networks = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_trusted_network_free);
+  config->relay_domains = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_domain_free);
   return config;
 }
 
@@ -216,6 +218,8 @@ relais_config_unref (RelaisConfig *config)
   relais_relay_host_free (config->relay_host);
   g_ptr_array_unref (config->relay_hosts);
   g_ptr_array_unref (config->relay_rules);
+  g_ptr_array_unref (config->trusted_networks);
+  g_ptr_array_unref (config->relay_domains);
   g_free (config);
 }
 
@@ -256,6 +260,12 @@ relais_config_copy (const RelaisConfig *config)
   copy->relay_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_rule_free);
   for (guint i = 0; i < config->relay_rules->len; i++)
     g_ptr_array_add (copy->relay_rules, relais_relay_rule_copy (config->relay_rules->pdata[i]));
+  copy->trusted_networks = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_trusted_network_free);
+  for (guint i = 0; i < config->trusted_networks->len; i++)
+    g_ptr_array_add (copy->trusted_networks, relais_trusted_network_copy (config->trusted_networks->pdata[i]));
+  copy->relay_domains = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_domain_free);
+  for (guint i = 0; i < config->relay_domains->len; i++)
+    g_ptr_array_add (copy->relay_domains, relais_relay_domain_copy (config->relay_domains->pdata[i]));
   return copy;
 }
 
@@ -1579,4 +1589,131 @@ relais_config_route_remote (const RelaisConfig *config, const char *sender, cons
     default:
       g_return_val_if_reached (NULL);
     }
+}
+
+/* ---- Relay Control ---------------------------------------------------- */
+
+RelaisTrustedNetwork *
+relais_trusted_network_new (const char *name, const char *network, GError **error)
+{
+  g_autoptr(GInetAddressMask) mask = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GInetAddress) address = NULL;
+  RelaisTrustedNetwork *entry;
+
+  g_return_val_if_fail (name != NULL && network != NULL, NULL);
+
+  {
+    const char *slash = strchr (network, '/');
+    g_autofree char *host = g_strndup (network, slash != NULL ? (gsize) (slash - network) : strlen (network));
+    guint64 length = 0;
+    guint bits;
+
+    address = g_inet_address_new_from_string (host);
+    if (address == NULL)
+      {
+        g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                     "'%s' is not an IPv4 or IPv6 address or a CIDR subnet such as 192.0.2.0/24", network);
+        return NULL;
+      }
+    bits = (guint) g_inet_address_get_native_size (address) * 8;
+    /* GIO warns (a GObject property range) on a length out of range: check it first. */
+    if (slash != NULL && !g_ascii_string_to_unsigned (slash + 1, 10, 0, bits, &length, NULL))
+      {
+        g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                     "'%s': the prefix length after '/' must be a number from 0 to %u", network, bits);
+        return NULL;
+      }
+    mask = g_inet_address_mask_new (address, slash != NULL ? (guint) length : bits, &local_error);
+    if (mask == NULL)
+      {
+        g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                     "'%s' has host bits set after the prefix: write the network address, such as "
+                     "192.0.2.0/24 or 2001:db8::/32", network);
+        return NULL;
+      }
+  }
+  entry = g_new0 (RelaisTrustedNetwork, 1);
+  entry->name = g_strdup (name);
+  entry->mask = g_steal_pointer (&mask);
+  entry->network = g_inet_address_mask_to_string (entry->mask);
+  return entry;
+}
+
+RelaisTrustedNetwork *
+relais_trusted_network_copy (const RelaisTrustedNetwork *entry)
+{
+  RelaisTrustedNetwork *copy = g_new0 (RelaisTrustedNetwork, 1);
+
+  copy->name = g_strdup (entry->name);
+  copy->network = g_strdup (entry->network);
+  copy->mask = g_object_ref (entry->mask);   /* immutable */
+  return copy;
+}
+
+void
+relais_trusted_network_free (RelaisTrustedNetwork *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->name);
+  g_free (entry->network);
+  g_clear_object (&entry->mask);
+  g_free (entry);
+}
+
+RelaisRelayDomain *
+relais_relay_domain_new (const char *name, const char *domain)
+{
+  RelaisRelayDomain *entry = g_new0 (RelaisRelayDomain, 1);
+
+  entry->name = g_strdup (name);
+  entry->domain = g_ascii_strdown (domain, -1);
+  return entry;
+}
+
+RelaisRelayDomain *
+relais_relay_domain_copy (const RelaisRelayDomain *entry)
+{
+  return relais_relay_domain_new (entry->name, entry->domain);
+}
+
+void
+relais_relay_domain_free (RelaisRelayDomain *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->name);
+  g_free (entry->domain);
+  g_free (entry);
+}
+
+const RelaisTrustedNetwork *
+relais_config_match_trusted (const RelaisConfig *config, GInetAddress *address)
+{
+  g_return_val_if_fail (config != NULL && G_IS_INET_ADDRESS (address), NULL);
+
+  for (guint i = 0; i < config->trusted_networks->len; i++)
+    {
+      const RelaisTrustedNetwork *entry = config->trusted_networks->pdata[i];
+
+      if (g_inet_address_mask_matches (entry->mask, address))
+        return entry;
+    }
+  return NULL;
+}
+
+const RelaisRelayDomain *
+relais_config_match_relay_domain (const RelaisConfig *config, const char *domain)
+{
+  g_return_val_if_fail (config != NULL && domain != NULL, NULL);
+
+  for (guint i = 0; i < config->relay_domains->len; i++)
+    {
+      const RelaisRelayDomain *entry = config->relay_domains->pdata[i];
+
+      if (g_ascii_strcasecmp (entry->domain, domain) == 0)
+        return entry;
+    }
+  return NULL;
 }

@@ -7,7 +7,7 @@
  * Addresses and domains are kept lower-cased (domains) / as given (local part). */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -44,6 +44,18 @@ typedef struct {
   GStrv patterns;        /* "user@domain" or "domain" (the whole domain); domains lower case */
 } RelaisRelayRule;
 
+/* Relay Control (SPEC §3) */
+typedef struct {
+  char *name;            /* what the administrator calls it, 1..64 printable characters */
+  char *network;         /* canonical text: "192.0.2.7" (one address), "192.0.2.0/24", "2001:db8::/32" */
+  GInetAddressMask *mask;  /* the same, parsed; an address alone is a full-length mask */
+} RelaisTrustedNetwork;
+
+typedef struct {
+  char *name;
+  char *domain;          /* lower case */
+} RelaisRelayDomain;
+
 typedef struct {
   /*< private >*/
   gint ref_count;
@@ -72,6 +84,10 @@ typedef struct {
   RelaisRelayHost *relay_host;   /* the single host of mode relay-host; never NULL */
   GPtrArray *relay_hosts;        /* of RelaisRelayHost*, sorted by name, names unique */
   GPtrArray *relay_rules;        /* of RelaisRelayRule*, in rule order; each host exists */
+
+  /* Relay Control (SPEC §3) */
+  GPtrArray *trusted_networks;   /* of RelaisTrustedNetwork*, sorted by name, names unique */
+  GPtrArray *relay_domains;      /* of RelaisRelayDomain*, sorted by name, names and domains unique */
 } RelaisConfig;
 
 /* Defaults from SPEC §1. */
@@ -182,7 +198,23 @@ gboolean       relais_password_verify (const char *password, const char *hash);
 RelaisAccount *relais_account_copy (const RelaisAccount *account);
 void           relais_account_free (RelaisAccount *account);
 
+/* Relay Control entries. NETWORK is parsed as an IPv4/IPv6 address or CIDR
+ * subnet (host bits must be zero); NULL + RELAIS_ERROR_INVALID_ARGUMENT saying
+ * what is wrong otherwise. */
+RelaisTrustedNetwork *relais_trusted_network_new (const char *name, const char *network, GError **error);
+RelaisTrustedNetwork *relais_trusted_network_copy (const RelaisTrustedNetwork *entry);
+void                  relais_trusted_network_free (RelaisTrustedNetwork *entry);
+RelaisRelayDomain    *relais_relay_domain_new (const char *name, const char *domain);
+RelaisRelayDomain    *relais_relay_domain_copy (const RelaisRelayDomain *entry);
+void                  relais_relay_domain_free (RelaisRelayDomain *entry);
+
+/* The trusted network entry containing ADDRESS, or NULL. */
+const RelaisTrustedNetwork *relais_config_match_trusted (const RelaisConfig *config, GInetAddress *address);
+/* The relay domain entry for DOMAIN (any case), or NULL. */
+const RelaisRelayDomain    *relais_config_match_relay_domain (const RelaisConfig *config, const char *domain);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisConfig, relais_config_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisTrustedNetwork, relais_trusted_network_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisAccount, relais_account_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayHost, relais_relay_host_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayRule, relais_relay_rule_free)

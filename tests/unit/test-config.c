@@ -724,6 +724,74 @@ test_route_remote (void)
   }
 }
 
+static void
+test_trusted_networks (void)
+{
+  g_autoptr(RelaisConfig) config = relais_config_new_default ();
+  const char *good[][2] = {
+    { "192.0.2.7", "192.0.2.7" }, { "192.0.2.0/24", "192.0.2.0/24" },
+    { "2001:DB8::/32", "2001:db8::/32" }, { "::1", "::1" }, { "0.0.0.0/0", "0.0.0.0/0" },
+  };
+  const char *bad[] = { "", "192.0.2.1/24", "192.0.2.0/33", "example.org", "192.0.2", "2001:db8::/129",
+                        "192.0.2.0/", "/24", "192.0.2.0/24x" };
+  struct { const char *address; const char *name; } matches[] = {
+    { "192.0.2.77", "lan" }, { "192.0.3.1", NULL }, { "2001:db8:1::5", "v6" }, { "2001:db9::1", NULL },
+    { "198.51.100.9", "host" }, { "198.51.100.10", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RelaisTrustedNetwork) entry = relais_trusted_network_new ("x", good[i][0], &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (entry->network, ==, good[i][1]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RelaisTrustedNetwork) entry = relais_trusted_network_new ("x", bad[i], &error);
+
+      g_test_message ("network '%s'", bad[i]);
+      g_assert_null (entry);
+      g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
+      g_assert_nonnull (strstr (error->message, bad[i]));
+    }
+
+  g_ptr_array_add (config->trusted_networks, relais_trusted_network_new ("lan", "192.0.2.0/24", NULL));
+  g_ptr_array_add (config->trusted_networks, relais_trusted_network_new ("v6", "2001:db8::/32", NULL));
+  g_ptr_array_add (config->trusted_networks, relais_trusted_network_new ("host", "198.51.100.9", NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (matches); i++)
+    {
+      g_autoptr(GInetAddress) address = g_inet_address_new_from_string (matches[i].address);
+      const RelaisTrustedNetwork *entry = relais_config_match_trusted (config, address);
+
+      g_assert_cmpstr (entry != NULL ? entry->name : NULL, ==, matches[i].name);
+    }
+
+  /* copies are deep enough to outlive the original */
+  {
+    g_autoptr(RelaisConfig) copy = relais_config_copy (config);
+    g_autoptr(GInetAddress) address = g_inet_address_new_from_string ("192.0.2.1");
+
+    g_clear_pointer (&config, relais_config_unref);
+    g_assert_cmpstr (relais_config_match_trusted (copy, address)->name, ==, "lan");
+  }
+}
+
+static void
+test_relay_domains_match (void)
+{
+  g_autoptr(RelaisConfig) config = relais_config_new_default ();
+
+  g_ptr_array_add (config->relay_domains, relais_relay_domain_new ("branch", "Branch.Example.ORG"));
+  g_assert_cmpstr (relais_config_match_relay_domain (config, "branch.example.org")->domain, ==,
+                   "branch.example.org");
+  g_assert_nonnull (relais_config_match_relay_domain (config, "BRANCH.example.org"));
+  g_assert_null (relais_config_match_relay_domain (config, "sub.branch.example.org"));
+  g_assert_null (relais_config_match_relay_domain (config, "example.org"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -742,5 +810,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/config/relay-hosts", test_relay_hosts);
   g_test_add_func ("/relais/config/relay-rules", test_relay_rules);
   g_test_add_func ("/relais/config/route-remote", test_route_remote);
+  g_test_add_func ("/relais/config/trusted-networks", test_trusted_networks);
+  g_test_add_func ("/relais/config/relay-domains-match", test_relay_domains_match);
   return g_test_run ();
 }
