@@ -21,8 +21,11 @@ typedef enum {
 typedef struct {
   const char *client_address;   /* "IP" */
   RelaisPolicyEndpoint endpoint;
-  gboolean authenticated;       /* SMTP AUTH succeeded (later issue) */
+  gboolean authenticated;       /* SMTP AUTH succeeded */
+  const char *login;            /* the authenticated account's login, NULL when not authenticated */
   gboolean auth_offered;        /* the client could still authenticate: relay refusal is 454 */
+  gboolean trusted;             /* the client address is in a trusted network (SPEC §3) */
+  gboolean local_network;       /* the client address is on a local network (SPEC "Words used") */
   const char *sender;           /* MAIL FROM address, "" for <> (may be NULL at MAIL stage checks) */
   const char *recipient;        /* RCPT TO address ("postmaster" for the bare form) */
   gboolean recipient_is_postmaster; /* RCPT TO:<postmaster> */
@@ -32,7 +35,8 @@ typedef enum {
   RELAIS_VERDICT_CONTINUE,      /* nothing decided (MAIL stage: go on) */
   RELAIS_VERDICT_ACCEPT_LOCAL,  /* a local account owns the recipient */
   RELAIS_VERDICT_ACCEPT_POSTMASTER, /* postmaster / mailer-daemon, for the external administrators */
-  RELAIS_VERDICT_ACCEPT_RELAY,  /* authenticated relay (later issue) */
+  RELAIS_VERDICT_ACCEPT_RELAY,  /* relay allowed: authenticated, trusted or local network */
+  RELAIS_VERDICT_ACCEPT_RELAY_DOMAIN, /* incoming relay for a relay domain (SPEC §3) */
   RELAIS_VERDICT_REJECT,
 } RelaisVerdictKind;
 
