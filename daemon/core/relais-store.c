@@ -469,7 +469,8 @@ load_relay_rules (sqlite3 *db, GError **error)
   return g_steal_pointer (&rules);
 }
 
-/* Rows of a two-column table as (ss), in stored order. */
+/* Rows of a two-column query as (ss), in its order; SQL NULL (a hand-edited
+ * row) reads as "", which validation then refuses. */
 static GPtrArray *
 load_pairs (sqlite3 *db, const char *sql, const char *what, GError **error)
 {
@@ -480,8 +481,12 @@ load_pairs (sqlite3 *db, const char *sql, const char *what, GError **error)
   if (!stmt)
     return NULL;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (rows, g_variant_ref_sink (g_variant_new ("(ss)", (const char *) sqlite3_column_text (stmt, 0),
-                                                              (const char *) sqlite3_column_text (stmt, 1))));
+    {
+      const char *first = (const char *) sqlite3_column_text (stmt, 0);
+      const char *second = (const char *) sqlite3_column_text (stmt, 1);
+
+      g_ptr_array_add (rows, g_variant_ref_sink (g_variant_new ("(ss)", first ? first : "", second ? second : "")));
+    }
   if (rc != SQLITE_DONE)
     {
       g_autofree char *message = g_strdup_printf ("cannot read %s", what);
