@@ -470,7 +470,8 @@ load_relay_rules (sqlite3 *db, GError **error)
 }
 
 /* Rows of a two-column query as (ss), in its order; SQL NULL (a hand-edited
- * row) reads as "", which validation then refuses. */
+ * row) reads as "", which validation then refuses; a row that is not UTF-8 is
+ * reported and skipped. */
 static GPtrArray *
 load_pairs (sqlite3 *db, const char *sql, const char *what, GError **error)
 {
@@ -485,6 +486,11 @@ load_pairs (sqlite3 *db, const char *sql, const char *what, GError **error)
       const char *first = (const char *) sqlite3_column_text (stmt, 0);
       const char *second = (const char *) sqlite3_column_text (stmt, 1);
 
+      if ((first && !g_utf8_validate (first, -1, NULL)) || (second && !g_utf8_validate (second, -1, NULL)))
+        {
+          g_warning ("a stored row of %s ignored: it is not valid UTF-8", what);
+          continue;
+        }
       g_ptr_array_add (rows, g_variant_ref_sink (g_variant_new ("(ss)", first ? first : "", second ? second : "")));
     }
   if (rc != SQLITE_DONE)

@@ -600,6 +600,7 @@ test_relay_control_bad_values (Fixture *f, gconstpointer data)
                                  "INSERT INTO trusted_networks VALUES (' padded', '198.51.100.1');"
                                  "INSERT INTO trusted_networks VALUES ('LAN', '198.51.100.2');"
                                  "INSERT INTO trusted_networks VALUES (NULL, '198.51.100.3');"
+                                 "INSERT INTO trusted_networks VALUES (CAST(x'ff41' AS TEXT), '198.51.100.4');"
                                  "INSERT INTO relay_domains VALUES ('branch', 'branch.example.net');"
                                  "INSERT INTO relay_domains VALUES ('home', 'example.org');"
                                  "INSERT INTO relay_domains VALUES ('broken', 'bad_domain.example');",
@@ -619,7 +620,8 @@ test_relay_control_bad_values (Fixture *f, gconstpointer data)
   g_assert_true (warned ("*relay domain 'home' ignored: Domain: example.org is a local domain*"));
   g_assert_true (warned ("*relay domain 'broken' ignored: Domain*bad_domain.example*"));
   g_assert_true (warned ("*trusted network '' ignored: Name: a trusted network name must be 1 to 64*"));
-  g_assert_cmpuint (warnings->len, ==, 7);
+  g_assert_true (warned ("*a stored row of trusted networks ignored: it is not valid UTF-8*"));
+  g_assert_cmpuint (warnings->len, ==, 8);
 
   /* what was valid is kept */
   g_assert_cmpuint (config->trusted_networks->len, ==, 1);
