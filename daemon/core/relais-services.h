@@ -12,12 +12,14 @@
 G_BEGIN_DECLS
 
 typedef struct _RelaisQueue RelaisQueue;
+typedef struct _RelaisAuthGuard RelaisAuthGuard;
 
 typedef struct {
   RelaisConfig *config;
   RelaisStats *stats;
   RelaisQueue *queue;
   GTlsCertificate *tls_certificate;   /* NULL: STARTTLS not offered */
+  RelaisAuthGuard *auth_guard;        /* SMTP AUTH failures per client address; NULL: not limited */
 } RelaisServices;
 
 static inline RelaisConfig *

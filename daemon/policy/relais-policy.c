@@ -39,6 +39,32 @@ accept (RelaisVerdict *verdict, RelaisVerdictKind kind, const char *recipient,
   verdict->account = account;
 }
 
+/* SPEC §1 "Verify that sender addresses belong to the login account": an
+ * authenticated client may use as MAIL FROM only an address its account owns
+ * (login@each local domain, aliases); the null sender is always allowed. SPEC
+ * §3 note: trusted networks are exempt when SkipSenderCheckForTrusted is on,
+ * local networks when SkipAuthForLocalNetworks is on. */
+static void
+check_sender_login (const RelaisConfig *config, const RelaisPolicyFacts *facts, RelaisVerdict *verdict)
+{
+  const RelaisAccount *account;
+  g_autofree char *text = NULL;
+
+  if (!config->verify_sender_login || !facts->authenticated || facts->login == NULL)
+    return;
+  if (facts->sender == NULL || facts->sender[0] == '\0')
+    return;
+  if (config->skip_sender_check_for_trusted && facts->trusted)
+    return;
+  if (config->skip_auth_for_local_networks && facts->local_network)
+    return;
+  account = relais_config_lookup_login (config, facts->login);
+  if (account != NULL && relais_config_lookup_address (config, facts->sender) == account)
+    return;
+  text = g_strdup_printf ("Sender address rejected: not owned by user %s", facts->login);
+  reject (verdict, 553, "5.7.1", "sender-login", text);
+}
+
 void
 relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                           RelaisVerdict *verdict)
@@ -49,7 +75,11 @@ relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *f
   verdict->kind = RELAIS_VERDICT_CONTINUE;
   /* SPEC §1: on the submission ports authentication is always required. */
   if (facts->endpoint == RELAIS_POLICY_ENDPOINT_SUBMISSION && !facts->authenticated)
-    reject (verdict, 530, "5.7.0", "auth-required", "Authentication required");
+    {
+      reject (verdict, 530, "5.7.0", "auth-required", "Authentication required");
+      return;
+    }
+  check_sender_login (config, facts, verdict);
 }
 
 static gboolean

@@ -53,7 +53,9 @@ typedef struct {
 void relais_verdict_clear (RelaisVerdict *verdict);
 gboolean relais_verdict_is_reject (const RelaisVerdict *verdict);
 
-/* MAIL FROM: refuses unauthenticated MAIL on the submission endpoints. */
+/* MAIL FROM: refuses unauthenticated MAIL on the submission endpoints (530
+ * 5.7.0), then, when VerifySenderLogin is on, a sender the authenticated
+ * account does not own (553 5.7.1, reason "sender-login"). */
 void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
 /* RCPT TO: local accounts, postmaster, relay refusal. */

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <systemd/sd-daemon.h>
 
+#include "relais-auth-guard.h"
 #include "relais-dbus.h"
 #include "relais-error.h"
 #include "relais-listener.h"
@@ -131,6 +132,13 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
   if (daemon->services.config == NULL)
     return NULL;
   daemon->services.stats = relais_stats_new ();
+  {
+    RelaisAuthGuardLimits limits;
+
+    relais_auth_guard_limits_init (&limits);
+    relais_auth_guard_limits_from_test_env (&limits);
+    daemon->services.auth_guard = relais_auth_guard_new (&limits, NULL, NULL);
+  }
 
   daemon->services.tls_certificate =
     relais_tls_load_or_create (options->state_dir, options->tls_cert, options->tls_key,
@@ -190,6 +198,7 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_object (&daemon->services.tls_certificate);
   g_clear_pointer (&daemon->services.config, relais_config_unref);
   g_clear_pointer (&daemon->services.stats, relais_stats_free);
+  g_clear_pointer (&daemon->services.auth_guard, relais_auth_guard_free);
   g_clear_pointer (&daemon->authority, relais_authority_free);
   g_clear_pointer (&daemon->store, relais_store_free);
 

@@ -9,6 +9,8 @@ typedef struct {
   RelaisConfig *plain;      /* local domains example.test, other.test; accounts alice, pm */
   RelaisConfig *with_admins;/* the same with ExternalAdministrators = [admin@elsewhere.example] */
   RelaisConfig *no_domains; /* defaults */
+  RelaisConfig *verify;     /* plain + VerifySenderLogin */
+  RelaisConfig *verify_skips; /* verify + SkipSenderCheckForTrusted + SkipAuthForLocalNetworks */
 } Fixture;
 
 static RelaisConfig *
@@ -57,6 +59,16 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->with_admins = relais_config_apply_general (f->plain, g_variant_dict_end (&changes), &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->with_admins);
+
+  g_variant_dict_init (&changes, NULL);
+  g_variant_dict_insert (&changes, "VerifySenderLogin", "b", TRUE);
+  f->verify = relais_config_apply_general (f->plain, g_variant_dict_end (&changes), &error);
+  g_assert_no_error (error);
+  g_variant_dict_init (&changes, NULL);
+  g_variant_dict_insert (&changes, "SkipSenderCheckForTrusted", "b", TRUE);
+  g_variant_dict_insert (&changes, "SkipAuthForLocalNetworks", "b", TRUE);
+  f->verify_skips = relais_config_apply_general (f->verify, g_variant_dict_end (&changes), &error);
+  g_assert_no_error (error);
 }
 
 static void
@@ -65,9 +77,11 @@ fixture_teardown (Fixture *f, gconstpointer data)
   relais_config_unref (f->plain);
   relais_config_unref (f->with_admins);
   relais_config_unref (f->no_domains);
+  relais_config_unref (f->verify);
+  relais_config_unref (f->verify_skips);
 }
 
-enum { PLAIN, ADMINS, NO_DOMAINS };
+enum { PLAIN, ADMINS, NO_DOMAINS, VERIFY, VERIFY_SKIPS };
 
 static void
 test_rcpt_table (Fixture *f, gconstpointer data)
@@ -165,35 +179,90 @@ test_reply_texts (Fixture *f, gconstpointer data)
 static void
 test_mail_table (Fixture *f, gconstpointer data)
 {
+#define SMTP RELAIS_POLICY_ENDPOINT_SMTP
+#define SUB RELAIS_POLICY_ENDPOINT_SUBMISSION
+#define CONT RELAIS_VERDICT_CONTINUE
+#define REJ RELAIS_VERDICT_REJECT
   static const struct {
+    int config;
     RelaisPolicyEndpoint endpoint;
-    gboolean authenticated;
+    const char *login;         /* NULL: not authenticated */
+    gboolean trusted;
+    gboolean local_network;
+    const char *sender;
     RelaisVerdictKind kind;
+    guint code;
+    const char *reason;
   } cases[] = {
-    { RELAIS_POLICY_ENDPOINT_SMTP, FALSE, RELAIS_VERDICT_CONTINUE },
-    { RELAIS_POLICY_ENDPOINT_SMTP, TRUE, RELAIS_VERDICT_CONTINUE },
-    { RELAIS_POLICY_ENDPOINT_SUBMISSION, FALSE, RELAIS_VERDICT_REJECT },
-    { RELAIS_POLICY_ENDPOINT_SUBMISSION, TRUE, RELAIS_VERDICT_CONTINUE },
+    /* submission needs authentication, whatever else */
+    { PLAIN, SMTP, NULL, FALSE, FALSE, "a@example.org", CONT, 0, NULL },
+    { PLAIN, SMTP, "alice", FALSE, FALSE, "a@example.org", CONT, 0, NULL },
+    { PLAIN, SUB, NULL, FALSE, FALSE, "a@example.org", REJ, 530, "auth-required" },
+    { PLAIN, SUB, NULL, TRUE, TRUE, "alice@example.test", REJ, 530, "auth-required" },
+    { VERIFY, SUB, NULL, FALSE, FALSE, "", REJ, 530, "auth-required" },
+    { PLAIN, SUB, "alice", FALSE, FALSE, "a@example.org", CONT, 0, NULL },
+    /* sender-login check off: anything goes */
+    { PLAIN, SUB, "alice", FALSE, FALSE, "pm@example.test", CONT, 0, NULL },
+    /* on: the account's own addresses, any case, and the null sender */
+    { VERIFY, SUB, "alice", FALSE, FALSE, "alice@example.test", CONT, 0, NULL },
+    { VERIFY, SUB, "alice", FALSE, FALSE, "ALICE@Example.Test", CONT, 0, NULL },
+    { VERIFY, SUB, "alice", FALSE, FALSE, "alice@other.test", CONT, 0, NULL },
+    { VERIFY, SMTP, "alice", FALSE, FALSE, "a.liddell@example.test", CONT, 0, NULL },
+    { VERIFY, SUB, "alice", FALSE, FALSE, "", CONT, 0, NULL },
+    /* someone else's, unknown local, foreign */
+    { VERIFY, SUB, "alice", FALSE, FALSE, "pm@example.test", REJ, 553, "sender-login" },
+    { VERIFY, SUB, "alice", FALSE, FALSE, "postmaster@other.test", REJ, 553, "sender-login" },
+    { VERIFY, SUB, "alice", FALSE, FALSE, "nobody@example.test", REJ, 553, "sender-login" },
+    { VERIFY, SMTP, "alice", FALSE, FALSE, "alice@example.org", REJ, 553, "sender-login" },
+    { VERIFY, SUB, "alice", FALSE, FALSE, "alice@example.test.evil", REJ, 553, "sender-login" },
+    { VERIFY, SUB, "pm", FALSE, FALSE, "alice@example.test", REJ, 553, "sender-login" },
+    /* unauthenticated clients on port 25 are not concerned */
+    { VERIFY, SMTP, NULL, FALSE, FALSE, "pm@example.test", CONT, 0, NULL },
+    /* trusted and local networks: checked unless the skip options are on */
+    { VERIFY, SUB, "alice", TRUE, FALSE, "pm@example.test", REJ, 553, "sender-login" },
+    { VERIFY, SUB, "alice", FALSE, TRUE, "pm@example.test", REJ, 553, "sender-login" },
+    { VERIFY_SKIPS, SUB, "alice", TRUE, FALSE, "pm@example.test", CONT, 0, NULL },
+    { VERIFY_SKIPS, SUB, "alice", FALSE, TRUE, "someone@example.org", CONT, 0, NULL },
+    { VERIFY_SKIPS, SUB, "alice", FALSE, FALSE, "pm@example.test", REJ, 553, "sender-login" },
   };
+#undef SMTP
+#undef SUB
+#undef CONT
+#undef REJ
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
+      RelaisConfig *configs[] = { f->plain, f->with_admins, f->no_domains, f->verify, f->verify_skips };
       RelaisPolicyFacts facts = {
         .client_address = "192.0.2.1",
         .endpoint = cases[i].endpoint,
-        .authenticated = cases[i].authenticated,
-        .sender = "a@example.org",
+        .authenticated = cases[i].login != NULL,
+        .login = cases[i].login,
+        .trusted = cases[i].trusted,
+        .local_network = cases[i].local_network,
+        .sender = cases[i].sender,
       };
       g_auto(RelaisVerdict) verdict = { 0 };
 
-      relais_policy_check_mail (f->plain, &facts, &verdict);
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s <%s>", i, cases[i].login, cases[i].sender);
+      relais_policy_check_mail (configs[cases[i].config], &facts, &verdict);
       g_assert_cmpint (verdict.kind, ==, cases[i].kind);
-      if (verdict.kind == RELAIS_VERDICT_REJECT)
+      if (verdict.kind != RELAIS_VERDICT_REJECT)
+        continue;
+      g_assert_cmpuint (verdict.code, ==, cases[i].code);
+      g_assert_cmpstr (verdict.reason, ==, cases[i].reason);
+      if (verdict.code == 530)
         {
-          g_assert_cmpuint (verdict.code, ==, 530);
           g_assert_cmpstr (verdict.enhanced, ==, "5.7.0");
-          g_assert_cmpstr (verdict.reason, ==, "auth-required");
           g_assert_cmpstr (verdict.text, ==, "Authentication required");
+        }
+      else
+        {
+          g_autofree char *text = g_strdup_printf ("Sender address rejected: not owned by user %s",
+                                                   cases[i].login);
+
+          g_assert_cmpstr (verdict.enhanced, ==, "5.7.1");
+          g_assert_cmpstr (verdict.text, ==, text);
         }
     }
 }
