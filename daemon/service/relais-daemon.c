@@ -29,6 +29,7 @@ struct _RelaisDaemon {
   RelaisAuthority *authority;
   RelaisListener *listener;
   RelaisScheduler *scheduler;
+  RelaisNetworksMonitor *networks;
 
   GDBusConnection *bus;
   RelaisGeneral *general;
@@ -36,6 +37,7 @@ struct _RelaisDaemon {
   RelaisDistribution *distribution;
   RelaisStatistics *statistics;
   RelaisMailQueue *queue;
+  RelaisPolicy *policy;
   guint owner_id;
   GMainLoop *quit_loop;
 };
@@ -79,6 +81,15 @@ committed_cb (gpointer data, gpointer user_data)
   RelaisDaemon *daemon = user_data;
 
   relais_scheduler_kick (daemon->scheduler);
+}
+
+static void
+networks_changed_cb (RelaisNetworks *networks, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  g_clear_pointer (&daemon->services.networks, relais_networks_unref);
+  daemon->services.networks = relais_networks_ref (networks);
 }
 
 static gboolean
@@ -139,6 +150,8 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
     relais_auth_guard_limits_from_test_env (&limits);
     daemon->services.auth_guard = relais_auth_guard_new (&limits, NULL, NULL);
   }
+  daemon->networks = relais_networks_monitor_new (networks_changed_cb, daemon);
+  daemon->services.networks = relais_networks_ref (relais_networks_monitor_get (daemon->networks));
 
   daemon->services.tls_certificate =
     relais_tls_load_or_create (options->state_dir, options->tls_cert, options->tls_key,
@@ -185,6 +198,9 @@ relais_daemon_free (RelaisDaemon *daemon)
   if (daemon->queue)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->queue));
   g_clear_object (&daemon->queue);
+  if (daemon->policy)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->policy));
+  g_clear_object (&daemon->policy);
   g_clear_object (&daemon->general);
   g_clear_object (&daemon->accounts);
   g_clear_object (&daemon->statistics);
@@ -199,6 +215,8 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_pointer (&daemon->services.config, relais_config_unref);
   g_clear_pointer (&daemon->services.stats, relais_stats_free);
   g_clear_pointer (&daemon->services.auth_guard, relais_auth_guard_free);
+  g_clear_pointer (&daemon->services.networks, relais_networks_unref);
+  g_clear_pointer (&daemon->networks, relais_networks_monitor_free);
   g_clear_pointer (&daemon->authority, relais_authority_free);
   g_clear_pointer (&daemon->store, relais_store_free);
 
@@ -257,9 +275,10 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->statistics = relais_dbus_statistics_new (daemon);
   daemon->distribution = relais_dbus_distribution_new (daemon);
   daemon->queue = relais_dbus_queue_new (daemon);
+  daemon->policy = relais_dbus_policy_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
       !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
-      !export (daemon, daemon->queue, error))
+      !export (daemon, daemon->queue, error) || !export (daemon, daemon->policy, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -305,6 +324,12 @@ RelaisScheduler *
 relais_daemon_get_scheduler (RelaisDaemon *daemon)
 {
   return daemon->scheduler;
+}
+
+RelaisNetworks *
+relais_daemon_get_networks (RelaisDaemon *daemon)
+{
+  return daemon->services.networks;
 }
 
 void

@@ -92,6 +92,7 @@ struct _RelaisSession {
   GOutputStream *output;
   GCancellable *cancellable;
   char *client_ip;
+  GInetAddress *client_address;  /* normalized (IPv4-mapped -> IPv4); NULL when unknown */
   char *tls_description;         /* "TLSv1.3 with cipher ..." */
 
   SessionState state;
@@ -488,29 +489,31 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
 static gboolean
 path_ok (RelaisSession *s, RelaisSmtpPathResult r, RelaisSmtpPath *path, gboolean is_mail)
 {
-  switch (r)
-    {
-    case RELAIS_SMTP_PATH_OK:
-      return TRUE;
-    case RELAIS_SMTP_PATH_BAD_PARAMETER:
-      reply (s, 501, "5.5.4", path->detail);
-      break;
-    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
-      replyf (s, 555, "5.5.4", "Unsupported %s parameter", is_mail ? "MAIL" : "RCPT");
-      break;
-    case RELAIS_SMTP_PATH_NON_ASCII:
-      replyf (s, 553, "5.6.7", "Non-ASCII %s address requires SMTPUTF8", is_mail ? "sender" : "recipient");
-      break;
-    case RELAIS_SMTP_PATH_SYNTAX:
-    case RELAIS_SMTP_PATH_TOO_LONG:
-    default:
-      /* RFC 3463: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax */
-      replyf (s, 501, is_mail ? "5.1.7" : "5.1.3", "Bad %s address syntax: %s",
-              is_mail ? "sender" : "recipient", path->detail);
-      break;
-    }
+  g_autofree char *text = NULL;
+  const char *enhanced = NULL;
+  guint code = 0;
+
+  if (r == RELAIS_SMTP_PATH_OK)
+    return TRUE;
+  text = relais_smtp_path_error_reply (r, path, is_mail, &code, &enhanced);
+  reply (s, code, enhanced, text);
   relais_smtp_path_clear (path);
   return FALSE;
+}
+
+/* The client's networks (SPEC §3): a trusted network of CONFIG, a local network now. */
+static void
+network_facts (RelaisSession *s, const RelaisConfig *config, RelaisPolicyFacts *facts)
+{
+  const RelaisTrustedNetwork *trusted = NULL;
+
+  if (s->client_address == NULL)
+    return;
+  trusted = relais_config_match_trusted (config, s->client_address);
+  facts->trusted = trusted != NULL;
+  facts->trusted_network = trusted != NULL ? trusted->name : NULL;
+  facts->local_network = s->services->networks != NULL &&
+                         relais_networks_contains (s->services->networks, s->client_address);
 }
 
 /* DSN parameters exist only where DSN was advertised, after EHLO (RFC 3461 §3;
@@ -555,6 +558,7 @@ cmd_mail (RelaisSession *s, const char *arg)
                                                    : RELAIS_POLICY_ENDPOINT_SUBMISSION;
   fill_auth_facts (s, config, &facts);
   facts.sender = path.address;
+  network_facts (s, config, &facts);
   relais_policy_check_mail (config, &facts, &verdict);
   if (relais_verdict_is_reject (&verdict))
     {
@@ -632,6 +636,7 @@ cmd_rcpt (RelaisSession *s, const char *arg)
   facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
                                                    : RELAIS_POLICY_ENDPOINT_SUBMISSION;
   fill_auth_facts (s, tx->config, &facts);
+  network_facts (s, tx->config, &facts);
   facts.sender = tx->sender;
   facts.recipient = path.address;
   facts.recipient_is_postmaster = path.is_postmaster;
@@ -644,7 +649,7 @@ cmd_rcpt (RelaisSession *s, const char *arg)
       relais_smtp_path_clear (&path);
       return;
     }
-  SLOG (s, G_LOG_LEVEL_INFO, "to=<%s>", verdict.recipient);
+  SLOG (s, G_LOG_LEVEL_INFO, "to=<%s> rule=%s", verdict.recipient, verdict.rule != NULL ? verdict.rule : "-");
   g_ptr_array_add (tx->recipients, g_steal_pointer (&verdict.recipient));
   g_array_append_val (tx->dsn_notify, path.notify);
   g_ptr_array_add (tx->dsn_orcpts, g_steal_pointer (&path.orcpt));
@@ -1615,25 +1620,16 @@ close_now (RelaisSession *s)
 
 /* ---- public ------------------------------------------------------------ */
 
-static char *
-client_ip_of (GSocketConnection *connection)
+/* The client's address, normalized once (an IPv4 client of a dual-stack
+ * socket is shown and matched as IPv4), or NULL. */
+static GInetAddress *
+client_address_of (GSocketConnection *connection)
 {
   g_autoptr(GSocketAddress) address = g_socket_connection_get_remote_address (connection, NULL);
-  GInetAddress *inet;
-  char *ip;
 
   if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
-    return g_strdup ("unknown");
-  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
-  ip = g_inet_address_to_string (inet);
-  /* IPv4 clients of a dual-stack socket: show them as IPv4. */
-  if (g_str_has_prefix (ip, "::ffff:") && strchr (ip + 7, '.') != NULL)
-    {
-      char *v4 = g_strdup (ip + 7);
-      g_free (ip);
-      ip = v4;
-    }
-  return ip;
+    return NULL;
+  return relais_client_address_normalize (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
 }
 
 RelaisSession *
@@ -1656,7 +1652,8 @@ relais_session_new (RelaisServices *services, GSocketConnection *connection, Rel
   s->input = g_io_stream_get_input_stream (G_IO_STREAM (connection));
   s->output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
   s->cancellable = g_cancellable_new ();
-  s->client_ip = client_ip_of (connection);
+  s->client_address = client_address_of (connection);
+  s->client_ip = s->client_address != NULL ? g_inet_address_to_string (s->client_address) : g_strdup ("unknown");
   s->out = g_string_sized_new (512);
   s->writing = g_string_sized_new (512);
   s->state = STATE_CONNECTED;
@@ -1706,6 +1703,7 @@ relais_session_unref (RelaisSession *s)
   g_clear_object (&s->connection);
   g_clear_object (&s->cancellable);
   g_free (s->client_ip);
+  g_clear_object (&s->client_address);
   g_free (s->tls_description);
   g_free (s->helo);
   g_free (s->auth_login);

@@ -171,6 +171,37 @@ parse_path (RelaisAddressCursor *cur, gboolean allow_null, gboolean allow_postma
   return RELAIS_SMTP_PATH_OK;
 }
 
+char *
+relais_smtp_path_error_reply (RelaisSmtpPathResult r, const RelaisSmtpPath *path, gboolean is_mail,
+                              guint *code, const char **enhanced)
+{
+  const char *detail = path->detail != NULL ? path->detail : "Bad address syntax";
+
+  switch (r)
+    {
+    case RELAIS_SMTP_PATH_BAD_PARAMETER:
+      *code = 501;
+      *enhanced = "5.5.4";
+      return g_strdup (detail);
+    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
+      *code = 555;
+      *enhanced = "5.5.4";
+      return g_strdup_printf ("Unsupported %s parameter", is_mail ? "MAIL" : "RCPT");
+    case RELAIS_SMTP_PATH_NON_ASCII:
+      *code = 553;
+      *enhanced = "5.6.7";
+      return g_strdup_printf ("Non-ASCII %s address requires SMTPUTF8", is_mail ? "sender" : "recipient");
+    case RELAIS_SMTP_PATH_OK:
+    case RELAIS_SMTP_PATH_SYNTAX:
+    case RELAIS_SMTP_PATH_TOO_LONG:
+    default:
+      /* RFC 3463: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax */
+      *code = 501;
+      *enhanced = is_mail ? "5.1.7" : "5.1.3";
+      return g_strdup_printf ("Bad %s address syntax: %s", is_mail ? "sender" : "recipient", detail);
+    }
+}
+
 /* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") ["=" esmtp-value] */
 static RelaisSmtpPathResult
 parse_parameters (const char *p, gboolean is_mail, gboolean smtputf8, RelaisSmtpPath *path)

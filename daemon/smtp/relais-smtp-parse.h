@@ -91,6 +91,12 @@ RelaisSmtpPathResult relais_smtp_parse_mail (const char *arg, RelaisSmtpPath *pa
 /* SMTPUTF8: the transaction's MAIL had SMTPUTF8, so 8-bit addresses are allowed. */
 RelaisSmtpPathResult relais_smtp_parse_rcpt (const char *arg, gboolean smtputf8, RelaisSmtpPath *path);
 
+/* The reply to a MAIL (IS_MAIL) or RCPT path that did not parse: R is not
+ * OK, PATH->detail the parser's explanation. Sets *CODE and *ENHANCED (static)
+ * and returns the text. For the session and Policy.CanRelay alike. */
+char *relais_smtp_path_error_reply (RelaisSmtpPathResult r, const RelaisSmtpPath *path, gboolean is_mail,
+                                    guint *code, const char **enhanced);
+
 /* "BDAT 1000 LAST": SIZE digits only (at most 18), then optional "LAST". */
 gboolean relais_smtp_parse_bdat (const char *arg, guint64 *size, gboolean *last);
 

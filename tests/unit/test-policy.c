@@ -159,6 +159,120 @@ test_rcpt_table (Fixture *f, gconstpointer data)
           g_assert_cmpstr (verdict.recipient, ==, cases[i].queued);
           g_assert_cmpint (verdict.account != NULL, ==, cases[i].kind == RELAIS_VERDICT_ACCEPT_LOCAL);
         }
+      g_assert_nonnull (verdict.rule);
+    }
+}
+
+/* Relay Control entries put straight into a fresh copy (the D-Bus edits are
+ * another module's): relay domain "partner" = partner.example, trusted networks
+ * "office" = 192.0.2.0/24 and "lab" = 2001:db8:5::/48; SKIP_LOCAL sets
+ * SkipAuthForLocalNetworks. */
+static RelaisConfig *
+relay_config (const RelaisConfig *base, gboolean skip_local)
+{
+  g_autoptr(GError) error = NULL;
+  RelaisConfig *c = relais_config_copy (base);
+  RelaisTrustedNetwork *office = relais_trusted_network_new ("office", "192.0.2.0/24", &error);
+  RelaisTrustedNetwork *lab;
+
+  g_assert_no_error (error);
+  lab = relais_trusted_network_new ("lab", "2001:db8:5::/48", &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (c->trusted_networks, lab);
+  g_ptr_array_add (c->trusted_networks, office);
+  g_ptr_array_add (c->relay_domains, relais_relay_domain_new ("partner", "Partner.Example"));
+  c->skip_auth_for_local_networks = skip_local;
+  return c;
+}
+
+enum { NOBODY = 0, AUTH = 1 << 0, TRUSTED = 1 << 1, LOCAL = 1 << 2, OFFERED = 1 << 3 };
+
+/* Who may relay (SPEC §1, §3), and the open-relay tricks as they reach the
+ * policy once the parser has split them (a source route is already gone). */
+static void
+test_relay_table (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    gboolean skip_local;
+    guint client;             /* NOBODY, AUTH | TRUSTED | LOCAL | OFFERED */
+    const char *recipient;
+    RelaisVerdictKind kind;
+    guint code;               /* REJECT */
+    const char *rule;
+  } cases[] = {
+    /* local recipients: from anyone, before any relay rule */
+    { FALSE, NOBODY, "alice@example.test", RELAIS_VERDICT_ACCEPT_LOCAL, 0, "local-account" },
+    { FALSE, TRUSTED, "alice@example.test", RELAIS_VERDICT_ACCEPT_LOCAL, 0, "local-account" },
+    { FALSE, AUTH, "nobody@example.test", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    { FALSE, TRUSTED, "nobody@example.test", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    /* relay domains: from anyone, whatever the client */
+    { FALSE, NOBODY, "bob@partner.example", RELAIS_VERDICT_ACCEPT_RELAY_DOMAIN, 0, "relay-domain:partner" },
+    { FALSE, OFFERED, "bob@PARTNER.example", RELAIS_VERDICT_ACCEPT_RELAY_DOMAIN, 0, "relay-domain:partner" },
+    { FALSE, AUTH, "bob@partner.example", RELAIS_VERDICT_ACCEPT_RELAY_DOMAIN, 0, "relay-domain:partner" },
+    { FALSE, NOBODY, "bob@sub.partner.example", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { FALSE, NOBODY, "bob@partner.example.evil", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    /* relay: authenticated first, then trusted, then local network with the option */
+    { FALSE, AUTH, "carol@elsewhere.example", RELAIS_VERDICT_ACCEPT_RELAY, 0, "authenticated" },
+    { FALSE, AUTH | TRUSTED | LOCAL, "carol@elsewhere.example", RELAIS_VERDICT_ACCEPT_RELAY, 0, "authenticated" },
+    { FALSE, TRUSTED, "carol@elsewhere.example", RELAIS_VERDICT_ACCEPT_RELAY, 0, "trusted-network:office" },
+    { TRUE, TRUSTED | LOCAL, "carol@elsewhere.example", RELAIS_VERDICT_ACCEPT_RELAY, 0, "trusted-network:office" },
+    { TRUE, LOCAL, "carol@elsewhere.example", RELAIS_VERDICT_ACCEPT_RELAY, 0, "local-network" },
+    { TRUE, LOCAL | OFFERED, "carol@elsewhere.example", RELAIS_VERDICT_ACCEPT_RELAY, 0, "local-network" },
+    { FALSE, LOCAL, "carol@elsewhere.example", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { FALSE, LOCAL | OFFERED, "carol@elsewhere.example", RELAIS_VERDICT_REJECT, 454, "relay-denied" },
+    { TRUE, NOBODY, "carol@elsewhere.example", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { TRUE, OFFERED, "carol@elsewhere.example", RELAIS_VERDICT_REJECT, 454, "relay-denied" },
+    { FALSE, TRUSTED, "carol@[198.51.100.1]", RELAIS_VERDICT_ACCEPT_RELAY, 0, "trusted-network:office" },
+    /* open-relay tricks from a foreign client: never relayed */
+    { TRUE, NOBODY, "carol%elsewhere.example@example.test", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    { TRUE, NOBODY, "elsewhere.example!carol@example.test", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    { TRUE, NOBODY, "\"carol@elsewhere.example\"@example.test", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    { TRUE, NOBODY, "\"carol%elsewhere.example\"@example.test", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    { TRUE, NOBODY, "\"alice@example.test\"@elsewhere.example", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { TRUE, NOBODY, "alice@[127.0.0.1]", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { TRUE, NOBODY, "alice@[IPv6:::1]", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { TRUE, NOBODY, "alice@example.test.", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { TRUE, NOBODY, "alice@example.test@elsewhere.example", RELAIS_VERDICT_REJECT, 554, "relay-denied" },
+    { TRUE, NOBODY, "ALICE%ELSEWHERE.EXAMPLE@EXAMPLE.TEST", RELAIS_VERDICT_REJECT, 550, "unknown-recipient" },
+    { TRUE, NOBODY, "carol%elsewhere.example@partner.example", RELAIS_VERDICT_ACCEPT_RELAY_DOMAIN, 0, "relay-domain:partner" },
+    { TRUE, NOBODY, "@example.test", RELAIS_VERDICT_REJECT, 501, "bad-recipient" },
+    { TRUE, NOBODY, "carol@", RELAIS_VERDICT_REJECT, 501, "bad-recipient" },
+  };
+  g_autoptr(RelaisConfig) strict = relay_config (f->plain, FALSE);
+  g_autoptr(RelaisConfig) skip = relay_config (f->plain, TRUE);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint client = cases[i].client;
+      RelaisPolicyFacts facts = {
+        .client_address = "192.0.2.10",
+        .endpoint = RELAIS_POLICY_ENDPOINT_SMTP,
+        .authenticated = (client & AUTH) != 0,
+        .login = (client & AUTH) != 0 ? "alice" : NULL,
+        .auth_offered = (client & OFFERED) != 0,
+        .trusted = (client & TRUSTED) != 0,
+        .trusted_network = (client & TRUSTED) != 0 ? "office" : NULL,
+        .local_network = (client & LOCAL) != 0,
+        .sender = "sender@example.org",
+        .recipient = cases[i].recipient,
+      };
+      g_auto(RelaisVerdict) verdict = { 0 };
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].recipient);
+      relais_policy_check_rcpt (cases[i].skip_local ? skip : strict, &facts, &verdict);
+      g_assert_cmpint (verdict.kind, ==, cases[i].kind);
+      g_assert_cmpstr (verdict.rule, ==, cases[i].rule);
+      if (cases[i].kind == RELAIS_VERDICT_REJECT)
+        {
+          g_assert_cmpuint (verdict.code, ==, cases[i].code);
+          g_assert_cmpstr (verdict.reason, ==, cases[i].rule);
+          g_assert_cmpstr (verdict.enhanced, ==,
+                           cases[i].code == 454 ? "4.7.1" : cases[i].code == 554 ? "5.7.1"
+                           : cases[i].code == 550 ? "5.1.1" : "5.1.3");
+          g_assert_null (verdict.recipient);
+        }
+      else
+        g_assert_cmpstr (verdict.recipient, ==, cases[i].recipient);
     }
 }
 
@@ -272,6 +386,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/relais/policy/rcpt", Fixture, NULL, fixture_setup, test_rcpt_table, fixture_teardown);
+  g_test_add ("/relais/policy/relay", Fixture, NULL, fixture_setup, test_relay_table, fixture_teardown);
   g_test_add ("/relais/policy/reply-texts", Fixture, NULL, fixture_setup, test_reply_texts, fixture_teardown);
   g_test_add ("/relais/policy/mail", Fixture, NULL, fixture_setup, test_mail_table, fixture_teardown);
   return g_test_run ();
