@@ -113,7 +113,7 @@ Send a first message:
 It lands in:
     ls state/mail/alice/Maildir/new/
 Submit as alice (AUTH over TLS; the certificate is self-signed):
-    swaks --server $submission --tls --auth PLAIN --auth-user alice --auth-password '$password' \
+    swaks --server $submission --tls --auth PLAIN --auth-user alice --auth-password '$password' \\
           --from alice@example.test --to alice@example.test
 Talk to the daemon over D-Bus:
     export DBUS_SESSION_BUS_ADDRESS='$address'     (or: . state/bus.env)
