@@ -7,7 +7,8 @@
 #
 # Everything lives in ./state: the daemon's database, queue and mailboxes,
 # its log (relaisd.log), the bus address (bus.env) and the pids. SMTP listens
-# on 127.0.0.1:2525 only. A second run stops the previous one first.
+# on 127.0.0.1:2525, submission on 127.0.0.1:5587 (STARTTLS) and 127.0.0.1:5465
+# (implicit TLS), loopback only. A second run stops the previous one first.
 # RELAISD=PATH runs another relaisd binary (default: build/daemon/relaisd).
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ relaisd=${RELAISD:-$top/$builddir/daemon/relaisd}
 name=org.relais.Relais1
 path=/org/relais/Relais1
 listen=127.0.0.1:2525
+submission=127.0.0.1:5587
+smtps=127.0.0.1:5465
 
 # pid_is PIDFILE WORD: the pid in PIDFILE is alive and its command line has WORD
 pid_is() {
@@ -75,7 +78,8 @@ printf "export DBUS_SESSION_BUS_ADDRESS='%s'\n" "$address" > "$state/bus.env"
 export DBUS_SESSION_BUS_ADDRESS="$address"
 
 echo "starting relaisd (log: state/relaisd.log)"
-setsid "$relaisd" --session --state-dir "$state" --listen "$listen" < /dev/null >> "$state/relaisd.log" 2>&1 &
+setsid "$relaisd" --session --state-dir "$state" --listen "$listen" \
+       --submission-listen "$submission" --smtps-listen "$smtps" < /dev/null >> "$state/relaisd.log" 2>&1 &
 echo $! > "$state/relaisd.pid"
 
 if ! gdbus wait --session --timeout 15 "$name" 2>/dev/null || ! kill -0 "$(cat "$state/relaisd.pid")" 2>/dev/null; then
@@ -100,13 +104,17 @@ password=$(cat "$state/alice.password" 2>/dev/null || echo "(set by an earlier r
 
 cat <<EOT
 
-relaisd is running (pid $(cat "$state/relaisd.pid")), SMTP on $listen, state in ./state.
+relaisd is running (pid $(cat "$state/relaisd.pid")), SMTP on $listen, submission on $submission
+(STARTTLS) and $smtps (implicit TLS), state in ./state.
 Account: alice@example.test, password: $password (also in state/alice.password)
 
 Send a first message:
     swaks --server $listen --to alice@example.test
 It lands in:
     ls state/mail/alice/Maildir/new/
+Submit as alice (AUTH over TLS; the certificate is self-signed):
+    swaks --server $submission --tls --auth PLAIN --auth-user alice --auth-password '$password' \\
+          --from alice@example.test --to alice@example.test
 Talk to the daemon over D-Bus:
     export DBUS_SESSION_BUS_ADDRESS='$address'     (or: . state/bus.env)
     busctl --user introspect $name $path

@@ -23,6 +23,8 @@ typedef enum {
   RELAIS_STAT_TLS_SESSIONS,         /* successful STARTTLS / implicit TLS handshakes */
   RELAIS_STAT_QUEUE_LENGTH,         /* gauge: messages in the queue */
   RELAIS_STAT_QUEUE_OLDEST,         /* gauge: received_at (Unix seconds) of the oldest queued message, 0 if none */
+  RELAIS_STAT_AUTH_SUCCESSES,       /* SMTP AUTH exchanges that succeeded */
+  RELAIS_STAT_AUTH_FAILURES,        /* SMTP AUTH failures, locked-out attempts included */
   RELAIS_STAT_N
 } RelaisStat;
 

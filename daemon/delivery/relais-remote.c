@@ -19,13 +19,23 @@
 char *
 relais_remote_destination (const RelaisConfig *config, const char *sender, const char *recipient)
 {
-  const RelaisRelayHost *relay = relais_config_route_remote (config, sender, recipient);
-  const char *at;
+  const char *at = strrchr (recipient, '@');
+  const char *domain = at != NULL ? at + 1 : recipient;
+  const RelaisRelayHost *relay;
 
+  /* A relay domain's mail goes to the domain's own MX hosts, whatever the
+   * Distribution mode and its rules (SPEC §3); relais-mx.c skips the MX hosts
+   * that are this server. */
+  if (relais_config_match_relay_domain (config, domain) != NULL)
+    {
+      g_autofree char *lower = g_ascii_strdown (domain, -1);
+
+      return g_strconcat (DESTINATION_MX, lower, NULL);
+    }
+  relay = relais_config_route_remote (config, sender, recipient);
   if (relay != NULL)
     return g_strconcat (DESTINATION_RELAY, relay->name, NULL);
-  at = strrchr (recipient, '@');
-  return g_strconcat (DESTINATION_MX, at != NULL ? at + 1 : recipient, NULL);
+  return g_strconcat (DESTINATION_MX, domain, NULL);
 }
 
 RelaisSmtpTlsMode

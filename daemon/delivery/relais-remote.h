@@ -14,7 +14,9 @@ G_BEGIN_DECLS
 
 /* The destination key of a remote recipient: recipients of one message with
  * the same key share one connection. "relay:NAME" for a relay host ("relay:"
- * for the single one), "mx:DOMAIN" for direct delivery. */
+ * for the single one), "mx:DOMAIN" for direct delivery. A recipient in a
+ * relay domain (SPEC §3) always gets "mx:DOMAIN" (lower case), whatever the
+ * Distribution mode. */
 char    *relais_remote_destination (const RelaisConfig *config, const char *sender, const char *recipient);
 
 /* Fills DELIVERY's targets, TLS mode and credentials for DESTINATION (a key

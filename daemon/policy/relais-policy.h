@@ -25,6 +25,7 @@ typedef struct {
   const char *login;            /* the authenticated account's login, NULL when not authenticated */
   gboolean auth_offered;        /* the client could still authenticate: relay refusal is 454 */
   gboolean trusted;             /* the client address is in a trusted network (SPEC §3) */
+  const char *trusted_network;  /* that trusted network entry's name, when trusted */
   gboolean local_network;       /* the client address is on a local network (SPEC "Words used") */
   const char *sender;           /* MAIL FROM address, "" for <> (may be NULL at MAIL stage checks) */
   const char *recipient;        /* RCPT TO address ("postmaster" for the bare form) */
@@ -48,15 +49,28 @@ typedef struct {
   const char *reason;           /* REJECT: stable key for statistics and logs (static) */
   char *recipient;              /* ACCEPT_*: the address to queue (bare postmaster gets a domain) */
   const RelaisAccount *account; /* ACCEPT_LOCAL: borrowed from the snapshot */
+  char *rule;                   /* RCPT: the rule that decided, for logs and Policy.CanRelay:
+                                 * "local-account", "postmaster", "unknown-recipient",
+                                 * "bad-recipient", "relay-domain:NAME", "authenticated",
+                                 * "trusted-network:NAME", "local-network", "relay-denied";
+                                 * NULL where a check sets none */
 } RelaisVerdict;
 
 void relais_verdict_clear (RelaisVerdict *verdict);
 gboolean relais_verdict_is_reject (const RelaisVerdict *verdict);
 
-/* MAIL FROM: refuses unauthenticated MAIL on the submission endpoints. */
+/* MAIL FROM: refuses unauthenticated MAIL on the submission endpoints (530
+ * 5.7.0), then, when VerifySenderLogin is on, a sender the authenticated
+ * account does not own (553 5.7.1, reason "sender-login"). */
 void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
-/* RCPT TO: local accounts, postmaster, relay refusal. */
+/* RCPT TO, first firm answer wins (SPEC §1, §3): a local-domain recipient is
+ * a local account, postmaster/mailer-daemon, or 550 5.1.1 (never relayed,
+ * whatever its local part holds: "%", "!", a quoted "@"); a relay-domain
+ * recipient is accepted from anyone; any other recipient is a relay, allowed
+ * to authenticated clients, trusted networks, and local networks when
+ * SkipAuthForLocalNetworks is on; otherwise 454 4.7.1 when AUTH is offered to
+ * the client, else 554 5.7.1. Address literals are never local. */
 void relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
 

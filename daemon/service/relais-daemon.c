@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <systemd/sd-daemon.h>
 
+#include "relais-auth-guard.h"
 #include "relais-dbus.h"
 #include "relais-error.h"
 #include "relais-listener.h"
@@ -28,6 +29,7 @@ struct _RelaisDaemon {
   RelaisAuthority *authority;
   RelaisListener *listener;
   RelaisScheduler *scheduler;
+  RelaisNetworksMonitor *networks;
 
   GDBusConnection *bus;
   RelaisGeneral *general;
@@ -36,6 +38,7 @@ struct _RelaisDaemon {
   RelaisRelayControl *relay_control;
   RelaisStatistics *statistics;
   RelaisMailQueue *queue;
+  RelaisPolicy *policy;
   guint owner_id;
   GMainLoop *quit_loop;
 };
@@ -79,6 +82,15 @@ committed_cb (gpointer data, gpointer user_data)
   RelaisDaemon *daemon = user_data;
 
   relais_scheduler_kick (daemon->scheduler);
+}
+
+static void
+networks_changed_cb (RelaisNetworks *networks, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  g_clear_pointer (&daemon->services.networks, relais_networks_unref);
+  daemon->services.networks = relais_networks_ref (networks);
 }
 
 static gboolean
@@ -132,6 +144,15 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
   if (daemon->services.config == NULL)
     return NULL;
   daemon->services.stats = relais_stats_new ();
+  {
+    RelaisAuthGuardLimits limits;
+
+    relais_auth_guard_limits_init (&limits);
+    relais_auth_guard_limits_from_test_env (&limits);
+    daemon->services.auth_guard = relais_auth_guard_new (&limits, NULL, NULL);
+  }
+  daemon->networks = relais_networks_monitor_new (networks_changed_cb, daemon);
+  daemon->services.networks = relais_networks_ref (relais_networks_monitor_get (daemon->networks));
 
   daemon->services.tls_certificate =
     relais_tls_load_or_create (options->state_dir, options->tls_cert, options->tls_key,
@@ -181,6 +202,9 @@ relais_daemon_free (RelaisDaemon *daemon)
   if (daemon->queue)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->queue));
   g_clear_object (&daemon->queue);
+  if (daemon->policy)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->policy));
+  g_clear_object (&daemon->policy);
   g_clear_object (&daemon->general);
   g_clear_object (&daemon->accounts);
   g_clear_object (&daemon->statistics);
@@ -194,6 +218,9 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_object (&daemon->services.tls_certificate);
   g_clear_pointer (&daemon->services.config, relais_config_unref);
   g_clear_pointer (&daemon->services.stats, relais_stats_free);
+  g_clear_pointer (&daemon->services.auth_guard, relais_auth_guard_free);
+  g_clear_pointer (&daemon->services.networks, relais_networks_unref);
+  g_clear_pointer (&daemon->networks, relais_networks_monitor_free);
   g_clear_pointer (&daemon->authority, relais_authority_free);
   g_clear_pointer (&daemon->store, relais_store_free);
 
@@ -253,9 +280,11 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->distribution = relais_dbus_distribution_new (daemon);
   daemon->relay_control = relais_dbus_relay_control_new (daemon);
   daemon->queue = relais_dbus_queue_new (daemon);
+  daemon->policy = relais_dbus_policy_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
       !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
-      !export (daemon, daemon->relay_control, error) || !export (daemon, daemon->queue, error))
+      !export (daemon, daemon->relay_control, error) || !export (daemon, daemon->queue, error) ||
+      !export (daemon, daemon->policy, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -301,6 +330,12 @@ RelaisScheduler *
 relais_daemon_get_scheduler (RelaisDaemon *daemon)
 {
   return daemon->scheduler;
+}
+
+RelaisNetworks *
+relais_daemon_get_networks (RelaisDaemon *daemon)
+{
+  return daemon->services.networks;
 }
 
 void

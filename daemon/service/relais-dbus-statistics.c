@@ -73,4 +73,6 @@ relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
   relais_statistics_set_queue_length (s, relais_stats_get (stats, RELAIS_STAT_QUEUE_LENGTH));
   relais_statistics_set_queue_oldest_age (s, oldest != 0 && now > oldest ? (guint64) (now - oldest) : 0);
   relais_statistics_set_bytes_sent (s, relais_stats_get (stats, RELAIS_STAT_BYTES_SENT));
+  relais_statistics_set_auth_successes (s, relais_stats_get (stats, RELAIS_STAT_AUTH_SUCCESSES));
+  relais_statistics_set_auth_failures (s, relais_stats_get (stats, RELAIS_STAT_AUTH_FAILURES));
 }

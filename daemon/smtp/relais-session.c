@@ -13,13 +13,19 @@
  * - message content ends with <CRLF>.<CRLF> only (relais_data_decoder_feed);
  * - the transaction (RelaisTransaction) holds the config snapshot taken at MAIL
  *   FROM until it ends, so live changes never tear a transaction;
- * - every state change goes through session_set_state(), which logs old -> new. */
+ * - every state change goes through session_set_state(), which logs old -> new;
+ * - SMTP AUTH (RFC 4954, PLAIN and LOGIN) only inside TLS; the password check
+ *   (yescrypt, slow on purpose) runs in a GTask worker thread holding copies of
+ *   the password and hash and a session reference, never on the main loop;
+ *   a failure's 535 is delayed as RelaisAuthGuard says; credentials are never
+ *   logged and are wiped from memory once used. */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-session.h"
 
 #include <string.h>
 
+#include "relais-auth-guard.h"
 #include "relais-policy.h"
 #include "relais-queue.h"
 #include "relais-reply.h"
@@ -40,13 +46,15 @@ typedef enum {
   STATE_BDAT_CHUNK,     /* reading a BDAT chunk */
   STATE_BDAT_WAIT,      /* between BDAT chunks */
   STATE_COMMIT,         /* waiting for the queue */
+  STATE_AUTH,           /* reading a SASL response line */
+  STATE_AUTH_CHECK,     /* password check or delayed failure reply under way */
   STATE_CLOSING,        /* last reply queued, close after writing it */
   STATE_CLOSED,
 } SessionState;
 
 static const char *const state_names[] = {
   "connected", "handshake", "greeted", "ready", "mail", "rcpt", "data",
-  "bdat-chunk", "bdat-wait", "commit", "closing", "closed",
+  "bdat-chunk", "bdat-wait", "commit", "auth", "auth-check", "closing", "closed",
 };
 
 typedef struct {
@@ -67,6 +75,7 @@ typedef struct {
   gboolean size_exceeded;
   GError *write_error;
   gboolean bdat;                 /* chunking has started */
+  char *auth_param;              /* MAIL AUTH= of an authenticated client ("" for <>), else NULL */
 } RelaisTransaction;
 
 struct _RelaisSession {
@@ -83,6 +92,7 @@ struct _RelaisSession {
   GOutputStream *output;
   GCancellable *cancellable;
   char *client_ip;
+  GInetAddress *client_address;  /* normalized (IPv4-mapped -> IPv4); NULL when unknown */
   char *tls_description;         /* "TLSv1.3 with cipher ..." */
 
   SessionState state;
@@ -95,6 +105,12 @@ struct _RelaisSession {
   char *helo;                    /* NULL until EHLO/HELO */
   gboolean esmtp;
   RelaisTransaction *tx;
+
+  /* SMTP AUTH */
+  char *auth_login;              /* the authenticated account's login; NULL before */
+  RelaisSaslMechanism auth_mechanism;
+  char *auth_user;               /* LOGIN: the user name, while waiting for the password */
+  guint auth_delay_id;           /* delayed 535 (holds a session reference) */
 
   /* BDAT chunk in progress */
   guint64 chunk_remaining;
@@ -187,6 +203,7 @@ transaction_free (RelaisTransaction *tx)
   g_array_unref (tx->dsn_notify);
   g_ptr_array_unref (tx->dsn_orcpts);
   g_free (tx->queue_id);
+  g_free (tx->auth_param);
   g_clear_error (&tx->write_error);
   g_free (tx);
 }
@@ -404,6 +421,31 @@ transaction_finish (RelaisSession *s)
 
 /* ---- commands ---------------------------------------------------------- */
 
+/* SPEC §1: AUTH is offered on port 25 when SmtpAuthentication is on, and
+ * always on the submission endpoints (587, 465); only inside TLS. */
+static gboolean
+auth_enabled (RelaisSession *s, const RelaisConfig *config)
+{
+  return s->kind != RELAIS_ENDPOINT_SMTP || config->smtp_authentication;
+}
+
+/* The client could still authenticate in this session: a relay refusal is
+ * then temporary (SPEC §3: 454 rather than 554). */
+static gboolean
+auth_offered (RelaisSession *s, const RelaisConfig *config)
+{
+  return auth_enabled (s, config) && s->auth_login == NULL &&
+         (s->tls != NULL || s->services->tls_certificate != NULL);
+}
+
+static void
+fill_auth_facts (RelaisSession *s, const RelaisConfig *config, RelaisPolicyFacts *facts)
+{
+  facts->authenticated = s->auth_login != NULL;
+  facts->login = s->auth_login;
+  facts->auth_offered = auth_offered (s, config);
+}
+
 static void
 cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
 {
@@ -435,6 +477,8 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
     g_string_append (text, "PIPELINING\n8BITMIME\nENHANCEDSTATUSCODES\n");
     if (s->services->tls_certificate != NULL && s->tls == NULL)
       g_string_append (text, "STARTTLS\n");
+    if (s->tls != NULL && auth_enabled (s, config))
+      g_string_append (text, "AUTH PLAIN LOGIN\n");
     g_string_append (text, "CHUNKING\nSMTPUTF8\nDSN");
     reply (s, 250, NULL, text->str);
   }
@@ -445,29 +489,31 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
 static gboolean
 path_ok (RelaisSession *s, RelaisSmtpPathResult r, RelaisSmtpPath *path, gboolean is_mail)
 {
-  switch (r)
-    {
-    case RELAIS_SMTP_PATH_OK:
-      return TRUE;
-    case RELAIS_SMTP_PATH_BAD_PARAMETER:
-      reply (s, 501, "5.5.4", path->detail);
-      break;
-    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
-      replyf (s, 555, "5.5.4", "Unsupported %s parameter", is_mail ? "MAIL" : "RCPT");
-      break;
-    case RELAIS_SMTP_PATH_NON_ASCII:
-      replyf (s, 553, "5.6.7", "Non-ASCII %s address requires SMTPUTF8", is_mail ? "sender" : "recipient");
-      break;
-    case RELAIS_SMTP_PATH_SYNTAX:
-    case RELAIS_SMTP_PATH_TOO_LONG:
-    default:
-      /* RFC 3463: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax */
-      replyf (s, 501, is_mail ? "5.1.7" : "5.1.3", "Bad %s address syntax: %s",
-              is_mail ? "sender" : "recipient", path->detail);
-      break;
-    }
+  g_autofree char *text = NULL;
+  const char *enhanced = NULL;
+  guint code = 0;
+
+  if (r == RELAIS_SMTP_PATH_OK)
+    return TRUE;
+  text = relais_smtp_path_error_reply (r, path, is_mail, &code, &enhanced);
+  reply (s, code, enhanced, text);
   relais_smtp_path_clear (path);
   return FALSE;
+}
+
+/* The client's networks (SPEC §3): a trusted network of CONFIG, a local network now. */
+static void
+network_facts (RelaisSession *s, const RelaisConfig *config, RelaisPolicyFacts *facts)
+{
+  const RelaisTrustedNetwork *trusted = NULL;
+
+  if (s->client_address == NULL)
+    return;
+  trusted = relais_config_match_trusted (config, s->client_address);
+  facts->trusted = trusted != NULL;
+  facts->trusted_network = trusted != NULL ? trusted->name : NULL;
+  facts->local_network = s->services->networks != NULL &&
+                         relais_networks_contains (s->services->networks, s->client_address);
 }
 
 /* DSN parameters exist only where DSN was advertised, after EHLO (RFC 3461 §3;
@@ -502,20 +548,26 @@ cmd_mail (RelaisSession *s, const char *arg)
       return;
     }
 
+  if (!path_ok (s, relais_smtp_parse_mail (arg, &path), &path, TRUE) ||
+      !path_dsn_ok (s, &path, TRUE))
+    return;
+
   config = relais_services_get_config (s->services);
   facts.client_address = s->client_ip;
   facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
                                                    : RELAIS_POLICY_ENDPOINT_SUBMISSION;
+  fill_auth_facts (s, config, &facts);
+  facts.sender = path.address;
+  network_facts (s, config, &facts);
   relais_policy_check_mail (config, &facts, &verdict);
   if (relais_verdict_is_reject (&verdict))
     {
-      reject (s, "MAIL", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      g_autofree char *stage = g_strdup_printf ("MAIL from=<%s>", path.address);
+
+      reject (s, stage, verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      relais_smtp_path_clear (&path);
       return;
     }
-
-  if (!path_ok (s, relais_smtp_parse_mail (arg, &path), &path, TRUE) ||
-      !path_dsn_ok (s, &path, TRUE))
-    return;
 
   if (path.size >= 0 && relais_config_max_message_size (config) > 0 &&
       (guint64) path.size > relais_config_max_message_size (config))
@@ -535,9 +587,17 @@ cmd_mail (RelaisSession *s, const char *arg)
   tx->dsn_envid = g_steal_pointer (&path.envid);
   tx->dsn_notify = g_array_new (FALSE, FALSE, sizeof (guint));
   tx->dsn_orcpts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dsn_orcpt_free);
+  /* RFC 4954 §5: AUTH= is trusted only from an authenticated client. */
+  if (path.auth != NULL && s->auth_login != NULL)
+    tx->auth_param = g_steal_pointer (&path.auth);
+  else if (path.auth != NULL)
+    SLOG (s, G_LOG_LEVEL_DEBUG, "ignoring AUTH=<%s> from an unauthenticated client", path.auth);
   s->tx = tx;
   relais_smtp_path_clear (&path);
-  SLOG (s, G_LOG_LEVEL_INFO, "from=<%s>", tx->sender);
+  if (tx->auth_param != NULL)
+    SLOG (s, G_LOG_LEVEL_INFO, "from=<%s> auth=<%s>", tx->sender, tx->auth_param);
+  else
+    SLOG (s, G_LOG_LEVEL_INFO, "from=<%s>", tx->sender);
   session_set_state (s, STATE_MAIL);
   reply (s, 250, "2.1.0", "Ok");
 }
@@ -575,8 +635,8 @@ cmd_rcpt (RelaisSession *s, const char *arg)
   facts.client_address = s->client_ip;
   facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
                                                    : RELAIS_POLICY_ENDPOINT_SUBMISSION;
-  facts.authenticated = FALSE;   /* SMTP AUTH: later issue */
-  facts.auth_offered = FALSE;
+  fill_auth_facts (s, tx->config, &facts);
+  network_facts (s, tx->config, &facts);
   facts.sender = tx->sender;
   facts.recipient = path.address;
   facts.recipient_is_postmaster = path.is_postmaster;
@@ -589,7 +649,7 @@ cmd_rcpt (RelaisSession *s, const char *arg)
       relais_smtp_path_clear (&path);
       return;
     }
-  SLOG (s, G_LOG_LEVEL_INFO, "to=<%s>", verdict.recipient);
+  SLOG (s, G_LOG_LEVEL_INFO, "to=<%s> rule=%s", verdict.recipient, verdict.rule != NULL ? verdict.rule : "-");
   g_ptr_array_add (tx->recipients, g_steal_pointer (&verdict.recipient));
   g_array_append_val (tx->dsn_notify, path.notify);
   g_ptr_array_add (tx->dsn_orcpts, g_steal_pointer (&path.orcpt));
@@ -723,13 +783,349 @@ cmd_starttls (RelaisSession *s, const char *arg)
   s->flush_now = TRUE;
 }
 
+/* ---- SMTP AUTH (RFC 4954) ---------------------------------------------- */
+
+static const char *
+mechanism_name (RelaisSaslMechanism mechanism)
+{
+  return mechanism == RELAIS_SASL_PLAIN ? "PLAIN" : "LOGIN";
+}
+
+/* Leaves the SASL exchange (back to READY), forgetting what it received. */
+static void
+auth_end (RelaisSession *s)
+{
+  if (s->auth_user != NULL)
+    {
+      relais_sasl_wipe (s->auth_user, strlen (s->auth_user));
+      s->auth_user = NULL;
+    }
+  if (s->state == STATE_AUTH || s->state == STATE_AUTH_CHECK)
+    session_set_state (s, s->helo != NULL ? STATE_READY : STATE_GREETED);
+}
+
+/* The account a SASL user name names: its login, or its address
+ * login@local-domain (aliases are not user names). */
+static const RelaisAccount *
+auth_account (const RelaisConfig *config, const char *user)
+{
+  const RelaisAccount *account = relais_config_lookup_login (config, user);
+  const char *at;
+
+  if (account != NULL)
+    return account;
+  at = strrchr (user, '@');
+  if (at == NULL || !relais_config_is_local_domain (config, at + 1))
+    return NULL;
+  {
+    g_autofree char *login = g_strndup (user, (gsize) (at - user));
+
+    return relais_config_lookup_login (config, login);
+  }
+}
+
+typedef struct {
+  char *password;        /* wiped when freed */
+  char *hash;            /* NULL: unknown user (a dummy hash is checked, for equal timing) */
+  char *login;           /* the account's login, NULL for an unknown user */
+} AuthCheck;
+
+static void
+auth_check_free (gpointer data)
+{
+  AuthCheck *check = data;
+
+  relais_sasl_wipe (check->password, strlen (check->password));
+  g_free (check->hash);
+  g_free (check->login);
+  g_free (check);
+}
+
+/* A hash of a random password, made once: an unknown user name costs the same
+ * time as a wrong password, so timing does not tell which logins exist. */
+static const char *
+dummy_hash (void)
+{
+  static gsize hash;
+
+  if (g_once_init_enter (&hash))
+    {
+      g_autofree char *random = g_strdup_printf ("%08x%08x%08x", g_random_int (), g_random_int (),
+                                                 g_random_int ());
+      char *made = relais_password_hash (random, NULL);
+
+      g_once_init_leave (&hash, (gsize) (made != NULL ? made : g_strdup ("$y$unusable")));
+    }
+  return (const char *) hash;
+}
+
+static void
+auth_check_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  AuthCheck *check = task_data;
+
+  if (check->hash == NULL)
+    {
+      (void) relais_password_verify (check->password, dummy_hash ());
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  g_task_return_boolean (task, check->login != NULL && relais_password_verify (check->password, check->hash));
+}
+
+static gboolean
+auth_delay_cb (gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  s->auth_delay_id = 0;
+  s->io_pending = FALSE;
+  if (s->state == STATE_CLOSED)
+    return G_SOURCE_REMOVE;
+  reject (s, "AUTH", "auth-failed", 535, "5.7.8", "Authentication credentials invalid");
+  auth_end (s);
+  s->flush_now = TRUE;
+  pump (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* A failed attempt: counted, then answered with 535 after the guard's delay. */
+static void
+auth_failed (RelaisSession *s)
+{
+  gint64 delay = 0;
+  gboolean locked = FALSE;
+
+  relais_stats_add (s->services->stats, RELAIS_STAT_AUTH_FAILURES, 1);
+  if (s->services->auth_guard != NULL)
+    delay = relais_auth_guard_failure (s->services->auth_guard, s->client_ip, &locked);
+  SLOG (s, G_LOG_LEVEL_MESSAGE, "authentication failed from [%s] (%s)%s", s->client_ip,
+        mechanism_name (s->auth_mechanism), locked ? ": too many failures, address locked out" : "");
+  session_set_state (s, STATE_AUTH_CHECK);
+  s->io_pending = TRUE;
+  s->auth_delay_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (delay / 1000), auth_delay_cb,
+                                         relais_session_ref (s), (GDestroyNotify) relais_session_unref);
+}
+
+static void
+auth_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  AuthCheck *check = g_task_get_task_data (G_TASK (result));
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), NULL);
+
+  s->io_pending = FALSE;
+  if (s->state == STATE_CLOSED)
+    {
+      /* The client left (or the daemon stops): nothing to answer. */
+      relais_session_unref (s);
+      return;
+    }
+  if (ok)
+    {
+      s->auth_login = g_strdup (check->login);
+      if (s->services->auth_guard != NULL)
+        relais_auth_guard_success (s->services->auth_guard, s->client_ip);
+      relais_stats_add (s->services->stats, RELAIS_STAT_AUTH_SUCCESSES, 1);
+      SLOG (s, G_LOG_LEVEL_MESSAGE, "authenticated from [%s]: login=%s (%s)", s->client_ip, s->auth_login,
+            mechanism_name (s->auth_mechanism));
+      reply (s, 235, "2.7.0", "Authentication successful");
+      auth_end (s);
+      s->flush_now = TRUE;
+    }
+  else
+    auth_failed (s);
+  pump (s);
+  relais_session_unref (s);
+}
+
+/* Checks USER's PASSWORD (PASSWORD is taken and wiped) in a worker thread. */
+static void
+auth_check (RelaisSession *s, const char *user, char *password)
+{
+  g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
+  const RelaisAccount *account = auth_account (config, user);
+  AuthCheck *check = g_new0 (AuthCheck, 1);
+  g_autoptr(GTask) task = NULL;
+
+  check->password = password;
+  if (account != NULL)
+    {
+      check->hash = g_strdup (account->password_hash);
+      check->login = g_strdup (account->login);
+    }
+  session_set_state (s, STATE_AUTH_CHECK);
+  s->io_pending = TRUE;
+  task = g_task_new (NULL, NULL, auth_check_cb, relais_session_ref (s));
+  g_task_set_source_tag (task, auth_check);
+  g_task_set_task_data (task, check, auth_check_free);
+  g_task_run_in_thread (task, auth_check_thread);
+}
+
+/* Decoded SASL data from the client (DATA is taken and wiped). */
+static void
+auth_data (RelaisSession *s, char *data, gsize len)
+{
+  if (s->auth_mechanism == RELAIS_SASL_PLAIN)
+    {
+      g_autofree char *authzid = NULL, *authcid = NULL;
+      char *password = NULL;
+      gboolean ok = relais_sasl_plain_split (data, len, &authzid, &authcid, &password);
+
+      relais_sasl_wipe (data, len);
+      if (!ok)
+        {
+          auth_end (s);
+          reply (s, 501, "5.5.2", "Invalid PLAIN message: expected [authzid] NUL user NUL password");
+          return;
+        }
+      /* Acting for another identity is not supported: authzid empty or the user itself. */
+      if (authzid[0] != '\0' && !g_str_equal (authzid, authcid))
+        {
+          relais_sasl_wipe (password, strlen (password));
+          auth_failed (s);
+          return;
+        }
+      auth_check (s, authcid, password);
+      return;
+    }
+
+  /* LOGIN: a user name, then a password, each in its own response. */
+  if (len == 0 || memchr (data, '\0', len) != NULL || !g_utf8_validate (data, (gssize) len, NULL))
+    {
+      relais_sasl_wipe (data, len);
+      auth_end (s);
+      reply (s, 501, "5.5.2", "Invalid LOGIN response: expected a non-empty UTF-8 string");
+      return;
+    }
+  if (s->auth_user == NULL)
+    {
+      s->auth_user = data;
+      session_set_state (s, STATE_AUTH);
+      reply (s, 334, NULL, "UGFzc3dvcmQ6");    /* "Password:" */
+      s->flush_now = TRUE;
+      return;
+    }
+  {
+    g_autofree char *user = g_strdup (s->auth_user);
+
+    auth_check (s, user, data);
+  }
+}
+
+/* One response line while in STATE_AUTH. */
+static void
+auth_response (RelaisSession *s, const char *line)
+{
+  char *data = NULL;
+  gsize len = 0;
+
+  switch (relais_sasl_decode_response (line, FALSE, &data, &len))
+    {
+    case RELAIS_SASL_DATA_OK:
+      auth_data (s, data, len);
+      break;
+    case RELAIS_SASL_DATA_CANCELLED:
+      auth_end (s);
+      reply (s, 501, "5.0.0", "Authentication cancelled");
+      break;
+    case RELAIS_SASL_DATA_BAD_BASE64:
+    default:
+      auth_end (s);
+      reply (s, 501, "5.5.2", "Invalid base64 data");
+      break;
+    }
+}
+
+static void
+cmd_auth (RelaisSession *s, const char *arg)
+{
+  g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
+  RelaisSaslMechanism mechanism;
+  const char *initial = NULL;
+  char *data = NULL;
+  gsize len = 0;
+
+  if (s->helo == NULL || !s->esmtp)
+    {
+      reply (s, 503, "5.5.1", "Error: send EHLO first");
+      return;
+    }
+  if (!auth_enabled (s, config))
+    {
+      reply (s, 502, "5.5.1", "Error: authentication not enabled");
+      return;
+    }
+  if (s->tls == NULL)
+    {
+      reply (s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
+      return;
+    }
+  if (s->auth_login != NULL)
+    {
+      reply (s, 503, "5.5.1", "Error: already authenticated");
+      return;
+    }
+  if (s->tx != NULL)
+    {
+      reply (s, 503, "5.5.1", "Error: AUTH not allowed during a mail transaction");
+      return;
+    }
+  switch (relais_smtp_parse_auth (arg, &mechanism, &initial))
+    {
+    case RELAIS_SMTP_AUTH_OK:
+      break;
+    case RELAIS_SMTP_AUTH_UNKNOWN_MECHANISM:
+      reply (s, 504, "5.5.4", "Unrecognized authentication mechanism (offered: PLAIN LOGIN)");
+      return;
+    case RELAIS_SMTP_AUTH_SYNTAX:
+    default:
+      reply (s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+      return;
+    }
+  if (s->services->auth_guard != NULL &&
+      relais_auth_guard_is_locked (s->services->auth_guard, s->client_ip, NULL))
+    {
+      relais_stats_add (s->services->stats, RELAIS_STAT_AUTH_FAILURES, 1);
+      reject (s, "AUTH", "auth-lockout", 454, "4.7.0", "Too many failed authentication attempts, try again later");
+      return;
+    }
+
+  s->auth_mechanism = mechanism;
+  if (initial == NULL)
+    {
+      session_set_state (s, STATE_AUTH);
+      /* PLAIN: an empty challenge; LOGIN: "Username:" */
+      reply (s, 334, NULL, mechanism == RELAIS_SASL_PLAIN ? "" : "VXNlcm5hbWU6");
+      s->flush_now = TRUE;
+      return;
+    }
+  switch (relais_sasl_decode_response (initial, TRUE, &data, &len))
+    {
+    case RELAIS_SASL_DATA_OK:
+      auth_data (s, data, len);
+      break;
+    case RELAIS_SASL_DATA_CANCELLED:
+      reply (s, 501, "5.0.0", "Authentication cancelled");
+      break;
+    case RELAIS_SASL_DATA_BAD_BASE64:
+    default:
+      reply (s, 501, "5.5.2", "Invalid base64 data");
+      break;
+    }
+}
+
 static void
 execute (RelaisSession *s, const char *line)
 {
   const char *arg;
   RelaisSmtpCommand command = relais_smtp_parse_command (line, &arg);
 
-  SLOG (s, G_LOG_LEVEL_DEBUG, "<<< %s", command == RELAIS_SMTP_CMD_UNKNOWN ? "(unknown)" : line);
+  if (command == RELAIS_SMTP_CMD_AUTH)   /* never log credentials: the mechanism only */
+    SLOG (s, G_LOG_LEVEL_DEBUG, "<<< AUTH %.*s%s", (int) strcspn (arg, " "), arg,
+          strchr (arg, ' ') != NULL ? " [initial response hidden]" : "");
+  else
+    SLOG (s, G_LOG_LEVEL_DEBUG, "<<< %s", command == RELAIS_SMTP_CMD_UNKNOWN ? "(unknown)" : line);
   switch (command)
     {
     case RELAIS_SMTP_CMD_EHLO:
@@ -782,13 +1178,13 @@ execute (RelaisSession *s, const char *line)
       reply (s, 502, "5.5.1", "Error: EXPN not supported");
       break;
     case RELAIS_SMTP_CMD_HELP:
-      reply (s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+      reply (s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
       break;
     case RELAIS_SMTP_CMD_STARTTLS:
       cmd_starttls (s, arg);
       break;
     case RELAIS_SMTP_CMD_AUTH:
-      reply (s, 502, "5.5.1", "Error: authentication not enabled");
+      cmd_auth (s, arg);
       break;
     case RELAIS_SMTP_CMD_UNKNOWN:
     default:
@@ -808,6 +1204,7 @@ process_command_line (RelaisSession *s)
   const guint8 *lf = memchr (start, '\n', avail);
   gsize len;
   char line[RELAIS_SMTP_MAX_LINE];
+  gboolean in_auth = s->state == STATE_AUTH;
 
   if (s->discarding_line)
     {
@@ -818,6 +1215,7 @@ process_command_line (RelaisSession *s)
         }
       s->in_pos += (gsize) (lf - start) + 1;
       s->discarding_line = FALSE;
+      auth_end (s);
       reply (s, 500, "5.5.2", "Error: line too long");
       return TRUE;
     }
@@ -837,16 +1235,19 @@ process_command_line (RelaisSession *s)
   s->in_pos += len;
   if (len > RELAIS_SMTP_MAX_LINE)
     {
+      auth_end (s);
       reply (s, 500, "5.5.2", "Error: line too long");
       return TRUE;
     }
   if (len < 2 || start[len - 2] != '\r' || memchr (start, '\r', len - 2) != NULL)
     {
+      auth_end (s);
       reply (s, 500, "5.5.2", "Error: bare CR or LF in command line (lines must end with CRLF)");
       return TRUE;
     }
   if (memchr (start, '\0', len) != NULL)
     {
+      auth_end (s);
       reply (s, 500, "5.5.2", "Error: NUL character in command line");
       return TRUE;
     }
@@ -855,7 +1256,17 @@ process_command_line (RelaisSession *s)
     len--;
   memcpy (line, start, len);
   line[len] = '\0';
-  execute (s, line);
+  if (in_auth)
+    auth_response (s, line);
+  else
+    execute (s, line);
+  /* The line may have carried credentials (AUTH PLAIN's initial response, a
+   * SASL response): leave no copy behind. */
+  if (in_auth || relais_smtp_parse_command (line, NULL) == RELAIS_SMTP_CMD_AUTH)
+    {
+      explicit_bzero (line, len);
+      explicit_bzero ((guint8 *) start, len);
+    }
   return TRUE;
 }
 
@@ -909,6 +1320,7 @@ process_one (RelaisSession *s)
     case STATE_MAIL:
     case STATE_RCPT:
     case STATE_BDAT_WAIT:
+    case STATE_AUTH:
       return process_command_line (s);
     case STATE_DATA:
       return process_data (s);
@@ -1116,6 +1528,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   /* RFC 3207 §4.2: forget everything learnt before TLS. */
   g_clear_pointer (&s->helo, g_free);
+  g_clear_pointer (&s->auth_login, g_free);
   s->esmtp = FALSE;
   transaction_end (s);
   s->in_pos = s->in_len = 0;
@@ -1192,6 +1605,7 @@ close_now (RelaisSession *s)
   if (s->state == STATE_CLOSED)
     return;
   disarm_timer (s);
+  g_clear_handle_id (&s->auth_delay_id, g_source_remove);   /* drops its reference; the caller holds one */
   g_cancellable_cancel (s->cancellable);
   if (s->tx != NULL && (s->state == STATE_DATA || s->state == STATE_BDAT_CHUNK || s->tx->writer != NULL))
     SLOG (s, G_LOG_LEVEL_INFO, "aborting the transaction in progress");
@@ -1206,25 +1620,16 @@ close_now (RelaisSession *s)
 
 /* ---- public ------------------------------------------------------------ */
 
-static char *
-client_ip_of (GSocketConnection *connection)
+/* The client's address, normalized once (an IPv4 client of a dual-stack
+ * socket is shown and matched as IPv4), or NULL. */
+static GInetAddress *
+client_address_of (GSocketConnection *connection)
 {
   g_autoptr(GSocketAddress) address = g_socket_connection_get_remote_address (connection, NULL);
-  GInetAddress *inet;
-  char *ip;
 
   if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
-    return g_strdup ("unknown");
-  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
-  ip = g_inet_address_to_string (inet);
-  /* IPv4 clients of a dual-stack socket: show them as IPv4. */
-  if (g_str_has_prefix (ip, "::ffff:") && strchr (ip + 7, '.') != NULL)
-    {
-      char *v4 = g_strdup (ip + 7);
-      g_free (ip);
-      ip = v4;
-    }
-  return ip;
+    return NULL;
+  return relais_client_address_normalize (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
 }
 
 RelaisSession *
@@ -1247,7 +1652,8 @@ relais_session_new (RelaisServices *services, GSocketConnection *connection, Rel
   s->input = g_io_stream_get_input_stream (G_IO_STREAM (connection));
   s->output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
   s->cancellable = g_cancellable_new ();
-  s->client_ip = client_ip_of (connection);
+  s->client_address = client_address_of (connection);
+  s->client_ip = s->client_address != NULL ? g_inet_address_to_string (s->client_address) : g_strdup ("unknown");
   s->out = g_string_sized_new (512);
   s->writing = g_string_sized_new (512);
   s->state = STATE_CONNECTED;
@@ -1297,8 +1703,12 @@ relais_session_unref (RelaisSession *s)
   g_clear_object (&s->connection);
   g_clear_object (&s->cancellable);
   g_free (s->client_ip);
+  g_clear_object (&s->client_address);
   g_free (s->tls_description);
   g_free (s->helo);
+  g_free (s->auth_login);
+  if (s->auth_user != NULL)
+    relais_sasl_wipe (s->auth_user, strlen (s->auth_user));
   g_string_free (s->out, TRUE);
   g_string_free (s->writing, TRUE);
   g_free (s);

@@ -92,6 +92,7 @@ relais_smtp_path_clear (RelaisSmtpPath *path)
   g_clear_pointer (&path->envid, g_free);
   path->notify = RELAIS_DSN_NOTIFY_UNSET;
   g_clear_pointer (&path->orcpt, relais_dsn_orcpt_free);
+  g_clear_pointer (&path->auth, g_free);
   path->detail = NULL;
 }
 
@@ -168,6 +169,37 @@ parse_path (RelaisAddressCursor *cur, gboolean allow_null, gboolean allow_postma
     return path_error (path, RELAIS_SMTP_PATH_TOO_LONG, "Path too long");
   path->address = g_strconcat (path->local_part, "@", path->domain, NULL);
   return RELAIS_SMTP_PATH_OK;
+}
+
+char *
+relais_smtp_path_error_reply (RelaisSmtpPathResult r, const RelaisSmtpPath *path, gboolean is_mail,
+                              guint *code, const char **enhanced)
+{
+  const char *detail = path->detail != NULL ? path->detail : "Bad address syntax";
+
+  switch (r)
+    {
+    case RELAIS_SMTP_PATH_BAD_PARAMETER:
+      *code = 501;
+      *enhanced = "5.5.4";
+      return g_strdup (detail);
+    case RELAIS_SMTP_PATH_UNKNOWN_PARAMETER:
+      *code = 555;
+      *enhanced = "5.5.4";
+      return g_strdup_printf ("Unsupported %s parameter", is_mail ? "MAIL" : "RCPT");
+    case RELAIS_SMTP_PATH_NON_ASCII:
+      *code = 553;
+      *enhanced = "5.6.7";
+      return g_strdup_printf ("Non-ASCII %s address requires SMTPUTF8", is_mail ? "sender" : "recipient");
+    case RELAIS_SMTP_PATH_OK:
+    case RELAIS_SMTP_PATH_SYNTAX:
+    case RELAIS_SMTP_PATH_TOO_LONG:
+    default:
+      /* RFC 3463: 5.1.7 bad sender mailbox syntax, 5.1.3 bad destination mailbox syntax */
+      *code = 501;
+      *enhanced = is_mail ? "5.1.7" : "5.1.3";
+      return g_strdup_printf ("Bad %s address syntax: %s", is_mail ? "sender" : "recipient", detail);
+    }
 }
 
 /* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") ["=" esmtp-value] */
@@ -258,6 +290,19 @@ parse_parameters (const char *p, gboolean is_mail, gboolean smtputf8, RelaisSmtp
           if (value == NULL ||
               (path->envid = relais_dsn_parse_envid (value, (gssize) value_len, &detail)) == NULL)
             return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, detail);
+        }
+      else if (is_mail && KW_IS ("AUTH"))
+        {
+          /* RFC 4954 §5: AUTH=<> or the xtext of the submitter's address. */
+          if (path->auth != NULL)
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER, "Duplicate AUTH parameter");
+          if (value != NULL && value_len == 2 && value[0] == '<' && value[1] == '>')
+            path->auth = g_strdup ("");
+          else if (value == NULL ||
+                   (path->auth = relais_dsn_xtext_decode (value, (gssize) value_len)) == NULL ||
+                   !relais_address_is_valid_mailbox (path->auth, FALSE))
+            return path_error (path, RELAIS_SMTP_PATH_BAD_PARAMETER,
+                               "Bad AUTH parameter: expected <> or the xtext of an address");
         }
       else if (!is_mail && KW_IS ("NOTIFY"))
         {
@@ -636,4 +681,167 @@ relais_content_scan_feed (RelaisContentScan *scan, const guint8 *data, gsize len
             }
         }
     }
+}
+
+/* ---- SMTP AUTH (RFC 4954) ---------------------------------------------- */
+
+RelaisSmtpAuthResult
+relais_smtp_parse_auth (const char *arg, RelaisSaslMechanism *mechanism, const char **initial_response)
+{
+  const char *p = arg;
+  gsize len;
+
+  g_return_val_if_fail (arg != NULL && mechanism != NULL && initial_response != NULL,
+                        RELAIS_SMTP_AUTH_SYNTAX);
+  *initial_response = NULL;
+  /* sasl-mech = 1*20 (ALPHA / DIGIT / "-" / "_") (RFC 4422 §3.1) */
+  while (g_ascii_isalnum (*p) || *p == '-' || *p == '_')
+    p++;
+  len = (gsize) (p - arg);
+  if (len == 0 || len > 20 || (*p != '\0' && *p != ' '))
+    return RELAIS_SMTP_AUTH_SYNTAX;
+  if (len == 5 && g_ascii_strncasecmp (arg, "PLAIN", 5) == 0)
+    *mechanism = RELAIS_SASL_PLAIN;
+  else if (len == 5 && g_ascii_strncasecmp (arg, "LOGIN", 5) == 0)
+    *mechanism = RELAIS_SASL_LOGIN;
+  else
+    return RELAIS_SMTP_AUTH_UNKNOWN_MECHANISM;
+  while (*p == ' ')
+    p++;
+  if (*p == '\0')
+    return RELAIS_SMTP_AUTH_OK;
+  /* One initial response, base64 or "=", nothing after it. */
+  *initial_response = p;
+  while (*p != '\0' && *p != ' ')
+    p++;
+  if (*p != '\0')
+    {
+      *initial_response = NULL;
+      return RELAIS_SMTP_AUTH_SYNTAX;
+    }
+  return RELAIS_SMTP_AUTH_OK;
+}
+
+static int
+base64_value (char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
+  return -1;
+}
+
+/* Strict base64 (RFC 4648 §4): groups of four, "=" padding only at the end. */
+static char *
+base64_decode_strict (const char *text, gsize *out_len)
+{
+  gsize len = strlen (text), pad = 0, n = 0;
+  char *out;
+
+  if (len % 4 != 0)
+    return NULL;
+  if (len > 0 && text[len - 1] == '=')
+    pad++;
+  if (len > 1 && text[len - 2] == '=')
+    pad++;
+  out = g_malloc (len / 4 * 3 + 1);
+  for (gsize i = 0; i < len; i += 4)
+    {
+      int v[4];
+      guint32 bits = 0;
+      gsize group = (i + 4 == len) ? 3 - pad : 3;
+
+      for (gsize j = 0; j < 4; j++)
+        {
+          v[j] = (i + j >= len - pad) ? 0 : base64_value (text[i + j]);
+          if (v[j] < 0)
+            {
+              explicit_bzero (out, len / 4 * 3 + 1);
+              g_free (out);
+              return NULL;
+            }
+          bits = (bits << 6) | (guint32) v[j];
+        }
+      if (group >= 1)
+        out[n++] = (char) ((bits >> 16) & 0xff);
+      if (group >= 2)
+        out[n++] = (char) ((bits >> 8) & 0xff);
+      if (group >= 3)
+        out[n++] = (char) (bits & 0xff);
+    }
+  out[n] = '\0';
+  *out_len = n;
+  return out;
+}
+
+RelaisSaslDataResult
+relais_sasl_decode_response (const char *text, gboolean initial, char **data, gsize *len)
+{
+  g_return_val_if_fail (text != NULL && data != NULL && len != NULL, RELAIS_SASL_DATA_BAD_BASE64);
+  *data = NULL;
+  *len = 0;
+  if (strcmp (text, "*") == 0)
+    return RELAIS_SASL_DATA_CANCELLED;
+  if (initial && strcmp (text, "=") == 0)
+    {
+      *data = g_strdup ("");
+      return RELAIS_SASL_DATA_OK;
+    }
+  if (initial && *text == '\0')
+    return RELAIS_SASL_DATA_BAD_BASE64;
+  *data = base64_decode_strict (text, len);
+  return *data != NULL ? RELAIS_SASL_DATA_OK : RELAIS_SASL_DATA_BAD_BASE64;
+}
+
+void
+relais_sasl_wipe (char *data, gsize len)
+{
+  if (data == NULL)
+    return;
+  explicit_bzero (data, len);
+  g_free (data);
+}
+
+/* One field of a SASL message: 1..255 octets of UTF-8 without NUL (RFC 4616 §2). */
+static gboolean
+sasl_field_ok (const char *field, gsize len, gboolean may_be_empty)
+{
+  if (len == 0)
+    return may_be_empty;
+  return len <= 255 && g_utf8_validate (field, (gssize) len, NULL);
+}
+
+gboolean
+relais_sasl_plain_split (const char *data, gsize len, char **authzid, char **authcid, char **password)
+{
+  const char *first, *second;
+  gsize zid_len, cid_len, pw_len;
+
+  g_return_val_if_fail (authzid != NULL && authcid != NULL && password != NULL, FALSE);
+  *authzid = *authcid = *password = NULL;
+  if (data == NULL)
+    return FALSE;
+  first = memchr (data, '\0', len);
+  if (first == NULL)
+    return FALSE;
+  second = memchr (first + 1, '\0', len - (gsize) (first + 1 - data));
+  if (second == NULL || memchr (second + 1, '\0', len - (gsize) (second + 1 - data)) != NULL)
+    return FALSE;
+  zid_len = (gsize) (first - data);
+  cid_len = (gsize) (second - first - 1);
+  pw_len = len - (gsize) (second + 1 - data);
+  if (!sasl_field_ok (data, zid_len, TRUE) || !sasl_field_ok (first + 1, cid_len, FALSE) ||
+      !sasl_field_ok (second + 1, pw_len, FALSE))
+    return FALSE;
+  *authzid = g_strndup (data, zid_len);
+  *authcid = g_strndup (first + 1, cid_len);
+  *password = g_strndup (second + 1, pw_len);
+  return TRUE;
 }

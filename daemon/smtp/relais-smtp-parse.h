@@ -75,6 +75,7 @@ typedef struct {
   char *envid;          /* MAIL ENVID=, decoded; NULL when absent */
   guint notify;         /* RCPT NOTIFY=, RelaisDsnNotify flags; UNSET when absent */
   RelaisDsnOrcpt *orcpt; /* RCPT ORCPT=; NULL when absent */
+  char *auth;           /* MAIL AUTH= (RFC 4954 §5), decoded; "" for AUTH=<>; NULL when absent */
   const char *detail;   /* on error: a short static explanation for the reply */
 } RelaisSmtpPath;
 
@@ -90,12 +91,56 @@ RelaisSmtpPathResult relais_smtp_parse_mail (const char *arg, RelaisSmtpPath *pa
 /* SMTPUTF8: the transaction's MAIL had SMTPUTF8, so 8-bit addresses are allowed. */
 RelaisSmtpPathResult relais_smtp_parse_rcpt (const char *arg, gboolean smtputf8, RelaisSmtpPath *path);
 
+/* The reply to a MAIL (IS_MAIL) or RCPT path that did not parse: R is not
+ * OK, PATH->detail the parser's explanation. Sets *CODE and *ENHANCED (static)
+ * and returns the text. For the session and Policy.CanRelay alike. */
+char *relais_smtp_path_error_reply (RelaisSmtpPathResult r, const RelaisSmtpPath *path, gboolean is_mail,
+                                    guint *code, const char **enhanced);
+
 /* "BDAT 1000 LAST": SIZE digits only (at most 18), then optional "LAST". */
 gboolean relais_smtp_parse_bdat (const char *arg, guint64 *size, gboolean *last);
 
 /* EHLO/HELO argument: first word, printable ASCII or valid UTF-8, non-empty.
  * Returns a copy or NULL when unusable. */
 char    *relais_smtp_parse_helo (const char *arg);
+
+/* SMTP AUTH (RFC 4954) with the SASL mechanisms PLAIN (RFC 4616) and LOGIN. */
+typedef enum {
+  RELAIS_SASL_PLAIN,
+  RELAIS_SASL_LOGIN,
+} RelaisSaslMechanism;
+
+typedef enum {
+  RELAIS_SMTP_AUTH_OK,
+  RELAIS_SMTP_AUTH_SYNTAX,             /* 501 5.5.4 */
+  RELAIS_SMTP_AUTH_UNKNOWN_MECHANISM,  /* 504 5.5.4 */
+} RelaisSmtpAuthResult;
+
+/* ARG is what follows "AUTH": a mechanism name, optionally one space-separated
+ * initial response (RFC 4954 §4), which *INITIAL_RESPONSE then points at
+ * (inside ARG, not decoded; NULL when absent). */
+RelaisSmtpAuthResult relais_smtp_parse_auth (const char *arg, RelaisSaslMechanism *mechanism,
+                                             const char **initial_response);
+
+typedef enum {
+  RELAIS_SASL_DATA_OK,
+  RELAIS_SASL_DATA_CANCELLED,   /* the client sent "*": 501 5.0.0 */
+  RELAIS_SASL_DATA_BAD_BASE64,  /* 501 5.5.2 */
+} RelaisSaslDataResult;
+
+/* A client's SASL response: a continuation line, or the initial response
+ * (INITIAL) where "=" stands for an empty one. Strict base64 only (RFC 4648
+ * §4, padded). *DATA gets the decoded octets plus a NUL, *LEN their number;
+ * free it with relais_sasl_wipe() (it may hold a password). */
+RelaisSaslDataResult relais_sasl_decode_response (const char *text, gboolean initial,
+                                                  char **data, gsize *len);
+/* Overwrites LEN octets of DATA, then frees it. NULL is fine. */
+void     relais_sasl_wipe (char *data, gsize len);
+/* A PLAIN message (RFC 4616 §2): [authzid] NUL authcid NUL passwd, each part
+ * UTF-8 of at most 255 octets, authcid and passwd not empty. Copies of the
+ * three parts on success (wipe the password after use). */
+gboolean relais_sasl_plain_split (const char *data, gsize len, char **authzid, char **authcid,
+                                  char **password);
 
 /* The DATA decoder: raw bytes after "354" in, message bytes out. Only
  * <CRLF>.<CRLF> (raw bytes, the CRLF before the dot being a real one; DATA's

@@ -77,7 +77,11 @@ test_replies (void)
       guint code = 0;
       RelaisSmtpReplyStatus status;
 
-      g_test_message ("reply %s", cases[i].lines[0]);
+      {
+        g_autofree char *printable = g_strescape (cases[i].lines[0], NULL);
+
+        g_test_message ("reply %s", printable);   /* TAP output must stay valid UTF-8 */
+      }
       status = feed (cases[i].lines, &code, &text);
       g_assert_cmpint (status, ==, cases[i].status);
       if (status == RELAIS_SMTP_REPLY_BAD)

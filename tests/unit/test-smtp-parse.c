@@ -158,7 +158,7 @@ test_mail (void)
     { "FROM:<a@b.example> SMTPUTF8=yes", RELAIS_SMTP_PATH_BAD_PARAMETER },
     { "FROM:<a@b.example> =x", RELAIS_SMTP_PATH_BAD_PARAMETER },
     { "FROM:<a@b.example> FOO", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
-    { "FROM:<a@b.example> AUTH=<>", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
+    { "FROM:<a@b.example> MT-PRIORITY=3", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
     { "FROM:<a@b.example> MT-PRIORITY=3", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },
     { "FROM:<a@b.example> NOTIFY=NEVER", RELAIS_SMTP_PATH_UNKNOWN_PARAMETER },   /* RCPT's */
     /* 8-bit without SMTPUTF8 */
@@ -585,6 +585,174 @@ test_dsn_parameters (void)
     }
 }
 
+
+static void
+test_mail_auth_parameter (void)
+{
+  static const struct {
+    const char *arg;
+    RelaisSmtpPathResult result;
+    const char *auth;
+  } cases[] = {
+    { "FROM:<a@b.example>", RELAIS_SMTP_PATH_OK, NULL },
+    { "FROM:<a@b.example> AUTH=<>", RELAIS_SMTP_PATH_OK, "" },
+    { "FROM:<a@b.example> auth=a@b.example", RELAIS_SMTP_PATH_OK, "a@b.example" },
+    { "FROM:<a@b.example> AUTH=a+2Bb@c.example SIZE=10", RELAIS_SMTP_PATH_OK, "a+b@c.example" },
+    { "FROM:<> AUTH=<>", RELAIS_SMTP_PATH_OK, "" },
+    { "FROM:<a@b.example> AUTH=a+zz", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },
+    { "FROM:<a@b.example> AUTH=a+2", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },
+    { "FROM:<a@b.example> AUTH=a+20b", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },   /* a space */
+    { "FROM:<a@b.example> AUTH=a+00b", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },   /* a NUL */
+    { "FROM:<a@b.example> AUTH=a+C3+A9", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL }, /* 8-bit */
+    { "FROM:<a@b.example> AUTH", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },
+    { "FROM:<a@b.example> AUTH=<> AUTH=<>", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },
+    { "FROM:<a@b.example> AUTH=<x>", RELAIS_SMTP_PATH_BAD_PARAMETER, NULL },
+  };
+  RelaisSmtpPath path = { 0 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("case %s", cases[i].arg);
+      g_assert_cmpint (relais_smtp_parse_mail (cases[i].arg, &path), ==, cases[i].result);
+      g_assert_cmpstr (path.auth, ==, cases[i].auth);
+      if (cases[i].result == RELAIS_SMTP_PATH_BAD_PARAMETER)
+        g_assert_nonnull (path.detail);
+      relais_smtp_path_clear (&path);
+    }
+  /* Only on MAIL. */
+  g_assert_cmpint (relais_smtp_parse_rcpt ("TO:<a@b.example> AUTH=<>", FALSE, &path), ==,
+                   RELAIS_SMTP_PATH_UNKNOWN_PARAMETER);
+  relais_smtp_path_clear (&path);
+}
+
+static void
+test_auth_command (void)
+{
+  static const struct {
+    const char *arg;
+    RelaisSmtpAuthResult result;
+    RelaisSaslMechanism mechanism;
+    const char *initial;
+  } cases[] = {
+    { "PLAIN", RELAIS_SMTP_AUTH_OK, RELAIS_SASL_PLAIN, NULL },
+    { "plain", RELAIS_SMTP_AUTH_OK, RELAIS_SASL_PLAIN, NULL },
+    { "LOGIN", RELAIS_SMTP_AUTH_OK, RELAIS_SASL_LOGIN, NULL },
+    { "PLAIN AGFsaWNlAHNlY3JldA==", RELAIS_SMTP_AUTH_OK, RELAIS_SASL_PLAIN, "AGFsaWNlAHNlY3JldA==" },
+    { "PLAIN =", RELAIS_SMTP_AUTH_OK, RELAIS_SASL_PLAIN, "=" },
+    { "Login YWxpY2U=", RELAIS_SMTP_AUTH_OK, RELAIS_SASL_LOGIN, "YWxpY2U=" },
+    { "CRAM-MD5", RELAIS_SMTP_AUTH_UNKNOWN_MECHANISM, 0, NULL },
+    { "SCRAM-SHA-256 biwsbj11c2Vy", RELAIS_SMTP_AUTH_UNKNOWN_MECHANISM, 0, NULL },
+    { "PLAINX", RELAIS_SMTP_AUTH_UNKNOWN_MECHANISM, 0, NULL },
+    { "", RELAIS_SMTP_AUTH_SYNTAX, 0, NULL },
+    { "PL@IN", RELAIS_SMTP_AUTH_SYNTAX, 0, NULL },
+    { "ABCDEFGHIJKLMNOPQRSTU", RELAIS_SMTP_AUTH_SYNTAX, 0, NULL },   /* 21 characters */
+    { "PLAIN a b", RELAIS_SMTP_AUTH_SYNTAX, 0, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      RelaisSaslMechanism mechanism = 99;
+      const char *initial = "unset";
+
+      g_test_message ("case '%s'", cases[i].arg);
+      g_assert_cmpint (relais_smtp_parse_auth (cases[i].arg, &mechanism, &initial), ==, cases[i].result);
+      if (cases[i].result == RELAIS_SMTP_AUTH_OK)
+        g_assert_cmpint (mechanism, ==, cases[i].mechanism);
+      g_assert_cmpstr (initial, ==, cases[i].initial);
+    }
+}
+
+static void
+test_sasl_response (void)
+{
+  static const struct {
+    const char *text;
+    gboolean initial;
+    RelaisSaslDataResult result;
+    const char *data;
+    gsize len;
+  } cases[] = {
+    { "YWxpY2U=", FALSE, RELAIS_SASL_DATA_OK, "alice", 5 },
+    { "YWxpY2Ux", FALSE, RELAIS_SASL_DATA_OK, "alice1", 6 },
+    { "YQ==", TRUE, RELAIS_SASL_DATA_OK, "a", 1 },
+    { "AGFsaWNlAHNlY3JldA==", TRUE, RELAIS_SASL_DATA_OK, "\0alice\0secret", 13 },
+    { "=", TRUE, RELAIS_SASL_DATA_OK, "", 0 },
+    { "", FALSE, RELAIS_SASL_DATA_OK, "", 0 },
+    { "*", FALSE, RELAIS_SASL_DATA_CANCELLED, NULL, 0 },
+    { "*", TRUE, RELAIS_SASL_DATA_CANCELLED, NULL, 0 },
+    { "=", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+    { "", TRUE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+    { "YWxpY2U", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },      /* not a multiple of 4 */
+    { "YW=pY2U=", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },     /* padding inside */
+    { "YWxp Y2U=", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+    { "YWxp!2U=", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+    { "Y===", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+    { "====", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+    { "**", FALSE, RELAIS_SASL_DATA_BAD_BASE64, NULL, 0 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *data = (char *) "unset";
+      gsize len = 99;
+
+      g_test_message ("case '%s' initial=%d", cases[i].text, cases[i].initial);
+      g_assert_cmpint (relais_sasl_decode_response (cases[i].text, cases[i].initial, &data, &len), ==,
+                       cases[i].result);
+      if (cases[i].data == NULL)
+        g_assert_null (data);
+      else
+        {
+          g_assert_cmpmem (data, len, cases[i].data, cases[i].len);
+          g_assert_cmpint (data[len], ==, '\0');
+        }
+      relais_sasl_wipe (data, len);
+    }
+}
+
+static void
+test_sasl_plain (void)
+{
+  static const struct {
+    const char *data;
+    gsize len;
+    gboolean ok;
+    const char *authzid, *authcid, *password;
+  } cases[] = {
+    { "\0alice\0secret", 13, TRUE, "", "alice", "secret" },
+    { "alice\0alice\0secret", 18, TRUE, "alice", "alice", "secret" },
+    { "\0alice@relais.test\0p\xc3\xa4ss", 24, TRUE, "", "alice@relais.test", "p\xc3\xa4ss" },
+    { "\0alice\0", 7, FALSE, NULL, NULL, NULL },          /* empty password */
+    { "\0\0secret", 8, FALSE, NULL, NULL, NULL },         /* empty user */
+    { "alice\0secret", 12, FALSE, NULL, NULL, NULL },     /* one NUL */
+    { "\0alice\0sec\0ret", 14, FALSE, NULL, NULL, NULL }, /* three */
+    { "\0al\xffice\0secret", 14, FALSE, NULL, NULL, NULL }, /* not UTF-8 */
+    { "", 0, FALSE, NULL, NULL, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *authzid = NULL, *authcid = NULL, *password = NULL;
+
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      g_assert_cmpint (relais_sasl_plain_split (cases[i].data, cases[i].len, &authzid, &authcid, &password),
+                       ==, cases[i].ok);
+      g_assert_cmpstr (authzid, ==, cases[i].authzid);
+      g_assert_cmpstr (authcid, ==, cases[i].authcid);
+      g_assert_cmpstr (password, ==, cases[i].password);
+    }
+  {
+    /* 256 octets of user name are too many. */
+    g_autofree char *authzid = NULL, *authcid = NULL, *password = NULL;
+    char big[1 + 256 + 1 + 1];
+
+    memset (big, 'a', sizeof big);
+    big[0] = '\0';
+    big[257] = '\0';
+    g_assert_false (relais_sasl_plain_split (big, sizeof big, &authzid, &authcid, &password));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -601,5 +769,9 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/smtp-parse/content-scan", test_content_scan);
   g_test_add_func ("/relais/smtp-parse/content-scan-auto-forwarded", test_content_scan_auto_forwarded);
   g_test_add_func ("/relais/smtp-parse/reply", test_reply);
+  g_test_add_func ("/relais/smtp-parse/mail-auth-parameter", test_mail_auth_parameter);
+  g_test_add_func ("/relais/smtp-parse/auth-command", test_auth_command);
+  g_test_add_func ("/relais/smtp-parse/sasl-response", test_sasl_response);
+  g_test_add_func ("/relais/smtp-parse/sasl-plain", test_sasl_plain);
   return g_test_run ();
 }
