@@ -536,6 +536,7 @@ relais_config_add_local_domain (const RelaisConfig *base, const char *domain, GE
   g_autofree char *lower = NULL;
   g_autoptr (GStrvBuilder) builder = NULL;
   g_autoptr (GPtrArray) sorted = NULL;
+  const RelaisRelayDomain *relay;
 
   if (!relais_is_valid_domain (domain))
     {
@@ -554,6 +555,15 @@ relais_config_add_local_domain (const RelaisConfig *base, const char *domain, GE
       return NULL;
     }
   lower = g_ascii_strdown (domain, -1);
+  relay = relais_config_match_relay_domain (base, lower);
+  if (relay != NULL)
+    {
+      invalid (error, "domain",
+               "%s is a relay domain (entry '%s' of Relay Control): its mail is forwarded to its own "
+               "server; remove it from the relay domains first to deliver its mail here",
+               lower, relay->name);
+      return NULL;
+    }
 
   /* An alias in the new domain must not collide with another account's login@domain. */
   for (guint i = 0; i < base->accounts->len; i++)
@@ -786,7 +796,7 @@ relais_config_remove_account (const RelaisConfig *base, const char *login, GErro
 
 /* ---------------------------------------------------------------- distribution */
 
-#define MAX_HOST_NAME      64     /* characters */
+#define MAX_ENTRY_NAME     64     /* characters */
 #define MAX_RELAY_USERNAME 255    /* bytes */
 #define MAX_RELAY_PASSWORD 1024   /* bytes */
 
@@ -1116,16 +1126,19 @@ relais_config_lookup_relay_host (const RelaisConfig *config, const char *name)
   return i < 0 ? NULL : config->relay_hosts->pdata[i];
 }
 
+/* The name of an entry of a named list (relay hosts, trusted networks, relay
+ * domains): 1 to 64 printable characters, no space at either end. WHAT says
+ * which list, for the message. */
 static gboolean
-check_host_name (const char *name, GError **error)
+check_entry_name (const char *what, const char *name, GError **error)
 {
   glong n;
 
   if (name == NULL || !g_utf8_validate (name, -1, NULL))
     return invalid (error, "Name", "must be valid UTF-8");
   n = g_utf8_strlen (name, -1);
-  if (n < 1 || n > MAX_HOST_NAME)
-    return invalid (error, "Name", "a relay host name must be 1 to %d characters long", MAX_HOST_NAME);
+  if (n < 1 || n > MAX_ENTRY_NAME)
+    return invalid (error, "Name", "a %s name must be 1 to %d characters long", what, MAX_ENTRY_NAME);
   for (const char *p = name; *p; p = g_utf8_next_char (p))
     if (!g_unichar_isprint (g_utf8_get_char (p)))
       return invalid (error, "Name", "'%s' contains a character that is not printable", name);
@@ -1135,25 +1148,41 @@ check_host_name (const char *name, GError **error)
   return TRUE;
 }
 
-/* Names are unique regardless of case: "Office" and "office" would confuse. */
 static gboolean
-check_name_free (const RelaisConfig *c, const char *name, const RelaisRelayHost *self, GError **error)
+check_host_name (const char *name, GError **error)
+{
+  return check_entry_name ("relay host", name, error);
+}
+
+/* Names are unique regardless of case: "Office" and "office" would confuse.
+ * LIST holds structs with their name at NAME_OFFSET; SELF (the entry being
+ * renamed, or NULL) does not count. */
+static gboolean
+check_entry_name_free (GPtrArray *list, gsize name_offset, const char *what, const char *name,
+                       gconstpointer self, GError **error)
 {
   g_autofree char *folded = g_utf8_casefold (name, -1);
 
-  for (guint i = 0; i < c->relay_hosts->len; i++)
+  for (guint i = 0; i < list->len; i++)
     {
-      const RelaisRelayHost *other = c->relay_hosts->pdata[i];
-      g_autofree char *other_folded = g_utf8_casefold (other->name, -1);
+      const char *other = G_STRUCT_MEMBER (const char *, list->pdata[i], name_offset);
+      g_autofree char *other_folded = g_utf8_casefold (other, -1);
 
-      if (other != self && g_str_equal (folded, other_folded))
+      if (list->pdata[i] != self && g_str_equal (folded, other_folded))
         {
-          g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS,
-                       "Name: a relay host named '%s' already exists", other->name);
+          g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS, "Name: a %s named '%s' already exists",
+                       what, other);
           return FALSE;
         }
     }
   return TRUE;
+}
+
+static gboolean
+check_name_free (const RelaisConfig *c, const char *name, const RelaisRelayHost *self, GError **error)
+{
+  return check_entry_name_free (c->relay_hosts, G_STRUCT_OFFSET (RelaisRelayHost, name), "relay host", name,
+                                self, error);
 }
 
 static gint
@@ -1593,6 +1622,24 @@ relais_config_route_remote (const RelaisConfig *config, const char *sender, cons
 
 /* ---- Relay Control ---------------------------------------------------- */
 
+/* ADDRESS with every bit after the first LENGTH cleared. */
+static GInetAddress *
+network_address (GInetAddress *address, guint length)
+{
+  gsize size = g_inet_address_get_native_size (address);
+  guint8 bytes[16];
+
+  memcpy (bytes, g_inet_address_to_bytes (address), size);
+  for (gsize i = 0; i < size; i++)
+    if (length >= (i + 1) * 8)
+      continue;
+    else if (length <= i * 8)
+      bytes[i] = 0;
+    else
+      bytes[i] &= (guint8) (0xff << (8 - (length - i * 8)));
+  return g_inet_address_new_from_bytes (bytes, g_inet_address_get_family (address));
+}
+
 RelaisTrustedNetwork *
 relais_trusted_network_new (const char *name, const char *network, GError **error)
 {
@@ -1627,9 +1674,13 @@ relais_trusted_network_new (const char *name, const char *network, GError **erro
     mask = g_inet_address_mask_new (address, slash != NULL ? (guint) length : bits, &local_error);
     if (mask == NULL)
       {
+        g_autoptr(GInetAddress) base = network_address (address, (guint) length);
+        g_autofree char *base_text = g_inet_address_to_string (base);
+
         g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                     "'%s' has host bits set after the prefix: write the network address, such as "
-                     "192.0.2.0/24 or 2001:db8::/32", network);
+                     "'%s' has host bits set after the prefix: write the network address, %s/%u, "
+                     "or the single address, %s",
+                     network, base_text, (guint) length, host);
         return NULL;
       }
   }
@@ -1716,4 +1767,313 @@ relais_config_match_relay_domain (const RelaisConfig *config, const char *domain
         return entry;
     }
   return NULL;
+}
+
+/* ---------------------------------------------------------------- Relay Control edits */
+
+static gint
+trusted_cmp (gconstpointer a, gconstpointer b)
+{
+  const RelaisTrustedNetwork *x = *(RelaisTrustedNetwork **) a, *y = *(RelaisTrustedNetwork **) b;
+  return strcmp (x->name, y->name);
+}
+
+static gint
+relay_domain_cmp (gconstpointer a, gconstpointer b)
+{
+  const RelaisRelayDomain *x = *(RelaisRelayDomain **) a, *y = *(RelaisRelayDomain **) b;
+  return strcmp (x->name, y->name);
+}
+
+static gint
+trusted_index (const RelaisConfig *c, const char *name)
+{
+  for (guint i = 0; name && i < c->trusted_networks->len; i++)
+    if (g_str_equal (((RelaisTrustedNetwork *) c->trusted_networks->pdata[i])->name, name))
+      return (gint) i;
+  return -1;
+}
+
+static gint
+relay_domain_index (const RelaisConfig *c, const char *name)
+{
+  for (guint i = 0; name && i < c->relay_domains->len; i++)
+    if (g_str_equal (((RelaisRelayDomain *) c->relay_domains->pdata[i])->name, name))
+      return (gint) i;
+  return -1;
+}
+
+/* Replaces entry INDEX of LIST by ENTRY (appends it when INDEX < 0), keeping
+ * LIST sorted by COMPARE. */
+static void
+put_entry (GPtrArray *list, gint index, gpointer entry, GCompareFunc compare)
+{
+  if (index >= 0)
+    g_ptr_array_remove_index (list, (guint) index);
+  g_ptr_array_add (list, entry);
+  g_ptr_array_sort (list, compare);
+}
+
+/* A validated trusted network entry NAME for NETWORK that fits in C's list
+ * (SELF: the entry it replaces, or NULL), or NULL + error. */
+static RelaisTrustedNetwork *
+make_trusted_network (const RelaisConfig *c, const char *name, const char *network,
+                      const RelaisTrustedNetwork *self, GError **error)
+{
+  g_autoptr (RelaisTrustedNetwork) entry = NULL;
+
+  if (!check_entry_name ("trusted network", name, error) ||
+      !check_entry_name_free (c->trusted_networks, G_STRUCT_OFFSET (RelaisTrustedNetwork, name),
+                              "trusted network", name, self, error))
+    return NULL;
+  entry = relais_trusted_network_new (name, network ? network : "", error);
+  if (entry == NULL)
+    {
+      g_prefix_error (error, "Network: ");
+      return NULL;
+    }
+  for (guint i = 0; i < c->trusted_networks->len; i++)
+    {
+      const RelaisTrustedNetwork *other = c->trusted_networks->pdata[i];
+
+      if (other != self && g_str_equal (other->network, entry->network))
+        {
+          g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS,
+                       "Network: %s is already trusted, as '%s': change or remove that entry instead",
+                       entry->network, other->name);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&entry);
+}
+
+static gboolean
+trusted_not_found (const char *name, GError **error)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "name: no trusted network named '%s'",
+               name ? name : "");
+  return FALSE;
+}
+
+RelaisConfig *
+relais_config_add_trusted_network (const RelaisConfig *base, const char *name, const char *network,
+                                   GError **error)
+{
+  g_autoptr (RelaisTrustedNetwork) entry = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_return_val_if_fail (base != NULL, NULL);
+
+  entry = make_trusted_network (base, name, network, NULL, error);
+  if (entry == NULL)
+    return NULL;
+  if (base->trusted_networks->len >= MAX_LIST_ENTRIES)
+    {
+      invalid (error, "Name", "at most %d trusted networks are allowed", MAX_LIST_ENTRIES);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  put_entry (config->trusted_networks, -1, g_steal_pointer (&entry), trusted_cmp);
+  return g_steal_pointer (&config);
+}
+
+/* Reads the string fields of CHANGES into VALUES (parallel to KEYS, borrowed
+ * from CHANGES); any other key or type is refused, naming the key and the
+ * keys WHAT accepts. */
+static gboolean
+get_string_changes (GVariant *changes, const char *what, const char *const keys[2], const char *values[2],
+                    GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, changes);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) v = value;
+      guint i;
+
+      for (i = 0; i < 2 && !g_str_equal (key, keys[i]); i++)
+        ;
+      if (i == 2)
+        return invalid (error, key, "no such %s field (use %s or %s)", what, keys[0], keys[1]);
+      if (!check_type (v, key, G_VARIANT_TYPE_STRING, error))
+        return FALSE;
+      /* the string lives in CHANGES, which outlives V */
+      values[i] = g_variant_get_string (v, NULL);
+    }
+  return TRUE;
+}
+
+RelaisConfig *
+relais_config_update_trusted_network (const RelaisConfig *base, const char *name, GVariant *changes,
+                                      GError **error)
+{
+  static const char *const keys[2] = { "Name", "Network" };
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (RelaisTrustedNetwork) entry = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+  const RelaisTrustedNetwork *old;
+  const char *values[2];
+  gint index;
+
+  g_return_val_if_fail (base != NULL && changes != NULL, NULL);
+
+  owned = own_vardict (changes, "changes", error);
+  if (owned == NULL)
+    return NULL;
+  index = trusted_index (base, name);
+  if (index < 0)
+    {
+      trusted_not_found (name, error);
+      return NULL;
+    }
+  old = base->trusted_networks->pdata[index];
+  values[0] = old->name;
+  values[1] = old->network;
+  if (!get_string_changes (owned, "trusted network", keys, values, error))
+    return NULL;
+  entry = make_trusted_network (base, values[0], values[1], old, error);
+  if (entry == NULL)
+    return NULL;
+  config = relais_config_copy (base);
+  put_entry (config->trusted_networks, index, g_steal_pointer (&entry), trusted_cmp);
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_remove_trusted_network (const RelaisConfig *base, const char *name, GError **error)
+{
+  g_autoptr (RelaisConfig) config = NULL;
+  gint index = trusted_index (base, name);
+
+  if (index < 0)
+    {
+      trusted_not_found (name, error);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  g_ptr_array_remove_index (config->trusted_networks, (guint) index);
+  return g_steal_pointer (&config);
+}
+
+/* A validated relay domain entry NAME for DOMAIN that fits in C's list (SELF:
+ * the entry it replaces, or NULL), or NULL + error. */
+static RelaisRelayDomain *
+make_relay_domain (const RelaisConfig *c, const char *name, const char *domain, const RelaisRelayDomain *self,
+                   GError **error)
+{
+  const RelaisRelayDomain *other;
+
+  if (!check_entry_name ("relay domain", name, error) ||
+      !check_entry_name_free (c->relay_domains, G_STRUCT_OFFSET (RelaisRelayDomain, name), "relay domain",
+                              name, self, error))
+    return NULL;
+  if (!relais_is_valid_domain (domain))
+    {
+      invalid (error, "Domain", "'%s' is not a valid domain name (expected something like branch.example.org)",
+               domain ? domain : "");
+      return NULL;
+    }
+  if (relais_config_is_local_domain (c, domain))
+    {
+      g_autofree char *lower = g_ascii_strdown (domain, -1);
+      invalid (error, "Domain",
+               "%s is a local domain: its mail is delivered here; remove it from the local domains "
+               "first to relay its mail to its own server",
+               lower);
+      return NULL;
+    }
+  other = relais_config_match_relay_domain (c, domain);
+  if (other != NULL && other != self)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS,
+                   "Domain: %s is already a relay domain, as '%s': change or remove that entry instead",
+                   other->domain, other->name);
+      return NULL;
+    }
+  return relais_relay_domain_new (name, domain);
+}
+
+static gboolean
+relay_domain_not_found (const char *name, GError **error)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "name: no relay domain named '%s'",
+               name ? name : "");
+  return FALSE;
+}
+
+RelaisConfig *
+relais_config_add_relay_domain (const RelaisConfig *base, const char *name, const char *domain,
+                                GError **error)
+{
+  g_autoptr (RelaisRelayDomain) entry = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_return_val_if_fail (base != NULL, NULL);
+
+  entry = make_relay_domain (base, name, domain, NULL, error);
+  if (entry == NULL)
+    return NULL;
+  if (base->relay_domains->len >= MAX_LIST_ENTRIES)
+    {
+      invalid (error, "Name", "at most %d relay domains are allowed", MAX_LIST_ENTRIES);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  put_entry (config->relay_domains, -1, g_steal_pointer (&entry), relay_domain_cmp);
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_update_relay_domain (const RelaisConfig *base, const char *name, GVariant *changes,
+                                   GError **error)
+{
+  static const char *const keys[2] = { "Name", "Domain" };
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (RelaisConfig) config = NULL;
+  const RelaisRelayDomain *old;
+  RelaisRelayDomain *entry;
+  const char *values[2];
+  gint index;
+
+  g_return_val_if_fail (base != NULL && changes != NULL, NULL);
+
+  owned = own_vardict (changes, "changes", error);
+  if (owned == NULL)
+    return NULL;
+  index = relay_domain_index (base, name);
+  if (index < 0)
+    {
+      relay_domain_not_found (name, error);
+      return NULL;
+    }
+  old = base->relay_domains->pdata[index];
+  values[0] = old->name;
+  values[1] = old->domain;
+  if (!get_string_changes (owned, "relay domain", keys, values, error))
+    return NULL;
+  entry = make_relay_domain (base, values[0], values[1], old, error);
+  if (entry == NULL)
+    return NULL;
+  config = relais_config_copy (base);
+  put_entry (config->relay_domains, index, entry, relay_domain_cmp);
+  return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_remove_relay_domain (const RelaisConfig *base, const char *name, GError **error)
+{
+  g_autoptr (RelaisConfig) config = NULL;
+  gint index = relay_domain_index (base, name);
+
+  if (index < 0)
+    {
+      relay_domain_not_found (name, error);
+      return NULL;
+    }
+  config = relais_config_copy (base);
+  g_ptr_array_remove_index (config->relay_domains, (guint) index);
+  return g_steal_pointer (&config);
 }

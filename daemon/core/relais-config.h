@@ -208,6 +208,27 @@ RelaisRelayDomain    *relais_relay_domain_new (const char *name, const char *dom
 RelaisRelayDomain    *relais_relay_domain_copy (const RelaisRelayDomain *entry);
 void                  relais_relay_domain_free (RelaisRelayDomain *entry);
 
+/* Relay Control edits (SPEC §3), each returning a new snapshot or NULL +
+ * error: RELAIS_ERROR_INVALID_ARGUMENT naming the field (Name, Network,
+ * Domain) and the reason, NOT_FOUND ("name: ...") for an unknown entry, EXISTS
+ * for a name (regardless of case), network or domain already listed. Names are
+ * 1 to 64 printable characters without a space at either end; both lists stay
+ * sorted by name. A relay domain is never a local domain (and
+ * relais_config_add_local_domain refuses a relay domain).
+ * CHANGES: Name (s) and Network (s), or Name (s) and Domain (s); all or nothing. */
+RelaisConfig *relais_config_add_trusted_network (const RelaisConfig *base, const char *name,
+                                                 const char *network, GError **error);
+RelaisConfig *relais_config_update_trusted_network (const RelaisConfig *base, const char *name,
+                                                    GVariant *changes, GError **error);
+RelaisConfig *relais_config_remove_trusted_network (const RelaisConfig *base, const char *name,
+                                                    GError **error);
+RelaisConfig *relais_config_add_relay_domain (const RelaisConfig *base, const char *name,
+                                              const char *domain, GError **error);
+RelaisConfig *relais_config_update_relay_domain (const RelaisConfig *base, const char *name,
+                                                 GVariant *changes, GError **error);
+RelaisConfig *relais_config_remove_relay_domain (const RelaisConfig *base, const char *name,
+                                                 GError **error);
+
 /* The trusted network entry containing ADDRESS, or NULL. */
 const RelaisTrustedNetwork *relais_config_match_trusted (const RelaisConfig *config, GInetAddress *address);
 /* The relay domain entry for DOMAIN (any case), or NULL. */
@@ -215,6 +236,7 @@ const RelaisRelayDomain    *relais_config_match_relay_domain (const RelaisConfig
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisConfig, relais_config_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisTrustedNetwork, relais_trusted_network_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayDomain, relais_relay_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisAccount, relais_account_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayHost, relais_relay_host_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayRule, relais_relay_rule_free)

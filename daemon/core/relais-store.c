@@ -4,7 +4,8 @@
  * queue's commit thread and the main thread never interleave a transaction.
  * Settings are stored as GVariant text under their D-Bus property names, so a
  * new setting needs no migration: a missing row means "the default".
- * Collections (accounts, relay hosts, rules) have tables of their own. */
+ * Collections (accounts, relay hosts, rules, trusted networks, relay domains)
+ * have tables of their own. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
@@ -63,6 +64,9 @@ static const char *const migrations[] = {
   "CREATE TABLE relay_rule_patterns (rule_id INTEGER NOT NULL"
   "  REFERENCES relay_rules(id) ON DELETE CASCADE,"
   "  position INTEGER NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (rule_id, position));",
+  /* 3 -> 4: Relay Control */
+  "CREATE TABLE trusted_networks (name TEXT PRIMARY KEY, network TEXT NOT NULL);"
+  "CREATE TABLE relay_domains (name TEXT PRIMARY KEY, domain TEXT NOT NULL UNIQUE);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);
@@ -465,6 +469,39 @@ load_relay_rules (sqlite3 *db, GError **error)
   return g_steal_pointer (&rules);
 }
 
+/* Rows of a two-column query as (ss), in its order; SQL NULL (a hand-edited
+ * row) reads as "", which validation then refuses; a row that is not UTF-8 is
+ * reported and skipped. */
+static GPtrArray *
+load_pairs (sqlite3 *db, const char *sql, const char *what, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt = prepare (db, sql, error);
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *first = (const char *) sqlite3_column_text (stmt, 0);
+      const char *second = (const char *) sqlite3_column_text (stmt, 1);
+
+      if ((first && !g_utf8_validate (first, -1, NULL)) || (second && !g_utf8_validate (second, -1, NULL)))
+        {
+          g_warning ("a stored row of %s ignored: it is not valid UTF-8", what);
+          continue;
+        }
+      g_ptr_array_add (rows, g_variant_ref_sink (g_variant_new ("(ss)", first ? first : "", second ? second : "")));
+    }
+  if (rc != SQLITE_DONE)
+    {
+      g_autofree char *message = g_strdup_printf ("cannot read %s", what);
+      relais_store_set_error (db, message, error);
+      return NULL;
+    }
+  return g_steal_pointer (&rows);
+}
+
 /* Replaces *CONFIG by NEXT, or warns with WHAT and ERROR when NEXT is NULL.
  * (ERROR is passed by address: it is set by the call that makes NEXT.) */
 static void
@@ -529,6 +566,34 @@ load_distribution (RelaisConfig **config, GVariantDict *settings, GPtrArray *hos
     }
 }
 
+/* Builds the Relay Control lists through the validating edits, after the
+ * local domains (a relay domain may not be one); a bad stored entry is
+ * reported and skipped. */
+static void
+load_relay_control (RelaisConfig **config, GPtrArray *networks, GPtrArray *domains)
+{
+  for (guint i = 0; i < networks->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *what = NULL;
+      const char *name, *network;
+
+      g_variant_get (networks->pdata[i], "(&s&s)", &name, &network);
+      what = g_strdup_printf ("stored trusted network '%s'", name);
+      take_or_warn (config, relais_config_add_trusted_network (*config, name, network, &error), what, &error);
+    }
+  for (guint i = 0; i < domains->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *what = NULL;
+      const char *name, *domain;
+
+      g_variant_get (domains->pdata[i], "(&s&s)", &name, &domain);
+      what = g_strdup_printf ("stored relay domain '%s'", name);
+      take_or_warn (config, relais_config_add_relay_domain (*config, name, domain, &error), what, &error);
+    }
+}
+
 RelaisConfig *
 relais_store_load_config (RelaisStore *store, const char *default_hostname, GError **error)
 {
@@ -538,6 +603,8 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
   g_autoptr (GPtrArray) accounts = NULL;
   g_autoptr (GPtrArray) relay_hosts = NULL;
   g_autoptr (GPtrArray) relay_rules = NULL;
+  g_autoptr (GPtrArray) trusted_networks = NULL;
+  g_autoptr (GPtrArray) relay_domains = NULL;
   g_auto (GVariantDict) distribution = G_VARIANT_DICT_INIT (NULL);
   sqlite3 *db;
 
@@ -557,8 +624,14 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
     relay_hosts = load_relay_hosts (db, error);
   if (relay_hosts)
     relay_rules = load_relay_rules (db, error);
+  if (relay_rules)
+    trusted_networks = load_pairs (db, "SELECT name, network FROM trusted_networks ORDER BY name",
+                                   "trusted networks", error);
+  if (trusted_networks)
+    relay_domains = load_pairs (db, "SELECT name, domain FROM relay_domains ORDER BY name", "relay domains",
+                                error);
   relais_store_unlock (store);
-  if (!relay_rules)
+  if (!relay_domains)
     return NULL;
 
   /* Build the rest through the same validating edits the D-Bus side uses, so
@@ -590,6 +663,7 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
       config = next;
     }
   load_distribution (&config, &distribution, relay_hosts, relay_rules);
+  load_relay_control (&config, trusted_networks, relay_domains);
   return g_steal_pointer (&config);
 }
 
@@ -818,4 +892,48 @@ gboolean
 relais_store_save_distribution (RelaisStore *store, const RelaisConfig *config, GError **error)
 {
   return in_transaction (store, save_distribution_txn, config, error);
+}
+
+/* Rewrites TABLE (name, COLUMN) with LIST, whose entries have their name and
+ * value strings at NAME_OFFSET and VALUE_OFFSET. */
+static gboolean
+save_pairs (sqlite3 *db, const char *table, const char *column, GPtrArray *list, gsize name_offset,
+            gsize value_offset, GError **error)
+{
+  g_autofree char *clear = g_strdup_printf ("DELETE FROM %s", table);
+  g_autofree char *insert = g_strdup_printf ("INSERT INTO %s (name, %s) VALUES (?1, ?2)", table, column);
+  g_autoptr (RelaisStmt) stmt = NULL;
+
+  if (!exec (db, clear, error))
+    return FALSE;
+  stmt = prepare (db, insert, error);
+  if (!stmt)
+    return FALSE;
+  for (guint i = 0; i < list->len; i++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, G_STRUCT_MEMBER (const char *, list->pdata[i], name_offset), -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, G_STRUCT_MEMBER (const char *, list->pdata[i], value_offset), -1, SQLITE_STATIC);
+      if (!step_done (db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+save_relay_control_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  const RelaisConfig *config = data;
+
+  return save_pairs (db, "trusted_networks", "network", config->trusted_networks,
+                     G_STRUCT_OFFSET (RelaisTrustedNetwork, name), G_STRUCT_OFFSET (RelaisTrustedNetwork, network),
+                     error) &&
+         save_pairs (db, "relay_domains", "domain", config->relay_domains, G_STRUCT_OFFSET (RelaisRelayDomain, name),
+                     G_STRUCT_OFFSET (RelaisRelayDomain, domain), error);
+}
+
+gboolean
+relais_store_save_relay_control (RelaisStore *store, const RelaisConfig *config, GError **error)
+{
+  return in_transaction (store, save_relay_control_txn, config, error);
 }

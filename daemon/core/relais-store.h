@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisStore RelaisStore;
 
-#define RELAIS_STORE_SCHEMA_VERSION 3
+#define RELAIS_STORE_SCHEMA_VERSION 4
 
 RelaisStore  *relais_store_open (const char *path, GError **error);
 void          relais_store_free (RelaisStore *store);
@@ -39,6 +39,9 @@ gboolean      relais_store_remove_account (RelaisStore *store, const char *login
  * rules) in one transaction: a host rename touches the rules too, and the
  * page is small enough to rewrite at every change. */
 gboolean      relais_store_save_distribution (RelaisStore *store, const RelaisConfig *config, GError **error);
+/* Writes the Relay Control lists (trusted networks, relay domains) whole, in
+ * one transaction. */
+gboolean      relais_store_save_relay_control (RelaisStore *store, const RelaisConfig *config, GError **error);
 
 /* For modules with tables of their own (queue): the handle, held under the lock. */
 sqlite3      *relais_store_lock (RelaisStore *store);

@@ -35,6 +35,7 @@ struct _RelaisDaemon {
   RelaisGeneral *general;
   RelaisAccounts *accounts;
   RelaisDistribution *distribution;
+  RelaisRelayControl *relay_control;
   RelaisStatistics *statistics;
   RelaisMailQueue *queue;
   RelaisPolicy *policy;
@@ -195,6 +196,9 @@ relais_daemon_free (RelaisDaemon *daemon)
   if (daemon->distribution)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->distribution));
   g_clear_object (&daemon->distribution);
+  if (daemon->relay_control)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->relay_control));
+  g_clear_object (&daemon->relay_control);
   if (daemon->queue)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->queue));
   g_clear_object (&daemon->queue);
@@ -274,11 +278,13 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->accounts = relais_dbus_accounts_new (daemon);
   daemon->statistics = relais_dbus_statistics_new (daemon);
   daemon->distribution = relais_dbus_distribution_new (daemon);
+  daemon->relay_control = relais_dbus_relay_control_new (daemon);
   daemon->queue = relais_dbus_queue_new (daemon);
   daemon->policy = relais_dbus_policy_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
       !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
-      !export (daemon, daemon->queue, error) || !export (daemon, daemon->policy, error))
+      !export (daemon, daemon->relay_control, error) || !export (daemon, daemon->queue, error) ||
+      !export (daemon, daemon->policy, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -345,4 +351,6 @@ relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
     relais_dbus_accounts_sync (daemon->accounts, config);
   if (daemon->distribution)
     relais_dbus_distribution_sync (daemon->distribution, config);
+  if (daemon->relay_control)
+    relais_dbus_relay_control_sync (daemon->relay_control, config);
 }

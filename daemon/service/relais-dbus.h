@@ -15,6 +15,9 @@ void              relais_dbus_general_sync (RelaisGeneral *skeleton, const Relai
 RelaisDistribution *relais_dbus_distribution_new (RelaisDaemon *daemon);
 void              relais_dbus_distribution_sync (RelaisDistribution *skeleton, const RelaisConfig *config);
 
+RelaisRelayControl *relais_dbus_relay_control_new (RelaisDaemon *daemon);
+void              relais_dbus_relay_control_sync (RelaisRelayControl *skeleton, const RelaisConfig *config);
+
 RelaisAccounts   *relais_dbus_accounts_new (RelaisDaemon *daemon);
 void              relais_dbus_accounts_sync (RelaisAccounts *skeleton, const RelaisConfig *config);
 

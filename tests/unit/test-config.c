@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Configuration: defaults, syntax checks, General validation (all or nothing),
  * local domains, accounts and the address index, password hashing, the
- * Distribution settings (single host, relay hosts, rules) and remote routing. */
+ * Distribution settings (single host, relay hosts, rules) and remote routing,
+ * the Relay Control lists (trusted networks, relay domains) and their edits. */
 #include "config.h"
 
 #include "relais-config.h"
@@ -792,6 +793,253 @@ test_relay_domains_match (void)
   g_assert_null (relais_config_match_relay_domain (config, "example.org"));
 }
 
+static const char *
+trusted_name (const RelaisConfig *c, guint i)
+{
+  return ((RelaisTrustedNetwork *) c->trusted_networks->pdata[i])->name;
+}
+
+static const char *
+trusted_network (const RelaisConfig *c, guint i)
+{
+  return ((RelaisTrustedNetwork *) c->trusted_networks->pdata[i])->network;
+}
+
+static void
+test_trusted_network_edits (void)
+{
+  g_autoptr (RelaisConfig) c0 = relais_config_new_default ();
+  g_autoptr (RelaisConfig) c1 = NULL;
+  g_autoptr (RelaisConfig) c2 = NULL;
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (RelaisConfig) c4 = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *long_name = g_strnfill (65, 'x');
+  g_autofree char *max_name = g_strnfill (64, 'x');
+
+  c1 = relais_config_add_trusted_network (c0, "office lan", "192.0.2.0/24", &error);
+  g_assert_no_error (error);
+  c2 = relais_config_add_trusted_network (c1, "Branch v6", "2001:DB8:0::/32", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c0->trusted_networks->len, ==, 0);
+  /* sorted by name, networks in canonical form */
+  g_assert_cmpuint (c2->trusted_networks->len, ==, 2);
+  g_assert_cmpstr (trusted_name (c2, 0), ==, "Branch v6");
+  g_assert_cmpstr (trusted_network (c2, 0), ==, "2001:db8::/32");
+  g_assert_cmpstr (trusted_name (c2, 1), ==, "office lan");
+  {
+    g_autoptr (GInetAddress) inside = g_inet_address_new_from_string ("192.0.2.200");
+    g_assert_cmpstr (relais_config_match_trusted (c2, inside)->name, ==, "office lan");
+  }
+  {
+    g_autoptr (RelaisConfig) longest = relais_config_add_trusted_network (c2, max_name, "::1", &error);
+    g_assert_no_error (error);
+  }
+
+  /* every refused addition names its field */
+  assert_refused (relais_config_add_trusted_network (c2, "", "192.0.2.9", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: a trusted network name must be 1 to 64");
+  assert_refused (relais_config_add_trusted_network (c2, long_name, "192.0.2.9", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (relais_config_add_trusted_network (c2, " lead", "192.0.2.9", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: ' lead' must not begin or end with a space");
+  assert_refused (relais_config_add_trusted_network (c2, "trail ", "192.0.2.9", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (relais_config_add_trusted_network (c2, "tab\there", "192.0.2.9", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: 'tab\there' contains a character that is not printable");
+  assert_refused (relais_config_add_trusted_network (c2, "OFFICE LAN", "192.0.2.9", &error), &error,
+                  RELAIS_ERROR_EXISTS, "Name: a trusted network named 'office lan' already exists");
+  assert_refused (relais_config_add_trusted_network (c2, "x", "10.0.0.1/8", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Network: '10.0.0.1/8' has host bits set after the prefix: write the network address, "
+                  "10.0.0.0/8, or the single address, 10.0.0.1");
+  assert_refused (relais_config_add_trusted_network (c2, "x", "2001:db8::1/32", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Network: '2001:db8::1/32' has host bits set after the prefix: write the network address, "
+                  "2001:db8::/32");
+  assert_refused (relais_config_add_trusted_network (c2, "x", "192.0.2.129/25", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Network: '192.0.2.129/25' has host bits set after the prefix: "
+                  "write the network address, 192.0.2.128/25");
+  assert_refused (relais_config_add_trusted_network (c2, "x", "300.1.2.3", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Network: '300.1.2.3' is not an IPv4 or IPv6 address");
+  assert_refused (relais_config_add_trusted_network (c2, "x", "2001:db8::/200", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Network: '2001:db8::/200': the prefix length");
+  assert_refused (relais_config_add_trusted_network (c2, "x", "", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Network: ''");
+  /* the same network twice, however written: the message names the entry */
+  assert_refused (relais_config_add_trusted_network (c2, "again", "2001:0db8::/32", &error), &error,
+                  RELAIS_ERROR_EXISTS, "Network: 2001:db8::/32 is already trusted, as 'Branch v6'");
+  assert_refused (relais_config_add_trusted_network (c2, "again", "192.0.2.0/24", &error), &error,
+                  RELAIS_ERROR_EXISTS, "Network: 192.0.2.0/24 is already trusted, as 'office lan'");
+
+  /* update: a rename re-sorts, the network alone, both together */
+  c3 = relais_config_update_trusted_network (c2, "office lan", floating ("{'Name': <'Accounting'>}"), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (trusted_name (c3, 0), ==, "Accounting");
+  g_assert_cmpstr (trusted_network (c3, 0), ==, "192.0.2.0/24");
+  g_assert_cmpstr (trusted_name (c2, 1), ==, "office lan");  /* the base is untouched */
+  c4 = relais_config_update_trusted_network (c3, "Accounting",
+                                             floating ("{'Network': <'198.51.100.7/32'>, 'Name': <'accounting'>}"),
+                                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (trusted_name (c4, 1), ==, "accounting");
+  g_assert_cmpstr (trusted_network (c4, 1), ==, "198.51.100.7");
+  {
+    /* its own network and a change of case of its own name are no conflict */
+    g_autoptr (RelaisConfig) same = relais_config_update_trusted_network (
+      c4, "accounting", floating ("{'Network': <'198.51.100.7'>, 'Name': <'ACCOUNTING'>}"), &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (trusted_name (same, 0), ==, "ACCOUNTING");
+  }
+  assert_refused (relais_config_update_trusted_network (c4, "accounting", floating ("{'Name': <'branch V6'>}"),
+                                                        &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name: a trusted network named 'Branch v6' already exists");
+  assert_refused (relais_config_update_trusted_network (c4, "accounting",
+                                                        floating ("{'Network': <'2001:db8::/32'>}"), &error),
+                  &error, RELAIS_ERROR_EXISTS, "Network: 2001:db8::/32 is already trusted, as 'Branch v6'");
+  /* all or nothing: a good name with a bad network changes nothing */
+  assert_refused (relais_config_update_trusted_network (c4, "accounting",
+                                                        floating ("{'Name': <'new'>, 'Network': <'10.0.0.1/8'>}"),
+                                                        &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Network");
+  assert_refused (relais_config_update_trusted_network (c4, "accounting", floating ("{'Name': <''>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (relais_config_update_trusted_network (c4, "accounting", floating ("{'Network': <uint32 8>}"),
+                                                        &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Network: expected a value of type 's'");
+  assert_refused (relais_config_update_trusted_network (c4, "accounting", floating ("{'Domain': <'a.example'>}"),
+                                                        &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Domain: no such trusted network field (use Name or Network)");
+  assert_refused (relais_config_update_trusted_network (c4, "Accounting", floating ("@a{sv} {}"), &error),
+                  &error, RELAIS_ERROR_NOT_FOUND, "name: no trusted network named 'Accounting'");
+  assert_refused (relais_config_update_trusted_network (c4, "accounting", floating ("('Name', 'x')"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "changes");
+  g_assert_cmpstr (trusted_network (c4, 1), ==, "198.51.100.7");
+
+  /* remove */
+  assert_refused (relais_config_remove_trusted_network (c4, "nowhere", &error), &error, RELAIS_ERROR_NOT_FOUND,
+                  "name: no trusted network named 'nowhere'");
+  g_clear_pointer (&c3, relais_config_unref);
+  c3 = relais_config_remove_trusted_network (c4, "Branch v6", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c3->trusted_networks->len, ==, 1);
+  g_assert_cmpstr (trusted_name (c3, 0), ==, "accounting");
+  g_assert_cmpuint (c4->trusted_networks->len, ==, 2);
+}
+
+static void
+test_relay_domain_edits (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) c0 = NULL;
+  g_autoptr (RelaisConfig) c1 = NULL;
+  g_autoptr (RelaisConfig) c2 = NULL;
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (GError) error = NULL;
+  const RelaisRelayDomain *d;
+
+  c0 = relais_config_add_local_domain (base, "example.org", &error);
+  g_assert_no_error (error);
+  c1 = relais_config_add_relay_domain (c0, "zurich", "Zurich.Example.NET", &error);
+  g_assert_no_error (error);
+  c2 = relais_config_add_relay_domain (c1, "Branch", "branch.example.org", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c2->relay_domains->len, ==, 2);
+  d = c2->relay_domains->pdata[0];
+  g_assert_cmpstr (d->name, ==, "Branch");
+  g_assert_cmpstr (d->domain, ==, "branch.example.org");
+  d = c2->relay_domains->pdata[1];
+  g_assert_cmpstr (d->domain, ==, "zurich.example.net");
+  g_assert_cmpstr (relais_config_match_relay_domain (c2, "ZURICH.example.net")->name, ==, "zurich");
+
+  assert_refused (relais_config_add_relay_domain (c2, "", "a.example", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: a relay domain name must be 1 to 64");
+  assert_refused (relais_config_add_relay_domain (c2, "x\ny", "a.example", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name");
+  assert_refused (relais_config_add_relay_domain (c2, "ZURICH", "a.example", &error), &error, RELAIS_ERROR_EXISTS,
+                  "Name: a relay domain named 'zurich' already exists");
+  assert_refused (relais_config_add_relay_domain (c2, "x", "", &error), &error, RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Domain: '' is not a valid domain name");
+  assert_refused (relais_config_add_relay_domain (c2, "x", "bad_domain.example", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Domain: 'bad_domain.example' is not a valid domain name");
+  assert_refused (relais_config_add_relay_domain (c2, "x", "192.0.2.1", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Domain");
+  assert_refused (relais_config_add_relay_domain (c2, "x", "user@a.example", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Domain");
+  /* a local domain cannot be relayed, in any case */
+  assert_refused (relais_config_add_relay_domain (c2, "x", "Example.ORG", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Domain: example.org is a local domain: its mail is delivered here");
+  assert_refused (relais_config_add_relay_domain (c2, "x", "BRANCH.example.org", &error), &error,
+                  RELAIS_ERROR_EXISTS, "Domain: branch.example.org is already a relay domain, as 'Branch'");
+  /* ... nor a relay domain made local */
+  assert_refused (relais_config_add_local_domain (c2, "Zurich.example.net", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT,
+                  "domain: zurich.example.net is a relay domain (entry 'zurich' of Relay Control)");
+
+  /* update */
+  c3 = relais_config_update_relay_domain (c2, "zurich", floating ("{'Name': <'Alpha'>, 'Domain': <'Alpha.Example'>}"),
+                                          &error);
+  g_assert_no_error (error);
+  d = c3->relay_domains->pdata[0];
+  g_assert_cmpstr (d->name, ==, "Alpha");
+  g_assert_cmpstr (d->domain, ==, "alpha.example");
+  g_assert_null (relais_config_match_relay_domain (c3, "zurich.example.net"));
+  {
+    /* once not a relay domain, it may become local */
+    g_autoptr (RelaisConfig) local = relais_config_add_local_domain (c3, "zurich.example.net", &error);
+    g_assert_no_error (error);
+  }
+  assert_refused (relais_config_update_relay_domain (c3, "Alpha", floating ("{'Domain': <'example.org'>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Domain: example.org is a local domain");
+  assert_refused (relais_config_update_relay_domain (c3, "Alpha", floating ("{'Domain': <'branch.example.org'>}"),
+                                                     &error),
+                  &error, RELAIS_ERROR_EXISTS, "Domain: branch.example.org is already a relay domain");
+  assert_refused (relais_config_update_relay_domain (c3, "Alpha", floating ("{'Name': <'branch'>}"), &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name");
+  assert_refused (relais_config_update_relay_domain (c3, "Alpha", floating ("{'Network': <'192.0.2.0/24'>}"),
+                                                     &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Network: no such relay domain field (use Name or Domain)");
+  assert_refused (relais_config_update_relay_domain (c3, "zurich", floating ("@a{sv} {}"), &error), &error,
+                  RELAIS_ERROR_NOT_FOUND, "name: no relay domain named 'zurich'");
+  {
+    g_autoptr (RelaisConfig) same = relais_config_update_relay_domain (
+      c3, "Alpha", floating ("{'Domain': <'ALPHA.example'>}"), &error);
+    g_assert_no_error (error);
+  }
+
+  /* remove */
+  assert_refused (relais_config_remove_relay_domain (c3, "zurich", &error), &error, RELAIS_ERROR_NOT_FOUND,
+                  "name");
+  g_clear_pointer (&c1, relais_config_unref);
+  c1 = relais_config_remove_relay_domain (c3, "Branch", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c1->relay_domains->len, ==, 1);
+  g_assert_null (relais_config_match_relay_domain (c1, "branch.example.org"));
+}
+
+static void
+test_relay_control_limits (void)
+{
+  g_autoptr (RelaisConfig) c = relais_config_new_default ();
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("n%u", i);
+      g_autofree char *network = g_strdup_printf ("10.%u.%u.0/24", i / 256, i % 256);
+      g_autofree char *domain = g_strdup_printf ("d%u.example", i);
+
+      g_ptr_array_add (c->trusted_networks, relais_trusted_network_new (name, network, NULL));
+      g_ptr_array_add (c->relay_domains, relais_relay_domain_new (name, domain));
+    }
+  assert_refused (relais_config_add_trusted_network (c, "one more", "192.0.2.0/24", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: at most 1000 trusted networks are allowed");
+  assert_refused (relais_config_add_relay_domain (c, "one more", "more.example", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: at most 1000 relay domains are allowed");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -812,5 +1060,8 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/config/route-remote", test_route_remote);
   g_test_add_func ("/relais/config/trusted-networks", test_trusted_networks);
   g_test_add_func ("/relais/config/relay-domains-match", test_relay_domains_match);
+  g_test_add_func ("/relais/config/trusted-network-edits", test_trusted_network_edits);
+  g_test_add_func ("/relais/config/relay-domain-edits", test_relay_domain_edits);
+  g_test_add_func ("/relais/config/relay-control-limits", test_relay_control_limits);
   return g_test_run ();
 }

@@ -2,10 +2,12 @@
  * Store: schema creation and version, settings/domains/accounts round trip,
  * a bad stored value falls back to its default, file mode 0600, a newer schema
  * is refused; the Distribution page round trip, its migration from a
- * version-1 database and its bad stored values. */
+ * version-2 database and its bad stored values; the same for Relay Control
+ * (trusted networks, relay domains) from a version-3 database. */
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "relais-error.h"
@@ -364,7 +366,8 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
-                                   "DROP TABLE relay_hosts; PRAGMA user_version = 2;"
+                                   "DROP TABLE relay_hosts; DROP TABLE trusted_networks;"
+                                   "DROP TABLE relay_domains; PRAGMA user_version = 2;"
                                    "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
                                    "INSERT INTO local_domains VALUES ('example.org');",
                                    NULL, NULL, NULL),
@@ -378,7 +381,7 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
 
     g_assert_no_error (error);
     g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
-    g_assert_cmpstr (version, ==, "3");
+    g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
     loaded = relais_store_load_config (store, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (loaded->max_recipients, ==, 9);
@@ -449,6 +452,184 @@ test_distribution_bad_values (Fixture *f, gconstpointer data)
   g_assert_nonnull (relais_config_lookup_relay_rule (config, 4));
 }
 
+/* Relay Control with both lists, next to a local domain. */
+static RelaisConfig *
+relay_control_config (void)
+{
+  GError *error = NULL;
+  RelaisConfig *c = relais_config_new_default ();
+
+  step (&c, relais_config_add_local_domain (c, "example.org", &error), error);
+  step (&c, relais_config_add_trusted_network (c, "office lan", "192.0.2.0/24", &error), error);
+  step (&c, relais_config_add_trusted_network (c, "Branch v6", "2001:db8::/32", &error), error);
+  step (&c, relais_config_add_trusted_network (c, "printer", "198.51.100.7", &error), error);
+  step (&c, relais_config_add_relay_domain (c, "zurich", "zurich.example.net", &error), error);
+  step (&c, relais_config_add_relay_domain (c, "Branch", "branch.example.org", &error), error);
+  return c;
+}
+
+static void
+assert_same_relay_control (const RelaisConfig *a, const RelaisConfig *b)
+{
+  g_assert_cmpuint (a->trusted_networks->len, ==, b->trusted_networks->len);
+  for (guint i = 0; i < a->trusted_networks->len; i++)
+    {
+      const RelaisTrustedNetwork *x = a->trusted_networks->pdata[i], *y = b->trusted_networks->pdata[i];
+      g_assert_cmpstr (x->name, ==, y->name);
+      g_assert_cmpstr (x->network, ==, y->network);
+      g_assert_true (g_inet_address_mask_equal (x->mask, y->mask));
+    }
+  g_assert_cmpuint (a->relay_domains->len, ==, b->relay_domains->len);
+  for (guint i = 0; i < a->relay_domains->len; i++)
+    {
+      const RelaisRelayDomain *x = a->relay_domains->pdata[i], *y = b->relay_domains->pdata[i];
+      g_assert_cmpstr (x->name, ==, y->name);
+      g_assert_cmpstr (x->domain, ==, y->domain);
+    }
+}
+
+static void
+test_relay_control_roundtrip (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) saved = relay_control_config ();
+  g_autoptr (RelaisConfig) loaded = NULL;
+  g_autoptr (RelaisConfig) edited = NULL;
+  g_autofree char *network = NULL;
+
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_true (relais_store_add_local_domain (store, "example.org", &error));
+    g_assert_true (relais_store_save_relay_control (store, saved, &error));
+    /* saving twice replaces, never duplicates */
+    g_assert_true (relais_store_save_relay_control (store, saved, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_ptr_array_set_size (warnings, 0);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (warnings->len, ==, 0);
+    assert_same_relay_control (saved, loaded);
+    g_assert_cmpstr (((RelaisTrustedNetwork *) loaded->trusted_networks->pdata[0])->name, ==, "Branch v6");
+    g_assert_true (db_query_text (store, "SELECT network FROM trusted_networks WHERE name = 'printer'", &network));
+    g_assert_cmpstr (network, ==, "198.51.100.7");
+
+    /* a rename, a change and a removal are stored as such */
+    edited = relais_config_update_trusted_network (loaded, "printer",
+                                                   g_variant_new_parsed ("{'Name': <'scanner'>, "
+                                                                         "'Network': <'198.51.100.8'>}"),
+                                                   &error);
+    g_assert_no_error (error);
+    step (&edited, relais_config_remove_relay_domain (edited, "zurich", &error), error);
+    g_assert_true (relais_store_save_relay_control (store, edited, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_relay_control (edited, loaded);
+    g_assert_false (db_query_text (store, "SELECT 1 FROM trusted_networks WHERE name = 'printer'", NULL));
+    g_assert_false (db_query_text (store, "SELECT 1 FROM relay_domains WHERE name = 'zurich'", NULL));
+    g_assert_cmpuint (loaded->relay_domains->len, ==, 1);
+  }
+}
+
+static void
+test_migration_from_v3 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) loaded = NULL;
+
+  /* A version-3 database: version 4 less the Relay Control tables, with older data. */
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "DROP TABLE trusted_networks; DROP TABLE relay_domains;"
+                                   "PRAGMA user_version = 3;"
+                                   "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
+                                   "INSERT INTO local_domains VALUES ('example.org');"
+                                   "INSERT INTO relay_hosts VALUES ('office', 'smtp.office.example', 587,"
+                                   "  1, 0, '', '');",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autofree char *version = NULL;
+    g_autoptr (RelaisConfig) saved = relay_control_config ();
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpstr (version, ==, "4");
+    g_ptr_array_set_size (warnings, 0);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (warnings->len, ==, 0);
+    g_assert_cmpuint (loaded->max_hops, ==, 12);
+    g_assert_cmpstr (loaded->local_domains[0], ==, "example.org");
+    g_assert_cmpuint (relais_config_lookup_relay_host (loaded, "office")->port, ==, 587);
+    g_assert_cmpuint (loaded->trusted_networks->len, ==, 0);
+    g_assert_cmpuint (loaded->relay_domains->len, ==, 0);
+
+    /* the new tables work */
+    g_assert_true (relais_store_save_relay_control (store, saved, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_relay_control (saved, loaded);
+  }
+}
+
+static void
+test_relay_control_bad_values (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                 "INSERT INTO local_domains VALUES ('example.org');"
+                                 "INSERT INTO trusted_networks VALUES ('lan', '192.0.2.0/24');"
+                                 "INSERT INTO trusted_networks VALUES ('wide', '10.0.0.1/8');"
+                                 "INSERT INTO trusted_networks VALUES ('same', '198.51.100.2/32');"
+                                 "INSERT INTO trusted_networks VALUES (' padded', '198.51.100.1');"
+                                 "INSERT INTO trusted_networks VALUES ('LAN', '198.51.100.2');"
+                                 "INSERT INTO trusted_networks VALUES (NULL, '198.51.100.3');"
+                                 "INSERT INTO trusted_networks VALUES (CAST(x'ff41' AS TEXT), '198.51.100.4');"
+                                 "INSERT INTO relay_domains VALUES ('branch', 'branch.example.net');"
+                                 "INSERT INTO relay_domains VALUES ('home', 'example.org');"
+                                 "INSERT INTO relay_domains VALUES ('broken', 'bad_domain.example');",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  relais_store_unlock (store);
+
+  g_ptr_array_set_size (warnings, 0);
+  config = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < warnings->len; i++)
+    g_test_message ("warning: %s", (char *) warnings->pdata[i]);
+  g_assert_true (warned ("*trusted network 'wide' ignored: Network: '10.0.0.1/8' has host bits set*"));
+  g_assert_true (warned ("*trusted network 'same' ignored: Network: 198.51.100.2 is already trusted, as 'LAN'*"));
+  g_assert_true (warned ("*trusted network ' padded' ignored: Name*"));
+  g_assert_true (warned ("*trusted network 'lan' ignored: Name: a trusted network named 'LAN' already exists*"));
+  g_assert_true (warned ("*relay domain 'home' ignored: Domain: example.org is a local domain*"));
+  g_assert_true (warned ("*relay domain 'broken' ignored: Domain*bad_domain.example*"));
+  g_assert_true (warned ("*trusted network '' ignored: Name: a trusted network name must be 1 to 64*"));
+  g_assert_true (warned ("*a stored row of trusted networks ignored: it is not valid UTF-8*"));
+  g_assert_cmpuint (warnings->len, ==, 8);
+
+  /* what was valid is kept */
+  g_assert_cmpuint (config->trusted_networks->len, ==, 1);
+  g_assert_cmpstr (((RelaisTrustedNetwork *) config->trusted_networks->pdata[0])->name, ==, "LAN");
+  g_assert_cmpuint (config->relay_domains->len, ==, 1);
+  g_assert_nonnull (relais_config_match_relay_domain (config, "branch.example.net"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -463,6 +644,11 @@ main (int argc, char **argv)
               teardown);
   g_test_add ("/relais/store/migration-from-v2", Fixture, NULL, setup, test_migration_from_v2, teardown);
   g_test_add ("/relais/store/distribution-bad-values", Fixture, NULL, setup, test_distribution_bad_values,
+              teardown);
+  g_test_add ("/relais/store/relay-control-roundtrip", Fixture, NULL, setup, test_relay_control_roundtrip,
+              teardown);
+  g_test_add ("/relais/store/migration-from-v3", Fixture, NULL, setup, test_migration_from_v3, teardown);
+  g_test_add ("/relais/store/relay-control-bad-values", Fixture, NULL, setup, test_relay_control_bad_values,
               teardown);
   return g_test_run ();
 }

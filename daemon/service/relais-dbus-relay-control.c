@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * org.relais.Relais1.RelayControl: the trusted list (networks whose clients
+ * may relay without authentication) and the domain list (domains relayed to
+ * their own servers), SPEC §3. Every method is authorized, then edits the
+ * snapshot current at that moment (all or nothing), writes both lists to the
+ * store in one transaction, and only then publishes the new snapshot. */
+#define G_LOG_DOMAIN "relais"
+
+#include "config.h"
+
+#include "relais-dbus.h"
+
+/* Builds the next snapshot from BASE and the method's PARAMETERS. */
+typedef RelaisConfig *(*EditFunc) (const RelaisConfig *base, GVariant *parameters, GError **error);
+
+typedef struct {
+  RelaisDaemon *daemon;
+  EditFunc edit;
+} Call;
+
+static void
+authorized (GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  Call *call = user_data;
+  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) next = NULL;
+  g_autofree char *text = NULL;
+
+  next = call->edit (relais_daemon_get_config (call->daemon), parameters, &error);
+  if (next == NULL ||
+      !relais_store_save_relay_control (relais_daemon_get_store (call->daemon), next, &error))
+    {
+      g_info ("RelayControl.%s from %s refused: %s", method, sender, error->message);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  /* Nothing secret here: the log says who changed what. */
+  text = g_variant_print (parameters, FALSE);
+  g_message ("RelayControl.%s%s by %s", method, text, sender);
+  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static gboolean
+authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, EditFunc edit)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->daemon = daemon;
+  call->edit = edit;
+  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, authorized, call,
+                          g_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---------------------------------------------------------------- edits */
+
+static RelaisConfig *
+edit_add_network (const RelaisConfig *base, GVariant *parameters, GError **error)
+{
+  const char *name, *network;
+
+  g_variant_get (parameters, "(&s&sb)", &name, &network, NULL);
+  return relais_config_add_trusted_network (base, name, network, error);
+}
+
+static RelaisConfig *
+edit_update_network (const RelaisConfig *base, GVariant *parameters, GError **error)
+{
+  g_autoptr (GVariant) changes = NULL;
+  const char *name;
+
+  g_variant_get (parameters, "(&s@a{sv}b)", &name, &changes, NULL);
+  return relais_config_update_trusted_network (base, name, changes, error);
+}
+
+static RelaisConfig *
+edit_remove_network (const RelaisConfig *base, GVariant *parameters, GError **error)
+{
+  const char *name;
+
+  g_variant_get (parameters, "(&sb)", &name, NULL);
+  return relais_config_remove_trusted_network (base, name, error);
+}
+
+static RelaisConfig *
+edit_add_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
+{
+  const char *name, *domain;
+
+  g_variant_get (parameters, "(&s&sb)", &name, &domain, NULL);
+  return relais_config_add_relay_domain (base, name, domain, error);
+}
+
+static RelaisConfig *
+edit_update_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
+{
+  g_autoptr (GVariant) changes = NULL;
+  const char *name;
+
+  g_variant_get (parameters, "(&s@a{sv}b)", &name, &changes, NULL);
+  return relais_config_update_relay_domain (base, name, changes, error);
+}
+
+static RelaisConfig *
+edit_remove_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
+{
+  const char *name;
+
+  g_variant_get (parameters, "(&sb)", &name, NULL);
+  return relais_config_remove_relay_domain (base, name, error);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static gboolean
+handle_add_network_cb (RelaisRelayControl *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                       const char *network, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_add_network);
+}
+
+static gboolean
+handle_update_network_cb (RelaisRelayControl *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                          GVariant *changes, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_update_network);
+}
+
+static gboolean
+handle_remove_network_cb (RelaisRelayControl *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                          gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_remove_network);
+}
+
+static gboolean
+handle_add_domain_cb (RelaisRelayControl *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                      const char *domain, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_add_domain);
+}
+
+static gboolean
+handle_update_domain_cb (RelaisRelayControl *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                         GVariant *changes, gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_update_domain);
+}
+
+static gboolean
+handle_remove_domain_cb (RelaisRelayControl *skeleton, GDBusMethodInvocation *invocation, const char *name,
+                         gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_remove_domain);
+}
+
+/* ---------------------------------------------------------------- object */
+
+RelaisRelayControl *
+relais_dbus_relay_control_new (RelaisDaemon *daemon)
+{
+  RelaisRelayControl *skeleton = relais_relay_control_skeleton_new ();
+
+  g_signal_connect (skeleton, "handle-add-trusted-network", G_CALLBACK (handle_add_network_cb), daemon);
+  g_signal_connect (skeleton, "handle-update-trusted-network", G_CALLBACK (handle_update_network_cb), daemon);
+  g_signal_connect (skeleton, "handle-remove-trusted-network", G_CALLBACK (handle_remove_network_cb), daemon);
+  g_signal_connect (skeleton, "handle-add-relay-domain", G_CALLBACK (handle_add_domain_cb), daemon);
+  g_signal_connect (skeleton, "handle-update-relay-domain", G_CALLBACK (handle_update_domain_cb), daemon);
+  g_signal_connect (skeleton, "handle-remove-relay-domain", G_CALLBACK (handle_remove_domain_cb), daemon);
+  relais_dbus_relay_control_sync (skeleton, relais_daemon_get_config (daemon));
+  return skeleton;
+}
+
+void
+relais_dbus_relay_control_sync (RelaisRelayControl *skeleton, const RelaisConfig *c)
+{
+  g_auto (GVariantBuilder) networks_builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ss)"));
+  g_auto (GVariantBuilder) domains_builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ss)"));
+  g_autoptr (GVariant) networks = NULL;
+  g_autoptr (GVariant) domains = NULL;
+  GVariant *old;
+
+  for (guint i = 0; i < c->trusted_networks->len; i++)
+    {
+      const RelaisTrustedNetwork *n = c->trusted_networks->pdata[i];
+      g_variant_builder_add (&networks_builder, "(ss)", n->name, n->network);
+    }
+  for (guint i = 0; i < c->relay_domains->len; i++)
+    {
+      const RelaisRelayDomain *d = c->relay_domains->pdata[i];
+      g_variant_builder_add (&domains_builder, "(ss)", d->name, d->domain);
+    }
+  networks = g_variant_ref_sink (g_variant_builder_end (&networks_builder));
+  domains = g_variant_ref_sink (g_variant_builder_end (&domains_builder));
+  /* Setting an equal GVariant still notifies: only set when it differs. */
+  old = relais_relay_control_get_trusted_networks (skeleton);
+  if (old == NULL || !g_variant_equal (old, networks))
+    relais_relay_control_set_trusted_networks (skeleton, networks);
+  old = relais_relay_control_get_relay_domains (skeleton);
+  if (old == NULL || !g_variant_equal (old, domains))
+    relais_relay_control_set_relay_domains (skeleton, domains);
+}
