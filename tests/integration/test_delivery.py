@@ -361,6 +361,29 @@ def test_relay_rules_recipient_before_sender_before_direct(relay, peers):
     wait_queue_empty(relay)
 
 
+# -- relay domains (SPEC §3) ----------------------------------------------------
+
+def test_relay_domain_goes_to_its_own_mx_whatever_the_mode(relay, peers):
+    mx1 = peers(MX1)
+    smarthost = peers(RELAY_A, port=2525)
+    relay.dbus().call("org.relais.Relais1.RelayControl", "AddRelayDomain", "(ssb)",
+                      ("branch", "direct.test", False))
+    dist_update(relay, Mode="relay-host", RelayServer=RELAY_A, RelayPort=2525)
+    # from a foreign client: no authentication, not trusted, not local-relaying
+    msg = H.make_message(to="carol@direct.test", subject="for the branch")
+    with smtplib.SMTP(relay.host, relay.port, timeout=10, source_address=("127.0.0.66", 0)) as s:
+        s.ehlo()
+        s.mail("partner@example.org")
+        code, _ = s.rcpt("someone@elsewhere.test")   # anything else is still refused
+        assert code in (454, 554)
+        s.rset()
+        s.sendmail("partner@example.org", ["carol@direct.test"], msg)
+    got = mx1.wait_received(1)
+    assert got[0].rcpt_tos == ["carol@direct.test"]
+    assert smarthost.received == []
+    wait_queue_empty(relay)
+
+
 # -- TestRelayHost ---------------------------------------------------------------
 
 def test_relay_host_probe_reports_tls_and_auth(relay, peers, certs):
