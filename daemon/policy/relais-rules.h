@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The black/white rules of the Security page (SPEC §4.1): one validated rule
+ * (name, list, type, value, action) and an immutable, reference-counted rule
+ * set that answers "the first rule of this list, in the configured order,
+ * that matches this client address / sender / recipient". The cost of a
+ * lookup does not grow with the number of rules: addresses and domains are
+ * hash table keys, IP and subnet rules live in one binary prefix tree per
+ * address family (an IP rule is a full-length prefix), and every key keeps
+ * the lowest index of the rules behind it. Pure data: no I/O, no logging. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  RELAIS_RULE_LIST_BLACK,
+  RELAIS_RULE_LIST_WHITE,
+} RelaisRuleList;
+
+typedef enum {
+  RELAIS_RULE_TYPE_IP,
+  RELAIS_RULE_TYPE_SUBNET,
+  RELAIS_RULE_TYPE_SENDER,
+  RELAIS_RULE_TYPE_RECIPIENT,
+  RELAIS_RULE_TYPE_DOMAIN,      /* whitelist only: the sender's domain */
+} RelaisRuleType;
+
+typedef enum {
+  RELAIS_RULE_ACTION_REJECT,
+  RELAIS_RULE_ACTION_DISCARD,
+} RelaisRuleAction;
+
+typedef struct {
+  char *name;
+  RelaisRuleList list;
+  RelaisRuleType type;
+  char *value;                  /* normalized: canonical address text, "network/length", domain in lower case */
+  RelaisRuleAction action;
+} RelaisSecurityRule;
+
+/* A validated rule, or NULL with RELAIS_ERROR_INVALID_ARGUMENT naming the
+ * field and the problem. IP: one IPv4 or IPv6 address; SUBNET: CIDR or
+ * "address/netmask" (a contiguous dotted IPv4 mask) without host bits;
+ * SENDER / RECIPIENT: an e-mail address; DOMAIN: a domain, whitelist only. */
+RelaisSecurityRule *relais_security_rule_new (const char *name, RelaisRuleList list, RelaisRuleType type,
+                                              const char *value, RelaisRuleAction action, GError **error);
+RelaisSecurityRule *relais_security_rule_copy (const RelaisSecurityRule *rule);
+void                relais_security_rule_free (RelaisSecurityRule *rule);
+
+typedef struct _RelaisRuleSet RelaisRuleSet;
+
+/* A set of copies of RULES (RelaisSecurityRule*, in the configured order; may be NULL or empty). */
+RelaisRuleSet *relais_rule_set_new (GPtrArray *rules);
+RelaisRuleSet *relais_rule_set_ref (RelaisRuleSet *set);
+void           relais_rule_set_unref (RelaisRuleSet *set);
+guint          relais_rule_set_get_length (RelaisRuleSet *set);
+const RelaisSecurityRule *relais_rule_set_get (RelaisRuleSet *set, guint index);
+
+/* The first rule of LIST (in the configured order among all matching ones)
+ * matching the fact, or NULL. CLIENT is already normalized by the caller
+ * (relais_client_address_normalize). SENDER may be NULL or "" (null sender):
+ * SENDER rules, and on the whitelist DOMAIN rules on the sender's domain.
+ * Local parts match exactly, domains in any case. */
+const RelaisSecurityRule *relais_rule_set_match_client (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client);
+const RelaisSecurityRule *relais_rule_set_match_sender (RelaisRuleSet *set, RelaisRuleList list, const char *sender);
+const RelaisSecurityRule *relais_rule_set_match_recipient (RelaisRuleSet *set, RelaisRuleList list,
+                                                           const char *recipient);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisSecurityRule, relais_security_rule_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRuleSet, relais_rule_set_unref)
+
+G_END_DECLS
