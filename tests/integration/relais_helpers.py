@@ -55,6 +55,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """N distinct TCP ports on 127.0.0.1 that nobody listens on right now
+    (all sockets are held open until every port is chosen)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def wait_for(predicate, timeout, what, interval=0.05, details=None):
     """Poll predicate() until it returns a true value; fail the test after
     timeout seconds. Returns the predicate's value."""
@@ -510,9 +525,10 @@ class Daemon:
         self.session = session
         self.extra_env = dict(extra_env or {})
         self.host = "127.0.0.1"
-        self.port = free_port()
-        self.submission_port = free_port() if submission else None
-        self.smtps_port = free_port() if smtps else None
+        # three distinct ports: one at a time, the kernel may hand out the same one twice
+        self.port, submission_port, smtps_port = free_ports(3)
+        self.submission_port = submission_port if submission else None
+        self.smtps_port = smtps_port if smtps else None
         self.proc = None
         self.starts = 0
         self._dbus = None
