@@ -354,3 +354,61 @@ relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
   if (daemon->relay_control)
     relais_dbus_relay_control_sync (daemon->relay_control, config);
 }
+
+/* ---- settings edits over D-Bus ---------------------------------------- */
+
+typedef struct {
+  RelaisDaemon *daemon;
+  const char *page;
+  RelaisConfigEditFunc edit;
+  RelaisConfigSaveFunc save;
+  gboolean log_parameters;
+} EditCall;
+
+static void
+edit_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  EditCall *call = user_data;
+  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelaisConfig) next = NULL;
+  GVariant *reply = NULL;
+
+  next = call->edit (relais_daemon_get_config (call->daemon), parameters, &reply, &error);
+  if (next == NULL || !call->save (relais_daemon_get_store (call->daemon), next, &error))
+    {
+      if (reply != NULL)
+        g_variant_unref (g_variant_ref_sink (reply));
+      g_info ("%s.%s from %s refused: %s", call->page, method, sender, error->message);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  if (call->log_parameters)
+    {
+      g_autofree char *text = g_variant_print (parameters, FALSE);
+
+      g_message ("%s.%s%s by %s", call->page, method, text, sender);
+    }
+  else
+    g_message ("%s.%s by %s", call->page, method, sender);
+  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  g_dbus_method_invocation_return_value (invocation, reply);
+}
+
+gboolean
+relais_daemon_edit_config (RelaisDaemon *daemon, GDBusMethodInvocation *invocation, gboolean interactive,
+                           const char *page, RelaisConfigEditFunc edit, RelaisConfigSaveFunc save,
+                           gboolean log_parameters)
+{
+  EditCall *call = g_new0 (EditCall, 1);
+
+  call->daemon = daemon;
+  call->page = page;
+  call->edit = edit;
+  call->save = save;
+  call->log_parameters = log_parameters;
+  relais_authority_check (daemon->authority, invocation, interactive, edit_authorized, call, g_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}

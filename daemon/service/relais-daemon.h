@@ -47,6 +47,21 @@ RelaisNetworks  *relais_daemon_get_networks (RelaisDaemon *daemon);   /* borrowe
 /* Takes ownership of CONFIG and makes it current. */
 void             relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config);
 
+/* One settings-changing D-Bus method, the same way on every page: polkit
+ * (the method's action, INTERACTIVE), then EDIT builds the next snapshot from
+ * the one current at that moment and the call's parameters (all or nothing),
+ * SAVE writes it, and only then it is published and the call answered, with
+ * EDIT's *REPLY or nothing. PAGE names the interface in the log; the
+ * parameters are logged only when LOG_PARAMETERS (never when they may hold a
+ * password). Returns G_DBUS_METHOD_INVOCATION_HANDLED. */
+typedef RelaisConfig *(*RelaisConfigEditFunc) (const RelaisConfig *base, GVariant *parameters,
+                                               GVariant **reply, GError **error);
+typedef gboolean      (*RelaisConfigSaveFunc) (RelaisStore *store, const RelaisConfig *config, GError **error);
+gboolean         relais_daemon_edit_config (RelaisDaemon *daemon, GDBusMethodInvocation *invocation,
+                                            gboolean interactive, const char *page,
+                                            RelaisConfigEditFunc edit, RelaisConfigSaveFunc save,
+                                            gboolean log_parameters);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisDaemon, relais_daemon_free)
 
 G_END_DECLS

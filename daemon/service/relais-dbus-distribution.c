@@ -18,64 +18,27 @@
 #define PROBE_CONNECT_TIMEOUT  8
 #define PROBE_STEP_TIMEOUT     15
 
-/* Builds the next snapshot from BASE and the method's PARAMETERS; sets *ID for AddRule. */
-typedef RelaisConfig *(*EditFunc) (const RelaisConfig *base, GVariant *parameters, guint *id,
-                                   GError **error);
-
-typedef struct {
-  RelaisDaemon *daemon;
-  EditFunc edit;
-} Call;
-
-static void
-authorized (GDBusMethodInvocation *invocation, gpointer user_data)
-{
-  Call *call = user_data;
-  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
-  const char *method = g_dbus_method_invocation_get_method_name (invocation);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (RelaisConfig) next = NULL;
-  guint id = 0;
-
-  next = call->edit (relais_daemon_get_config (call->daemon), parameters, &id, &error);
-  if (next == NULL ||
-      !relais_store_save_distribution (relais_daemon_get_store (call->daemon), next, &error))
-    {
-      g_info ("Distribution.%s from %s refused: %s", method,
-              g_dbus_method_invocation_get_sender (invocation), error->message);
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return;
-    }
-  /* The parameters are not logged: they may hold a password. */
-  g_message ("Distribution.%s by %s", method, g_dbus_method_invocation_get_sender (invocation));
-  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
-  g_dbus_method_invocation_return_value (invocation,
-                                         g_str_equal (method, "AddRule") ? g_variant_new ("(u)", id) : NULL);
-}
-
+/* Every method but TestRelayHost changes the page: relais_daemon_edit_config()
+ * with the whole page saved in one transaction. The parameters are not
+ * logged: they may hold a password. */
 static gboolean
-authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, EditFunc edit)
+authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, RelaisConfigEditFunc edit)
 {
-  Call *call = g_new0 (Call, 1);
-
-  call->daemon = daemon;
-  call->edit = edit;
-  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, authorized, call,
-                          g_free);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return relais_daemon_edit_config (daemon, invocation, interactive, "Distribution", edit,
+                                    relais_store_save_distribution, FALSE);
 }
 
 /* ---------------------------------------------------------------- edits */
 
 static RelaisConfig *
-edit_update (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_update (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autoptr (GVariant) changes = g_variant_get_child_value (parameters, 0);
   return relais_config_apply_distribution (base, changes, error);
 }
 
 static RelaisConfig *
-edit_add_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_add_host (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autoptr (GVariant) fields = NULL;
   const char *name;
@@ -85,7 +48,7 @@ edit_add_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError
 }
 
 static RelaisConfig *
-edit_update_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_update_host (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autoptr (GVariant) changes = NULL;
   const char *name;
@@ -95,7 +58,7 @@ edit_update_host (const RelaisConfig *base, GVariant *parameters, guint *id, GEr
 }
 
 static RelaisConfig *
-edit_remove_host (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_remove_host (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   const char *name;
 
@@ -104,17 +67,23 @@ edit_remove_host (const RelaisConfig *base, GVariant *parameters, guint *id, GEr
 }
 
 static RelaisConfig *
-edit_add_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_add_rule (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autofree const char **patterns = NULL;
   const char *kind, *host;
 
+  RelaisConfig *next;
+  guint id = 0;
+
   g_variant_get (parameters, "(&s&s^a&sb)", &kind, &host, &patterns, NULL);
-  return relais_config_add_relay_rule (base, 0, kind, host, patterns, id, error);
+  next = relais_config_add_relay_rule (base, 0, kind, host, patterns, &id, error);
+  if (next != NULL)
+    *reply = g_variant_new ("(u)", id);
+  return next;
 }
 
 static RelaisConfig *
-edit_update_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_update_rule (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autoptr (GVariant) changes = NULL;
   guint32 rule;
@@ -124,7 +93,7 @@ edit_update_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GEr
 }
 
 static RelaisConfig *
-edit_remove_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_remove_rule (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   guint32 rule;
 
@@ -133,7 +102,7 @@ edit_remove_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GEr
 }
 
 static RelaisConfig *
-edit_move_rule (const RelaisConfig *base, GVariant *parameters, guint *id, GError **error)
+edit_move_rule (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   guint32 rule, position;
 

@@ -10,56 +10,19 @@
 
 #include "relais-dbus.h"
 
-/* Builds the next snapshot from BASE and the method's PARAMETERS. */
-typedef RelaisConfig *(*EditFunc) (const RelaisConfig *base, GVariant *parameters, GError **error);
-
-typedef struct {
-  RelaisDaemon *daemon;
-  EditFunc edit;
-} Call;
-
-static void
-authorized (GDBusMethodInvocation *invocation, gpointer user_data)
-{
-  Call *call = user_data;
-  GVariant *parameters = g_dbus_method_invocation_get_parameters (invocation);
-  const char *method = g_dbus_method_invocation_get_method_name (invocation);
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (RelaisConfig) next = NULL;
-  g_autofree char *text = NULL;
-
-  next = call->edit (relais_daemon_get_config (call->daemon), parameters, &error);
-  if (next == NULL ||
-      !relais_store_save_relay_control (relais_daemon_get_store (call->daemon), next, &error))
-    {
-      g_info ("RelayControl.%s from %s refused: %s", method, sender, error->message);
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return;
-    }
-  /* Nothing secret here: the log says who changed what. */
-  text = g_variant_print (parameters, FALSE);
-  g_message ("RelayControl.%s%s by %s", method, text, sender);
-  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
-  g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
+/* Every method goes through relais_daemon_edit_config(), both lists saved in
+ * one transaction; nothing secret here, so the parameters are logged. */
 static gboolean
-authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, EditFunc edit)
+authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, RelaisConfigEditFunc edit)
 {
-  Call *call = g_new0 (Call, 1);
-
-  call->daemon = daemon;
-  call->edit = edit;
-  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, authorized, call,
-                          g_free);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return relais_daemon_edit_config (daemon, invocation, interactive, "RelayControl", edit,
+                                    relais_store_save_relay_control, TRUE);
 }
 
 /* ---------------------------------------------------------------- edits */
 
 static RelaisConfig *
-edit_add_network (const RelaisConfig *base, GVariant *parameters, GError **error)
+edit_add_network (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   const char *name, *network;
 
@@ -68,7 +31,7 @@ edit_add_network (const RelaisConfig *base, GVariant *parameters, GError **error
 }
 
 static RelaisConfig *
-edit_update_network (const RelaisConfig *base, GVariant *parameters, GError **error)
+edit_update_network (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autoptr (GVariant) changes = NULL;
   const char *name;
@@ -78,7 +41,7 @@ edit_update_network (const RelaisConfig *base, GVariant *parameters, GError **er
 }
 
 static RelaisConfig *
-edit_remove_network (const RelaisConfig *base, GVariant *parameters, GError **error)
+edit_remove_network (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   const char *name;
 
@@ -87,7 +50,7 @@ edit_remove_network (const RelaisConfig *base, GVariant *parameters, GError **er
 }
 
 static RelaisConfig *
-edit_add_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
+edit_add_domain (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   const char *name, *domain;
 
@@ -96,7 +59,7 @@ edit_add_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
 }
 
 static RelaisConfig *
-edit_update_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
+edit_update_domain (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   g_autoptr (GVariant) changes = NULL;
   const char *name;
@@ -106,7 +69,7 @@ edit_update_domain (const RelaisConfig *base, GVariant *parameters, GError **err
 }
 
 static RelaisConfig *
-edit_remove_domain (const RelaisConfig *base, GVariant *parameters, GError **error)
+edit_remove_domain (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
 {
   const char *name;
 
