@@ -46,22 +46,6 @@ relais_remote_relay_tls_mode (const RelaisRelayHost *relay)
   return relay->port == 465 ? RELAIS_SMTP_TLS_IMPLICIT : RELAIS_SMTP_TLS_STARTTLS_REQUIRED;
 }
 
-/* The relay host named NAME in CONFIG ("" = the single one), or NULL. */
-static const RelaisRelayHost *
-find_relay (const RelaisConfig *config, const char *name)
-{
-  if (name[0] == '\0')
-    return config->relay_host;
-  for (guint i = 0; i < config->relay_hosts->len; i++)
-    {
-      const RelaisRelayHost *relay = g_ptr_array_index (config->relay_hosts, i);
-
-      if (g_strcmp0 (relay->name, name) == 0)
-        return relay;
-    }
-  return NULL;
-}
-
 /* Every recipient of DELIVERY gets STATUS and REASON. */
 static void
 fail_all (RelaisSmtpDelivery *delivery, RelaisDeliveryStatus status, const char *reason)
@@ -129,7 +113,8 @@ relais_remote_deliver_async (RelaisConfig *config, const char *destination,
   if (g_str_has_prefix (destination, DESTINATION_RELAY))
     {
       const char *name = destination + strlen (DESTINATION_RELAY);
-      const RelaisRelayHost *relay = find_relay (config, name);
+      const RelaisRelayHost *relay = name[0] == '\0' ? config->relay_host
+                                                     : relais_config_lookup_relay_host (config, name);
 
       if (relay == NULL || relay->server == NULL || relay->server[0] == '\0')
         {
