@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "relais-config.h"
+#include "relais-config-private.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include "relais-address.h"
 #include "relais-error.h"
 
-#define MAX_LIST_ENTRIES 1000
+#define MAX_LIST_ENTRIES RELAIS_CONFIG_MAX_LIST_ENTRIES
 
 /* ---------------------------------------------------------------- syntax */
 
@@ -193,6 +194,15 @@ relais_config_new_default (void)
   config->relay_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_rule_free);
   config->trusted_networks = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_trusted_network_free);
   config->relay_domains = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_domain_free);
+  config->security_rules = relais_rule_set_new (NULL);
+  config->reject_non_fqdn_sender = TRUE;
+  config->limit_connections = TRUE;
+  config->max_connections = RELAIS_DEFAULT_MAX_CONNECTIONS;
+  config->max_messages_per_minute = RELAIS_DEFAULT_MAX_MESSAGES_PER_MINUTE;
+  config->max_connections_per_minute = RELAIS_DEFAULT_MAX_CONNECTIONS_PER_MINUTE;
+  config->reject_unauthorized_pipelining = TRUE;
+  config->max_nonexistent_recipients = RELAIS_DEFAULT_MAX_NONEXISTENT_RECIPIENTS;
+  config->max_junk_commands = RELAIS_DEFAULT_MAX_JUNK_COMMANDS;
   return config;
 }
 
@@ -220,6 +230,7 @@ relais_config_unref (RelaisConfig *config)
   g_ptr_array_unref (config->relay_rules);
   g_ptr_array_unref (config->trusted_networks);
   g_ptr_array_unref (config->relay_domains);
+  relais_rule_set_unref (config->security_rules);
   g_free (config);
 }
 
@@ -266,6 +277,7 @@ relais_config_copy (const RelaisConfig *config)
   copy->relay_domains = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_relay_domain_free);
   for (guint i = 0; i < config->relay_domains->len; i++)
     g_ptr_array_add (copy->relay_domains, relais_relay_domain_copy (config->relay_domains->pdata[i]));
+  copy->security_rules = relais_rule_set_ref (config->security_rules);   /* immutable: shared */
   return copy;
 }
 
@@ -330,11 +342,8 @@ relais_config_account_addresses (const RelaisConfig *config, const RelaisAccount
 
 /* ---------------------------------------------------------------- General */
 
-static gboolean
-invalid (GError **error, const char *property, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-invalid (GError **error, const char *property, const char *format, ...)
+gboolean
+relais_config_invalid (GError **error, const char *property, const char *format, ...)
 {
   g_autofree char *reason = NULL;
   va_list args;
@@ -346,35 +355,35 @@ invalid (GError **error, const char *property, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-check_type (GVariant *value, const char *property, const GVariantType *type, GError **error)
+gboolean
+relais_config_check_type (GVariant *value, const char *property, const GVariantType *type, GError **error)
 {
   if (g_variant_is_of_type (value, type))
     return TRUE;
-  return invalid (error, property, "expected a value of type '%.*s', got '%s'",
+  return relais_config_invalid (error, property, "expected a value of type '%.*s', got '%s'",
                   (int) g_variant_type_get_string_length (type), g_variant_type_peek_string (type),
                   g_variant_get_type_string (value));
 }
 
-static gboolean
-set_bool (GVariant *value, const char *property, gboolean *out, GError **error)
+gboolean
+relais_config_set_bool (GVariant *value, const char *property, gboolean *out, GError **error)
 {
-  if (!check_type (value, property, G_VARIANT_TYPE_BOOLEAN, error))
+  if (!relais_config_check_type (value, property, G_VARIANT_TYPE_BOOLEAN, error))
     return FALSE;
   *out = g_variant_get_boolean (value);
   return TRUE;
 }
 
-static gboolean
-set_uint (GVariant *value, const char *property, guint min, guint max, guint *out, GError **error)
+gboolean
+relais_config_set_uint (GVariant *value, const char *property, guint min, guint max, guint *out, GError **error)
 {
   guint v;
 
-  if (!check_type (value, property, G_VARIANT_TYPE_UINT32, error))
+  if (!relais_config_check_type (value, property, G_VARIANT_TYPE_UINT32, error))
     return FALSE;
   v = g_variant_get_uint32 (value);
   if (v < min || v > max)
-    return invalid (error, property, "%u is out of range: it must be between %u and %u", v, min, max);
+    return relais_config_invalid (error, property, "%u is out of range: it must be between %u and %u", v, min, max);
   *out = v;
   return TRUE;
 }
@@ -386,21 +395,21 @@ validate_address_list (GVariant *value, const char *property, GStrv *out, GError
   g_autofree const char **items = NULL;
   gsize n;
 
-  if (!check_type (value, property, G_VARIANT_TYPE_STRING_ARRAY, error))
+  if (!relais_config_check_type (value, property, G_VARIANT_TYPE_STRING_ARRAY, error))
     return FALSE;
   items = g_variant_get_strv (value, &n);
   if (n > MAX_LIST_ENTRIES)
-    return invalid (error, property, "at most %d addresses are allowed", MAX_LIST_ENTRIES);
+    return relais_config_invalid (error, property, "at most %d addresses are allowed", MAX_LIST_ENTRIES);
   for (gsize i = 0; i < n; i++)
     {
       g_autofree char *address = NULL;
 
       if (!relais_is_valid_address (items[i]))
-        return invalid (error, property, "'%s' is not a valid e-mail address (user@domain)", items[i]);
+        return relais_config_invalid (error, property, "'%s' is not a valid e-mail address (user@domain)", items[i]);
       address = normalize_address (items[i]);
       for (guint j = 0; j < list->len; j++)
         if (g_ascii_strcasecmp (list->pdata[j], address) == 0)
-          return invalid (error, property, "'%s' is listed twice", items[i]);
+          return relais_config_invalid (error, property, "'%s' is listed twice", items[i]);
       g_ptr_array_add (list, g_steal_pointer (&address));
     }
   g_ptr_array_add (list, NULL);
@@ -413,34 +422,34 @@ static gboolean
 apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
 {
   if (g_str_equal (key, "SmtpAuthentication"))
-    return set_bool (value, key, &c->smtp_authentication, error);
+    return relais_config_set_bool (value, key, &c->smtp_authentication, error);
   if (g_str_equal (key, "SkipAuthForLocalNetworks"))
-    return set_bool (value, key, &c->skip_auth_for_local_networks, error);
+    return relais_config_set_bool (value, key, &c->skip_auth_for_local_networks, error);
   if (g_str_equal (key, "VerifySenderLogin"))
-    return set_bool (value, key, &c->verify_sender_login, error);
+    return relais_config_set_bool (value, key, &c->verify_sender_login, error);
   if (g_str_equal (key, "SkipSenderCheckForTrusted"))
-    return set_bool (value, key, &c->skip_sender_check_for_trusted, error);
+    return relais_config_set_bool (value, key, &c->skip_sender_check_for_trusted, error);
   if (g_str_equal (key, "DisableAutoForward"))
-    return set_bool (value, key, &c->disable_auto_forward, error);
+    return relais_config_set_bool (value, key, &c->disable_auto_forward, error);
   if (g_str_equal (key, "MaxRecipients"))
-    return set_uint (value, key, 1, 100000, &c->max_recipients, error);
+    return relais_config_set_uint (value, key, 1, 100000, &c->max_recipients, error);
   if (g_str_equal (key, "MaxHops"))
-    return set_uint (value, key, 1, 1000, &c->max_hops, error);
+    return relais_config_set_uint (value, key, 1, 1000, &c->max_hops, error);
   if (g_str_equal (key, "MaxMessageSizeMB"))
-    return set_uint (value, key, 1, 2047, &c->max_message_size_mb, error);
+    return relais_config_set_uint (value, key, 1, 2047, &c->max_message_size_mb, error);
   if (g_str_equal (key, "IdleTimeout"))
-    return set_uint (value, key, 5, 3600, &c->idle_timeout, error);
+    return relais_config_set_uint (value, key, 5, 3600, &c->idle_timeout, error);
   if (g_str_equal (key, "ExternalAdministrators"))
     return validate_address_list (value, key, &c->external_administrators, error);
   if (g_str_equal (key, "Hostname"))
     {
       const char *name;
 
-      if (!check_type (value, key, G_VARIANT_TYPE_STRING, error))
+      if (!relais_config_check_type (value, key, G_VARIANT_TYPE_STRING, error))
         return FALSE;
       name = g_variant_get_string (value, NULL);
       if (!relais_is_fqdn (name))
-        return invalid (error, key,
+        return relais_config_invalid (error, key,
                         "'%s' is not a fully qualified domain name "
                         "(expected something like mail.example.org)",
                         name);
@@ -453,14 +462,14 @@ apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
       const char *text;
       gsize len;
 
-      if (!check_type (value, key, G_VARIANT_TYPE_STRING, error))
+      if (!relais_config_check_type (value, key, G_VARIANT_TYPE_STRING, error))
         return FALSE;
       text = g_variant_get_string (value, &len);
       if (len == 0 || len > 200)
-        return invalid (error, key, "must be 1 to 200 characters long");
+        return relais_config_invalid (error, key, "must be 1 to 200 characters long");
       for (gsize i = 0; i < len; i++)
         if ((guchar) text[i] < 0x20 || (guchar) text[i] > 0x7e)
-          return invalid (error, key,
+          return relais_config_invalid (error, key,
                           "must be one line of printable ASCII characters "
                           "(no control characters, line breaks or non-ASCII)");
       g_free (c->banner);
@@ -540,7 +549,7 @@ relais_config_add_local_domain (const RelaisConfig *base, const char *domain, GE
 
   if (!relais_is_valid_domain (domain))
     {
-      invalid (error, "domain", "'%s' is not a valid domain name", domain ? domain : "");
+      relais_config_invalid (error, "domain", "'%s' is not a valid domain name", domain ? domain : "");
       return NULL;
     }
   if (relais_config_is_local_domain (base, domain))
@@ -551,14 +560,14 @@ relais_config_add_local_domain (const RelaisConfig *base, const char *domain, GE
     }
   if (g_strv_length (base->local_domains) >= MAX_LIST_ENTRIES)
     {
-      invalid (error, "domain", "at most %d local domains are allowed", MAX_LIST_ENTRIES);
+      relais_config_invalid (error, "domain", "at most %d local domains are allowed", MAX_LIST_ENTRIES);
       return NULL;
     }
   lower = g_ascii_strdown (domain, -1);
   relay = relais_config_match_relay_domain (base, lower);
   if (relay != NULL)
     {
-      invalid (error, "domain",
+      relais_config_invalid (error, "domain",
                "%s is a relay domain (entry '%s' of Relay Control): its mail is forwarded to its own "
                "server; remove it from the relay domains first to deliver its mail here",
                lower, relay->name);
@@ -577,7 +586,7 @@ relais_config_add_local_domain (const RelaisConfig *base, const char *domain, GE
 
           if (g_ascii_strcasecmp (at + 1, lower) == 0 && other && other != account)
             {
-              invalid (error, "domain",
+              relais_config_invalid (error, "domain",
                        "adding '%s' would give %s to both account '%s' (alias) and account '%s'",
                        lower, account->aliases[j], account->login, other->login);
               return NULL;
@@ -662,7 +671,7 @@ relais_config_put_account (const RelaisConfig *base, const RelaisAccount *accoun
 
   if (!relais_is_valid_login (account->login))
     {
-      invalid (error, "login",
+      relais_config_invalid (error, "login",
                "'%s' is not a valid login: use 1 to 64 characters of a-z, 0-9, '.', '_' and '-', "
                "starting with a letter or a digit",
                account->login ? account->login : "");
@@ -682,14 +691,14 @@ relais_config_put_account (const RelaisConfig *base, const RelaisAccount *accoun
     }
   if (account->password_hash == NULL || account->password_hash[0] != '$')
     {
-      invalid (error, "password", "the stored password hash is not a crypt(3) hash");
+      relais_config_invalid (error, "password", "the stored password hash is not a crypt(3) hash");
       return NULL;
     }
   n_aliases = account->aliases ? g_strv_length (account->aliases) : 0;
   n_forwards = account->forwards ? g_strv_length (account->forwards) : 0;
   if (n_aliases > MAX_LIST_ENTRIES || n_forwards > MAX_LIST_ENTRIES)
     {
-      invalid (error, n_aliases > MAX_LIST_ENTRIES ? "aliases" : "forwards",
+      relais_config_invalid (error, n_aliases > MAX_LIST_ENTRIES ? "aliases" : "forwards",
                "at most %d addresses are allowed", MAX_LIST_ENTRIES);
       return NULL;
     }
@@ -706,25 +715,25 @@ relais_config_put_account (const RelaisConfig *base, const RelaisAccount *accoun
 
       if (!relais_is_valid_address (alias))
         {
-          invalid (error, "aliases", "'%s' is not a valid e-mail address (user@domain)", alias);
+          relais_config_invalid (error, "aliases", "'%s' is not a valid e-mail address (user@domain)", alias);
           return NULL;
         }
       at = strrchr (alias, '@');
       if (!relais_config_is_local_domain (base, at + 1))
         {
-          invalid (error, "aliases", "'%s' is not in a local domain (add the domain first)", alias);
+          relais_config_invalid (error, "aliases", "'%s' is not in a local domain (add the domain first)", alias);
           return NULL;
         }
       owner = relais_config_lookup_address (base, alias);
       if (owner && !g_str_equal (owner->login, account->login))
         {
-          invalid (error, "aliases", "'%s' already belongs to account '%s'", alias, owner->login);
+          relais_config_invalid (error, "aliases", "'%s' already belongs to account '%s'", alias, owner->login);
           return NULL;
         }
       for (guint j = 0; j < i; j++)
         if (g_ascii_strcasecmp (account->aliases[j], alias) == 0)
           {
-            invalid (error, "aliases", "'%s' is listed twice", alias);
+            relais_config_invalid (error, "aliases", "'%s' is listed twice", alias);
             return NULL;
           }
     }
@@ -732,14 +741,14 @@ relais_config_put_account (const RelaisConfig *base, const RelaisAccount *accoun
     {
       if (!relais_is_valid_address (account->forwards[i]))
         {
-          invalid (error, "forwards", "'%s' is not a valid e-mail address (user@domain)",
+          relais_config_invalid (error, "forwards", "'%s' is not a valid e-mail address (user@domain)",
                    account->forwards[i]);
           return NULL;
         }
       for (guint j = 0; j < i; j++)
         if (g_ascii_strcasecmp (account->forwards[j], account->forwards[i]) == 0)
           {
-            invalid (error, "forwards", "'%s' is listed twice", account->forwards[i]);
+            relais_config_invalid (error, "forwards", "'%s' is listed twice", account->forwards[i]);
             return NULL;
           }
     }
@@ -753,7 +762,7 @@ relais_config_put_account (const RelaisConfig *base, const RelaisAccount *accoun
       for (guint j = 0; own[j]; j++)
         if (g_ascii_strcasecmp (copy->forwards[i], own[j]) == 0)
           {
-            invalid (error, "forwards", "'%s' is an address of the account itself: it would loop",
+            relais_config_invalid (error, "forwards", "'%s' is an address of the account itself: it would loop",
                      copy->forwards[i]);
             return NULL;
           }
@@ -928,16 +937,16 @@ get_text (GVariant *value, const char *key, gsize max, const char **out, GError 
   const char *text;
   gsize len;
 
-  if (!check_type (value, key, G_VARIANT_TYPE_STRING, error))
+  if (!relais_config_check_type (value, key, G_VARIANT_TYPE_STRING, error))
     return FALSE;
   text = g_variant_get_string (value, &len);
   if (len > max)
-    return invalid (error, key, "must be at most %" G_GSIZE_FORMAT " bytes long", max);
+    return relais_config_invalid (error, key, "must be at most %" G_GSIZE_FORMAT " bytes long", max);
   if (!g_utf8_validate (text, len, NULL))
-    return invalid (error, key, "must be valid UTF-8");
+    return relais_config_invalid (error, key, "must be valid UTF-8");
   for (gsize i = 0; i < len; i++)
     if ((guchar) text[i] < 0x20 || text[i] == 0x7f)
-      return invalid (error, key, "must not contain control characters or line breaks");
+      return relais_config_invalid (error, key, "must not contain control characters or line breaks");
   *out = text;
   return TRUE;
 }
@@ -955,7 +964,7 @@ set_host_field (RelaisRelayHost *host, HostField field, gboolean single, GVarian
       if (!get_text (value, key, RELAIS_ADDRESS_MAX_DOMAIN, &text, error))
         return FALSE;
       if (text[0] && !relais_is_valid_domain (text) && !g_hostname_is_ip_address (text))
-        return invalid (error, key,
+        return relais_config_invalid (error, key,
                         "'%s' is neither a host name nor an IP address "
                         "(expected something like smtp.example.org or 192.0.2.25)",
                         text);
@@ -963,11 +972,11 @@ set_host_field (RelaisRelayHost *host, HostField field, gboolean single, GVarian
       host->server = g_ascii_strdown (text, -1);
       return TRUE;
     case FIELD_PORT:
-      return set_uint (value, key, 1, 65535, &host->port, error);
+      return relais_config_set_uint (value, key, 1, 65535, &host->port, error);
     case FIELD_ALWAYS_TLS:
-      return set_bool (value, key, &host->always_tls, error);
+      return relais_config_set_bool (value, key, &host->always_tls, error);
     case FIELD_AUTHENTICATION:
-      return set_bool (value, key, &host->authentication, error);
+      return relais_config_set_bool (value, key, &host->authentication, error);
     case FIELD_USERNAME:
       if (!get_text (value, key, MAX_RELAY_USERNAME, &text, error))
         return FALSE;
@@ -991,13 +1000,13 @@ check_host (const RelaisRelayHost *host, gboolean single, GError **error)
   const char *auth = host_key (FIELD_AUTHENTICATION, single);
 
   if (!single && host->server[0] == '\0')
-    return invalid (error, host_key (FIELD_SERVER, single),
+    return relais_config_invalid (error, host_key (FIELD_SERVER, single),
                     "relay host '%s' needs a server: a host name or an IP address", host->name);
   if (host->authentication && host->username[0] == '\0')
-    return invalid (error, host_key (FIELD_USERNAME, single),
+    return relais_config_invalid (error, host_key (FIELD_USERNAME, single),
                     "%s is on, so a user name is needed", auth);
   if (host->authentication && host->password[0] == '\0')
-    return invalid (error, host_key (FIELD_PASSWORD, single),
+    return relais_config_invalid (error, host_key (FIELD_PASSWORD, single),
                     "%s is on, so a password is needed (none is stored)", auth);
   return TRUE;
 }
@@ -1009,11 +1018,11 @@ check_distribution (const RelaisConfig *c, GError **error)
   if (!check_host (c->relay_host, TRUE, error))
     return FALSE;
   if (c->distribution_mode == RELAIS_DISTRIBUTION_RELAY_HOST && c->relay_host->server[0] == '\0')
-    return invalid (error, "RelayServer",
+    return relais_config_invalid (error, "RelayServer",
                     "Mode 'relay-host' needs a relay server: give RelayServer a host name or an "
                     "IP address");
   if (c->distribution_mode == RELAIS_DISTRIBUTION_RELAY_HOSTS && c->relay_hosts->len == 0)
-    return invalid (error, "Mode",
+    return relais_config_invalid (error, "Mode",
                     "'relay-hosts' needs at least one relay host: add one with AddRelayHost first");
   return TRUE;
 }
@@ -1026,7 +1035,7 @@ own_vardict (GVariant *changes, const char *what, GError **error)
 
   if (!g_variant_is_of_type (owned, G_VARIANT_TYPE_VARDICT))
     {
-      invalid (error, what, "expected a{sv}, got '%s'", g_variant_get_type_string (owned));
+      relais_config_invalid (error, what, "expected a{sv}, got '%s'", g_variant_get_type_string (owned));
       return NULL;
     }
   return g_steal_pointer (&owned);
@@ -1059,7 +1068,7 @@ relais_config_apply_distribution (const RelaisConfig *base, GVariant *changes, G
           const char *name;
           guint i;
 
-          if (!check_type (v, key, G_VARIANT_TYPE_STRING, error))
+          if (!relais_config_check_type (v, key, G_VARIANT_TYPE_STRING, error))
             return NULL;
           name = g_variant_get_string (v, NULL);
           for (i = 0; i < G_N_ELEMENTS (mode_names); i++)
@@ -1067,7 +1076,7 @@ relais_config_apply_distribution (const RelaisConfig *base, GVariant *changes, G
               break;
           if (i == G_N_ELEMENTS (mode_names))
             {
-              invalid (error, key, "'%s' is not a mode: use 'direct', 'relay-host' or 'relay-hosts'",
+              relais_config_invalid (error, key, "'%s' is not a mode: use 'direct', 'relay-host' or 'relay-hosts'",
                        name);
               return NULL;
             }
@@ -1080,7 +1089,7 @@ relais_config_apply_distribution (const RelaisConfig *base, GVariant *changes, G
         }
       else
         {
-          invalid (error, key,
+          relais_config_invalid (error, key,
                    "no such setting in org.relais.Relais1.Distribution (use Mode, RelayServer, "
                    "RelayPort, RelayAlwaysTls, RelayAuthentication, RelayUsername or RelayPassword)");
           return NULL;
@@ -1135,16 +1144,16 @@ check_entry_name (const char *what, const char *name, GError **error)
   glong n;
 
   if (name == NULL || !g_utf8_validate (name, -1, NULL))
-    return invalid (error, "Name", "must be valid UTF-8");
+    return relais_config_invalid (error, "Name", "must be valid UTF-8");
   n = g_utf8_strlen (name, -1);
   if (n < 1 || n > MAX_ENTRY_NAME)
-    return invalid (error, "Name", "a %s name must be 1 to %d characters long", what, MAX_ENTRY_NAME);
+    return relais_config_invalid (error, "Name", "a %s name must be 1 to %d characters long", what, MAX_ENTRY_NAME);
   for (const char *p = name; *p; p = g_utf8_next_char (p))
     if (!g_unichar_isprint (g_utf8_get_char (p)))
-      return invalid (error, "Name", "'%s' contains a character that is not printable", name);
+      return relais_config_invalid (error, "Name", "'%s' contains a character that is not printable", name);
   if (g_unichar_isspace (g_utf8_get_char (name)) ||
       g_unichar_isspace (g_utf8_get_char (g_utf8_prev_char (name + strlen (name)))))
-    return invalid (error, "Name", "'%s' must not begin or end with a space", name);
+    return relais_config_invalid (error, "Name", "'%s' must not begin or end with a space", name);
   return TRUE;
 }
 
@@ -1209,7 +1218,7 @@ apply_host_changes (RelaisRelayHost *host, GVariant *changes, char **rename, GEr
 
       if (rename && g_str_equal (key, "Name"))
         {
-          if (!check_type (v, key, G_VARIANT_TYPE_STRING, error) ||
+          if (!relais_config_check_type (v, key, G_VARIANT_TYPE_STRING, error) ||
               !check_host_name (g_variant_get_string (v, NULL), error))
             return FALSE;
           g_free (*rename);
@@ -1221,7 +1230,7 @@ apply_host_changes (RelaisRelayHost *host, GVariant *changes, char **rename, GEr
             return FALSE;
         }
       else
-        return invalid (error, key,
+        return relais_config_invalid (error, key,
                         "no such relay host field (use %sServer, Port, AlwaysTls, Authentication, "
                         "Username or Password)",
                         rename ? "Name, " : "");
@@ -1244,7 +1253,7 @@ relais_config_add_relay_host (const RelaisConfig *base, const char *name, GVaria
     return NULL;
   if (base->relay_hosts->len >= MAX_LIST_ENTRIES)
     {
-      invalid (error, "Name", "at most %d relay hosts are allowed", MAX_LIST_ENTRIES);
+      relais_config_invalid (error, "Name", "at most %d relay hosts are allowed", MAX_LIST_ENTRIES);
       return NULL;
     }
   host = relay_host_new (name);
@@ -1330,7 +1339,7 @@ relais_config_remove_relay_host (const RelaisConfig *base, const char *name, GEr
       if (g_str_equal (rule->host, name))
         {
           g_autofree char *patterns = g_strjoinv (", ", rule->patterns);
-          invalid (error, "name",
+          relais_config_invalid (error, "name",
                    "relay host '%s' is used by rule %u (%s rule for %s): change or remove that "
                    "rule first",
                    name, rule->id, relais_rule_kind_to_string (rule->kind), patterns);
@@ -1378,14 +1387,14 @@ set_rule_kind (RelaisRelayRule *rule, const char *kind, GError **error)
         rule->kind = i;
         return TRUE;
       }
-  return invalid (error, "Kind", "'%s' is not a rule kind: use 'recipient' or 'sender'", kind);
+  return relais_config_invalid (error, "Kind", "'%s' is not a rule kind: use 'recipient' or 'sender'", kind);
 }
 
 static gboolean
 set_rule_host (const RelaisConfig *c, RelaisRelayRule *rule, const char *host, GError **error)
 {
   if (host_index (c, host) < 0)
-    return invalid (error, "Host", "no relay host named '%s': add it with AddRelayHost first", host);
+    return relais_config_invalid (error, "Host", "no relay host named '%s': add it with AddRelayHost first", host);
   g_free (rule->host);
   rule->host = g_strdup (host);
   return TRUE;
@@ -1398,9 +1407,9 @@ set_rule_patterns (RelaisRelayRule *rule, const char *const *patterns, GError **
   guint n = g_strv_length ((GStrv) patterns);
 
   if (n == 0)
-    return invalid (error, "Patterns", "at least one address (user@domain) or domain is needed");
+    return relais_config_invalid (error, "Patterns", "at least one address (user@domain) or domain is needed");
   if (n > MAX_LIST_ENTRIES)
-    return invalid (error, "Patterns", "at most %d patterns are allowed", MAX_LIST_ENTRIES);
+    return relais_config_invalid (error, "Patterns", "at most %d patterns are allowed", MAX_LIST_ENTRIES);
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *pattern = NULL;
@@ -1410,13 +1419,13 @@ set_rule_patterns (RelaisRelayRule *rule, const char *const *patterns, GError **
       else if (!strchr (patterns[i], '@') && relais_is_valid_domain (patterns[i]))
         pattern = g_ascii_strdown (patterns[i], -1);
       else
-        return invalid (error, "Patterns",
+        return relais_config_invalid (error, "Patterns",
                         "'%s' is neither an e-mail address (user@domain) nor a domain name "
                         "(example.org)",
                         patterns[i]);
       for (guint j = 0; j < list->len; j++)
         if (g_str_equal (list->pdata[j], pattern))
-          return invalid (error, "Patterns", "'%s' is listed twice", patterns[i]);
+          return relais_config_invalid (error, "Patterns", "'%s' is listed twice", patterns[i]);
       g_ptr_array_add (list, g_steal_pointer (&pattern));
     }
   g_ptr_array_add (list, NULL);
@@ -1439,7 +1448,7 @@ relais_config_add_relay_rule (const RelaisConfig *base, guint id, const char *ki
     return NULL;
   if (base->relay_rules->len >= MAX_LIST_ENTRIES)
     {
-      invalid (error, "id", "at most %d rules are allowed", MAX_LIST_ENTRIES);
+      relais_config_invalid (error, "id", "at most %d rules are allowed", MAX_LIST_ENTRIES);
       return NULL;
     }
   if (id == 0)
@@ -1450,7 +1459,7 @@ relais_config_add_relay_rule (const RelaisConfig *base, guint id, const char *ki
         id = MAX (id, ((RelaisRelayRule *) base->relay_rules->pdata[i])->id);
       if (id == G_MAXUINT)
         {
-          invalid (error, "id", "no rule id is left");
+          relais_config_invalid (error, "id", "no rule id is left");
           return NULL;
         }
       id++;
@@ -1499,22 +1508,22 @@ relais_config_update_relay_rule (const RelaisConfig *base, guint id, GVariant *c
       gboolean ok;
 
       if (g_str_equal (key, "Kind"))
-        ok = check_type (v, key, G_VARIANT_TYPE_STRING, error) &&
+        ok = relais_config_check_type (v, key, G_VARIANT_TYPE_STRING, error) &&
              set_rule_kind (rule, g_variant_get_string (v, NULL), error);
       else if (g_str_equal (key, "Host"))
-        ok = check_type (v, key, G_VARIANT_TYPE_STRING, error) &&
+        ok = relais_config_check_type (v, key, G_VARIANT_TYPE_STRING, error) &&
              set_rule_host (config, rule, g_variant_get_string (v, NULL), error);
       else if (g_str_equal (key, "Patterns"))
         {
           g_autofree const char **patterns = NULL;
 
-          ok = check_type (v, key, G_VARIANT_TYPE_STRING_ARRAY, error);
+          ok = relais_config_check_type (v, key, G_VARIANT_TYPE_STRING_ARRAY, error);
           if (ok)
             patterns = g_variant_get_strv (v, NULL);
           ok = ok && set_rule_patterns (rule, patterns, error);
         }
       else
-        ok = invalid (error, key, "no such rule field (use Kind, Host or Patterns)");
+        ok = relais_config_invalid (error, key, "no such rule field (use Kind, Host or Patterns)");
       if (!ok)
         return NULL;
     }
@@ -1551,7 +1560,7 @@ relais_config_move_relay_rule (const RelaisConfig *base, guint id, guint positio
     }
   if (position >= base->relay_rules->len)
     {
-      invalid (error, "position", "%u is out of range: with %u rules it must be between 0 and %u",
+      relais_config_invalid (error, "position", "%u is out of range: with %u rules it must be between 0 and %u",
                position, base->relay_rules->len, base->relay_rules->len - 1);
       return NULL;
     }
@@ -1869,7 +1878,7 @@ relais_config_add_trusted_network (const RelaisConfig *base, const char *name, c
     return NULL;
   if (base->trusted_networks->len >= MAX_LIST_ENTRIES)
     {
-      invalid (error, "Name", "at most %d trusted networks are allowed", MAX_LIST_ENTRIES);
+      relais_config_invalid (error, "Name", "at most %d trusted networks are allowed", MAX_LIST_ENTRIES);
       return NULL;
     }
   config = relais_config_copy (base);
@@ -1897,8 +1906,8 @@ get_string_changes (GVariant *changes, const char *what, const char *const keys[
       for (i = 0; i < 2 && !g_str_equal (key, keys[i]); i++)
         ;
       if (i == 2)
-        return invalid (error, key, "no such %s field (use %s or %s)", what, keys[0], keys[1]);
-      if (!check_type (v, key, G_VARIANT_TYPE_STRING, error))
+        return relais_config_invalid (error, key, "no such %s field (use %s or %s)", what, keys[0], keys[1]);
+      if (!relais_config_check_type (v, key, G_VARIANT_TYPE_STRING, error))
         return FALSE;
       /* the string lives in CHANGES, which outlives V */
       values[i] = g_variant_get_string (v, NULL);
@@ -1972,14 +1981,14 @@ make_relay_domain (const RelaisConfig *c, const char *name, const char *domain, 
     return NULL;
   if (!relais_is_valid_domain (domain))
     {
-      invalid (error, "Domain", "'%s' is not a valid domain name (expected something like branch.example.org)",
+      relais_config_invalid (error, "Domain", "'%s' is not a valid domain name (expected something like branch.example.org)",
                domain ? domain : "");
       return NULL;
     }
   if (relais_config_is_local_domain (c, domain))
     {
       g_autofree char *lower = g_ascii_strdown (domain, -1);
-      invalid (error, "Domain",
+      relais_config_invalid (error, "Domain",
                "%s is a local domain: its mail is delivered here; remove it from the local domains "
                "first to relay its mail to its own server",
                lower);
@@ -2018,7 +2027,7 @@ relais_config_add_relay_domain (const RelaisConfig *base, const char *name, cons
     return NULL;
   if (base->relay_domains->len >= MAX_LIST_ENTRIES)
     {
-      invalid (error, "Name", "at most %d relay domains are allowed", MAX_LIST_ENTRIES);
+      relais_config_invalid (error, "Name", "at most %d relay domains are allowed", MAX_LIST_ENTRIES);
       return NULL;
     }
   config = relais_config_copy (base);

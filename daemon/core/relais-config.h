@@ -9,6 +9,8 @@
 
 #include <gio/gio.h>
 
+#include "relais-rules.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -88,6 +90,24 @@ typedef struct {
   /* Relay Control (SPEC §3) */
   GPtrArray *trusted_networks;   /* of RelaisTrustedNetwork*, sorted by name, names unique */
   GPtrArray *relay_domains;      /* of RelaisRelayDomain*, sorted by name, names and domains unique */
+
+  /* Security (SPEC §4.1, §4.3-4.5; defaults §4.6) */
+  RelaisRuleSet *security_rules;           /* black/white rules in the configured order; never NULL */
+  gboolean reject_non_fqdn_sender;         /* 504 5.5.2 */
+  gboolean reject_unknown_sender_domain;   /* 550 5.1.8 / 450 4.1.8 */
+  gboolean reject_unknown_client_hostname; /* 450 4.7.25 / 550 5.7.25 */
+  gboolean limit_connections;              /* simultaneous connections per client address */
+  guint max_connections;
+  gboolean limit_message_rate;             /* messages per client address per minute */
+  guint max_messages_per_minute;
+  gboolean limit_connection_rate;          /* new connections per client address per minute */
+  guint max_connections_per_minute;
+  gboolean reject_unauthorized_pipelining; /* 554 5.5.0, then close */
+  gboolean reject_non_fqdn_helo;           /* 504 5.5.2 */
+  gboolean reject_unknown_helo;            /* 450 4.7.1 */
+  gboolean block_nonexistent_recipients;   /* block past N 550 5.1.1 until local midnight */
+  guint max_nonexistent_recipients;
+  guint max_junk_commands;                 /* per session: past it 421 4.7.0 and close */
 } RelaisConfig;
 
 /* Defaults from SPEC §1. */
@@ -97,6 +117,12 @@ typedef struct {
 #define RELAIS_DEFAULT_MAX_SIZE_MB     10
 #define RELAIS_DEFAULT_IDLE_TIMEOUT    300
 #define RELAIS_DEFAULT_RELAY_PORT      25
+/* Defaults from SPEC §4.6. */
+#define RELAIS_DEFAULT_MAX_CONNECTIONS              50
+#define RELAIS_DEFAULT_MAX_MESSAGES_PER_MINUTE      60
+#define RELAIS_DEFAULT_MAX_CONNECTIONS_PER_MINUTE   60
+#define RELAIS_DEFAULT_MAX_NONEXISTENT_RECIPIENTS   20
+#define RELAIS_DEFAULT_MAX_JUNK_COMMANDS            100
 
 RelaisConfig *relais_config_new_default (void);
 RelaisConfig *relais_config_ref (RelaisConfig *config);
@@ -197,6 +223,18 @@ gboolean       relais_password_verify (const char *password, const char *hash);
 
 RelaisAccount *relais_account_copy (const RelaisAccount *account);
 void           relais_account_free (RelaisAccount *account);
+
+/* Security settings (SPEC §4.3-4.5) as a{sv} with their D-Bus property
+ * names: RejectNonFqdnSender, RejectUnknownSenderDomain,
+ * RejectUnknownClientHostname (b); LimitConnections (b), MaxConnections (u
+ * 1..10000); LimitMessageRate (b), MaxMessagesPerMinute (u 1..100000);
+ * LimitConnectionRate (b), MaxConnectionsPerMinute (u 1..100000);
+ * RejectUnauthorizedPipelining, RejectNonFqdnHelo, RejectUnknownHelo (b);
+ * BlockNonexistentRecipients (b), MaxNonexistentRecipients (u 1..100000);
+ * MaxJunkCommands (u 1..100000). All checked together, all or nothing, like
+ * relais_config_apply_general(). */
+RelaisConfig *relais_config_apply_security (const RelaisConfig *base, GVariant *changes, GError **error);
+GVariant     *relais_config_security_to_variant (const RelaisConfig *config);
 
 /* Relay Control entries. NETWORK is parsed as an IPv4/IPv6 address or CIDR
  * subnet (host bits must be zero); NULL + RELAIS_ERROR_INVALID_ARGUMENT saying

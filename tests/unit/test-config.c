@@ -1040,6 +1040,74 @@ test_relay_control_limits (void)
                   RELAIS_ERROR_INVALID_ARGUMENT, "Name: at most 1000 relay domains are allowed");
 }
 
+/* SPEC §4.6 defaults, and an all-or-nothing update naming the bad setting. */
+static void
+test_security_settings (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) next = NULL;
+  g_autoptr (GVariant) dict = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder b;
+
+  g_assert_true (base->reject_non_fqdn_sender);
+  g_assert_false (base->reject_unknown_sender_domain);
+  g_assert_false (base->reject_unknown_client_hostname);
+  g_assert_true (base->limit_connections);
+  g_assert_cmpuint (base->max_connections, ==, 50);
+  g_assert_false (base->limit_message_rate);
+  g_assert_cmpuint (base->max_messages_per_minute, ==, 60);
+  g_assert_false (base->limit_connection_rate);
+  g_assert_cmpuint (base->max_connections_per_minute, ==, 60);
+  g_assert_true (base->reject_unauthorized_pipelining);
+  g_assert_false (base->reject_non_fqdn_helo);
+  g_assert_false (base->reject_unknown_helo);
+  g_assert_false (base->block_nonexistent_recipients);
+  g_assert_cmpuint (base->max_nonexistent_recipients, ==, 20);
+  g_assert_cmpuint (base->max_junk_commands, ==, 100);
+  g_assert_cmpuint (relais_rule_set_get_length (base->security_rules), ==, 0);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "LimitMessageRate", g_variant_new_boolean (TRUE));
+  g_variant_builder_add (&b, "{sv}", "MaxMessagesPerMinute", g_variant_new_uint32 (5));
+  next = relais_config_apply_security (base, g_variant_builder_end (&b), &error);
+  g_assert_no_error (error);
+  g_assert_true (next->limit_message_rate);
+  g_assert_cmpuint (next->max_messages_per_minute, ==, 5);
+  g_assert_false (base->limit_message_rate);
+
+  dict = relais_config_security_to_variant (next);
+  g_assert_true (g_variant_lookup_value (dict, "LimitMessageRate", NULL) != NULL);
+  {
+    guint n = 0;
+    g_assert_true (g_variant_lookup (dict, "MaxMessagesPerMinute", "u", &n));
+    g_assert_cmpuint (n, ==, 5);
+  }
+  g_clear_pointer (&next, relais_config_unref);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "RejectUnknownHelo", g_variant_new_boolean (TRUE));
+  g_variant_builder_add (&b, "{sv}", "MaxJunkCommands", g_variant_new_uint32 (0));
+  next = relais_config_apply_security (base, g_variant_builder_end (&b), &error);
+  g_assert_null (next);
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "MaxJunkCommands"));
+  g_clear_error (&error);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "RejectNonFqdnSender", g_variant_new_string ("yes"));
+  next = relais_config_apply_security (base, g_variant_builder_end (&b), &error);
+  g_assert_null (next);
+  g_assert_nonnull (strstr (error->message, "RejectNonFqdnSender"));
+  g_clear_error (&error);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "NoSuchThing", g_variant_new_boolean (TRUE));
+  next = relais_config_apply_security (base, g_variant_builder_end (&b), &error);
+  g_assert_null (next);
+  g_assert_nonnull (strstr (error->message, "NoSuchThing"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1063,5 +1131,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/config/trusted-network-edits", test_trusted_network_edits);
   g_test_add_func ("/relais/config/relay-domain-edits", test_relay_domain_edits);
   g_test_add_func ("/relais/config/relay-control-limits", test_relay_control_limits);
+  g_test_add_func ("/relais/config/security-settings", test_security_settings);
   return g_test_run ();
 }

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Validation helpers shared by the relais-config*.c files: each sets
+ * RELAIS_ERROR_INVALID_ARGUMENT with "PROPERTY: reason" and returns FALSE on
+ * a wrong type or value. Not for use outside daemon/core. */
+#pragma once
+
+#include <glib.h>
+
+#define RELAIS_CONFIG_MAX_LIST_ENTRIES 1000
+
+gboolean relais_config_invalid (GError **error, const char *property, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
+gboolean relais_config_check_type (GVariant *value, const char *property, const GVariantType *type,
+                                   GError **error);
+gboolean relais_config_set_bool (GVariant *value, const char *property, gboolean *out, GError **error);
+gboolean relais_config_set_uint (GVariant *value, const char *property, guint min, guint max, guint *out,
+                                 GError **error);
