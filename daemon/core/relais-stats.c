@@ -11,6 +11,7 @@
 struct _RelaisStats {
   gint64 values[RELAIS_STAT_N];
   GHashTable *rejections;   /* reason (owned) -> guint64* count (owned) */
+  GHashTable *rule_hits;    /* rule (owned) -> guint64* count (owned) */
   guint64 generation;
 };
 
@@ -20,6 +21,7 @@ relais_stats_new (void)
   RelaisStats *stats = g_new0 (RelaisStats, 1);
 
   stats->rejections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  stats->rule_hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return stats;
 }
 
@@ -29,6 +31,7 @@ relais_stats_free (RelaisStats *stats)
   if (stats == NULL)
     return;
   g_hash_table_unref (stats->rejections);
+  g_hash_table_unref (stats->rule_hits);
   g_free (stats);
 }
 
@@ -59,33 +62,65 @@ relais_stats_get (RelaisStats *stats, RelaisStat stat)
   return (guint64) stats->values[stat];
 }
 
-void
-relais_stats_reject (RelaisStats *stats, const char *reason)
+static void
+count_key (GHashTable *table, const char *key)
 {
-  guint64 *count;
+  guint64 *count = g_hash_table_lookup (table, key);
 
-  g_return_if_fail (reason != NULL);
-  count = g_hash_table_lookup (stats->rejections, reason);
   if (count == NULL)
     {
       count = g_new0 (guint64, 1);
-      g_hash_table_insert (stats->rejections, g_strdup (reason), count);
+      g_hash_table_insert (table, g_strdup (key), count);
     }
   (*count)++;
+}
+
+static GVariant *
+table_to_variant (GHashTable *table)
+{
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a{st}"));
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_variant_builder_add (&builder, "{st}", (const char *) key, *(guint64 *) value);
+  return g_variant_builder_end (&builder);
+}
+
+void
+relais_stats_reject (RelaisStats *stats, const char *reason)
+{
+  g_return_if_fail (reason != NULL);
+  count_key (stats->rejections, reason);
   relais_stats_add (stats, RELAIS_STAT_REJECTED, 1);
 }
 
 GVariant *
 relais_stats_rejections (RelaisStats *stats)
 {
-  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a{st}"));
-  GHashTableIter iter;
-  gpointer key, value;
+  return table_to_variant (stats->rejections);
+}
 
-  g_hash_table_iter_init (&iter, stats->rejections);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    g_variant_builder_add (&builder, "{st}", (const char *) key, *(guint64 *) value);
-  return g_variant_builder_end (&builder);
+void
+relais_stats_hit (RelaisStats *stats, const char *rule)
+{
+  g_return_if_fail (rule != NULL);
+  count_key (stats->rule_hits, rule);
+  stats->generation++;
+}
+
+GVariant *
+relais_stats_rule_hits (RelaisStats *stats)
+{
+  return table_to_variant (stats->rule_hits);
+}
+
+void
+relais_stats_reset_rule_hits (RelaisStats *stats)
+{
+  g_hash_table_remove_all (stats->rule_hits);
+  stats->generation++;
 }
 
 guint64

@@ -25,6 +25,7 @@ typedef enum {
   RELAIS_STAT_QUEUE_OLDEST,         /* gauge: received_at (Unix seconds) of the oldest queued message, 0 if none */
   RELAIS_STAT_AUTH_SUCCESSES,       /* SMTP AUTH exchanges that succeeded */
   RELAIS_STAT_AUTH_FAILURES,        /* SMTP AUTH failures, locked-out attempts included */
+  RELAIS_STAT_DISCARDED,            /* messages accepted with 250 and dropped by a blacklist "discard" rule */
   RELAIS_STAT_N
 } RelaisStat;
 
@@ -40,6 +41,13 @@ guint64      relais_stats_get (RelaisStats *stats, RelaisStat stat);
 void         relais_stats_reject (RelaisStats *stats, const char *reason);
 /* a{st}: reason -> count */
 GVariant    *relais_stats_rejections (RelaisStats *stats);
+/* Counts one hit of RULE ("blacklist:NAME", "whitelist:NAME", "policy:CHECK",
+ * "limit:NAME"): SPEC §5 gives every rule, policy and limit its own counter.
+ * Rule hits are kept until relais_stats_reset_rule_hits(), never otherwise. */
+void         relais_stats_hit (RelaisStats *stats, const char *rule);
+/* a{st}: rule -> hits */
+GVariant    *relais_stats_rule_hits (RelaisStats *stats);
+void         relais_stats_reset_rule_hits (RelaisStats *stats);
 /* Bumped on every change; the D-Bus side compares it to coalesce signals. */
 guint64      relais_stats_generation (RelaisStats *stats);
 

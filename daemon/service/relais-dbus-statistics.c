@@ -36,6 +36,45 @@ skeleton_gone (gpointer data, GObject *where_the_object_was)
   g_source_remove (GPOINTER_TO_UINT (data));
 }
 
+typedef struct {
+  RelaisDaemon *daemon;
+  RelaisStatistics *skeleton;
+} ResetCall;
+
+static void
+reset_call_free (gpointer data)
+{
+  ResetCall *call = data;
+
+  g_object_unref (call->skeleton);
+  g_free (call);
+}
+
+static void
+reset_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  ResetCall *call = user_data;
+  RelaisStats *stats = relais_daemon_get_stats (call->daemon);
+
+  relais_stats_reset_rule_hits (stats);
+  g_message ("Rule hit counters reset by %s", g_dbus_method_invocation_get_sender (invocation));
+  relais_dbus_statistics_sync (call->skeleton, stats);
+  relais_statistics_complete_reset_rule_hits (call->skeleton, invocation);
+}
+
+static gboolean
+handle_reset_rule_hits_cb (RelaisStatistics *skeleton, GDBusMethodInvocation *invocation, gboolean interactive,
+                           gpointer user_data)
+{
+  ResetCall *call = g_new0 (ResetCall, 1);
+
+  call->daemon = user_data;
+  call->skeleton = g_object_ref (skeleton);
+  relais_authority_check (relais_daemon_get_authority (call->daemon), invocation, interactive,
+                          reset_authorized, call, reset_call_free);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 RelaisStatistics *
 relais_dbus_statistics_new (RelaisDaemon *daemon)
 {
@@ -47,6 +86,7 @@ relais_dbus_statistics_new (RelaisDaemon *daemon)
   poller->stats = relais_daemon_get_stats (daemon);
   poller->seen_generation = relais_stats_generation (poller->stats);
   relais_statistics_set_start_time (skeleton, g_get_real_time ());
+  g_signal_connect (skeleton, "handle-reset-rule-hits", G_CALLBACK (handle_reset_rule_hits_cb), daemon);
   relais_dbus_statistics_sync (skeleton, poller->stats);
   id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, poll_cb, poller, g_free);
   g_object_weak_ref (G_OBJECT (skeleton), skeleton_gone, GUINT_TO_POINTER (id));
@@ -75,4 +115,6 @@ relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
   relais_statistics_set_bytes_sent (s, relais_stats_get (stats, RELAIS_STAT_BYTES_SENT));
   relais_statistics_set_auth_successes (s, relais_stats_get (stats, RELAIS_STAT_AUTH_SUCCESSES));
   relais_statistics_set_auth_failures (s, relais_stats_get (stats, RELAIS_STAT_AUTH_FAILURES));
+  relais_statistics_set_discarded (s, relais_stats_get (stats, RELAIS_STAT_DISCARDED));
+  relais_statistics_set_rule_hits (s, relais_stats_rule_hits (stats));
 }

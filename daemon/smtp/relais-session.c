@@ -18,12 +18,20 @@
  *   (yescrypt, slow on purpose) runs in a GTask worker thread holding copies of
  *   the password and hash and a session reference, never on the main loop;
  *   a failure's 535 is delayed as RelaisAuthGuard says; credentials are never
- *   logged and are wiped from memory once used. */
+ *   logged and are wiped from memory once used;
+ * - unauthorized pipelining (SPEC §4.5: bytes before the greeting, several
+ *   commands in one go before an EHLO reply offered PIPELINING, content
+ *   before the 354) is answered 554 5.5.0 and the connection closed;
+ * - junk commands (NOOP, RSET, VRFY, EXPN, HELP, unknown ones, and any
+ *   command answered 500-503) are counted until a message is accepted: every
+ *   ten hold each batch of replies back one more second, and past
+ *   MaxJunkCommands the session ends with 421 4.7.0. */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-session.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "relais-auth-guard.h"
 #include "relais-policy.h"
@@ -104,6 +112,11 @@ struct _RelaisSession {
 
   char *helo;                    /* NULL until EHLO/HELO */
   gboolean esmtp;
+  gboolean pipelining_offered;   /* an EHLO reply offering PIPELINING went out (reset by STARTTLS) */
+  guint last_reply_code;         /* of the last reply queued */
+  guint junk_commands;           /* since the start or the last accepted message */
+  guint junk_delay_id;           /* replies held back for the junk delay (holds a session reference) */
+  gboolean junk_delay_done;      /* the pending replies have waited their delay */
   RelaisTransaction *tx;
 
   /* SMTP AUTH */
@@ -162,6 +175,7 @@ session_set_state (RelaisSession *s, SessionState state)
 static void
 reply (RelaisSession *s, guint code, const char *enhanced, const char *text)
 {
+  s->last_reply_code = code;
   relais_reply_append (s->out, code, enhanced, text);
 }
 
@@ -187,6 +201,18 @@ reject (RelaisSession *s, const char *stage, const char *reason, guint code, con
   SLOG (s, G_LOG_LEVEL_MESSAGE, "reject %s from %s [%s]: reason=%s: %u %s %s",
         stage, s->helo != NULL ? s->helo : "unknown", s->client_ip, reason, code, enhanced, text);
   reply (s, code, enhanced, text);
+}
+
+/* SPEC §4.5 "Reject unauthorized pipelining": 554 5.5.0, the rest of the
+ * input unread, then close. */
+static void
+pipelining_violation (RelaisSession *s, const char *stage, const char *what)
+{
+  SLOG (s, G_LOG_LEVEL_MESSAGE, "improper pipelining from %s: %s", s->client_ip, what);
+  relais_stats_hit (s->services->stats, "policy:unauthorized-pipelining");
+  reject (s, stage, "unauthorized-pipelining", 554, "5.5.0", "Improper use of SMTP command pipelining");
+  s->in_pos = s->in_len;
+  session_set_state (s, STATE_CLOSING);
 }
 
 /* ---- transaction ------------------------------------------------------- */
@@ -344,6 +370,7 @@ commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       SLOG (s, G_LOG_LEVEL_MESSAGE, "queued %s: from=<%s> nrcpt=%u size=%" G_GUINT64_FORMAT,
             s->tx->queue_id, s->tx->sender, s->tx->recipients->len, size);
       replyf (s, 250, "2.0.0", "Ok: queued as %s", s->tx->queue_id);
+      s->junk_commands = 0;
     }
   else
     {
@@ -482,6 +509,7 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
     g_string_append (text, "CHUNKING\nSMTPUTF8\nDSN");
     reply (s, 250, NULL, text->str);
   }
+  s->pipelining_offered = TRUE;
   s->flush_now = TRUE;
 }
 
@@ -686,6 +714,12 @@ cmd_data (RelaisSession *s, const char *arg)
       reply (s, 451, "4.3.0", "Error: queue file write error");
       return;
     }
+  /* RFC 2920 §3.1: DATA ends a group; content must wait for the 354. */
+  if (s->in_len > s->in_pos && s->services->config->reject_unauthorized_pipelining)
+    {
+      pipelining_violation (s, "DATA", "message content sent before the 354 reply");
+      return;
+    }
   session_set_state (s, STATE_DATA);
   reply (s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
   s->flush_now = TRUE;
@@ -779,6 +813,7 @@ cmd_starttls (RelaisSession *s, const char *arg)
       s->in_pos = s->in_len;
     }
   transaction_end (s);
+  s->pipelining_offered = FALSE;   /* RFC 3207 §4.2: the client starts over with EHLO */
   session_set_state (s, STATE_HANDSHAKE);
   s->flush_now = TRUE;
 }
@@ -1115,12 +1150,54 @@ cmd_auth (RelaisSession *s, const char *arg)
     }
 }
 
+static gboolean
+is_junk_command (RelaisSmtpCommand command)
+{
+  switch (command)
+    {
+    case RELAIS_SMTP_CMD_NOOP:
+    case RELAIS_SMTP_CMD_RSET:
+    case RELAIS_SMTP_CMD_VRFY:
+    case RELAIS_SMTP_CMD_EXPN:
+    case RELAIS_SMTP_CMD_HELP:
+    case RELAIS_SMTP_CMD_UNKNOWN:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static void execute_command (RelaisSession *s, RelaisSmtpCommand command, const char *line, const char *arg);
+
+/* Runs one command line, then counts it when it was junk (SPEC §4.5). */
 static void
 execute (RelaisSession *s, const char *line)
 {
   const char *arg;
   RelaisSmtpCommand command = relais_smtp_parse_command (line, &arg);
+  guint limit;
 
+  s->last_reply_code = 0;
+  execute_command (s, command, line, arg);
+  if (s->state == STATE_CLOSING || s->state == STATE_CLOSED)
+    return;
+  if (!is_junk_command (command) && (s->last_reply_code < 500 || s->last_reply_code > 503))
+    return;
+  s->junk_commands++;
+  limit = s->services->config->max_junk_commands;
+  if (limit > 0 && s->junk_commands > limit)
+    {
+      relais_stats_hit (s->services->stats, "policy:junk-commands");
+      reject (s, "command", "junk-commands", 421, "4.7.0", "Too many junk commands");
+      transaction_end (s);
+      s->in_pos = s->in_len;
+      session_set_state (s, STATE_CLOSING);
+    }
+}
+
+static void
+execute_command (RelaisSession *s, RelaisSmtpCommand command, const char *line, const char *arg)
+{
   if (command == RELAIS_SMTP_CMD_AUTH)   /* never log credentials: the mechanism only */
     SLOG (s, G_LOG_LEVEL_DEBUG, "<<< AUTH %.*s%s", (int) strcspn (arg, " "), arg,
           strchr (arg, ' ') != NULL ? " [initial response hidden]" : "");
@@ -1256,7 +1333,11 @@ process_command_line (RelaisSession *s)
     len--;
   memcpy (line, start, len);
   line[len] = '\0';
-  if (in_auth)
+  /* SPEC §4.5: before PIPELINING was offered, one command at a time. */
+  if (!in_auth && !s->pipelining_offered && s->in_len > s->in_pos &&
+      s->services->config->reject_unauthorized_pipelining)
+    pipelining_violation (s, "command", "several commands sent at once without PIPELINING");
+  else if (in_auth)
     auth_response (s, line);
   else
     execute (s, line);
@@ -1568,6 +1649,18 @@ start_handshake (RelaisSession *s)
                                     handshake_cb, relais_session_ref (s));
 }
 
+static gboolean
+junk_delay_cb (gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  s->junk_delay_id = 0;
+  s->io_pending = FALSE;
+  s->junk_delay_done = TRUE;
+  pump (s);
+  return G_SOURCE_REMOVE;
+}
+
 /* Runs buffered commands, then writes replies, then reads: never two at once. */
 static void
 pump (RelaisSession *s)
@@ -1584,6 +1677,16 @@ pump (RelaisSession *s)
     return;
   if (s->out->len > 0)
     {
+      /* SPEC §4.5: every 10 junk commands, one more second before replies. */
+      if (s->junk_commands >= 10 && !s->junk_delay_done && s->state != STATE_CLOSING)
+        {
+          s->io_pending = TRUE;
+          s->junk_delay_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, s->junk_commands / 10,
+                                                         junk_delay_cb, relais_session_ref (s),
+                                                         (GDestroyNotify) relais_session_unref);
+          return;
+        }
+      s->junk_delay_done = FALSE;
       start_write (s);
       return;
     }
@@ -1606,6 +1709,7 @@ close_now (RelaisSession *s)
     return;
   disarm_timer (s);
   g_clear_handle_id (&s->auth_delay_id, g_source_remove);   /* drops its reference; the caller holds one */
+  g_clear_handle_id (&s->junk_delay_id, g_source_remove);
   g_cancellable_cancel (s->cancellable);
   if (s->tx != NULL && (s->state == STATE_DATA || s->state == STATE_BDAT_CHUNK || s->tx->writer != NULL))
     SLOG (s, G_LOG_LEVEL_INFO, "aborting the transaction in progress");
@@ -1660,6 +1764,18 @@ relais_session_new (RelaisServices *services, GSocketConnection *connection, Rel
   return s;
 }
 
+/* Did the client send anything before our greeting? A peek, never a read. */
+static gboolean
+sent_before_greeting (RelaisSession *s)
+{
+  GSocket *socket = g_socket_connection_get_socket (s->connection);
+  char byte;
+
+  if (!s->services->config->reject_unauthorized_pipelining)
+    return FALSE;
+  return recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 void
 relais_session_start (RelaisSession *s)
 {
@@ -1669,6 +1785,8 @@ relais_session_start (RelaisSession *s)
         s->kind == RELAIS_ENDPOINT_SMTP ? "smtp" : s->kind == RELAIS_ENDPOINT_SUBMISSION ? "submission" : "smtps");
   if (s->kind == RELAIS_ENDPOINT_SMTPS)
     session_set_state (s, STATE_HANDSHAKE);
+  else if (sent_before_greeting (s))
+    pipelining_violation (s, "connect", "sent data before the greeting");
   else
     greet (s);
   pump (s);

@@ -273,3 +273,13 @@ def test_queue_changes_allowed_with_manage_queue(sysdaemon, polkit_mock):
     with pytest.raises(DBusCallError) as e:
         queue_change(sysdaemon, "Delete", qid)
     assert e.value.name == ERR + "NotFound", e.value
+
+
+def test_reset_rule_hits_needs_configure(sysdaemon, polkit_mock):
+    iface = "org.relais.Relais1.Statistics"
+    with pytest.raises(DBusCallError) as e:
+        sysdaemon.dbus().call(iface, "ResetRuleHits", "(b)", (False,))
+    assert e.value.name == ERR + "PermissionDenied", e.value
+    assert checked_actions(polkit_mock) == [ACTION_CONFIGURE]
+    set_allowed(polkit_mock, [ACTION_CONFIGURE])
+    sysdaemon.dbus().call(iface, "ResetRuleHits", "(b)", (False,))
