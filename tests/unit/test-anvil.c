@@ -149,6 +149,8 @@ test_block (void)
   relais_anvil_block (anvil, "2001:DB8::1", midnight + 100);
   relais_anvil_block (anvil, "10.0.0.1", midnight);
   relais_anvil_block (anvil, "192.0.2.200", T0 + 30);   /* a short one */
+  relais_anvil_block (anvil, "192.0.2.201", 0);         /* no end: no block */
+  g_assert_cmpint (relais_anvil_blocked_until (anvil, "192.0.2.201", T0), ==, 0);
 
   g_assert_cmpint (relais_anvil_blocked_until (anvil, "192.0.2.10", T0), ==, midnight);
   g_assert_cmpint (relais_anvil_blocked_until (anvil, "2001:db8:0::1", T0), ==, midnight + 100);
