@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * DNS checks for the policy. See relais-dns-check.h.
+ *
+ * Why not GResolver: GLib 2.74's resolver reports a name that does not exist
+ * and a name without the records asked for with the same error
+ * (G_RESOLVER_ERROR_NOT_FOUND, and the same message for record lookups), and
+ * SPEC §4.4 answers them differently (550 5.7.25 only when the PTR lookup gave
+ * NXDOMAIN). So each query is built and sent with glibc's resolver
+ * (res_nmkquery, res_nsend: the system's /etc/resolv.conf, read again for each
+ * check, like the rest of the daemon's lookups), and the answer's rcode and
+ * records are read with ns_initparse (libresolv). Only DNS is asked, never
+ * /etc/hosts: these checks are about what the world publishes.
+ *
+ * The blocking queries run in a GTask worker thread, which may return early on
+ * cancellation; the caller-facing task completes on the caller's main context
+ * with the worker's answer, TEMPFAIL when the timeout fires first, or
+ * G_IO_ERROR_CANCELLED. A worker left behind by a timeout stops before its
+ * next query and its answer is dropped. */
+#ifndef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "relais"
+#endif
+
+#include "relais-dns-check.h"
+
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <string.h>
+
+#include "relais-networks.h"
+
+#define MAX_PTR_NAMES 10
+#define ANSWER_SIZE 65536
+
+static gint timeout_ms = RELAIS_DNS_CHECK_DEFAULT_TIMEOUT_MS;
+
+void
+relais_dns_check_set_timeout (guint milliseconds)
+{
+  g_atomic_int_set (&timeout_ms, milliseconds > 0 ? (gint) MIN (milliseconds, (guint) G_MAXINT)
+                                                  : RELAIS_DNS_CHECK_DEFAULT_TIMEOUT_MS);
+}
+
+guint
+relais_dns_check_get_timeout (void)
+{
+  return (guint) g_atomic_int_get (&timeout_ms);
+}
+
+const char *
+relais_dns_result_to_string (RelaisDnsResult result)
+{
+  switch (result)
+    {
+    case RELAIS_DNS_FOUND: return "found";
+    case RELAIS_DNS_NXDOMAIN: return "nxdomain";
+    case RELAIS_DNS_NO_RECORDS: return "no-records";
+    case RELAIS_DNS_TEMPFAIL: return "tempfail";
+    case RELAIS_DNS_UNCHECKED:
+    default: return "unchecked";
+    }
+}
+
+/* ---- one query (worker thread) ------------------------------------------ */
+
+/* Asks the DNS for NAME's records of TYPE. On FOUND, each answer of that type
+ * is added to RECORDS (when not NULL): a GInetAddress for A and AAAA, the name
+ * (lower case, no trailing dot) for PTR, nothing for other types. */
+static RelaisDnsResult
+query (res_state state, const char *name, int type, GPtrArray *records)
+{
+  guchar request[NS_PACKETSZ];
+  g_autofree guchar *answer = g_malloc (ANSWER_SIZE);
+  int request_len, answer_len, rcode;
+  ns_msg msg;
+  guint found = 0;
+
+  request_len = res_nmkquery (state, ns_o_query, name, ns_c_in, type, NULL, 0, NULL,
+                              request, sizeof request);
+  if (request_len < 0)
+    {
+      g_debug ("DNS %s (type %d): cannot build the query", name, type);
+      return RELAIS_DNS_NXDOMAIN;   /* not a name the DNS can hold */
+    }
+  answer_len = res_nsend (state, request, request_len, answer, ANSWER_SIZE);
+  if (answer_len < 0)
+    {
+      g_debug ("DNS %s (type %d): no answer from the name servers", name, type);
+      return RELAIS_DNS_TEMPFAIL;
+    }
+  if (ns_initparse (answer, answer_len, &msg) < 0)
+    {
+      g_debug ("DNS %s (type %d): malformed answer", name, type);
+      return RELAIS_DNS_TEMPFAIL;
+    }
+  rcode = ns_msg_getflag (msg, ns_f_rcode);
+  if (rcode == ns_r_nxdomain)
+    return RELAIS_DNS_NXDOMAIN;
+  if (rcode != ns_r_noerror)
+    {
+      g_debug ("DNS %s (type %d): rcode %d", name, type, rcode);
+      return RELAIS_DNS_TEMPFAIL;
+    }
+
+  for (int i = 0; i < ns_msg_count (msg, ns_s_an); i++)
+    {
+      ns_rr rr;
+
+      if (ns_parserr (&msg, ns_s_an, i, &rr) < 0)
+        {
+          g_debug ("DNS %s (type %d): malformed record", name, type);
+          return found > 0 ? RELAIS_DNS_FOUND : RELAIS_DNS_TEMPFAIL;
+        }
+      /* a CNAME chain comes with the target's records: count only TYPE */
+      if ((int) ns_rr_type (rr) != type || ns_rr_class (rr) != ns_c_in)
+        continue;
+      found++;
+      if (records == NULL)
+        continue;
+      if (type == ns_t_a && ns_rr_rdlen (rr) == 4)
+        g_ptr_array_add (records, g_inet_address_new_from_bytes (ns_rr_rdata (rr), G_SOCKET_FAMILY_IPV4));
+      else if (type == ns_t_aaaa && ns_rr_rdlen (rr) == 16)
+        g_ptr_array_add (records, g_inet_address_new_from_bytes (ns_rr_rdata (rr), G_SOCKET_FAMILY_IPV6));
+      else if (type == ns_t_ptr)
+        {
+          char target[NS_MAXDNAME];
+          gsize len;
+
+          if (dn_expand (ns_msg_base (msg), ns_msg_end (msg), ns_rr_rdata (rr), target, sizeof target) < 0)
+            continue;
+          len = strlen (target);
+          if (len > 0 && target[len - 1] == '.')
+            target[--len] = '\0';
+          if (len > 0)
+            g_ptr_array_add (records, g_ascii_strdown (target, (gssize) len));
+        }
+    }
+  return found > 0 ? RELAIS_DNS_FOUND : RELAIS_DNS_NO_RECORDS;
+}
+
+static gboolean
+open_resolver (struct __res_state *state)
+{
+  memset (state, 0, sizeof *state);
+  if (res_ninit (state) != 0)
+    {
+      g_debug ("DNS: cannot read the resolver configuration");
+      res_nclose (state);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- the checks (worker thread) ----------------------------------------- */
+
+typedef struct {
+  char *name;                  /* host check: the ASCII name */
+  RelaisDnsCheckFlags flags;
+  GInetAddress *address;       /* client-name check */
+} Query;
+
+static void
+query_free (Query *q)
+{
+  g_free (q->name);
+  g_clear_object (&q->address);
+  g_free (q);
+}
+
+typedef struct {
+  RelaisDnsResult result;
+  char *name;                  /* the confirmed client name */
+} Answer;
+
+static void
+answer_free (Answer *answer)
+{
+  g_free (answer->name);
+  g_free (answer);
+}
+
+static Answer *
+answer_new (RelaisDnsResult result, char *name)
+{
+  Answer *answer = g_new0 (Answer, 1);
+
+  answer->result = result;
+  answer->name = name;
+  return answer;
+}
+
+static void
+host_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  static const struct { RelaisDnsCheckFlags flag; int type; } types[] = {
+    { RELAIS_DNS_CHECK_MX, ns_t_mx },
+    { RELAIS_DNS_CHECK_A, ns_t_a },
+    { RELAIS_DNS_CHECK_AAAA, ns_t_aaaa },
+  };
+  Query *q = task_data;
+  struct __res_state state;
+  gboolean tempfail = FALSE;
+  RelaisDnsResult result = RELAIS_DNS_NO_RECORDS;
+
+  if (!open_resolver (&state))
+    {
+      g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      RelaisDnsResult one;
+
+      if (!(q->flags & types[i].flag))
+        continue;
+      if (g_task_return_error_if_cancelled (task))
+        {
+          res_nclose (&state);
+          return;
+        }
+      one = query (&state, q->name, types[i].type, NULL);
+      if (one == RELAIS_DNS_FOUND || one == RELAIS_DNS_NXDOMAIN)
+        {
+          result = one;   /* a name that does not exist has no record of any type */
+          break;
+        }
+      if (one == RELAIS_DNS_TEMPFAIL)
+        tempfail = TRUE;
+    }
+  res_nclose (&state);
+  if (result == RELAIS_DNS_NO_RECORDS && tempfail)
+    result = RELAIS_DNS_TEMPFAIL;
+  g_task_return_pointer (task, answer_new (result, NULL), (GDestroyNotify) answer_free);
+}
+
+/* "4.3.2.1.in-addr.arpa" or the ip6.arpa nibbles of ADDRESS. */
+static char *
+reverse_name (GInetAddress *address)
+{
+  const guint8 *bytes = g_inet_address_to_bytes (address);
+  GString *name = g_string_new (NULL);
+
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+    {
+      g_string_printf (name, "%u.%u.%u.%u.in-addr.arpa", bytes[3], bytes[2], bytes[1], bytes[0]);
+      return g_string_free (name, FALSE);
+    }
+  for (int i = 15; i >= 0; i--)
+    g_string_append_printf (name, "%x.%x.", bytes[i] & 0xf, bytes[i] >> 4);
+  g_string_append (name, "ip6.arpa");
+  return g_string_free (name, FALSE);
+}
+
+static void
+client_name_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Query *q = task_data;
+  struct __res_state state;
+  g_autofree char *reverse = reverse_name (q->address);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  int type = g_inet_address_get_family (q->address) == G_SOCKET_FAMILY_IPV4 ? ns_t_a : ns_t_aaaa;
+  RelaisDnsResult result;
+  gboolean tempfail = FALSE;
+
+  if (!open_resolver (&state))
+    {
+      g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
+      return;
+    }
+  result = query (&state, reverse, ns_t_ptr, names);
+  if (result != RELAIS_DNS_FOUND || names->len == 0)
+    {
+      res_nclose (&state);
+      g_task_return_pointer (task, answer_new (result == RELAIS_DNS_FOUND ? RELAIS_DNS_NO_RECORDS : result, NULL),
+                             (GDestroyNotify) answer_free);
+      return;
+    }
+  for (guint i = 0; i < names->len && i < MAX_PTR_NAMES; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autoptr(GPtrArray) addresses = g_ptr_array_new_with_free_func (g_object_unref);
+      RelaisDnsResult forward;
+
+      if (g_task_return_error_if_cancelled (task))
+        {
+          res_nclose (&state);
+          return;
+        }
+      forward = query (&state, name, type, addresses);
+      if (forward == RELAIS_DNS_TEMPFAIL)
+        tempfail = TRUE;
+      for (guint k = 0; k < addresses->len; k++)
+        if (g_inet_address_equal (g_ptr_array_index (addresses, k), q->address))
+          {
+            res_nclose (&state);
+            g_task_return_pointer (task, answer_new (RELAIS_DNS_FOUND, g_strdup (name)),
+                                   (GDestroyNotify) answer_free);
+            return;
+          }
+    }
+  res_nclose (&state);
+  g_task_return_pointer (task, answer_new (tempfail ? RELAIS_DNS_TEMPFAIL : RELAIS_DNS_NO_RECORDS, NULL),
+                         (GDestroyNotify) answer_free);
+}
+
+/* ---- timeout and cancellation (caller's main context) ------------------- */
+
+typedef struct {
+  GCancellable *worker_cancellable;
+  GCancellable *caller_cancellable;
+  gulong cancelled_id;
+  GSource *timeout;
+  gboolean timed_out;
+} Check;
+
+static void
+check_free (Check *check)
+{
+  g_clear_object (&check->worker_cancellable);
+  g_clear_object (&check->caller_cancellable);
+  g_free (check);
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  Check *check = user_data;
+
+  check->timed_out = TRUE;
+  g_cancellable_cancel (check->worker_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* May run in any thread: the caller cancelled. */
+static void
+caller_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  Check *check = user_data;
+
+  g_cancellable_cancel (check->worker_cancellable);
+}
+
+static void
+worker_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Check *check = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  Answer *answer = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (check->timeout != NULL)
+    {
+      g_source_destroy (check->timeout);
+      g_clear_pointer (&check->timeout, g_source_unref);
+    }
+  if (check->cancelled_id != 0)
+    {
+      g_cancellable_disconnect (check->caller_cancellable, check->cancelled_id);
+      check->cancelled_id = 0;
+    }
+
+  if (answer != NULL)
+    g_task_return_pointer (task, answer, (GDestroyNotify) answer_free);
+  else if (check->timed_out && !g_cancellable_is_cancelled (check->caller_cancellable))
+    {
+      g_debug ("DNS check timed out after %u ms", relais_dns_check_get_timeout ());
+      g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
+    }
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+static void
+start_check (Query *q, GTaskThreadFunc worker, gpointer source_tag, GCancellable *cancellable,
+             GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GTask) work = NULL;
+  Check *check = g_new0 (Check, 1);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, check, (GDestroyNotify) check_free);
+  check->worker_cancellable = g_cancellable_new ();
+  check->caller_cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+
+  check->timeout = g_timeout_source_new (relais_dns_check_get_timeout ());
+  g_source_set_callback (check->timeout, timeout_cb, check, NULL);
+  g_source_attach (check->timeout, g_task_get_context (task));
+  if (cancellable != NULL)   /* runs at once when already cancelled */
+    check->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb), check, NULL);
+
+  /* The worker's callback holds the caller's task (TASK's reference). */
+  work = g_task_new (NULL, check->worker_cancellable, worker_done_cb, task);
+  g_task_set_source_tag (work, worker);
+  g_task_set_task_data (work, q, (GDestroyNotify) query_free);
+  g_task_set_return_on_cancel (work, TRUE);
+  g_task_run_in_thread (work, worker);
+}
+
+static RelaisDnsResult
+finish (GAsyncResult *result, gpointer source_tag, char **name, GError **error)
+{
+  Answer *answer;
+  RelaisDnsResult value;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), RELAIS_DNS_UNCHECKED);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, RELAIS_DNS_UNCHECKED);
+  if (name != NULL)
+    *name = NULL;
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return RELAIS_DNS_UNCHECKED;
+  value = answer->result;
+  if (name != NULL)
+    *name = g_steal_pointer (&answer->name);
+  answer_free (answer);
+  return value;
+}
+
+/* ---- the API ------------------------------------------------------------ */
+
+/* NAME as the ASCII name to ask the DNS for, or NULL when it cannot be a
+ * host name (labels of letters, digits, "-" and "_"). */
+static char *
+dns_name (const char *name)
+{
+  g_autofree char *ascii = g_hostname_to_ascii (name);
+  gsize len;
+  g_auto(GStrv) labels = NULL;
+
+  if (ascii == NULL)
+    return NULL;
+  len = strlen (ascii);
+  if (len > 0 && ascii[len - 1] == '.')
+    ascii[--len] = '\0';
+  if (len == 0 || len > 253 || g_hostname_is_ip_address (ascii))
+    return NULL;
+  labels = g_strsplit (ascii, ".", -1);
+  for (guint i = 0; labels[i] != NULL; i++)
+    {
+      gsize label_len = strlen (labels[i]);
+
+      if (label_len == 0 || label_len > 63)
+        return NULL;
+      for (const char *p = labels[i]; *p; p++)   /* host names: letters, digits, "-", "_" */
+        if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+          return NULL;
+    }
+  return g_steal_pointer (&ascii);
+}
+
+void
+relais_dns_check_host_async (const char *name, RelaisDnsCheckFlags flags, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autofree char *ascii = NULL;
+  Query *q;
+
+  g_return_if_fail (name != NULL);
+  g_return_if_fail ((flags & RELAIS_DNS_CHECK_ANY) != 0);
+
+  ascii = dns_name (name);
+  if (ascii == NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, relais_dns_check_host_async);
+      g_task_return_pointer (task, answer_new (RELAIS_DNS_NXDOMAIN, NULL), (GDestroyNotify) answer_free);
+      return;
+    }
+  q = g_new0 (Query, 1);
+  q->name = g_steal_pointer (&ascii);
+  q->flags = flags;
+  start_check (q, host_worker, relais_dns_check_host_async, cancellable, callback, user_data);
+}
+
+RelaisDnsResult
+relais_dns_check_host_finish (GAsyncResult *result, GError **error)
+{
+  return finish (result, relais_dns_check_host_async, NULL, error);
+}
+
+void
+relais_dns_check_client_name_async (GInetAddress *address, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  Query *q;
+
+  g_return_if_fail (G_IS_INET_ADDRESS (address));
+
+  q = g_new0 (Query, 1);
+  q->address = relais_client_address_normalize (address);
+  start_check (q, client_name_worker, relais_dns_check_client_name_async, cancellable, callback, user_data);
+}
+
+RelaisDnsResult
+relais_dns_check_client_name_finish (GAsyncResult *result, char **confirmed_name, GError **error)
+{
+  return finish (result, relais_dns_check_client_name_async, confirmed_name, error);
+}
