@@ -263,28 +263,28 @@ relais_policy_check_connect (const RelaisConfig *config, const RelaisPolicyFacts
     step (facts, "connection-limit", FALSE, "off");
   else if (facts->connections_now > config->max_connections)
     {
-      step (facts, "connection-limit", TRUE, "%u connections now, limit %u", facts->connections_now,
+      step (facts, "connection-limit", TRUE, "%u simultaneous, limit %u", facts->connections_now,
             config->max_connections);
       refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "connection-limit", "limit:connections",
                     "Too many connections");
       return;
     }
   else
-    step (facts, "connection-limit", FALSE, "%u connections now, limit %u", facts->connections_now,
+    step (facts, "connection-limit", FALSE, "%u simultaneous, limit %u", facts->connections_now,
           config->max_connections);
 
   if (!config->limit_connection_rate)
     step (facts, "connection-rate", FALSE, "off");
   else if (facts->connections_this_minute > config->max_connections_per_minute)
     {
-      step (facts, "connection-rate", TRUE, "%u connections this minute, limit %u",
+      step (facts, "connection-rate", TRUE, "%u this minute, limit %u",
             facts->connections_this_minute, config->max_connections_per_minute);
       refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "connection-rate", "limit:connection-rate",
                     "Connection rate limit exceeded");
       return;
     }
   else
-    step (facts, "connection-rate", FALSE, "%u connections this minute, limit %u",
+    step (facts, "connection-rate", FALSE, "%u this minute, limit %u",
           facts->connections_this_minute, config->max_connections_per_minute);
 }
 
@@ -295,7 +295,8 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
                           RelaisVerdict *verdict)
 {
   const RelaisSecurityRule *white;
-  const char *helo;
+  const char *helo, *shown;
+  g_autofree char *stripped = NULL;
   gboolean literal, fqdn;
   guint mark;
 
@@ -306,7 +307,10 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
   mark = trace_mark (facts);
   white = ip_whitelist (config, facts);
   verdict->whitelist = white;
-  helo = facts->helo != NULL ? facts->helo : "";
+  helo = shown = facts->helo != NULL ? facts->helo : "";
+  /* The absolute form "mail.example.org." is fully qualified too. */
+  if (g_str_has_suffix (helo, ".") && helo[1] != '\0')
+    helo = stripped = g_strndup (helo, strlen (helo) - 1);
   literal = is_address_literal (helo);
   fqdn = !literal && is_fqdn (helo);
 
@@ -319,12 +323,12 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
         credit_whitelist (verdict, white);
     }
   else if (literal)
-    step (facts, "non-fqdn-helo", FALSE, "'%s' is an address literal", helo);
+    step (facts, "non-fqdn-helo", FALSE, "'%s' is an address literal", shown);
   else if (fqdn)
-    step (facts, "non-fqdn-helo", FALSE, "'%s' is fully qualified", helo);
+    step (facts, "non-fqdn-helo", FALSE, "'%s' is fully qualified", shown);
   else
     {
-      step (facts, "non-fqdn-helo", TRUE, "'%s' is not fully qualified", helo);
+      step (facts, "non-fqdn-helo", TRUE, "'%s' is not a fully-qualified host name", shown);
       refuse_check (verdict, RELAIS_VERDICT_REJECT, 504, "5.5.2", "non-fqdn-helo", "policy:non-fqdn-helo",
                     "Helo command rejected: need fully-qualified hostname");
       return;
@@ -340,11 +344,11 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
         credit_whitelist (verdict, white);
     }
   else if (literal)
-    step (facts, "unknown-helo", FALSE, "'%s' is an address literal: no lookup", helo);
+    step (facts, "unknown-helo", FALSE, "'%s' is an address literal: no lookup", shown);
   else if (!relais_address_is_valid_domain (helo, TRUE))
     {
       /* Not a host name at all: no DNS server could know it. */
-      step (facts, "unknown-helo", TRUE, "'%s' is not a valid host name: not found without a lookup", helo);
+      step (facts, "unknown-helo", TRUE, "'%s' is not a valid host name: not found without a lookup", shown);
       refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.1", "unknown-helo", "policy:unknown-helo",
                     "Helo command rejected: Host not found");
     }
@@ -355,17 +359,17 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
         ask_lookup (facts, mark, verdict, RELAIS_POLICY_LOOKUP_HELO);
         break;
       case RELAIS_DNS_FOUND:
-        step (facts, "unknown-helo", FALSE, "'%s': found", helo);
+        step (facts, "unknown-helo", FALSE, "'%s': found", shown);
         break;
       case RELAIS_DNS_NXDOMAIN:
       case RELAIS_DNS_NO_RECORDS:
-        step (facts, "unknown-helo", TRUE, "'%s': %s", helo, dns_text (facts->helo_dns));
+        step (facts, "unknown-helo", TRUE, "'%s': %s", shown, dns_text (facts->helo_dns));
         refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.1", "unknown-helo", "policy:unknown-helo",
                       "Helo command rejected: Host not found");
         break;
       case RELAIS_DNS_TEMPFAIL:
       default:
-        step (facts, "unknown-helo", TRUE, "'%s': %s", helo, dns_text (RELAIS_DNS_TEMPFAIL));
+        step (facts, "unknown-helo", TRUE, "'%s': %s", shown, dns_text (RELAIS_DNS_TEMPFAIL));
         refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.1", "unknown-helo", "policy:unknown-helo",
                       "Helo command rejected: temporary DNS failure, try again later");
         break;
@@ -396,13 +400,13 @@ relais_policy_check_nonexistent (const RelaisConfig *config, const RelaisPolicyF
     }
   else if (facts->nonexistent_recipients > config->max_nonexistent_recipients)
     {
-      step (facts, "nonexistent-block", TRUE, "%u nonexistent recipients today, limit %u",
+      step (facts, "nonexistent-block", TRUE, "%u since midnight, limit %u",
             facts->nonexistent_recipients, config->max_nonexistent_recipients);
       refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "nonexistent-block", "policy:nonexistent-block",
                     "Too many nonexistent recipients; blocked until midnight");
     }
   else
-    step (facts, "nonexistent-block", FALSE, "%u nonexistent recipients today, limit %u",
+    step (facts, "nonexistent-block", FALSE, "%u since midnight, limit %u",
           facts->nonexistent_recipients, config->max_nonexistent_recipients);
 }
 
@@ -516,6 +520,7 @@ check_non_fqdn_sender (const RelaisConfig *config, const RelaisPolicyFacts *fact
 {
   const char *at;
   const char *problem = NULL;
+  gboolean literal = FALSE;
 
   if (!config->reject_non_fqdn_sender)
     {
@@ -535,7 +540,7 @@ check_non_fqdn_sender (const RelaisConfig *config, const RelaisPolicyFacts *fact
   at = strrchr (facts->sender, '@');
   if (at == NULL || at[1] == '\0')
     problem = "has no domain";
-  else if (!is_address_literal (at + 1) && !is_fqdn (at + 1))
+  else if ((literal = is_address_literal (at + 1)) == FALSE && !is_fqdn (at + 1))
     problem = "is not fully qualified";
   if (white != NULL)
     {
@@ -546,7 +551,8 @@ check_non_fqdn_sender (const RelaisConfig *config, const RelaisPolicyFacts *fact
     }
   if (problem == NULL)
     {
-      step (facts, "non-fqdn-sender", FALSE, "'%s' is fully qualified", facts->sender);
+      step (facts, "non-fqdn-sender", FALSE, literal ? "'%s' has an address literal" : "'%s' is fully qualified",
+            facts->sender);
       return;
     }
   step (facts, "non-fqdn-sender", TRUE, "'%s' %s", facts->sender, problem);
@@ -586,14 +592,14 @@ relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *f
     step (facts, "message-rate", FALSE, "off");
   else if (facts->messages_this_minute > config->max_messages_per_minute)
     {
-      step (facts, "message-rate", TRUE, "%u messages this minute, limit %u", facts->messages_this_minute,
+      step (facts, "message-rate", TRUE, "%u this minute, limit %u", facts->messages_this_minute,
             config->max_messages_per_minute);
       refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.0", "message-rate", "limit:message-rate",
                     "Message rate limit exceeded");
       return;
     }
   else
-    step (facts, "message-rate", FALSE, "%u messages this minute, limit %u", facts->messages_this_minute,
+    step (facts, "message-rate", FALSE, "%u this minute, limit %u", facts->messages_this_minute,
           config->max_messages_per_minute);
 
   white = ip_whitelist (config, facts);
