@@ -758,7 +758,8 @@ match_list (RelaisRuleSet *set, RelaisRuleList list, const RelaisPolicyFacts *fa
 /* SPEC §4.3 "Reject senders with unknown domains", on an accepted recipient. */
 static void
 check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
-                     const RelaisSecurityRule *white, guint mark, RelaisVerdict *verdict)
+                     const RelaisSecurityRule *white, guint mark, RelaisVerdict *verdict,
+                     RelaisPolicyStep **credited)
 {
   const char *at = facts->sender != NULL ? strrchr (facts->sender, '@') : NULL;
   const char *domain = at != NULL ? at + 1 : NULL;
@@ -776,20 +777,30 @@ check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
     }
   if (verdict->kind == RELAIS_VERDICT_ACCEPT_LOCAL || verdict->kind == RELAIS_VERDICT_ACCEPT_POSTMASTER)
     {
-      step (facts, "unknown-sender-domain", FALSE, "recipient is a local account: not checked");
+      step (facts, "unknown-sender-domain", FALSE, "recipient is local (account or postmaster): not checked");
       return;
     }
-  if (domain == NULL || *domain == '\0' || is_address_literal (domain))
+  if (domain == NULL || *domain == '\0')
     {
-      step (facts, "unknown-sender-domain", FALSE, "'%s' has no domain name: not checked", facts->sender);
+      step (facts, "unknown-sender-domain", FALSE, "'%s' has no domain: not checked", facts->sender);
+      return;
+    }
+  if (is_address_literal (domain))
+    {
+      step (facts, "unknown-sender-domain", FALSE, "'%s' is an address literal: not checked", domain);
       return;
     }
   if (white != NULL)
     {
-      step (facts, "unknown-sender-domain", FALSE, "skipped: whitelist rule '%s'", white->name);
+      RelaisPolicyStep *skipped = step (facts, "unknown-sender-domain", FALSE, "skipped: whitelist rule '%s'",
+                                        white->name);
+
       if (facts->sender_domain_dns != RELAIS_DNS_FOUND && facts->sender_domain_dns != RELAIS_DNS_UNCHECKED &&
-          (verdict->rule == NULL || !g_str_has_prefix (verdict->rule, "whitelist:")))
-        credit_whitelist (verdict, white);
+          *credited == NULL)
+        {
+          credit_whitelist (verdict, white);
+          *credited = skipped;
+        }
       return;
     }
   switch (facts->sender_domain_dns)
@@ -823,7 +834,7 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
 {
   RelaisRuleSet *set;
   const RelaisSecurityRule *white, *black, *ip_white;
-  RelaisPolicyStep *recipient_step, *white_step;
+  RelaisPolicyStep *recipient_step, *white_step, *credited = NULL;
   g_autofree char *description = NULL;
   guint mark;
 
@@ -864,6 +875,7 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
         {
           step (facts, "blacklist", FALSE, "%s: overridden by whitelist rule '%s'", description, white->name);
           credit_whitelist (verdict, white);
+          credited = white_step;
         }
       else if (black->action == RELAIS_RULE_ACTION_DISCARD)
         {
@@ -885,13 +897,11 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
     }
 
   ip_white = ip_whitelist (config, facts);
-  check_sender_domain (config, facts, ip_white, mark, verdict);
+  check_sender_domain (config, facts, ip_white, mark, verdict, &credited);
   if (verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_LOOKUP)
     return;
 
-  /* An acceptance: decided by the whitelist where it changed the answer, else by relay control. */
-  if (verdict->rule != NULL && g_str_has_prefix (verdict->rule, "whitelist:"))
-    mark_decided (white_step);
-  else
-    mark_decided (recipient_step);
+  /* An acceptance: decided by the whitelist where it changed the answer
+   * (overriding the blacklist, or skipping a check), else by relay control. */
+  mark_decided (verdict->rule != NULL && g_str_has_prefix (verdict->rule, "whitelist:") ? credited : recipient_step);
 }
