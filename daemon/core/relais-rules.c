@@ -29,12 +29,14 @@ typedef struct {
   GHashTable *senders;     /* normalized address -> GUINT_TO_POINTER (index + 1) */
   GHashTable *recipients;
   GHashTable *domains;     /* lower-case domain -> index + 1 */
+  GHashTable *ips;         /* IP rules only: canonical address text -> index + 1 */
   Trie tries[2];           /* [0] IPv4, [1] IPv6 */
 } ListIndex;
 
 struct _RelaisRuleSet {
   gatomicrefcount ref_count;
   GPtrArray *rules;        /* RelaisSecurityRule*, owned */
+  GHashTable *positions;   /* RelaisSecurityRule* (of rules) -> index + 1 */
   ListIndex lists[2];
 };
 
@@ -331,11 +333,13 @@ relais_rule_set_new (GPtrArray *rules)
 
   g_atomic_ref_count_init (&set->ref_count);
   set->rules = g_ptr_array_new_full (n, (GDestroyNotify) relais_security_rule_free);
+  set->positions = g_hash_table_new (g_direct_hash, g_direct_equal);
   for (guint l = 0; l < 2; l++)
     {
       set->lists[l].senders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       set->lists[l].recipients = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       set->lists[l].domains = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      set->lists[l].ips = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       trie_init (&set->lists[l].tries[0]);
       trie_init (&set->lists[l].tries[1]);
     }
@@ -343,8 +347,12 @@ relais_rule_set_new (GPtrArray *rules)
     {
       const RelaisSecurityRule *rule = g_ptr_array_index (rules, i);
       ListIndex *index = &set->lists[rule->list == RELAIS_RULE_LIST_WHITE ? 1 : 0];
+      RelaisSecurityRule *copy = relais_security_rule_copy (rule);
 
-      g_ptr_array_add (set->rules, relais_security_rule_copy (rule));
+      g_ptr_array_add (set->rules, copy);
+      g_hash_table_insert (set->positions, copy, GUINT_TO_POINTER (i + 1));
+      if (rule->type == RELAIS_RULE_TYPE_IP)
+        hash_insert (index->ips, rule->value, i);
       switch (rule->type)
         {
         case RELAIS_RULE_TYPE_IP:
@@ -395,9 +403,11 @@ relais_rule_set_unref (RelaisRuleSet *set)
       g_hash_table_unref (set->lists[l].senders);
       g_hash_table_unref (set->lists[l].recipients);
       g_hash_table_unref (set->lists[l].domains);
+      g_hash_table_unref (set->lists[l].ips);
       g_array_unref (set->lists[l].tries[0].nodes);
       g_array_unref (set->lists[l].tries[1].nodes);
     }
+  g_hash_table_unref (set->positions);
   g_ptr_array_unref (set->rules);
   g_free (set);
 }
@@ -413,6 +423,18 @@ relais_rule_set_get (RelaisRuleSet *set, guint index)
 {
   g_return_val_if_fail (index < set->rules->len, NULL);
   return g_ptr_array_index (set->rules, index);
+}
+
+guint
+relais_rule_set_position (RelaisRuleSet *set, const RelaisSecurityRule *rule)
+{
+  gpointer value;
+
+  g_return_val_if_fail (set != NULL, G_MAXUINT);
+  if (rule == NULL)
+    return G_MAXUINT;
+  value = g_hash_table_lookup (set->positions, rule);
+  return value != NULL ? GPOINTER_TO_UINT (value) - 1 : G_MAXUINT;
 }
 
 static const RelaisSecurityRule *
@@ -470,4 +492,16 @@ relais_rule_set_match_recipient (RelaisRuleSet *set, RelaisRuleList list, const 
     return NULL;
   key = normalize_address (recipient);
   return rule_at (set, hash_lookup (list_index (set, list)->recipients, key));
+}
+
+const RelaisSecurityRule *
+relais_rule_set_match_ip (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client)
+{
+  g_autofree char *key = NULL;
+
+  g_return_val_if_fail (set != NULL, NULL);
+  if (client == NULL)
+    return NULL;
+  key = g_inet_address_to_string (client);
+  return rule_at (set, hash_lookup (list_index (set, list)->ips, key));
 }

@@ -56,6 +56,10 @@ RelaisRuleSet *relais_rule_set_ref (RelaisRuleSet *set);
 void           relais_rule_set_unref (RelaisRuleSet *set);
 guint          relais_rule_set_get_length (RelaisRuleSet *set);
 const RelaisSecurityRule *relais_rule_set_get (RelaisRuleSet *set, guint index);
+/* The index of RULE (one of SET's own rules, as returned by a match or
+ * relais_rule_set_get) in the configured order, so that matches of several
+ * facts can be ranked; G_MAXUINT for NULL or a rule of another set. Constant time. */
+guint          relais_rule_set_position (RelaisRuleSet *set, const RelaisSecurityRule *rule);
 
 /* The first rule of LIST (in the configured order among all matching ones)
  * matching the fact, or NULL. CLIENT is already normalized by the caller
@@ -66,6 +70,10 @@ const RelaisSecurityRule *relais_rule_set_match_client (RelaisRuleSet *set, Rela
 const RelaisSecurityRule *relais_rule_set_match_sender (RelaisRuleSet *set, RelaisRuleList list, const char *sender);
 const RelaisSecurityRule *relais_rule_set_match_recipient (RelaisRuleSet *set, RelaisRuleList list,
                                                            const char *recipient);
+/* The first rule of LIST of type IP (one address, not a subnet) equal to
+ * CLIENT (normalized), or NULL: an IP whitelist rule skips more checks than a
+ * subnet rule (SPEC §4.1), even when a subnet rule comes first. */
+const RelaisSecurityRule *relais_rule_set_match_ip (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisSecurityRule, relais_security_rule_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRuleSet, relais_rule_set_unref)

@@ -1,10 +1,32 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Pure policy decisions (see relais-policy.h). The first firm answer wins. */
+ * Pure policy decisions (see relais-policy.h): connect, HELO, MAIL, RCPT and
+ * the nonexistent-recipient block. Each stage runs its checks in a fixed
+ * order, the first firm answer wins, and every check consulted leaves a step
+ * in the optional trace, so that Policy.Explain shows the same reasoning as the
+ * session follows. */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-policy.h"
 
 #include <string.h>
+
+#include "relais-address.h"
+
+void
+relais_policy_step_free (RelaisPolicyStep *step)
+{
+  if (step == NULL)
+    return;
+  g_free (step->check);
+  g_free (step->answer);
+  g_free (step);
+}
+
+GPtrArray *
+relais_policy_trace_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) relais_policy_step_free);
+}
 
 void
 relais_verdict_clear (RelaisVerdict *verdict)
@@ -18,8 +40,69 @@ relais_verdict_clear (RelaisVerdict *verdict)
 gboolean
 relais_verdict_is_reject (const RelaisVerdict *verdict)
 {
-  return verdict->kind == RELAIS_VERDICT_REJECT;
+  return verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_CLOSE;
 }
+
+/* ------------------------------------------------------------------ trace */
+
+static RelaisPolicyStep *
+step (const RelaisPolicyFacts *facts, const char *check, gboolean decided, const char *format, ...)
+  G_GNUC_PRINTF (4, 5);
+
+/* Appends a step to the trace, if any; the step (to mark it decided later) or NULL. */
+static RelaisPolicyStep *
+step (const RelaisPolicyFacts *facts, const char *check, gboolean decided, const char *format, ...)
+{
+  RelaisPolicyStep *s;
+  va_list args;
+
+  if (facts->trace == NULL)
+    return NULL;
+  s = g_new0 (RelaisPolicyStep, 1);
+  s->check = g_strdup (check);
+  va_start (args, format);
+  s->answer = g_strdup_vprintf (format, args);
+  va_end (args);
+  s->decided = decided;
+  g_ptr_array_add (facts->trace, s);
+  return s;
+}
+
+static void
+mark_decided (RelaisPolicyStep *s)
+{
+  if (s != NULL)
+    s->decided = TRUE;
+}
+
+static guint
+trace_mark (const RelaisPolicyFacts *facts)
+{
+  return facts->trace != NULL ? facts->trace->len : 0;
+}
+
+static const char *
+rule_type_name (RelaisRuleType type)
+{
+  switch (type)
+    {
+    case RELAIS_RULE_TYPE_IP: return "ip";
+    case RELAIS_RULE_TYPE_SUBNET: return "subnet";
+    case RELAIS_RULE_TYPE_SENDER: return "sender";
+    case RELAIS_RULE_TYPE_RECIPIENT: return "recipient";
+    case RELAIS_RULE_TYPE_DOMAIN: return "domain";
+    default: return "?";
+    }
+}
+
+/* "rule 'NAME' (sender a@b.example)" */
+static char *
+describe_rule (const RelaisSecurityRule *rule)
+{
+  return g_strdup_printf ("rule '%s' (%s %s)", rule->name, rule_type_name (rule->type), rule->value);
+}
+
+/* ---------------------------------------------------------------- verdicts */
 
 static void
 reject (RelaisVerdict *verdict, guint code, const char *enhanced, const char *reason, const char *text)
@@ -29,6 +112,17 @@ reject (RelaisVerdict *verdict, guint code, const char *enhanced, const char *re
   verdict->enhanced = enhanced;
   verdict->reason = reason;
   verdict->text = g_strdup (text);
+}
+
+/* A refusal by a Security check: RULE_PREFIX ("policy", "limit") names the rule. */
+static void
+refuse_check (RelaisVerdict *verdict, RelaisVerdictKind kind, guint code, const char *enhanced,
+              const char *reason, const char *rule, const char *text)
+{
+  relais_verdict_clear (verdict);
+  reject (verdict, code, enhanced, reason, text);
+  verdict->kind = kind;
+  verdict->rule = g_strdup (rule);
 }
 
 /* A RCPT refusal: the rule is the reason. */
@@ -49,6 +143,275 @@ accept (RelaisVerdict *verdict, RelaisVerdictKind kind, const char *recipient,
   verdict->rule = rule;
 }
 
+/* Asks the caller for a DNS fact: nothing else of this call remains, trace included. */
+static void
+ask_lookup (const RelaisPolicyFacts *facts, guint mark, RelaisVerdict *verdict, RelaisPolicyLookup lookup)
+{
+  relais_verdict_clear (verdict);
+  verdict->kind = RELAIS_VERDICT_LOOKUP;
+  verdict->lookup = lookup;
+  if (facts->trace != NULL && facts->trace->len > mark)
+    g_ptr_array_remove_range (facts->trace, mark, facts->trace->len - mark);
+}
+
+/* An IP-type whitelist rule matching the client (SPEC §4.1: it skips sender
+ * policy, HELO and client-hostname checks and the nonexistent-account block). */
+static const RelaisSecurityRule *
+ip_whitelist (const RelaisConfig *config, const RelaisPolicyFacts *facts)
+{
+  if (config->security_rules == NULL)
+    return NULL;
+  return relais_rule_set_match_ip (config->security_rules, RELAIS_RULE_LIST_WHITE, facts->client_inet);
+}
+
+/* A check skipped by the IP whitelist rule WHITE that would have refused:
+ * the verdict names the rule, so that its hit counter counts. */
+static void
+credit_whitelist (RelaisVerdict *verdict, const RelaisSecurityRule *white)
+{
+  g_free (verdict->rule);
+  verdict->rule = g_strconcat ("whitelist:", white->name, NULL);
+}
+
+static const char *
+client_text (const RelaisPolicyFacts *facts, char **owned)
+{
+  if (facts->client_address != NULL)
+    return facts->client_address;
+  if (facts->client_inet != NULL)
+    return *owned = g_inet_address_to_string (facts->client_inet);
+  return "unknown";
+}
+
+static const char *
+dns_text (RelaisDnsResult result)
+{
+  switch (result)
+    {
+    case RELAIS_DNS_FOUND: return "found";
+    case RELAIS_DNS_NXDOMAIN: return "not found (NXDOMAIN)";
+    case RELAIS_DNS_NO_RECORDS: return "no records";
+    case RELAIS_DNS_TEMPFAIL: return "temporary DNS failure";
+    case RELAIS_DNS_UNCHECKED:
+    default: return "not looked up";
+    }
+}
+
+/* A name in DNS syntax (UTF-8 allowed) with at least two labels, the last
+ * not all digits (so not a bare IPv4 address). */
+static gboolean
+is_fqdn (const char *name)
+{
+  const char *top;
+
+  if (name == NULL || !relais_address_is_valid_domain (name, TRUE))
+    return FALSE;
+  top = strrchr (name, '.');
+  if (top == NULL)
+    return FALSE;
+  for (top++; *top; top++)
+    if (!g_ascii_isdigit (*top))
+      return TRUE;
+  return FALSE;
+}
+
+/* [192.0.2.1], [IPv6:2001:db8::1] */
+static gboolean
+is_address_literal (const char *text)
+{
+  RelaisAddressCursor cursor = { text, FALSE };
+
+  return text != NULL && text[0] == '[' && relais_address_parse_literal (&cursor) && *cursor.p == '\0';
+}
+
+/* --------------------------------------------------------------- connect */
+
+void
+relais_policy_check_connect (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                             RelaisVerdict *verdict)
+{
+  const RelaisSecurityRule *white;
+
+  g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
+
+  memset (verdict, 0, sizeof *verdict);
+  verdict->kind = RELAIS_VERDICT_CONTINUE;
+  white = ip_whitelist (config, facts);
+  verdict->whitelist = white;
+
+  /* SPEC §4.5: the block set after too many nonexistent recipients. Turning
+   * the setting off lifts the blocks at once. */
+  if (!config->block_nonexistent_recipients)
+    step (facts, "nonexistent-block", FALSE, "off");
+  else if (facts->blocked_until <= 0)
+    step (facts, "nonexistent-block", FALSE, "not blocked");
+  else if (white != NULL)
+    {
+      step (facts, "nonexistent-block", FALSE, "skipped: whitelist rule '%s'", white->name);
+      credit_whitelist (verdict, white);
+    }
+  else
+    {
+      step (facts, "nonexistent-block", TRUE, "blocked until %" G_GINT64_FORMAT " (unix time)", facts->blocked_until);
+      refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "nonexistent-block", "policy:nonexistent-block",
+                    "Client host blocked: too many nonexistent recipients, until midnight");
+      return;
+    }
+
+  /* SPEC §4.4: no whitelist skips the limits. */
+  if (!config->limit_connections)
+    step (facts, "connection-limit", FALSE, "off");
+  else if (facts->connections_now > config->max_connections)
+    {
+      step (facts, "connection-limit", TRUE, "%u simultaneous, limit %u", facts->connections_now,
+            config->max_connections);
+      refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "connection-limit", "limit:connections",
+                    "Too many connections");
+      return;
+    }
+  else
+    step (facts, "connection-limit", FALSE, "%u simultaneous, limit %u", facts->connections_now,
+          config->max_connections);
+
+  if (!config->limit_connection_rate)
+    step (facts, "connection-rate", FALSE, "off");
+  else if (facts->connections_this_minute > config->max_connections_per_minute)
+    {
+      step (facts, "connection-rate", TRUE, "%u this minute, limit %u",
+            facts->connections_this_minute, config->max_connections_per_minute);
+      refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "connection-rate", "limit:connection-rate",
+                    "Connection rate limit exceeded");
+      return;
+    }
+  else
+    step (facts, "connection-rate", FALSE, "%u this minute, limit %u",
+          facts->connections_this_minute, config->max_connections_per_minute);
+}
+
+/* ------------------------------------------------------------------ HELO */
+
+void
+relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                          RelaisVerdict *verdict)
+{
+  const RelaisSecurityRule *white;
+  const char *helo, *shown;
+  g_autofree char *stripped = NULL;
+  gboolean literal, fqdn;
+  guint mark;
+
+  g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
+
+  memset (verdict, 0, sizeof *verdict);
+  verdict->kind = RELAIS_VERDICT_CONTINUE;
+  mark = trace_mark (facts);
+  white = ip_whitelist (config, facts);
+  verdict->whitelist = white;
+  helo = shown = facts->helo != NULL ? facts->helo : "";
+  /* The absolute form "mail.example.org." is fully qualified too. */
+  if (g_str_has_suffix (helo, ".") && helo[1] != '\0')
+    helo = stripped = g_strndup (helo, strlen (helo) - 1);
+  literal = is_address_literal (helo);
+  fqdn = !literal && is_fqdn (helo);
+
+  if (!config->reject_non_fqdn_helo)
+    step (facts, "non-fqdn-helo", FALSE, "off");
+  else if (white != NULL)
+    {
+      step (facts, "non-fqdn-helo", FALSE, "skipped: whitelist rule '%s'", white->name);
+      if (!literal && !fqdn)
+        credit_whitelist (verdict, white);
+    }
+  else if (literal)
+    step (facts, "non-fqdn-helo", FALSE, "'%s' is an address literal", shown);
+  else if (fqdn)
+    step (facts, "non-fqdn-helo", FALSE, "'%s' is fully qualified", shown);
+  else
+    {
+      step (facts, "non-fqdn-helo", TRUE, "'%s' is not a fully-qualified host name", shown);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 504, "5.5.2", "non-fqdn-helo", "policy:non-fqdn-helo",
+                    "Helo command rejected: need fully-qualified hostname");
+      return;
+    }
+
+  if (!config->reject_unknown_helo)
+    step (facts, "unknown-helo", FALSE, "off");
+  else if (white != NULL)
+    {
+      step (facts, "unknown-helo", FALSE, "skipped: whitelist rule '%s'", white->name);
+      if (!literal && (!relais_address_is_valid_domain (helo, TRUE) ||
+                       (facts->helo_dns != RELAIS_DNS_FOUND && facts->helo_dns != RELAIS_DNS_UNCHECKED)))
+        credit_whitelist (verdict, white);
+    }
+  else if (literal)
+    step (facts, "unknown-helo", FALSE, "'%s' is an address literal: no lookup", shown);
+  else if (!relais_address_is_valid_domain (helo, TRUE))
+    {
+      /* Not a host name at all: no DNS server could know it. */
+      step (facts, "unknown-helo", TRUE, "'%s' is not a valid host name: not found without a lookup", shown);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.1", "unknown-helo", "policy:unknown-helo",
+                    "Helo command rejected: Host not found");
+    }
+  else
+    switch (facts->helo_dns)
+      {
+      case RELAIS_DNS_UNCHECKED:
+        ask_lookup (facts, mark, verdict, RELAIS_POLICY_LOOKUP_HELO);
+        break;
+      case RELAIS_DNS_FOUND:
+        step (facts, "unknown-helo", FALSE, "'%s': found", shown);
+        break;
+      case RELAIS_DNS_NXDOMAIN:
+      case RELAIS_DNS_NO_RECORDS:
+        step (facts, "unknown-helo", TRUE, "'%s': %s", shown, dns_text (facts->helo_dns));
+        refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.1", "unknown-helo", "policy:unknown-helo",
+                      "Helo command rejected: Host not found");
+        break;
+      case RELAIS_DNS_TEMPFAIL:
+      default:
+        step (facts, "unknown-helo", TRUE, "'%s': %s", shown, dns_text (RELAIS_DNS_TEMPFAIL));
+        refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.1", "unknown-helo", "policy:unknown-helo",
+                      "Helo command rejected: temporary DNS failure, try again later");
+        break;
+      }
+}
+
+/* ----------------------------------------------------------- nonexistent */
+
+void
+relais_policy_check_nonexistent (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                                 RelaisVerdict *verdict)
+{
+  const RelaisSecurityRule *white;
+
+  g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
+
+  memset (verdict, 0, sizeof *verdict);
+  verdict->kind = RELAIS_VERDICT_CONTINUE;
+  white = ip_whitelist (config, facts);
+  verdict->whitelist = white;
+  if (!config->block_nonexistent_recipients)
+    step (facts, "nonexistent-block", FALSE, "off");
+  else if (white != NULL)
+    {
+      step (facts, "nonexistent-block", FALSE, "skipped: whitelist rule '%s'", white->name);
+      if (facts->nonexistent_recipients > config->max_nonexistent_recipients)
+        credit_whitelist (verdict, white);
+    }
+  else if (facts->nonexistent_recipients > config->max_nonexistent_recipients)
+    {
+      step (facts, "nonexistent-block", TRUE, "%u since midnight, limit %u",
+            facts->nonexistent_recipients, config->max_nonexistent_recipients);
+      refuse_check (verdict, RELAIS_VERDICT_CLOSE, 421, "4.7.0", "nonexistent-block", "policy:nonexistent-block",
+                    "Too many nonexistent recipients; blocked until midnight");
+    }
+  else
+    step (facts, "nonexistent-block", FALSE, "%u since midnight, limit %u",
+          facts->nonexistent_recipients, config->max_nonexistent_recipients);
+}
+
+/* ------------------------------------------------------------------ MAIL */
+
 /* SPEC §1 "Verify that sender addresses belong to the login account": an
  * authenticated client may use as MAIL FROM only an address its account owns
  * (login@each local domain, aliases); the null sender is always allowed. SPEC
@@ -60,37 +423,194 @@ check_sender_login (const RelaisConfig *config, const RelaisPolicyFacts *facts, 
   const RelaisAccount *account;
   g_autofree char *text = NULL;
 
-  if (!config->verify_sender_login || !facts->authenticated || facts->login == NULL)
-    return;
+  if (!config->verify_sender_login)
+    {
+      step (facts, "sender-login", FALSE, "off");
+      return;
+    }
+  if (!facts->authenticated || facts->login == NULL)
+    {
+      step (facts, "sender-login", FALSE, "not authenticated");
+      return;
+    }
   if (facts->sender == NULL || facts->sender[0] == '\0')
-    return;
+    {
+      step (facts, "sender-login", FALSE, "null sender");
+      return;
+    }
   if (config->skip_sender_check_for_trusted && facts->trusted)
-    return;
+    {
+      step (facts, "sender-login", FALSE, "skipped: trusted network");
+      return;
+    }
   if (config->skip_auth_for_local_networks && facts->local_network)
-    return;
+    {
+      step (facts, "sender-login", FALSE, "skipped: local network");
+      return;
+    }
   account = relais_config_lookup_login (config, facts->login);
   if (account != NULL && relais_config_lookup_address (config, facts->sender) == account)
-    return;
+    {
+      step (facts, "sender-login", FALSE, "'%s' is owned by '%s'", facts->sender, facts->login);
+      return;
+    }
+  step (facts, "sender-login", TRUE, "'%s' is not owned by '%s'", facts->sender, facts->login);
   text = g_strdup_printf ("Sender address rejected: not owned by user %s", facts->login);
   reject (verdict, 553, "5.7.1", "sender-login", text);
+}
+
+/* SPEC §4.4 "Reject unknown client hostnames". */
+static void
+check_client_name (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                   const RelaisSecurityRule *white, guint mark, RelaisVerdict *verdict)
+{
+  g_autofree char *owned = NULL;
+  g_autofree char *text = NULL;
+  const char *client = client_text (facts, &owned);
+
+  if (!config->reject_unknown_client_hostname)
+    {
+      step (facts, "unknown-client-hostname", FALSE, "off");
+      return;
+    }
+  if (white != NULL)
+    {
+      step (facts, "unknown-client-hostname", FALSE, "skipped: whitelist rule '%s'", white->name);
+      if (facts->client_name_dns != RELAIS_DNS_FOUND && facts->client_name_dns != RELAIS_DNS_UNCHECKED)
+        credit_whitelist (verdict, white);
+      return;
+    }
+  if (facts->client_name_dns == RELAIS_DNS_UNCHECKED)
+    {
+      ask_lookup (facts, mark, verdict, RELAIS_POLICY_LOOKUP_CLIENT_NAME);
+      return;
+    }
+  if (facts->client_name_dns == RELAIS_DNS_FOUND)
+    {
+      step (facts, "unknown-client-hostname", FALSE, "[%s]: name found and confirmed", client);
+      return;
+    }
+  text = g_strdup_printf ("Client host rejected: cannot find your hostname, [%s]", client);
+  switch (facts->client_name_dns)
+    {
+    case RELAIS_DNS_NXDOMAIN:
+      step (facts, "unknown-client-hostname", TRUE, "[%s]: no PTR name (NXDOMAIN)", client);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 550, "5.7.25", "unknown-client-hostname",
+                    "policy:unknown-client-hostname", text);
+      break;
+    case RELAIS_DNS_NO_RECORDS:
+      step (facts, "unknown-client-hostname", TRUE,
+            "[%s]: no PTR record, or no PTR name resolves back to the address", client);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.25", "unknown-client-hostname",
+                    "policy:unknown-client-hostname", text);
+      break;
+    case RELAIS_DNS_TEMPFAIL:
+    default:
+      step (facts, "unknown-client-hostname", TRUE, "[%s]: %s", client, dns_text (RELAIS_DNS_TEMPFAIL));
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.25", "unknown-client-hostname",
+                    "policy:unknown-client-hostname", text);
+      break;
+    }
+}
+
+/* SPEC §4.3 "Reject senders without a FQDN". */
+static void
+check_non_fqdn_sender (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                       const RelaisSecurityRule *white, RelaisVerdict *verdict)
+{
+  const char *at;
+  const char *problem = NULL;
+  gboolean literal = FALSE;
+
+  if (!config->reject_non_fqdn_sender)
+    {
+      step (facts, "non-fqdn-sender", FALSE, "off");
+      return;
+    }
+  if (facts->sender == NULL)
+    {
+      step (facts, "non-fqdn-sender", FALSE, "no sender given");
+      return;
+    }
+  if (facts->sender[0] == '\0')
+    {
+      step (facts, "non-fqdn-sender", FALSE, "null sender");
+      return;
+    }
+  at = strrchr (facts->sender, '@');
+  if (at == NULL || at[1] == '\0')
+    problem = "has no domain";
+  else if ((literal = is_address_literal (at + 1)) == FALSE && !is_fqdn (at + 1))
+    problem = "is not fully qualified";
+  if (white != NULL)
+    {
+      step (facts, "non-fqdn-sender", FALSE, "skipped: whitelist rule '%s'", white->name);
+      if (problem != NULL)
+        credit_whitelist (verdict, white);
+      return;
+    }
+  if (problem == NULL)
+    {
+      step (facts, "non-fqdn-sender", FALSE, literal ? "'%s' has an address literal" : "'%s' is fully qualified",
+            facts->sender);
+      return;
+    }
+  step (facts, "non-fqdn-sender", TRUE, "'%s' %s", facts->sender, problem);
+  refuse_check (verdict, RELAIS_VERDICT_REJECT, 504, "5.5.2", "non-fqdn-sender", "policy:non-fqdn-sender",
+                "Sender address rejected: need fully-qualified address");
 }
 
 void
 relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                           RelaisVerdict *verdict)
 {
+  const RelaisSecurityRule *white;
+  guint mark;
+
   g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
 
   memset (verdict, 0, sizeof *verdict);
   verdict->kind = RELAIS_VERDICT_CONTINUE;
+  mark = trace_mark (facts);
   /* SPEC §1: on the submission ports authentication is always required. */
-  if (facts->endpoint == RELAIS_POLICY_ENDPOINT_SUBMISSION && !facts->authenticated)
+  if (facts->endpoint != RELAIS_POLICY_ENDPOINT_SUBMISSION)
+    step (facts, "auth-required", FALSE, "port 25: not required");
+  else if (facts->authenticated)
+    step (facts, "auth-required", FALSE, "submission port: authenticated");
+  else
     {
+      step (facts, "auth-required", TRUE, "submission port: not authenticated");
       reject (verdict, 530, "5.7.0", "auth-required", "Authentication required");
       return;
     }
   check_sender_login (config, facts, verdict);
+  if (verdict->kind != RELAIS_VERDICT_CONTINUE)
+    return;
+
+  /* SPEC §4.4: no whitelist skips the limits. */
+  if (!config->limit_message_rate)
+    step (facts, "message-rate", FALSE, "off");
+  else if (facts->messages_this_minute > config->max_messages_per_minute)
+    {
+      step (facts, "message-rate", TRUE, "%u this minute, limit %u", facts->messages_this_minute,
+            config->max_messages_per_minute);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.7.0", "message-rate", "limit:message-rate",
+                    "Message rate limit exceeded");
+      return;
+    }
+  else
+    step (facts, "message-rate", FALSE, "%u this minute, limit %u", facts->messages_this_minute,
+          config->max_messages_per_minute);
+
+  white = ip_whitelist (config, facts);
+  verdict->whitelist = white;
+  check_client_name (config, facts, white, mark, verdict);
+  if (verdict->kind != RELAIS_VERDICT_CONTINUE)
+    return;
+  check_non_fqdn_sender (config, facts, white, verdict);
 }
+
+/* ------------------------------------------------------------------ RCPT */
 
 static gboolean
 has_external_administrators (const RelaisConfig *config)
@@ -137,9 +657,9 @@ check_bare_postmaster (const RelaisConfig *config, RelaisVerdict *verdict)
   refuse (verdict, 550, "5.1.1", "unknown-recipient", "Recipient address rejected: unknown user");
 }
 
-void
-relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
-                          RelaisVerdict *verdict)
+/* Relay control (SPEC §1, §3): who may send to this recipient. No whitelist skips it. */
+static void
+check_recipient (const RelaisConfig *config, const RelaisPolicyFacts *facts, RelaisVerdict *verdict)
 {
   const char *at;
   g_autofree char *domain = NULL;
@@ -147,11 +667,6 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
   const RelaisAccount *account;
   const RelaisRelayDomain *relay_domain;
   g_autofree char *rule = NULL;
-
-  g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
-  g_return_if_fail (facts->recipient != NULL);
-
-  memset (verdict, 0, sizeof *verdict);
 
   if (facts->recipient_is_postmaster)
     {
@@ -214,4 +729,179 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
     refuse (verdict, 454, "4.7.1", "relay-denied", "Relay access denied");
   else
     refuse (verdict, 554, "5.7.1", "relay-denied", "Relay access denied");
+}
+
+/* The rule of lowest position among A, B and C (any may be NULL). */
+static const RelaisSecurityRule *
+first_rule (RelaisRuleSet *set, const RelaisSecurityRule *a, const RelaisSecurityRule *b,
+            const RelaisSecurityRule *c)
+{
+  const RelaisSecurityRule *best = a;
+
+  if (b != NULL && (best == NULL || relais_rule_set_position (set, b) < relais_rule_set_position (set, best)))
+    best = b;
+  if (c != NULL && (best == NULL || relais_rule_set_position (set, c) < relais_rule_set_position (set, best)))
+    best = c;
+  return best;
+}
+
+/* RECIPIENT: the accepted address (a bare postmaster with its domain). */
+static const RelaisSecurityRule *
+match_list (RelaisRuleSet *set, RelaisRuleList list, const RelaisPolicyFacts *facts, const char *recipient)
+{
+  return first_rule (set,
+                     relais_rule_set_match_client (set, list, facts->client_inet),
+                     relais_rule_set_match_sender (set, list, facts->sender),
+                     relais_rule_set_match_recipient (set, list, recipient));
+}
+
+/* SPEC §4.3 "Reject senders with unknown domains", on an accepted recipient. */
+static void
+check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                     const RelaisSecurityRule *white, guint mark, RelaisVerdict *verdict,
+                     RelaisPolicyStep **credited)
+{
+  const char *at = facts->sender != NULL ? strrchr (facts->sender, '@') : NULL;
+  const char *domain = at != NULL ? at + 1 : NULL;
+  g_autofree char *text = NULL;
+
+  if (!config->reject_unknown_sender_domain)
+    {
+      step (facts, "unknown-sender-domain", FALSE, "off");
+      return;
+    }
+  if (facts->sender == NULL || facts->sender[0] == '\0')
+    {
+      step (facts, "unknown-sender-domain", FALSE, "null sender: not checked");
+      return;
+    }
+  if (verdict->kind == RELAIS_VERDICT_ACCEPT_LOCAL || verdict->kind == RELAIS_VERDICT_ACCEPT_POSTMASTER)
+    {
+      step (facts, "unknown-sender-domain", FALSE, "recipient is local (account or postmaster): not checked");
+      return;
+    }
+  if (domain == NULL || *domain == '\0')
+    {
+      step (facts, "unknown-sender-domain", FALSE, "'%s' has no domain: not checked", facts->sender);
+      return;
+    }
+  if (is_address_literal (domain))
+    {
+      step (facts, "unknown-sender-domain", FALSE, "'%s' is an address literal: not checked", domain);
+      return;
+    }
+  if (white != NULL)
+    {
+      RelaisPolicyStep *skipped = step (facts, "unknown-sender-domain", FALSE, "skipped: whitelist rule '%s'",
+                                        white->name);
+
+      if (facts->sender_domain_dns != RELAIS_DNS_FOUND && facts->sender_domain_dns != RELAIS_DNS_UNCHECKED &&
+          *credited == NULL)
+        {
+          credit_whitelist (verdict, white);
+          *credited = skipped;
+        }
+      return;
+    }
+  switch (facts->sender_domain_dns)
+    {
+    case RELAIS_DNS_UNCHECKED:
+      ask_lookup (facts, mark, verdict, RELAIS_POLICY_LOOKUP_SENDER_DOMAIN);
+      break;
+    case RELAIS_DNS_FOUND:
+      step (facts, "unknown-sender-domain", FALSE, "'%s': found", domain);
+      break;
+    case RELAIS_DNS_NXDOMAIN:
+    case RELAIS_DNS_NO_RECORDS:
+      step (facts, "unknown-sender-domain", TRUE, "'%s': %s", domain, dns_text (facts->sender_domain_dns));
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 550, "5.1.8", "unknown-sender-domain",
+                    "policy:unknown-sender-domain", "Sender address rejected: Domain not found");
+      break;
+    case RELAIS_DNS_TEMPFAIL:
+    default:
+      text = g_strdup_printf ("'%s': %s", domain, dns_text (RELAIS_DNS_TEMPFAIL));
+      step (facts, "unknown-sender-domain", TRUE, "%s", text);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.1.8", "unknown-sender-domain",
+                    "policy:unknown-sender-domain",
+                    "Sender address rejected: temporary DNS failure, try again later");
+      break;
+    }
+}
+
+void
+relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                          RelaisVerdict *verdict)
+{
+  RelaisRuleSet *set;
+  const RelaisSecurityRule *white, *black, *ip_white;
+  RelaisPolicyStep *recipient_step, *white_step, *credited = NULL;
+  g_autofree char *description = NULL;
+  guint mark;
+
+  g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
+  g_return_if_fail (facts->recipient != NULL);
+
+  memset (verdict, 0, sizeof *verdict);
+  mark = trace_mark (facts);
+
+  check_recipient (config, facts, verdict);
+  if (relais_verdict_is_reject (verdict))
+    {
+      step (facts, "recipient", TRUE, "refused: %u %s %s", verdict->code, verdict->enhanced, verdict->text);
+      return;
+    }
+  recipient_step = step (facts, "recipient", FALSE, "accepted: %s", verdict->rule);
+
+  /* SPEC §4.1: the black/white rules, after relay control. */
+  set = config->security_rules;
+  white = set != NULL ? match_list (set, RELAIS_RULE_LIST_WHITE, facts, verdict->recipient) : NULL;
+  black = set != NULL ? match_list (set, RELAIS_RULE_LIST_BLACK, facts, verdict->recipient) : NULL;
+  verdict->whitelist = white;
+  if (white != NULL)
+    {
+      description = describe_rule (white);
+      white_step = step (facts, "whitelist", FALSE, "%s", description);
+      g_clear_pointer (&description, g_free);
+    }
+  else
+    white_step = step (facts, "whitelist", FALSE, "no match");
+
+  if (black == NULL)
+    step (facts, "blacklist", FALSE, "no match");
+  else
+    {
+      description = describe_rule (black);
+      if (white != NULL)
+        {
+          step (facts, "blacklist", FALSE, "%s: overridden by whitelist rule '%s'", description, white->name);
+          credit_whitelist (verdict, white);
+          credited = white_step;
+        }
+      else if (black->action == RELAIS_RULE_ACTION_DISCARD)
+        {
+          step (facts, "blacklist", TRUE, "%s: discard", description);
+          verdict->kind = RELAIS_VERDICT_DISCARD;
+          verdict->reason = "blacklist";
+          g_free (verdict->rule);
+          verdict->rule = g_strconcat ("blacklist:", black->name, NULL);
+          return;
+        }
+      else
+        {
+          g_autofree char *rule = g_strconcat ("blacklist:", black->name, NULL);
+
+          step (facts, "blacklist", TRUE, "%s: reject", description);
+          refuse_check (verdict, RELAIS_VERDICT_REJECT, 554, "5.7.1", "blacklist", rule, "Access denied");
+          return;
+        }
+    }
+
+  ip_white = ip_whitelist (config, facts);
+  check_sender_domain (config, facts, ip_white, mark, verdict, &credited);
+  if (verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_LOOKUP)
+    return;
+
+  /* An acceptance: decided by the whitelist where it changed the answer
+   * (overriding the blacklist, or skipping a check), else by relay control. */
+  mark_decided (verdict->rule != NULL && g_str_has_prefix (verdict->rule, "whitelist:") ? credited : recipient_step);
 }

@@ -2,9 +2,10 @@
  * Policy decisions as pure functions: a config snapshot and the facts of one
  * SMTP stage in, a verdict out. No I/O, no logging, no state: the session, the
  * statistics and (later) the D-Bus policy trace all call the same functions,
- * and tests drive them with tables. Reasons are short stable keys, counted
- * as is by relais_stats_reject(). Later checks (relay rules, black/white
- * lists, DNS-based checks) extend RelaisPolicyFacts and these functions. */
+ * and tests drive them with tables (tests/unit/policy/). Reasons are short
+ * stable keys, counted as is by relais_stats_reject(); rules name what
+ * decided, for logs and hit counters. DNS facts are gathered by the caller
+ * when a stage answers RELAIS_VERDICT_LOOKUP. */
 #pragma once
 
 #include <glib.h>
@@ -32,11 +33,14 @@ typedef enum {
 /* One check consulted, for the policy trace (Policy.Explain). */
 typedef struct {
   char *check;                  /* stable name: "whitelist", "blacklist", "non-fqdn-sender", ... */
-  char *answer;                 /* what it found, for a person: "no match", "rule 'spam' (sender ...)" */
+  char *answer;                 /* what it found, for a person: "no match", "rule 'spam' (sender ...)";
+                                 * "off" for a check turned off, "skipped: whitelist rule 'NAME'" */
   gboolean decided;             /* this check gave the verdict */
 } RelaisPolicyStep;
 
 void relais_policy_step_free (RelaisPolicyStep *step);
+/* An empty trace for RelaisPolicyFacts.trace (frees its steps). */
+GPtrArray *relais_policy_trace_new (void);
 
 typedef struct {
   const char *client_address;   /* "IP" */
@@ -65,7 +69,10 @@ typedef struct {
   guint nonexistent_recipients; /* 550 5.1.1 answers since local midnight */
   gint64 blocked_until;         /* unix time the nonexistent-account block ends; 0: not blocked */
 
-  GPtrArray *trace;             /* optional out: RelaisPolicyStep* appended for every check consulted */
+  /* Optional out (relais_policy_trace_new): a RelaisPolicyStep appended for
+   * every check a stage consults, in order; NULL: no trace, no allocation.
+   * A LOOKUP verdict leaves the trace as it was before the call. */
+  GPtrArray *trace;
 } RelaisPolicyFacts;
 
 typedef enum {
@@ -77,16 +84,29 @@ typedef enum {
   RELAIS_VERDICT_REJECT,
   RELAIS_VERDICT_DISCARD,       /* blacklist "discard": answer 250, never deliver, count */
   RELAIS_VERDICT_CLOSE,         /* REJECT, then close the connection (421) */
+  RELAIS_VERDICT_LOOKUP,        /* a check that is on and applies needs a DNS fact still
+                                 * RELAIS_DNS_UNCHECKED (verdict->lookup): look it up, fill
+                                 * the fact, call the same stage again */
 } RelaisVerdictKind;
+
+/* The DNS fact a LOOKUP verdict asks for. */
+typedef enum {
+  RELAIS_POLICY_LOOKUP_NONE = 0,
+  RELAIS_POLICY_LOOKUP_HELO,          /* helo_dns: A, AAAA or MX of facts->helo */
+  RELAIS_POLICY_LOOKUP_CLIENT_NAME,   /* client_name_dns: PTR of the client, confirmed forward */
+  RELAIS_POLICY_LOOKUP_SENDER_DOMAIN, /* sender_domain_dns: MX, A or AAAA of the sender's domain */
+} RelaisPolicyLookup;
 
 typedef struct {
   RelaisVerdictKind kind;
-  guint code;                   /* REJECT: reply code */
-  const char *enhanced;         /* REJECT: "x.y.z" (static) */
-  char *text;                   /* REJECT: reply text */
-  const char *reason;           /* REJECT: stable key for statistics and logs (static) */
-  char *recipient;              /* ACCEPT_*: the address to queue (bare postmaster gets a domain) */
-  const RelaisAccount *account; /* ACCEPT_LOCAL: borrowed from the snapshot */
+  guint code;                   /* REJECT, CLOSE: reply code */
+  const char *enhanced;         /* REJECT, CLOSE: "x.y.z" (static) */
+  char *text;                   /* REJECT, CLOSE: reply text */
+  const char *reason;           /* REJECT, CLOSE: stable key for statistics and logs (static);
+                                 * DISCARD: "blacklist", for the logs (not a rejection) */
+  char *recipient;              /* ACCEPT_*, DISCARD: the address to queue (bare postmaster gets
+                                 * a domain); DISCARD: the one the acceptance would have queued */
+  const RelaisAccount *account; /* ACCEPT_LOCAL (and DISCARD of a local recipient): borrowed from the snapshot */
   char *rule;                   /* RCPT: the rule that decided, for logs and Policy.CanRelay:
                                  * "local-account", "postmaster", "unknown-recipient",
                                  * "bad-recipient", "relay-domain:NAME", "authenticated",
@@ -94,39 +114,82 @@ typedef struct {
                                  * NULL where a check sets none; the Security
                                  * checks name themselves "blacklist:NAME",
                                  * "whitelist:NAME", "policy:CHECK", "limit:NAME" */
-  const RelaisSecurityRule *whitelist; /* RCPT: the whitelist rule that matched (borrowed from the
-                                        * snapshot), for the checks it skips (SPEC §4.1); NULL if none */
+  const RelaisSecurityRule *whitelist; /* the whitelist rule that matched (borrowed from the
+                                        * snapshot), for the checks it skips (SPEC §4.1); NULL if
+                                        * none. RCPT: the first (in the configured order) matching
+                                        * the client, the sender, its domain or the recipient; the
+                                        * other stages: an IP rule matching the client. verdict->rule
+                                        * is "whitelist:NAME" only where it changed the answer:
+                                        * it overrode a blacklist rule, or an IP rule NAME skipped a
+                                        * check that would have refused */
+  RelaisPolicyLookup lookup;    /* LOOKUP: the fact to gather */
 } RelaisVerdict;
 
 void relais_verdict_clear (RelaisVerdict *verdict);
+/* REJECT or CLOSE: answer verdict->code (CLOSE: then close the connection). */
 gboolean relais_verdict_is_reject (const RelaisVerdict *verdict);
 
-/* A new connection, before the greeting (SPEC §4.4, §4.5): a client address
- * under the nonexistent-account block, over the simultaneous connections or
- * over the connections per minute gets 421 4.7.0 (kind CLOSE). */
+/* Every stage: first firm answer wins; a check that is on, applies and finds
+ * its DNS fact RELAIS_DNS_UNCHECKED answers LOOKUP (a check that is off or
+ * skipped never asks); a DNS TEMPFAIL always gives 4xx. "Skipped by an IP
+ * whitelist rule" means a whitelist rule of type IP (not subnet) matching
+ * client_inet (SPEC §4.1). VERDICT is overwritten (cleared first by the caller
+ * if it held anything). Reasons / rules below are "reason" / verdict->rule. */
+
+/* A new connection, before the greeting (SPEC §4.4, §4.5), kind CLOSE 421 4.7.0:
+ * blocked_until > 0 while BlockNonexistentRecipients is on and no IP whitelist
+ * rule matches ("nonexistent-block" / "policy:nonexistent-block"); then
+ * connections_now > MaxConnections ("connection-limit" / "limit:connections");
+ * then connections_this_minute > MaxConnectionsPerMinute ("connection-rate" /
+ * "limit:connection-rate"). Otherwise CONTINUE. */
 void relais_policy_check_connect (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                   RelaisVerdict *verdict);
-/* EHLO/HELO (SPEC §4.5): 504 5.5.2 for a name that is not a FQDN, 450 4.7.1
- * for one without A, AAAA or MX; an IP whitelist rule skips both. */
+/* EHLO/HELO (SPEC §4.5), both skipped by an IP whitelist rule: RejectNonFqdnHelo:
+ * a name that is neither a FQDN nor an address literal, 504 5.5.2
+ * ("non-fqdn-helo"); RejectUnknownHelo (names only; asks for
+ * RELAIS_POLICY_LOOKUP_HELO): NXDOMAIN or NO_RECORDS 450 4.7.1 "Host not
+ * found", TEMPFAIL 450 4.7.1 ("unknown-helo"); a name that is not even valid
+ * DNS syntax is not found without a lookup. Otherwise CONTINUE. */
 void relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
-/* After a 550 5.1.1 was counted (SPEC §4.5): past the limit, 421 4.7.0
- * (kind CLOSE) and the caller blocks the address until local midnight. */
+/* After a 550 5.1.1 was counted (SPEC §4.5): with BlockNonexistentRecipients
+ * on, no IP whitelist rule, nonexistent_recipients > MaxNonexistentRecipients:
+ * CLOSE 421 4.7.0 ("nonexistent-block") and the caller blocks the address
+ * until local midnight. Otherwise CONTINUE. */
 void relais_policy_check_nonexistent (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                       RelaisVerdict *verdict);
 
 /* MAIL FROM: refuses unauthenticated MAIL on the submission endpoints (530
- * 5.7.0), then, when VerifySenderLogin is on, a sender the authenticated
- * account does not own (553 5.7.1, reason "sender-login"). */
+ * 5.7.0, "auth-required"), then, when VerifySenderLogin is on, a sender the
+ * authenticated account does not own (553 5.7.1, "sender-login"); then
+ * LimitMessageRate: messages_this_minute > MaxMessagesPerMinute, 450 4.7.0
+ * ("message-rate" / "limit:message-rate"); then, both skipped by an IP
+ * whitelist rule, RejectUnknownClientHostname (asks for
+ * RELAIS_POLICY_LOOKUP_CLIENT_NAME): NXDOMAIN 550 5.7.25, NO_RECORDS or
+ * TEMPFAIL 450 4.7.25 ("unknown-client-hostname"), and RejectNonFqdnSender: a
+ * non-null sender without a domain or whose domain is neither a FQDN nor an
+ * address literal, 504 5.5.2 ("non-fqdn-sender"); a NULL sender is not
+ * checked. Otherwise CONTINUE. */
 void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
-/* RCPT TO, first firm answer wins (SPEC §1, §3): a local-domain recipient is
- * a local account, postmaster/mailer-daemon, or 550 5.1.1 (never relayed,
- * whatever its local part holds: "%", "!", a quoted "@"); a relay-domain
- * recipient is accepted from anyone; any other recipient is a relay, allowed
- * to authenticated clients, trusted networks, and local networks when
+/* RCPT TO, first firm answer wins (SPEC §1, §3, §4.1, §4.3). First relay
+ * control, which no whitelist skips: a local-domain recipient is a local
+ * account, postmaster/mailer-daemon, or 550 5.1.1 (never relayed, whatever
+ * its local part holds: "%", "!", a quoted "@"); a relay-domain recipient is
+ * accepted from anyone; any other recipient is a relay, allowed to
+ * authenticated clients, trusted networks, and local networks when
  * SkipAuthForLocalNetworks is on; otherwise 454 4.7.1 when AUTH is offered to
- * the client, else 554 5.7.1. Address literals are never local. */
+ * the client, else 554 5.7.1. Address literals are never local. A refusal
+ * there stands. Then the black/white rules: the first whitelist rule matching
+ * the client, the sender, its domain or the recipient sets
+ * verdict->whitelist and overrides the blacklist; without one, the first
+ * blacklist rule matching the client, the sender or the recipient gives 554
+ * 5.7.1 "Access denied" ("blacklist") or DISCARD, rule "blacklist:NAME".
+ * Then RejectUnknownSenderDomain (skipped by an IP whitelist rule; not for
+ * the null sender, an address literal, or a recipient accepted as a local
+ * account or postmaster; asks for RELAIS_POLICY_LOOKUP_SENDER_DOMAIN):
+ * NXDOMAIN or NO_RECORDS 550 5.1.8, TEMPFAIL 450 4.1.8
+ * ("unknown-sender-domain"). */
 void relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
 

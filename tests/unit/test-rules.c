@@ -182,6 +182,33 @@ test_matching (void)
   g_assert_cmpstr (name_of (relais_rule_set_match_recipient (set, W, "boss@corp.example")), ==, "boss");
   g_assert_null (relais_rule_set_match_recipient (set, W, "ceo@corp.example"));
   g_assert_null (relais_rule_set_match_recipient (set, B, NULL));
+
+  /* IP rules alone: found behind an earlier subnet rule, never a subnet. */
+  {
+    g_autoptr(GInetAddress) one = g_inet_address_new_from_string ("198.51.100.7");
+    g_autoptr(GInetAddress) other = g_inet_address_new_from_string ("198.51.100.8");
+    g_autoptr(GInetAddress) v6 = g_inet_address_new_from_string ("2001:DB8:0::25");
+    g_autoptr(GInetAddress) anywhere = g_inet_address_new_from_string ("192.0.2.1");
+
+    g_assert_cmpstr (name_of (relais_rule_set_match_ip (set, B, one)), ==, "one");
+    g_assert_cmpstr (name_of (relais_rule_set_match_ip (set, W, one)), ==, "backup-mx");
+    g_assert_null (relais_rule_set_match_ip (set, B, other));
+    g_assert_cmpstr (name_of (relais_rule_set_match_ip (set, B, v6)), ==, "v6host");
+    g_assert_null (relais_rule_set_match_ip (set, W, anywhere));
+    g_assert_null (relais_rule_set_match_ip (set, W, NULL));
+  }
+
+  /* Positions rank matches of different facts. */
+  for (guint i = 0; i < relais_rule_set_get_length (set); i++)
+    g_assert_cmpuint (relais_rule_set_position (set, relais_rule_set_get (set, i)), ==, i);
+  g_assert_cmpuint (relais_rule_set_position (set, relais_rule_set_match_recipient (set, W, "boss@corp.example")),
+                    ==, 13);
+  g_assert_cmpuint (relais_rule_set_position (set, NULL), ==, G_MAXUINT);
+  {
+    g_autoptr(RelaisSecurityRule) stranger = rule ("boss", W, RELAIS_RULE_TYPE_RECIPIENT, "boss@corp.example");
+
+    g_assert_cmpuint (relais_rule_set_position (set, stranger), ==, G_MAXUINT);
+  }
 }
 
 static void
