@@ -95,7 +95,7 @@ rule_type_name (RelaisRuleType type)
     }
 }
 
-/* "rule 'NAME' (sender a@b.example)" */
+/* "rule 'NAME' (sender a@b.example)", for the trace only. */
 static char *
 describe_rule (const RelaisSecurityRule *rule)
 {
@@ -763,7 +763,6 @@ check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
 {
   const char *at = facts->sender != NULL ? strrchr (facts->sender, '@') : NULL;
   const char *domain = at != NULL ? at + 1 : NULL;
-  g_autofree char *text = NULL;
 
   if (!config->reject_unknown_sender_domain)
     {
@@ -819,8 +818,7 @@ check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
       break;
     case RELAIS_DNS_TEMPFAIL:
     default:
-      text = g_strdup_printf ("'%s': %s", domain, dns_text (RELAIS_DNS_TEMPFAIL));
-      step (facts, "unknown-sender-domain", TRUE, "%s", text);
+      step (facts, "unknown-sender-domain", TRUE, "'%s': %s", domain, dns_text (RELAIS_DNS_TEMPFAIL));
       refuse_check (verdict, RELAIS_VERDICT_REJECT, 450, "4.1.8", "unknown-sender-domain",
                     "policy:unknown-sender-domain",
                     "Sender address rejected: temporary DNS failure, try again later");
@@ -859,7 +857,7 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
   verdict->whitelist = white;
   if (white != NULL)
     {
-      description = describe_rule (white);
+      description = facts->trace != NULL ? describe_rule (white) : NULL;
       white_step = step (facts, "whitelist", FALSE, "%s", description);
       g_clear_pointer (&description, g_free);
     }
@@ -870,7 +868,7 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
     step (facts, "blacklist", FALSE, "no match");
   else
     {
-      description = describe_rule (black);
+      description = facts->trace != NULL ? describe_rule (black) : NULL;
       if (white != NULL)
         {
           step (facts, "blacklist", FALSE, "%s: overridden by whitelist rule '%s'", description, white->name);

@@ -400,6 +400,8 @@ check_invariants (Table *t, Case *c, const RelaisVerdict *v, GPtrArray *trace)
     default:
       fail (t, "unknown verdict kind %d", (int) v->kind);
     }
+  if (relais_verdict_is_reject (v) != (v->kind == RELAIS_VERDICT_REJECT || v->kind == RELAIS_VERDICT_CLOSE))
+    fail (t, "relais_verdict_is_reject() is wrong for kind %d", (int) v->kind);
   if (v->rule != NULL && g_str_has_prefix (v->rule, "whitelist:") && v->whitelist == NULL)
     fail (t, "rule %s without verdict->whitelist", v->rule);
 }
