@@ -7,8 +7,6 @@
 #include "relais-config.h"
 #include "relais-config-private.h"
 
-#include <string.h>
-
 #include "relais-error.h"
 
 typedef enum { KIND_BOOL, KIND_UINT } SettingKind;
