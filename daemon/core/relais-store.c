@@ -765,10 +765,10 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
 
 /* ---------------------------------------------------------------- save */
 
+/* Upserts SETTINGS (a{sv}, D-Bus property names) into the settings table. */
 static gboolean
-save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
+save_settings (sqlite3 *db, GVariant *settings, GError **error)
 {
-  g_autoptr (GVariant) general = relais_config_general_to_variant (data);
   g_autoptr (RelaisStmt) stmt =
     prepare (db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", error);
   GVariantIter iter;
@@ -777,7 +777,7 @@ save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
 
   if (!stmt)
     return FALSE;
-  g_variant_iter_init (&iter, general);
+  g_variant_iter_init (&iter, settings);
   while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
     {
       g_autofree char *text = g_variant_print (value, TRUE);
@@ -789,6 +789,14 @@ save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
         return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  g_autoptr (GVariant) general = relais_config_general_to_variant (data);
+
+  return save_settings (db, general, error);
 }
 
 gboolean
@@ -1038,26 +1046,8 @@ static gboolean
 save_security_txn (sqlite3 *db, gconstpointer data, GError **error)
 {
   g_autoptr (GVariant) settings = relais_config_security_to_variant (data);
-  g_autoptr (RelaisStmt) stmt =
-    prepare (db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", error);
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
 
-  if (!stmt)
-    return FALSE;
-  g_variant_iter_init (&iter, settings);
-  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
-    {
-      g_autofree char *text = g_variant_print (value, TRUE);
-
-      sqlite3_reset (stmt);
-      sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
-      sqlite3_bind_text (stmt, 2, text, -1, SQLITE_TRANSIENT);
-      if (!step_done (db, stmt, error))
-        return FALSE;
-    }
-  return TRUE;
+  return save_settings (db, settings, error);
 }
 
 gboolean
