@@ -15,3 +15,6 @@ gboolean relais_config_check_type (GVariant *value, const char *property, const 
 gboolean relais_config_set_bool (GVariant *value, const char *property, gboolean *out, GError **error);
 gboolean relais_config_set_uint (GVariant *value, const char *property, guint min, guint max, guint *out,
                                  GError **error);
+/* The name of an entry of a named list: 1 to 64 printable characters, no
+ * space at either end ("Name: ..." naming WHAT, e.g. "trusted network"). */
+gboolean relais_config_check_entry_name (const char *what, const char *name, GError **error);

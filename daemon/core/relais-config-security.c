@@ -100,3 +100,377 @@ relais_config_security_to_variant (const RelaisConfig *c)
     }
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
+
+/* ---------------------------------------------------------------- rules */
+
+#define RULE_WHAT "black/white rule"
+#define RULE_FIELDS "Name, List, Type, Value or Action"
+
+/* A validated rule from its D-Bus strings, or NULL + error naming the field. */
+static RelaisSecurityRule *
+make_rule (const char *name, const char *list_text, const char *type_text, const char *value,
+           const char *action_text, GError **error)
+{
+  RelaisRuleList list;
+  RelaisRuleType type;
+  RelaisRuleAction action = RELAIS_RULE_ACTION_REJECT;
+
+  if (!relais_config_check_entry_name (RULE_WHAT, name, error))
+    return NULL;
+  if (!relais_rule_list_from_string (list_text, &list))
+    {
+      relais_config_invalid (error, "List", "'%s' is not a list: use black or white", list_text);
+      return NULL;
+    }
+  if (!relais_rule_type_from_string (type_text, &type))
+    {
+      relais_config_invalid (error, "Type", "'%s' is not a rule type: use ip, subnet, sender, recipient "
+                             "or domain", type_text);
+      return NULL;
+    }
+  if (list == RELAIS_RULE_LIST_WHITE)
+    {
+      if (*action_text != '\0')
+        {
+          relais_config_invalid (error, "Action", "only blacklist rules have an action; leave it empty "
+                                 "for a whitelist rule");
+          return NULL;
+        }
+    }
+  else if (*action_text == '\0')
+    {
+      relais_config_invalid (error, "Action", "a blacklist rule needs an action: reject or discard");
+      return NULL;
+    }
+  else if (!relais_rule_action_from_string (action_text, &action))
+    {
+      relais_config_invalid (error, "Action", "'%s' is not an action: use reject or discard", action_text);
+      return NULL;
+    }
+  return relais_security_rule_new (name, list, type, value, action, error);
+}
+
+static const char *
+rule_action_text (const RelaisSecurityRule *rule)
+{
+  return rule->list == RELAIS_RULE_LIST_WHITE ? "" : relais_rule_action_to_string (rule->action);
+}
+
+static gint
+rule_index (const RelaisConfig *c, const char *name)
+{
+  guint n = relais_rule_set_get_length (c->security_rules);
+
+  for (guint i = 0; name != NULL && i < n; i++)
+    if (g_str_equal (relais_rule_set_get (c->security_rules, i)->name, name))
+      return (gint) i;
+  return -1;
+}
+
+static void
+rule_not_found (const char *name, GError **error)
+{
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "name: no " RULE_WHAT " named '%s'",
+               name ? name : "");
+}
+
+/* Names are unique regardless of case; rule SELF (an index, or -1) does not
+ * count. ASCII names (the common case) are compared without allocating. */
+static gboolean
+check_rule_name_free (const RelaisConfig *c, const char *name, gint self, GError **error)
+{
+  g_autofree char *folded = g_utf8_casefold (name, -1);
+  gboolean ascii = g_str_is_ascii (name);
+  guint n = relais_rule_set_get_length (c->security_rules);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const char *other = relais_rule_set_get (c->security_rules, i)->name;
+      gboolean same;
+
+      if ((gint) i == self)
+        continue;
+      if (ascii && g_str_is_ascii (other))
+        same = g_ascii_strcasecmp (name, other) == 0;
+      else
+        {
+          g_autofree char *other_folded = g_utf8_casefold (other, -1);
+          same = g_str_equal (folded, other_folded);
+        }
+      if (same)
+        {
+          g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_EXISTS, "Name: a " RULE_WHAT " named '%s' already exists",
+                       other);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* A snapshot of BASE whose rules are RULES (borrowed; copied into the new set). */
+static RelaisConfig *
+with_rules (const RelaisConfig *base, GPtrArray *rules)
+{
+  RelaisConfig *config = relais_config_copy (base);
+
+  relais_rule_set_unref (config->security_rules);
+  config->security_rules = relais_rule_set_new (rules);
+  return config;
+}
+
+/* BASE's rules as a borrowed array, with room for one more. */
+static GPtrArray *
+borrow_rules (const RelaisConfig *base)
+{
+  guint n = relais_rule_set_get_length (base->security_rules);
+  GPtrArray *rules = g_ptr_array_sized_new (n + 1);
+
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (rules, (gpointer) relais_rule_set_get (base->security_rules, i));
+  return rules;
+}
+
+RelaisConfig *
+relais_config_add_security_rule (const RelaisConfig *base, const char *name, const char *list, const char *type,
+                                 const char *value, const char *action, GError **error)
+{
+  g_autoptr (RelaisSecurityRule) rule = NULL;
+  g_autoptr (GPtrArray) rules = NULL;
+
+  g_return_val_if_fail (base != NULL, NULL);
+
+  rule = make_rule (name, list ? list : "", type ? type : "", value ? value : "", action ? action : "", error);
+  if (rule == NULL || !check_rule_name_free (base, rule->name, -1, error))
+    return NULL;
+  if (relais_rule_set_get_length (base->security_rules) >= RELAIS_CONFIG_MAX_SECURITY_RULES)
+    {
+      relais_config_invalid (error, "Name", "at most %d " RULE_WHAT "s are allowed",
+                             RELAIS_CONFIG_MAX_SECURITY_RULES);
+      return NULL;
+    }
+  rules = borrow_rules (base);
+  g_ptr_array_add (rules, rule);
+  return with_rules (base, rules);
+}
+
+RelaisConfig *
+relais_config_update_security_rule (const RelaisConfig *base, const char *name, GVariant *changes,
+                                    GError **error)
+{
+  static const char *const keys[] = { "Name", "List", "Type", "Value", "Action" };
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (RelaisSecurityRule) rule = NULL;
+  g_autoptr (GPtrArray) rules = NULL;
+  const RelaisSecurityRule *old;
+  const char *values[G_N_ELEMENTS (keys)];
+  gboolean action_given = FALSE;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+  gint index;
+
+  g_return_val_if_fail (base != NULL && changes != NULL, NULL);
+
+  owned = g_variant_ref_sink (changes);
+  if (!g_variant_is_of_type (owned, G_VARIANT_TYPE_VARDICT))
+    {
+      relais_config_invalid (error, "changes", "expected a{sv}, got '%s'", g_variant_get_type_string (owned));
+      return NULL;
+    }
+  index = rule_index (base, name);
+  if (index < 0)
+    {
+      rule_not_found (name, error);
+      return NULL;
+    }
+  old = relais_rule_set_get (base->security_rules, (guint) index);
+  values[0] = old->name;
+  values[1] = relais_rule_list_to_string (old->list);
+  values[2] = relais_rule_type_to_string (old->type);
+  values[3] = old->value;
+  values[4] = rule_action_text (old);
+  g_variant_iter_init (&iter, owned);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) v = value;
+      guint i;
+
+      for (i = 0; i < G_N_ELEMENTS (keys) && !g_str_equal (key, keys[i]); i++)
+        ;
+      if (i == G_N_ELEMENTS (keys))
+        {
+          relais_config_invalid (error, key, "no such " RULE_WHAT " field (use " RULE_FIELDS ")");
+          return NULL;
+        }
+      if (!relais_config_check_type (v, key, G_VARIANT_TYPE_STRING, error))
+        return NULL;
+      /* the string lives in OWNED, which outlives V */
+      values[i] = g_variant_get_string (v, NULL);
+      action_given |= i == 4;
+    }
+  /* Moving a rule to the whitelist drops its action unless one is given. */
+  if (!action_given && g_str_equal (values[1], "white"))
+    values[4] = "";
+  rule = make_rule (values[0], values[1], values[2], values[3], values[4], error);
+  if (rule == NULL || !check_rule_name_free (base, rule->name, index, error))
+    return NULL;
+  rules = borrow_rules (base);
+  rules->pdata[index] = rule;
+  return with_rules (base, rules);
+}
+
+RelaisConfig *
+relais_config_remove_security_rule (const RelaisConfig *base, const char *name, GError **error)
+{
+  g_autoptr (GPtrArray) rules = NULL;
+  gint index;
+
+  g_return_val_if_fail (base != NULL, NULL);
+
+  index = rule_index (base, name);
+  if (index < 0)
+    {
+      rule_not_found (name, error);
+      return NULL;
+    }
+  rules = borrow_rules (base);
+  g_ptr_array_remove_index (rules, (guint) index);
+  return with_rules (base, rules);
+}
+
+RelaisConfig *
+relais_config_move_security_rule (const RelaisConfig *base, const char *name, guint position, GError **error)
+{
+  g_autoptr (GPtrArray) rules = NULL;
+  gpointer rule;
+  gint index;
+
+  g_return_val_if_fail (base != NULL, NULL);
+
+  index = rule_index (base, name);
+  if (index < 0)
+    {
+      rule_not_found (name, error);
+      return NULL;
+    }
+  rules = borrow_rules (base);
+  rule = g_ptr_array_steal_index (rules, (guint) index);
+  g_ptr_array_insert (rules, position < rules->len ? (gint) position : -1, rule);
+  return with_rules (base, rules);
+}
+
+/* Validates RULES (a(sssss)) into an owned array. PROBLEMS NULL: the first
+ * bad rule fails the whole, with its index and name. Otherwise a bad rule is
+ * skipped, its reason appended to PROBLEMS. */
+static GPtrArray *
+build_rules (GVariant *rules, GPtrArray *problems, GError **error)
+{
+  g_autoptr (GPtrArray) built = NULL;
+  g_autoptr (GHashTable) names = NULL;   /* folded name -> GUINT_TO_POINTER (index + 1) */
+  gsize n;
+
+  if (!relais_config_check_type (rules, "rules", G_VARIANT_TYPE ("a(sssss)"), error))
+    return NULL;
+  n = g_variant_n_children (rules);
+  if (problems == NULL && n > RELAIS_CONFIG_MAX_SECURITY_RULES)
+    {
+      relais_config_invalid (error, "rules", "%" G_GSIZE_FORMAT " rules given: at most %d " RULE_WHAT "s are allowed",
+                             n, RELAIS_CONFIG_MAX_SECURITY_RULES);
+      return NULL;
+    }
+  built = g_ptr_array_new_full ((guint) MIN (n, RELAIS_CONFIG_MAX_SECURITY_RULES),
+                                (GDestroyNotify) relais_security_rule_free);
+  names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (RelaisSecurityRule) rule = NULL;
+      const char *name, *list, *type, *value, *action;
+      char *folded;
+      gpointer other;
+
+      g_variant_get_child (rules, i, "(&s&s&s&s&s)", &name, &list, &type, &value, &action);
+      rule = make_rule (name, list, type, value, action, &local_error);
+      if (rule != NULL)
+        {
+          folded = g_utf8_casefold (rule->name, -1);
+          other = g_hash_table_lookup (names, folded);
+          if (other != NULL)
+            {
+              g_set_error (&local_error, RELAIS_ERROR, RELAIS_ERROR_EXISTS,
+                           "Name: the name is already used by rules[%u] '%s' (names are unique regardless of case)",
+                           GPOINTER_TO_UINT (other) - 1,
+                           ((RelaisSecurityRule *) g_ptr_array_index (built, GPOINTER_TO_UINT (other) - 1))->name);
+              g_free (folded);
+            }
+          else if (built->len >= RELAIS_CONFIG_MAX_SECURITY_RULES)
+            {
+              relais_config_invalid (&local_error, "rules", "at most %d " RULE_WHAT "s are allowed",
+                                     RELAIS_CONFIG_MAX_SECURITY_RULES);
+              g_free (folded);
+            }
+          else
+            {
+              g_hash_table_insert (names, folded, GUINT_TO_POINTER (built->len + 1));
+              g_ptr_array_add (built, g_steal_pointer (&rule));
+              continue;
+            }
+        }
+      g_prefix_error (&local_error, "rules[%" G_GSIZE_FORMAT "] '%s': ", i, name);
+      if (problems == NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      g_ptr_array_add (problems, g_strdup (local_error->message));
+    }
+  return g_steal_pointer (&built);
+}
+
+RelaisConfig *
+relais_config_replace_security_rules (const RelaisConfig *base, GVariant *rules, GError **error)
+{
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (GPtrArray) built = NULL;
+
+  g_return_val_if_fail (base != NULL && rules != NULL, NULL);
+
+  owned = g_variant_ref_sink (rules);
+  built = build_rules (owned, NULL, error);
+  return built != NULL ? with_rules (base, built) : NULL;
+}
+
+RelaisConfig *
+relais_config_load_security_rules (const RelaisConfig *base, GVariant *rules, GPtrArray *problems)
+{
+  g_autoptr (GVariant) owned = NULL;
+  g_autoptr (GPtrArray) built = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_val_if_fail (base != NULL && rules != NULL && problems != NULL, NULL);
+
+  owned = g_variant_ref_sink (rules);
+  built = build_rules (owned, problems, &error);
+  if (built == NULL)
+    {
+      g_ptr_array_add (problems, g_strdup (error->message));
+      return relais_config_ref ((RelaisConfig *) base);
+    }
+  return with_rules (base, built);
+}
+
+GVariant *
+relais_config_security_rules_to_variant (const RelaisConfig *c)
+{
+  g_auto (GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(sssss)"));
+  guint n = relais_rule_set_get_length (c->security_rules);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const RelaisSecurityRule *rule = relais_rule_set_get (c->security_rules, i);
+
+      g_variant_builder_add (&b, "(sssss)", rule->name, relais_rule_list_to_string (rule->list),
+                             relais_rule_type_to_string (rule->type), rule->value, rule_action_text (rule));
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}

@@ -1157,6 +1157,12 @@ check_entry_name (const char *what, const char *name, GError **error)
   return TRUE;
 }
 
+gboolean
+relais_config_check_entry_name (const char *what, const char *name, GError **error)
+{
+  return check_entry_name (what, name, error);
+}
+
 static gboolean
 check_host_name (const char *name, GError **error)
 {

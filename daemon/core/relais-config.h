@@ -236,6 +236,41 @@ void           relais_account_free (RelaisAccount *account);
 RelaisConfig *relais_config_apply_security (const RelaisConfig *base, GVariant *changes, GError **error);
 GVariant     *relais_config_security_to_variant (const RelaisConfig *config);
 
+/* Black/white rule edits (SPEC §4.1), each returning a new snapshot or NULL
+ * + error, BASE untouched: RELAIS_ERROR_INVALID_ARGUMENT naming the field
+ * (Name, List, Type, Value, Action) and the reason, EXISTS for a name already
+ * used (regardless of case), NOT_FOUND ("name: no black/white rule named
+ * ...") for an unknown rule. A name is 1 to 64 printable characters without
+ * a space at either end. LIST is "black" or "white"; TYPE "ip", "subnet",
+ * "sender", "recipient" or "domain" (whitelist only); ACTION "reject" or
+ * "discard" on the blacklist and "" on the whitelist. Rules keep the order
+ * the administrator gives them; at most RELAIS_CONFIG_MAX_SECURITY_RULES.
+ * Each edit rebuilds the rule set once: O(number of rules). */
+#define RELAIS_CONFIG_MAX_SECURITY_RULES 100000
+
+/* Appends the rule at the end. */
+RelaisConfig *relais_config_add_security_rule (const RelaisConfig *base, const char *name, const char *list,
+                                               const char *type, const char *value, const char *action,
+                                               GError **error);
+/* CHANGES: any of Name, List, Type, Value, Action (s); all or nothing. A
+ * change of List to "white" without Action clears the action. */
+RelaisConfig *relais_config_update_security_rule (const RelaisConfig *base, const char *name,
+                                                  GVariant *changes, GError **error);
+RelaisConfig *relais_config_remove_security_rule (const RelaisConfig *base, const char *name, GError **error);
+/* Moves rule NAME to POSITION (0 = first); a position past the end moves it last. */
+RelaisConfig *relais_config_move_security_rule (const RelaisConfig *base, const char *name, guint position,
+                                                GError **error);
+/* Replaces every rule by RULES, a(sssss) of (name, list, type, value,
+ * action), in order; all or nothing, the error prefixed by "rules[INDEX]
+ * 'NAME': ". */
+RelaisConfig *relais_config_replace_security_rules (const RelaisConfig *base, GVariant *rules, GError **error);
+/* For the store: like replace, but a rule that fails validation (or whose
+ * name is taken, or past the limit) is skipped and its reason appended to
+ * PROBLEMS (char *, owned by the array). Never fails. */
+RelaisConfig *relais_config_load_security_rules (const RelaisConfig *base, GVariant *rules, GPtrArray *problems);
+/* The rules as a(sssss), in order, action "" on the whitelist. */
+GVariant     *relais_config_security_rules_to_variant (const RelaisConfig *config);
+
 /* Relay Control entries. NETWORK is parsed as an IPv4/IPv6 address or CIDR
  * subnet (host bits must be zero); NULL + RELAIS_ERROR_INVALID_ARGUMENT saying
  * what is wrong otherwise. */

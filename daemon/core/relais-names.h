@@ -9,6 +9,7 @@
 #define RELAIS_IFACE_ACCOUNTS   "org.relais.Relais1.Accounts"
 #define RELAIS_IFACE_DISTRIBUTION "org.relais.Relais1.Distribution"
 #define RELAIS_IFACE_RELAY_CONTROL "org.relais.Relais1.RelayControl"
+#define RELAIS_IFACE_SECURITY   "org.relais.Relais1.Security"
 #define RELAIS_IFACE_STATISTICS "org.relais.Relais1.Statistics"
 #define RELAIS_IFACE_QUEUE      "org.relais.Relais1.Queue"
 

@@ -52,7 +52,7 @@ invalid (GError **error, const char *field, const char *format, ...)
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT, "Rule %s: %s", field, message);
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT, "%s: %s", field, message);
   return FALSE;
 }
 
@@ -80,13 +80,13 @@ parse_subnet (const char *text, guint8 *bytes, gsize *size, guint *length, GErro
   guint bits;
 
   if (address == NULL)
-    return invalid (error, "value", "'%s' is not an IPv4 or IPv6 address followed by /prefix-length "
+    return invalid (error, "Value", "'%s' is not an IPv4 or IPv6 address followed by /prefix-length "
                     "or /netmask, such as 192.0.2.0/24 or 192.0.2.0/255.255.255.0", text);
   *size = g_inet_address_get_native_size (address);
   memcpy (bytes, g_inet_address_to_bytes (address), *size);
   bits = (guint) *size * 8;
   if (slash == NULL)
-    return invalid (error, "value", "'%s' has no prefix length: write it as %s/%u (or use an IP rule)",
+    return invalid (error, "Value", "'%s' has no prefix length: write it as %s/%u (or use an IP rule)",
                     text, host, bits);
   if (strchr (slash + 1, '.') != NULL)
     {
@@ -95,13 +95,13 @@ parse_subnet (const char *text, guint8 *bytes, gsize *size, guint *length, GErro
       guint32 word, inverted;
 
       if (mask == NULL || g_inet_address_get_family (mask) != G_SOCKET_FAMILY_IPV4 || *size != 4)
-        return invalid (error, "value", "'%s': the netmask after '/' must be a dotted IPv4 netmask such as "
+        return invalid (error, "Value", "'%s': the netmask after '/' must be a dotted IPv4 netmask such as "
                         "255.255.255.0, for an IPv4 address", text);
       m = g_inet_address_to_bytes (mask);
       word = ((guint32) m[0] << 24) | ((guint32) m[1] << 16) | ((guint32) m[2] << 8) | m[3];
       inverted = ~word;
       if ((inverted & (inverted + 1)) != 0)
-        return invalid (error, "value", "'%s': the netmask %s is not contiguous (its one bits must all come "
+        return invalid (error, "Value", "'%s': the netmask %s is not contiguous (its one bits must all come "
                         "first, as in 255.255.255.0)", text, slash + 1);
       *length = 0;
       while (*length < 32 && (word & (0x80000000u >> *length)) != 0)
@@ -112,7 +112,7 @@ parse_subnet (const char *text, guint8 *bytes, gsize *size, guint *length, GErro
       guint64 value = 0;
 
       if (!g_ascii_string_to_unsigned (slash + 1, 10, 0, bits, &value, NULL))
-        return invalid (error, "value", "'%s': the prefix length after '/' must be a number from 0 to %u",
+        return invalid (error, "Value", "'%s': the prefix length after '/' must be a number from 0 to %u",
                         text, bits);
       *length = (guint) value;
     }
@@ -128,7 +128,7 @@ parse_subnet (const char *text, guint8 *bytes, gsize *size, guint *length, GErro
           base[j / 8] &= (guint8) ~(0x80 >> (j % 8));
         network = g_inet_address_new_from_bytes (base, *size == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
         network_text = g_inet_address_to_string (network);
-        return invalid (error, "value", "'%s' has host bits set after the prefix: write the network "
+        return invalid (error, "Value", "'%s' has host bits set after the prefix: write the network "
                         "address, %s/%u", text, network_text, *length);
       }
   return TRUE;
@@ -147,7 +147,7 @@ normalize_value (RelaisRuleList list, RelaisRuleType type, const char *value, GE
           address = g_inet_address_new_from_string (value);
         if (address == NULL)
           {
-            invalid (error, "value", "'%s' is not one IPv4 or IPv6 address (use a subnet rule for a network)",
+            invalid (error, "Value", "'%s' is not one IPv4 or IPv6 address (use a subnet rule for a network)",
                      value);
             return NULL;
           }
@@ -171,25 +171,25 @@ normalize_value (RelaisRuleList list, RelaisRuleType type, const char *value, GE
     case RELAIS_RULE_TYPE_RECIPIENT:
       if (!relais_is_valid_address (value))
         {
-          invalid (error, "value", "'%s' is not a valid e-mail address (user@domain)", value);
+          invalid (error, "Value", "'%s' is not a valid e-mail address (user@domain)", value);
           return NULL;
         }
       return normalize_address (value);
     case RELAIS_RULE_TYPE_DOMAIN:
       if (list != RELAIS_RULE_LIST_WHITE)
         {
-          invalid (error, "type", "domain rules exist on the whitelist only; "
+          invalid (error, "Type", "domain rules exist on the whitelist only; "
                    "blacklist a sender, an IP or a subnet instead");
           return NULL;
         }
       if (!relais_is_valid_domain (value))
         {
-          invalid (error, "value", "'%s' is not a valid domain name (such as example.org)", value);
+          invalid (error, "Value", "'%s' is not a valid domain name (such as example.org)", value);
           return NULL;
         }
       return g_ascii_strdown (value, -1);
     default:
-      invalid (error, "type", "unknown rule type %d", (int) type);
+      invalid (error, "Type", "unknown rule type %d", (int) type);
       return NULL;
     }
 }
@@ -203,28 +203,28 @@ relais_security_rule_new (const char *name, RelaisRuleList list, RelaisRuleType 
 
   if (name == NULL || *name == '\0' || !g_utf8_validate (name, -1, NULL) || strlen (name) > 255)
     {
-      invalid (error, "name", "the name must be non-empty UTF-8 text of at most 255 bytes");
+      invalid (error, "Name", "the name must be non-empty UTF-8 text of at most 255 bytes");
       return NULL;
     }
   for (const char *p = name; *p; p++)
     if ((guchar) *p < 0x20 || *p == 0x7f)
       {
-        invalid (error, "name", "'%s' contains a control character", name);
+        invalid (error, "Name", "'%s' contains a control character", name);
         return NULL;
       }
   if (list != RELAIS_RULE_LIST_BLACK && list != RELAIS_RULE_LIST_WHITE)
     {
-      invalid (error, "list", "unknown list %d (black or white)", (int) list);
+      invalid (error, "List", "unknown list %d (black or white)", (int) list);
       return NULL;
     }
   if (action != RELAIS_RULE_ACTION_REJECT && action != RELAIS_RULE_ACTION_DISCARD)
     {
-      invalid (error, "action", "unknown action %d (reject or discard)", (int) action);
+      invalid (error, "Action", "unknown action %d (reject or discard)", (int) action);
       return NULL;
     }
   if (value == NULL || *value == '\0')
     {
-      invalid (error, "value", "the value is empty");
+      invalid (error, "Value", "the value is empty");
       return NULL;
     }
   normalized = normalize_value (list, type, value, error);
@@ -258,6 +258,73 @@ relais_security_rule_free (RelaisSecurityRule *rule)
   g_free (rule->name);
   g_free (rule->value);
   g_free (rule);
+}
+
+static const char *const list_names[] = { "black", "white" };
+static const char *const type_names[] = { "ip", "subnet", "sender", "recipient", "domain" };
+static const char *const action_names[] = { "reject", "discard" };
+
+static gboolean
+from_string (const char *const *names, guint n, const char *text, guint *out)
+{
+  for (guint i = 0; text != NULL && i < n; i++)
+    if (g_str_equal (text, names[i]))
+      {
+        *out = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+relais_rule_list_to_string (RelaisRuleList list)
+{
+  return (guint) list < G_N_ELEMENTS (list_names) ? list_names[list] : "";
+}
+
+const char *
+relais_rule_type_to_string (RelaisRuleType type)
+{
+  return (guint) type < G_N_ELEMENTS (type_names) ? type_names[type] : "";
+}
+
+const char *
+relais_rule_action_to_string (RelaisRuleAction action)
+{
+  return (guint) action < G_N_ELEMENTS (action_names) ? action_names[action] : "";
+}
+
+gboolean
+relais_rule_list_from_string (const char *text, RelaisRuleList *out)
+{
+  guint i;
+
+  if (!from_string (list_names, G_N_ELEMENTS (list_names), text, &i))
+    return FALSE;
+  *out = (RelaisRuleList) i;
+  return TRUE;
+}
+
+gboolean
+relais_rule_type_from_string (const char *text, RelaisRuleType *out)
+{
+  guint i;
+
+  if (!from_string (type_names, G_N_ELEMENTS (type_names), text, &i))
+    return FALSE;
+  *out = (RelaisRuleType) i;
+  return TRUE;
+}
+
+gboolean
+relais_rule_action_from_string (const char *text, RelaisRuleAction *out)
+{
+  guint i;
+
+  if (!from_string (action_names, G_N_ELEMENTS (action_names), text, &i))
+    return FALSE;
+  *out = (RelaisRuleAction) i;
+  return TRUE;
 }
 
 static void

@@ -48,6 +48,16 @@ RelaisSecurityRule *relais_security_rule_new (const char *name, RelaisRuleList l
 RelaisSecurityRule *relais_security_rule_copy (const RelaisSecurityRule *rule);
 void                relais_security_rule_free (RelaisSecurityRule *rule);
 
+/* Names used by D-Bus and the store: "black"/"white"; "ip", "subnet",
+ * "sender", "recipient", "domain"; "reject"/"discard". The *_from_string
+ * functions return FALSE for any other text (exact, lower case). */
+const char *relais_rule_list_to_string (RelaisRuleList list);
+const char *relais_rule_type_to_string (RelaisRuleType type);
+const char *relais_rule_action_to_string (RelaisRuleAction action);
+gboolean    relais_rule_list_from_string (const char *text, RelaisRuleList *out);
+gboolean    relais_rule_type_from_string (const char *text, RelaisRuleType *out);
+gboolean    relais_rule_action_from_string (const char *text, RelaisRuleAction *out);
+
 typedef struct _RelaisRuleSet RelaisRuleSet;
 
 /* A set of copies of RULES (RelaisSecurityRule*, in the configured order; may be NULL or empty). */

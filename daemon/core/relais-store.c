@@ -67,6 +67,12 @@ static const char *const migrations[] = {
   /* 3 -> 4: Relay Control */
   "CREATE TABLE trusted_networks (name TEXT PRIMARY KEY, network TEXT NOT NULL);"
   "CREATE TABLE relay_domains (name TEXT PRIMARY KEY, domain TEXT NOT NULL UNIQUE);",
+  /* 4 -> 5: Security (the settings live in settings). The black/white rules
+   * in their order; list, type and action by name ("black", "ip", "reject";
+   * action '' on the whitelist). Names are unique regardless of case, which
+   * the loading checks. */
+  "CREATE TABLE security_rules (position INTEGER PRIMARY KEY, name TEXT NOT NULL, list TEXT NOT NULL,"
+  "  type TEXT NOT NULL, value TEXT NOT NULL, action TEXT NOT NULL DEFAULT '');",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);
@@ -285,13 +291,16 @@ column_list (sqlite3 *db, const char *sql, const char *key, GError **error)
 
 /* Applies the stored General settings one by one, so that one bad stored
  * value (a hand-edited database) is reported and skipped, not fatal. The
- * Distribution settings are put in DISTRIBUTION, for load_distribution(). */
+ * Distribution settings are put in DISTRIBUTION, for load_distribution(), and
+ * the Security ones in SECURITY, for load_security(). */
 static RelaisConfig *
-load_general (sqlite3 *db, RelaisConfig *config, GVariantDict *distribution, GError **error)
+load_general (sqlite3 *db, RelaisConfig *config, GVariantDict *distribution, GVariantDict *security,
+              GError **error)
 {
   g_autoptr (RelaisStmt) stmt = prepare (db, "SELECT key, value FROM settings", error);
   g_autoptr (RelaisConfig) current = relais_config_ref (config);
   g_autoptr (GVariant) distribution_keys = relais_config_distribution_to_variant (config);
+  g_autoptr (GVariant) security_keys = relais_config_security_to_variant (config);
   int rc;
 
   if (!stmt)
@@ -304,6 +313,7 @@ load_general (sqlite3 *db, RelaisConfig *config, GVariantDict *distribution, GEr
       g_autoptr (GVariant) value = g_variant_parse (NULL, text, NULL, NULL, &local_error);
       g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
       g_autoptr (GVariant) distribution_default = g_variant_lookup_value (distribution_keys, key, NULL);
+      g_autoptr (GVariant) security_default = g_variant_lookup_value (security_keys, key, NULL);
       RelaisConfig *next;
 
       if (value == NULL)
@@ -315,6 +325,11 @@ load_general (sqlite3 *db, RelaisConfig *config, GVariantDict *distribution, GEr
       if (distribution_default != NULL)
         {
           g_variant_dict_insert_value (distribution, key, value);
+          continue;
+        }
+      if (security_default != NULL)
+        {
+          g_variant_dict_insert_value (security, key, value);
           continue;
         }
       g_variant_builder_add (&changes, "{sv}", key, value);
@@ -594,6 +609,82 @@ load_relay_control (RelaisConfig **config, GPtrArray *networks, GPtrArray *domai
     }
 }
 
+/* The black/white rules in their order as a(sssss). SQL NULL reads as "",
+ * which validation then refuses; a row that is not UTF-8 is reported and
+ * skipped. */
+static GVariant *
+load_security_rules (sqlite3 *db, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt =
+    prepare (db, "SELECT name, list, type, value, action FROM security_rules ORDER BY position", error);
+  g_auto (GVariantBuilder) rules = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(sssss)"));
+  int rc;
+
+  if (!stmt)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *fields[5];
+      gboolean valid = TRUE;
+
+      for (int i = 0; i < 5; i++)
+        {
+          const char *text = (const char *) sqlite3_column_text (stmt, i);
+
+          fields[i] = text ? text : "";
+          valid = valid && g_utf8_validate (fields[i], -1, NULL);
+        }
+      if (!valid)
+        {
+          g_warning ("a stored black/white rule ignored: it is not valid UTF-8");
+          continue;
+        }
+      g_variant_builder_add (&rules, "(sssss)", fields[0], fields[1], fields[2], fields[3], fields[4]);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read black/white rules", error);
+      return NULL;
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&rules));
+}
+
+/* At most this many skipped stored rules are reported one by one. */
+#define MAX_RULE_WARNINGS 20
+
+/* The Security settings one by one (a bad stored value is reported and its
+ * default kept), then the rules in one go (a bad stored rule is reported and
+ * skipped). */
+static void
+load_security (RelaisConfig **config, GVariantDict *settings, GVariant *rules)
+{
+  g_autoptr (GVariant) all = g_variant_ref_sink (g_variant_dict_end (settings));
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  RelaisConfig *next;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, all);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) owned = value;
+      g_autoptr (GError) error = NULL;
+      g_auto (GVariantBuilder) changes = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+      g_variant_builder_add (&changes, "{sv}", key, owned);
+      take_or_warn (config, relais_config_apply_security (*config, g_variant_builder_end (&changes), &error),
+                    "stored setting", &error);
+    }
+  next = relais_config_load_security_rules (*config, rules, problems);
+  relais_config_unref (*config);
+  *config = next;
+  for (guint i = 0; i < problems->len && i < MAX_RULE_WARNINGS; i++)
+    g_warning ("stored black/white rule ignored: %s", (const char *) problems->pdata[i]);
+  if (problems->len > MAX_RULE_WARNINGS)
+    g_warning ("%u more stored black/white rules ignored", problems->len - MAX_RULE_WARNINGS);
+}
+
 RelaisConfig *
 relais_store_load_config (RelaisStore *store, const char *default_hostname, GError **error)
 {
@@ -605,7 +696,9 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
   g_autoptr (GPtrArray) relay_rules = NULL;
   g_autoptr (GPtrArray) trusted_networks = NULL;
   g_autoptr (GPtrArray) relay_domains = NULL;
+  g_autoptr (GVariant) security_rules = NULL;
   g_auto (GVariantDict) distribution = G_VARIANT_DICT_INIT (NULL);
+  g_auto (GVariantDict) security = G_VARIANT_DICT_INIT (NULL);
   sqlite3 *db;
 
   if (default_hostname && relais_is_fqdn (default_hostname))
@@ -615,7 +708,7 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
     }
 
   db = relais_store_lock (store);
-  config = load_general (db, base, &distribution, error);
+  config = load_general (db, base, &distribution, &security, error);
   if (config)
     domains = column_list (db, "SELECT domain FROM local_domains ORDER BY domain", NULL, error);
   if (domains)
@@ -630,8 +723,10 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
   if (trusted_networks)
     relay_domains = load_pairs (db, "SELECT name, domain FROM relay_domains ORDER BY name", "relay domains",
                                 error);
+  if (relay_domains)
+    security_rules = load_security_rules (db, error);
   relais_store_unlock (store);
-  if (!relay_domains)
+  if (!security_rules)
     return NULL;
 
   /* Build the rest through the same validating edits the D-Bus side uses, so
@@ -664,15 +759,16 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
     }
   load_distribution (&config, &distribution, relay_hosts, relay_rules);
   load_relay_control (&config, trusted_networks, relay_domains);
+  load_security (&config, &security, security_rules);
   return g_steal_pointer (&config);
 }
 
 /* ---------------------------------------------------------------- save */
 
+/* Upserts SETTINGS (a{sv}, D-Bus property names) into the settings table. */
 static gboolean
-save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
+save_settings (sqlite3 *db, GVariant *settings, GError **error)
 {
-  g_autoptr (GVariant) general = relais_config_general_to_variant (data);
   g_autoptr (RelaisStmt) stmt =
     prepare (db, "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", error);
   GVariantIter iter;
@@ -681,7 +777,7 @@ save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
 
   if (!stmt)
     return FALSE;
-  g_variant_iter_init (&iter, general);
+  g_variant_iter_init (&iter, settings);
   while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
     {
       g_autofree char *text = g_variant_print (value, TRUE);
@@ -693,6 +789,14 @@ save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
         return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+save_general_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  g_autoptr (GVariant) general = relais_config_general_to_variant (data);
+
+  return save_settings (db, general, error);
 }
 
 gboolean
@@ -936,4 +1040,59 @@ gboolean
 relais_store_save_relay_control (RelaisStore *store, const RelaisConfig *config, GError **error)
 {
   return in_transaction (store, save_relay_control_txn, config, error);
+}
+
+static gboolean
+save_security_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  g_autoptr (GVariant) settings = relais_config_security_to_variant (data);
+
+  return save_settings (db, settings, error);
+}
+
+gboolean
+relais_store_save_security (RelaisStore *store, const RelaisConfig *config, GError **error)
+{
+  return in_transaction (store, save_security_txn, config, error);
+}
+
+/* The whole list, in order, through one prepared statement: 100,000 rules
+ * take well under a second. */
+static gboolean
+save_security_rules_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  const RelaisConfig *config = data;
+  guint n = relais_rule_set_get_length (config->security_rules);
+  g_autoptr (RelaisStmt) stmt = NULL;
+
+  if (!exec (db, "DELETE FROM security_rules", error))
+    return FALSE;
+  stmt = prepare (db,
+                  "INSERT INTO security_rules (position, name, list, type, value, action) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                  error);
+  if (!stmt)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      const RelaisSecurityRule *rule = relais_rule_set_get (config->security_rules, i);
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, i);
+      sqlite3_bind_text (stmt, 2, rule->name, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 3, relais_rule_list_to_string (rule->list), -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 4, relais_rule_type_to_string (rule->type), -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 5, rule->value, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 6, rule->list == RELAIS_RULE_LIST_WHITE ? ""
+                                  : relais_rule_action_to_string (rule->action), -1, SQLITE_STATIC);
+      if (!step_done (db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+relais_store_save_security_rules (RelaisStore *store, const RelaisConfig *config, GError **error)
+{
+  return in_transaction (store, save_security_rules_txn, config, error);
 }

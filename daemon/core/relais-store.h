@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisStore RelaisStore;
 
-#define RELAIS_STORE_SCHEMA_VERSION 4
+#define RELAIS_STORE_SCHEMA_VERSION 5
 
 RelaisStore  *relais_store_open (const char *path, GError **error);
 void          relais_store_free (RelaisStore *store);
@@ -42,6 +42,10 @@ gboolean      relais_store_save_distribution (RelaisStore *store, const RelaisCo
 /* Writes the Relay Control lists (trusted networks, relay domains) whole, in
  * one transaction. */
 gboolean      relais_store_save_relay_control (RelaisStore *store, const RelaisConfig *config, GError **error);
+/* Writes the Security settings (SPEC §4.3-4.5), or the whole black/white
+ * rule list in its order, each in one transaction. */
+gboolean      relais_store_save_security (RelaisStore *store, const RelaisConfig *config, GError **error);
+gboolean      relais_store_save_security_rules (RelaisStore *store, const RelaisConfig *config, GError **error);
 
 /* For modules with tables of their own (queue): the handle, held under the lock. */
 sqlite3      *relais_store_lock (RelaisStore *store);

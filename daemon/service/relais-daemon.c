@@ -36,6 +36,7 @@ struct _RelaisDaemon {
   RelaisAccounts *accounts;
   RelaisDistribution *distribution;
   RelaisRelayControl *relay_control;
+  RelaisSecurity *security;
   RelaisStatistics *statistics;
   RelaisMailQueue *queue;
   RelaisPolicy *policy;
@@ -199,6 +200,9 @@ relais_daemon_free (RelaisDaemon *daemon)
   if (daemon->relay_control)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->relay_control));
   g_clear_object (&daemon->relay_control);
+  if (daemon->security)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->security));
+  g_clear_object (&daemon->security);
   if (daemon->queue)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (daemon->queue));
   g_clear_object (&daemon->queue);
@@ -279,12 +283,13 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   daemon->statistics = relais_dbus_statistics_new (daemon);
   daemon->distribution = relais_dbus_distribution_new (daemon);
   daemon->relay_control = relais_dbus_relay_control_new (daemon);
+  daemon->security = relais_dbus_security_new (daemon);
   daemon->queue = relais_dbus_queue_new (daemon);
   daemon->policy = relais_dbus_policy_new (daemon);
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
       !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
       !export (daemon, daemon->relay_control, error) || !export (daemon, daemon->queue, error) ||
-      !export (daemon, daemon->policy, error))
+      !export (daemon, daemon->policy, error) || !export (daemon, daemon->security, error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -353,6 +358,8 @@ relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
     relais_dbus_distribution_sync (daemon->distribution, config);
   if (daemon->relay_control)
     relais_dbus_relay_control_sync (daemon->relay_control, config);
+  if (daemon->security)
+    relais_dbus_security_sync (daemon->security, config);
 }
 
 /* ---- settings edits over D-Bus ---------------------------------------- */

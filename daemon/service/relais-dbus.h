@@ -18,6 +18,9 @@ void              relais_dbus_distribution_sync (RelaisDistribution *skeleton, c
 RelaisRelayControl *relais_dbus_relay_control_new (RelaisDaemon *daemon);
 void              relais_dbus_relay_control_sync (RelaisRelayControl *skeleton, const RelaisConfig *config);
 
+RelaisSecurity   *relais_dbus_security_new (RelaisDaemon *daemon);
+void              relais_dbus_security_sync (RelaisSecurity *skeleton, const RelaisConfig *config);
+
 RelaisAccounts   *relais_dbus_accounts_new (RelaisDaemon *daemon);
 void              relais_dbus_accounts_sync (RelaisAccounts *skeleton, const RelaisConfig *config);
 

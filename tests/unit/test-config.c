@@ -2,7 +2,8 @@
  * Configuration: defaults, syntax checks, General validation (all or nothing),
  * local domains, accounts and the address index, password hashing, the
  * Distribution settings (single host, relay hosts, rules) and remote routing,
- * the Relay Control lists (trusted networks, relay domains) and their edits. */
+ * the Relay Control lists (trusted networks, relay domains) and their edits,
+ * the Security settings and the black/white rule edits. */
 #include "config.h"
 
 #include "relais-config.h"
@@ -1108,6 +1109,380 @@ test_security_settings (void)
   g_assert_nonnull (strstr (error->message, "NoSuchThing"));
 }
 
+/* The rules of C as text: [('name', 'list', 'type', 'value', 'action'), ...]. */
+static char *
+rules_text (const RelaisConfig *c)
+{
+  g_autoptr (GVariant) rules = relais_config_security_rules_to_variant (c);
+
+  return g_variant_print (rules, FALSE);
+}
+
+static void
+assert_rules (const RelaisConfig *c, const char *expected)
+{
+  g_autofree char *text = rules_text (c);
+
+  g_assert_cmpstr (text, ==, expected);
+}
+
+static RelaisConfig *
+add_rule (const RelaisConfig *base, const char *name, const char *list, const char *type, const char *value,
+          const char *action)
+{
+  g_autoptr (GError) error = NULL;
+  RelaisConfig *next = relais_config_add_security_rule (base, name, list, type, value, action, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (next);
+  return next;
+}
+
+/* Five rules, one of each type, in the order given. */
+static RelaisConfig *
+five_rules (void)
+{
+  g_autoptr (RelaisConfig) c0 = relais_config_new_default ();
+  g_autoptr (RelaisConfig) c1 = add_rule (c0, "spammer", "black", "ip", "192.0.2.7", "reject");
+  g_autoptr (RelaisConfig) c2 = add_rule (c1, "partner net", "white", "subnet", "198.51.100.0/255.255.255.0", "");
+  g_autoptr (RelaisConfig) c3 = add_rule (c2, "Partner", "white", "domain", "Partner.EXAMPLE", "");
+  g_autoptr (RelaisConfig) c4 = add_rule (c3, "junk sender", "black", "sender", "Junk@Spam.Example", "discard");
+
+  return add_rule (c4, "élan", "black", "recipient", "old@example.org", "reject");
+}
+
+#define FIVE_RULES \
+  "[('spammer', 'black', 'ip', '192.0.2.7', 'reject'), " \
+  "('partner net', 'white', 'subnet', '198.51.100.0/24', ''), " \
+  "('Partner', 'white', 'domain', 'partner.example', ''), " \
+  "('junk sender', 'black', 'sender', 'Junk@spam.example', 'discard'), " \
+  "('élan', 'black', 'recipient', 'old@example.org', 'reject')]"
+
+static void
+test_security_rule_add (void)
+{
+  g_autoptr (RelaisConfig) empty = relais_config_new_default ();
+  g_autoptr (RelaisConfig) c = five_rules ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *long_name = g_strnfill (65, 'x');
+  g_autofree char *max_name = g_strnfill (64, 'x');
+  GInetAddress *client = g_inet_address_new_from_string ("198.51.100.20");
+
+  assert_rules (empty, "[]");
+  assert_rules (c, FIVE_RULES);
+  /* the rule set matches with the new rules */
+  g_assert_cmpstr (relais_rule_set_match_client (c->security_rules, RELAIS_RULE_LIST_WHITE, client)->name, ==,
+                   "partner net");
+  g_object_unref (client);
+  g_assert_cmpstr (relais_rule_set_match_sender (c->security_rules, RELAIS_RULE_LIST_WHITE, "a@partner.example")->name,
+                   ==, "Partner");
+  {
+    g_autoptr (RelaisConfig) longest = add_rule (c, max_name, "black", "ip", "::1", "reject");
+    g_assert_cmpuint (relais_rule_set_get_length (longest->security_rules), ==, 6);
+  }
+
+  /* every field is checked, and named */
+  assert_refused (relais_config_add_security_rule (c, "", "black", "ip", "192.0.2.1", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: a black/white rule name must be 1 to 64 characters long");
+  assert_refused (relais_config_add_security_rule (c, long_name, "black", "ip", "192.0.2.1", "reject", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Name: a black/white rule name must be 1 to 64");
+  assert_refused (relais_config_add_security_rule (c, "lead ", "black", "ip", "192.0.2.1", "reject", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Name: 'lead ' must not begin or end with a space");
+  assert_refused (relais_config_add_security_rule (c, "x\ty", "black", "ip", "192.0.2.1", "reject", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Name: 'x\ty' contains a character that is not printable");
+  assert_refused (relais_config_add_security_rule (c, "SPAMMER", "black", "ip", "192.0.2.1", "reject", &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name: a black/white rule named 'spammer' already exists");
+  assert_refused (relais_config_add_security_rule (c, "ÉLAN", "white", "ip", "192.0.2.1", "", &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name: a black/white rule named 'élan' already exists");
+  assert_refused (relais_config_add_security_rule (c, "x", "grey", "ip", "192.0.2.1", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "List: 'grey' is not a list: use black or white");
+  assert_refused (relais_config_add_security_rule (c, "x", "Black", "ip", "192.0.2.1", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "List:");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "host", "192.0.2.1", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Type: 'host' is not a rule type: use ip, subnet, sender, recipient or domain");
+  assert_refused (relais_config_add_security_rule (c, "x", "white", "ip", "192.0.2.1", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Action: only blacklist rules have an action");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "ip", "192.0.2.1", "", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Action: a blacklist rule needs an action: reject or discard");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "ip", "192.0.2.1", "drop", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Action: 'drop' is not an action: use reject or discard");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "domain", "spam.example", "reject", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Type: domain rules exist on the whitelist only");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "subnet", "10.0.0.1/8", "reject", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Value: '10.0.0.1/8' has host bits set after the prefix: write the network address, 10.0.0.0/8");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "subnet", "10.0.0.0/33", "reject", &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Value: '10.0.0.0/33': the prefix length");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "ip", "300.1.2.3", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Value: '300.1.2.3' is not one IPv4 or IPv6 address");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "sender", "nobody", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Value: 'nobody' is not a valid e-mail address");
+  assert_refused (relais_config_add_security_rule (c, "x", "white", "domain", "bad..example", "", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Value: 'bad..example' is not a valid domain name");
+  assert_refused (relais_config_add_security_rule (c, "x", "black", "ip", "", "reject", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Value: the value is empty");
+  assert_refused (relais_config_add_security_rule (c, "x", NULL, NULL, NULL, NULL, &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "List: '' is not a list");
+  /* nothing changed by the refusals */
+  assert_rules (c, FIVE_RULES);
+  assert_rules (empty, "[]");
+}
+
+static void
+test_security_rule_update (void)
+{
+  g_autoptr (RelaisConfig) c = five_rules ();
+  g_autoptr (RelaisConfig) c1 = NULL;
+  g_autoptr (RelaisConfig) c2 = NULL;
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* rename and change the value in one call; the place stays */
+  c1 = relais_config_update_security_rule (c, "partner net",
+                                           floating ("{'Name': <'Partner LAN'>, 'Value': <'2001:DB8::/32'>}"), &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GVariant) rules = relais_config_security_rules_to_variant (c1);
+    g_autofree char *second = g_variant_print (g_variant_get_child_value (rules, 1), FALSE);
+    g_assert_cmpstr (second, ==, "('Partner LAN', 'white', 'subnet', '2001:db8::/32', '')");
+  }
+  /* a new case of its own name is fine */
+  c2 = relais_config_update_security_rule (c1, "spammer", floating ("{'Name': <'SPAMMER'>}"), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (relais_rule_set_get (c2->security_rules, 0)->name, ==, "SPAMMER");
+  /* to the whitelist: the action goes unless one is given */
+  c3 = relais_config_update_security_rule (c2, "SPAMMER", floating ("{'List': <'white'>}"), &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GVariant) rules = relais_config_security_rules_to_variant (c3);
+    g_autofree char *first = g_variant_print (g_variant_get_child_value (rules, 0), FALSE);
+    g_assert_cmpstr (first, ==, "('SPAMMER', 'white', 'ip', '192.0.2.7', '')");
+  }
+  {
+    GInetAddress *client = g_inet_address_new_from_string ("192.0.2.7");
+
+    g_assert_nonnull (relais_rule_set_match_client (c3->security_rules, RELAIS_RULE_LIST_WHITE, client));
+    g_assert_null (relais_rule_set_match_client (c3->security_rules, RELAIS_RULE_LIST_BLACK, client));
+    g_assert_nonnull (relais_rule_set_match_client (c2->security_rules, RELAIS_RULE_LIST_BLACK, client));
+    g_object_unref (client);
+  }
+
+  assert_refused (relais_config_update_security_rule (c2, "SPAMMER",
+                                                      floating ("{'List': <'white'>, 'Action': <'reject'>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Action: only blacklist rules have an action");
+  assert_refused (relais_config_update_security_rule (c2, "Partner",
+                                                      floating ("{'List': <'black'>, 'Action': <'reject'>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Type: domain rules exist on the whitelist only");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'List': <'black'>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Action: a blacklist rule needs an action");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'Name': <'élan'>}"), &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name: a black/white rule named 'élan' already exists");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'Name': <''>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Name:");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'Type': <'ip'>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Value: '2001:db8::/32' is not one IPv4 or IPv6 address");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'Value': <'10.0.0.1/8'>}"),
+                                                      &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Value: '10.0.0.1/8' has host bits set");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'Value': <uint32 8>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "Value: expected a value of type 's'");
+  assert_refused (relais_config_update_security_rule (c2, "Partner LAN", floating ("{'Colour': <'red'>}"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT,
+                  "Colour: no such black/white rule field (use Name, List, Type, Value or Action)");
+  assert_refused (relais_config_update_security_rule (c2, "spammer", floating ("@a{sv} {}"), &error), &error,
+                  RELAIS_ERROR_NOT_FOUND, "name: no black/white rule named 'spammer'");
+  assert_refused (relais_config_update_security_rule (c2, "SPAMMER", floating ("('Name', 'x')"), &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "changes");
+  /* the snapshots refused from are as they were */
+  assert_rules (c, FIVE_RULES);
+  g_assert_cmpstr (relais_rule_set_get (c2->security_rules, 0)->name, ==, "SPAMMER");
+  g_assert_cmpint (relais_rule_set_get (c2->security_rules, 0)->list, ==, RELAIS_RULE_LIST_BLACK);
+}
+
+static const char *
+rule_name (const RelaisConfig *c, guint i)
+{
+  return relais_rule_set_get (c->security_rules, i)->name;
+}
+
+static void
+test_security_rule_remove_move (void)
+{
+  g_autoptr (RelaisConfig) c = five_rules ();
+  g_autoptr (GError) error = NULL;
+  const char *order[][5] = {
+    /* move "Partner" (index 2) to 0, to 4, past the end, to 1 */
+    { "Partner", "spammer", "partner net", "junk sender", "élan" },
+    { "spammer", "partner net", "junk sender", "élan", "Partner" },
+    { "spammer", "partner net", "junk sender", "élan", "Partner" },
+    { "spammer", "Partner", "partner net", "junk sender", "élan" },
+  };
+  const guint positions[] = { 0, 4, 1000, 1 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (positions); k++)
+    {
+      g_autoptr (RelaisConfig) moved = relais_config_move_security_rule (c, "Partner", positions[k], &error);
+
+      g_assert_no_error (error);
+      for (guint i = 0; i < 5; i++)
+        g_assert_cmpstr (rule_name (moved, i), ==, order[k][i]);
+    }
+  {
+    /* the first matching rule follows the order */
+    g_autoptr (RelaisConfig) a = add_rule (c, "net", "black", "subnet", "192.0.2.0/24", "discard");
+    g_autoptr (RelaisConfig) b = relais_config_move_security_rule (a, "net", 0, &error);
+    GInetAddress *client = g_inet_address_new_from_string ("192.0.2.7");
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (relais_rule_set_match_client (a->security_rules, RELAIS_RULE_LIST_BLACK, client)->name, ==,
+                     "spammer");
+    g_assert_cmpstr (relais_rule_set_match_client (b->security_rules, RELAIS_RULE_LIST_BLACK, client)->name, ==,
+                     "net");
+    g_object_unref (client);
+  }
+  assert_refused (relais_config_move_security_rule (c, "partner", 0, &error), &error, RELAIS_ERROR_NOT_FOUND,
+                  "name: no black/white rule named 'partner'");
+
+  assert_refused (relais_config_remove_security_rule (c, "nothing", &error), &error, RELAIS_ERROR_NOT_FOUND,
+                  "name: no black/white rule named 'nothing'");
+  {
+    g_autoptr (RelaisConfig) removed = relais_config_remove_security_rule (c, "partner net", &error);
+    GInetAddress *client = g_inet_address_new_from_string ("198.51.100.20");
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (relais_rule_set_get_length (removed->security_rules), ==, 4);
+    g_assert_cmpstr (rule_name (removed, 1), ==, "Partner");
+    g_assert_null (relais_rule_set_match_client (removed->security_rules, RELAIS_RULE_LIST_WHITE, client));
+    g_object_unref (client);
+  }
+  assert_rules (c, FIVE_RULES);
+}
+
+static void
+test_security_rule_replace (void)
+{
+  g_autoptr (RelaisConfig) c = five_rules ();
+  g_autoptr (RelaisConfig) replaced = NULL;
+  g_autoptr (RelaisConfig) cleared = NULL;
+  g_autoptr (GError) error = NULL;
+
+  replaced = relais_config_replace_security_rules (
+    c, floating ("[('b', 'white', 'ip', '2001:DB8::1', ''), ('a', 'black', 'subnet', '10.0.0.0/8', 'discard')]"),
+    &error);
+  g_assert_no_error (error);
+  assert_rules (replaced,
+                "[('b', 'white', 'ip', '2001:db8::1', ''), ('a', 'black', 'subnet', '10.0.0.0/8', 'discard')]");
+  cleared = relais_config_replace_security_rules (c, floating ("@a(sssss) []"), &error);
+  g_assert_no_error (error);
+  assert_rules (cleared, "[]");
+
+  /* all or nothing; the error names the rule's index and name */
+  assert_refused (relais_config_replace_security_rules (
+                    c, floating ("[('ok', 'black', 'ip', '192.0.2.1', 'reject'),"
+                                 " ('bad net', 'black', 'subnet', '10.0.0.1/8', 'reject')]"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT,
+                  "rules[1] 'bad net': Value: '10.0.0.1/8' has host bits set");
+  assert_refused (relais_config_replace_security_rules (
+                    c, floating ("[('One', 'black', 'ip', '192.0.2.1', 'reject'),"
+                                 " ('two', 'white', 'ip', '192.0.2.2', ''),"
+                                 " ('ONE', 'white', 'ip', '192.0.2.3', '')]"), &error),
+                  &error, RELAIS_ERROR_EXISTS, "rules[2] 'ONE': Name: the name is already used by rules[0] 'One'");
+  assert_refused (relais_config_replace_security_rules (
+                    c, floating ("[('w', 'white', 'sender', 'a@b.example', 'discard')]"), &error),
+                  &error, RELAIS_ERROR_INVALID_ARGUMENT, "rules[0] 'w': Action: only blacklist rules have an action");
+  assert_refused (relais_config_replace_security_rules (c, floating ("[('a', 'b')]"), &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "rules: expected a value of type 'a(sssss)'");
+  assert_rules (c, FIVE_RULES);
+}
+
+/* The store's load: bad stored rules are skipped with a reason, never fatal. */
+static void
+test_security_rule_load (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) loaded = NULL;
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+
+  loaded = relais_config_load_security_rules (
+    base, floating ("[('a', 'black', 'ip', '192.0.2.1', 'reject'), ('b', 'black', 'domain', 'x.example', 'reject'),"
+                    " ('A', 'white', 'ip', '192.0.2.2', ''), ('c', 'white', 'domain', 'x.example', '')]"),
+    problems);
+  assert_rules (loaded, "[('a', 'black', 'ip', '192.0.2.1', 'reject'), ('c', 'white', 'domain', 'x.example', '')]");
+  g_assert_cmpuint (problems->len, ==, 2);
+  g_assert_true (g_str_has_prefix (problems->pdata[0], "rules[1] 'b': Type: domain rules exist on the whitelist"));
+  g_assert_true (g_str_has_prefix (problems->pdata[1], "rules[2] 'A': Name: the name is already used"));
+}
+
+/* 100,000 rules (the benchmark's size) are allowed, one more is not. */
+static void
+test_security_rule_limit (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) full = NULL;
+  g_autoptr (RelaisConfig) fewer = NULL;
+  g_autoptr (RelaisConfig) again = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssss)"));
+  for (guint i = 0; i < RELAIS_CONFIG_MAX_SECURITY_RULES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("rule %u", i);
+      g_autofree char *value = g_strdup_printf ("10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+
+      g_variant_builder_add (&b, "(sssss)", name, "black", "ip", value, "reject");
+    }
+  full = relais_config_replace_security_rules (base, g_variant_builder_end (&b), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (relais_rule_set_get_length (full->security_rules), ==, 100000);
+  assert_refused (relais_config_add_security_rule (full, "one more", "white", "ip", "192.0.2.1", "", &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "Name: at most 100000 black/white rules are allowed");
+  assert_refused (relais_config_add_security_rule (full, "RULE 99999", "white", "ip", "192.0.2.1", "", &error),
+                  &error, RELAIS_ERROR_EXISTS, "Name: a black/white rule named 'rule 99999' already exists");
+  fewer = relais_config_remove_security_rule (full, "rule 0", &error);
+  g_assert_no_error (error);
+  again = add_rule (fewer, "last", "white", "ip", "192.0.2.1", "");
+  g_assert_cmpstr (rule_name (again, 99999), ==, "last");
+  {
+    GInetAddress *client = g_inet_address_new_from_string ("10.1.134.159");   /* rule 100000 - 1 */
+
+    g_assert_cmpstr (relais_rule_set_match_client (again->security_rules, RELAIS_RULE_LIST_BLACK, client)->name, ==,
+                     "rule 99999");
+    g_object_unref (client);
+  }
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssss)"));
+  for (guint i = 0; i <= RELAIS_CONFIG_MAX_SECURITY_RULES; i++)
+    g_variant_builder_add (&b, "(sssss)", "x", "black", "ip", "192.0.2.1", "reject");
+  assert_refused (relais_config_replace_security_rules (base, g_variant_builder_end (&b), &error), &error,
+                  RELAIS_ERROR_INVALID_ARGUMENT, "rules: 100001 rules given: at most 100000");
+}
+
+static void
+test_security_rule_strings (void)
+{
+  RelaisRuleList list;
+  RelaisRuleType type;
+  RelaisRuleAction action;
+
+  for (guint i = RELAIS_RULE_TYPE_IP; i <= RELAIS_RULE_TYPE_DOMAIN; i++)
+    {
+      g_assert_true (relais_rule_type_from_string (relais_rule_type_to_string (i), &type));
+      g_assert_cmpint (type, ==, i);
+    }
+  g_assert_true (relais_rule_list_from_string ("white", &list));
+  g_assert_cmpint (list, ==, RELAIS_RULE_LIST_WHITE);
+  g_assert_cmpstr (relais_rule_list_to_string (RELAIS_RULE_LIST_BLACK), ==, "black");
+  g_assert_true (relais_rule_action_from_string ("discard", &action));
+  g_assert_cmpint (action, ==, RELAIS_RULE_ACTION_DISCARD);
+  g_assert_cmpstr (relais_rule_action_to_string (RELAIS_RULE_ACTION_REJECT), ==, "reject");
+  g_assert_false (relais_rule_list_from_string (NULL, &list));
+  g_assert_false (relais_rule_type_from_string ("IP", &type));
+  g_assert_false (relais_rule_action_from_string ("", &action));
+  g_assert_cmpstr (relais_rule_type_to_string (42), ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1132,5 +1507,12 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/config/relay-domain-edits", test_relay_domain_edits);
   g_test_add_func ("/relais/config/relay-control-limits", test_relay_control_limits);
   g_test_add_func ("/relais/config/security-settings", test_security_settings);
+  g_test_add_func ("/relais/config/security-rule-add", test_security_rule_add);
+  g_test_add_func ("/relais/config/security-rule-update", test_security_rule_update);
+  g_test_add_func ("/relais/config/security-rule-remove-move", test_security_rule_remove_move);
+  g_test_add_func ("/relais/config/security-rule-replace", test_security_rule_replace);
+  g_test_add_func ("/relais/config/security-rule-load", test_security_rule_load);
+  g_test_add_func ("/relais/config/security-rule-limit", test_security_rule_limit);
+  g_test_add_func ("/relais/config/security-rule-strings", test_security_rule_strings);
   return g_test_run ();
 }

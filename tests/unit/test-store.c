@@ -3,7 +3,8 @@
  * a bad stored value falls back to its default, file mode 0600, a newer schema
  * is refused; the Distribution page round trip, its migration from a
  * version-2 database and its bad stored values; the same for Relay Control
- * (trusted networks, relay domains) from a version-3 database. */
+ * (trusted networks, relay domains) from a version-3 database, and for
+ * Security (settings, black/white rules) from a version-4 database. */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -367,7 +368,8 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
                                    "DROP TABLE relay_hosts; DROP TABLE trusted_networks;"
-                                   "DROP TABLE relay_domains; PRAGMA user_version = 2;"
+                                   "DROP TABLE relay_domains; DROP TABLE security_rules;"
+                                   "PRAGMA user_version = 2;"
                                    "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
                                    "INSERT INTO local_domains VALUES ('example.org');",
                                    NULL, NULL, NULL),
@@ -548,7 +550,7 @@ test_migration_from_v3 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE trusted_networks; DROP TABLE relay_domains;"
-                                   "PRAGMA user_version = 3;"
+                                   "DROP TABLE security_rules; PRAGMA user_version = 3;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO local_domains VALUES ('example.org');"
                                    "INSERT INTO relay_hosts VALUES ('office', 'smtp.office.example', 587,"
@@ -564,7 +566,7 @@ test_migration_from_v3 (Fixture *f, gconstpointer data)
 
     g_assert_no_error (error);
     g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
-    g_assert_cmpstr (version, ==, "4");
+    g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
     g_ptr_array_set_size (warnings, 0);
     loaded = relais_store_load_config (store, NULL, &error);
     g_assert_no_error (error);
@@ -630,6 +632,247 @@ test_relay_control_bad_values (Fixture *f, gconstpointer data)
   g_assert_nonnull (relais_config_match_relay_domain (config, "branch.example.net"));
 }
 
+/* Security settings changed from their defaults and rules of every kind, in
+ * an order that is not sorted. */
+static RelaisConfig *
+security_config (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  GError *error = NULL;
+  RelaisConfig *c;
+
+  c = relais_config_apply_security (base,
+                                    g_variant_new_parsed ("{'RejectNonFqdnSender': <false>, "
+                                                          "'RejectUnknownHelo': <true>, "
+                                                          "'LimitMessageRate': <true>, "
+                                                          "'MaxMessagesPerMinute': <uint32 7>, "
+                                                          "'MaxJunkCommands': <uint32 12>}"),
+                                    &error);
+  take (c, error);
+  step (&c, relais_config_replace_security_rules (
+          c, g_variant_new_parsed ("[('zz net', 'white', 'subnet', '2001:db8::/32', ''),"
+                                   " ('Spammer', 'black', 'ip', '192.0.2.7', 'discard'),"
+                                   " ('partner', 'white', 'domain', 'partner.example', ''),"
+                                   " ('junk', 'black', 'sender', 'junk@spam.example', 'reject'),"
+                                   " ('élan', 'white', 'recipient', 'postmaster@example.org', '')]"),
+          &error),
+        error);
+  return c;
+}
+
+static void
+assert_same_security (const RelaisConfig *a, const RelaisConfig *b)
+{
+  g_autoptr (GVariant) settings_a = relais_config_security_to_variant (a);
+  g_autoptr (GVariant) settings_b = relais_config_security_to_variant (b);
+  g_autoptr (GVariant) rules_a = relais_config_security_rules_to_variant (a);
+  g_autoptr (GVariant) rules_b = relais_config_security_rules_to_variant (b);
+
+  g_assert_true (g_variant_equal (settings_a, settings_b));
+  g_assert_true (g_variant_equal (rules_a, rules_b));
+}
+
+static void
+test_security_roundtrip (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) saved = security_config ();
+  g_autoptr (RelaisConfig) loaded = NULL;
+  g_autoptr (RelaisConfig) edited = NULL;
+  g_autofree char *text = NULL;
+
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autoptr (RelaisConfig) defaults = NULL;
+
+    g_assert_no_error (error);
+    /* nothing stored: the defaults of SPEC §4.6 */
+    defaults = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (defaults->reject_non_fqdn_sender);
+    g_assert_cmpuint (defaults->max_connections, ==, 50);
+    g_assert_cmpuint (relais_rule_set_get_length (defaults->security_rules), ==, 0);
+
+    g_assert_true (relais_store_save_security (store, saved, &error));
+    g_assert_true (relais_store_save_security_rules (store, saved, &error));
+    /* saving twice replaces, never duplicates */
+    g_assert_true (relais_store_save_security_rules (store, saved, &error));
+    g_assert_no_error (error);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_ptr_array_set_size (warnings, 0);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (warnings->len, ==, 0);
+    assert_same_security (saved, loaded);
+    g_assert_false (loaded->reject_non_fqdn_sender);
+    g_assert_cmpuint (loaded->max_messages_per_minute, ==, 7);
+    g_assert_cmpstr (relais_rule_set_get (loaded->security_rules, 0)->name, ==, "zz net");
+    g_assert_true (db_query_text (store, "SELECT value FROM settings WHERE key = 'MaxJunkCommands'", &text));
+    g_assert_cmpstr (text, ==, "uint32 12");
+    g_clear_pointer (&text, g_free);
+    g_assert_true (db_query_text (store, "SELECT action FROM security_rules WHERE name = 'partner'", &text));
+    g_assert_cmpstr (text, ==, "");
+
+    /* a move and a removal are stored as such; the settings stay */
+    edited = relais_config_move_security_rule (loaded, "junk", 0, &error);
+    g_assert_no_error (error);
+    step (&edited, relais_config_remove_security_rule (edited, "Spammer", &error), error);
+    g_assert_true (relais_store_save_security_rules (store, edited, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_security (edited, loaded);
+    g_assert_cmpstr (relais_rule_set_get (loaded->security_rules, 0)->name, ==, "junk");
+    g_assert_cmpuint (relais_rule_set_get_length (loaded->security_rules), ==, 4);
+  }
+}
+
+static void
+test_migration_from_v4 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) loaded = NULL;
+
+  /* A version-4 database: version 5 less the rule table, with older data. */
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "DROP TABLE security_rules; PRAGMA user_version = 4;"
+                                   "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
+                                   "INSERT INTO trusted_networks VALUES ('lan', '192.0.2.0/24');",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autofree char *version = NULL;
+    g_autoptr (RelaisConfig) saved = security_config ();
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpstr (version, ==, "5");
+    g_ptr_array_set_size (warnings, 0);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (warnings->len, ==, 0);
+    g_assert_cmpuint (loaded->max_hops, ==, 12);
+    g_assert_cmpuint (loaded->trusted_networks->len, ==, 1);
+    g_assert_cmpuint (relais_rule_set_get_length (loaded->security_rules), ==, 0);
+    g_assert_cmpuint (loaded->max_junk_commands, ==, 100);
+
+    /* the new table works */
+    g_assert_true (relais_store_save_security (store, saved, &error));
+    g_assert_true (relais_store_save_security_rules (store, saved, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_security (saved, loaded);
+  }
+}
+
+static void
+test_security_bad_values (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autoptr (RelaisConfig) config = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                 "INSERT INTO settings VALUES ('MaxConnections', 'uint32 0');"
+                                 "INSERT INTO settings VALUES ('RejectUnknownHelo', '\"yes\"');"
+                                 "INSERT INTO settings VALUES ('LimitConnectionRate', 'not a variant');"
+                                 "INSERT INTO settings VALUES ('MaxJunkCommands', 'uint32 30');"
+                                 "INSERT INTO security_rules VALUES (1, 'ok', 'black', 'ip', '192.0.2.1', 'reject');"
+                                 "INSERT INTO security_rules VALUES (2, 'wide', 'black', 'subnet', '10.0.0.1/8',"
+                                 "  'reject');"
+                                 "INSERT INTO security_rules VALUES (3, 'OK', 'white', 'ip', '192.0.2.2', '');"
+                                 "INSERT INTO security_rules VALUES (4, 'grey', 'grey', 'ip', '192.0.2.3', '');"
+                                 "INSERT INTO security_rules VALUES (5, 'domain', 'black', 'domain', 'x.example',"
+                                 "  'reject');"
+                                 "INSERT INTO security_rules VALUES (6, CAST(x'ff41' AS TEXT), 'white', 'ip',"
+                                 "  '192.0.2.4', '');"
+                                 "INSERT INTO security_rules VALUES (7, 'partner', 'white', 'domain',"
+                                 "  'partner.example', '');"
+                                 "INSERT INTO security_rules VALUES (0, 'first', 'white', 'ip', '::1', '');",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  relais_store_unlock (store);
+
+  g_ptr_array_set_size (warnings, 0);
+  config = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < warnings->len; i++)
+    g_test_message ("warning: %s", (char *) warnings->pdata[i]);
+  g_assert_true (warned ("stored setting ignored: MaxConnections: 0 is out of range*"));
+  g_assert_true (warned ("stored setting ignored: RejectUnknownHelo: expected a value of type 'b'*"));
+  g_assert_true (warned ("stored setting LimitConnectionRate is unreadable*"));
+  g_assert_true (warned ("stored black/white rule ignored: rules[2] 'wide': Value: '10.0.0.1/8' has host bits set*"));
+  g_assert_true (warned ("stored black/white rule ignored: rules[3] 'OK': Name: the name is already used by "
+                         "rules[1] 'ok'*"));
+  g_assert_true (warned ("stored black/white rule ignored: rules[4] 'grey': List: 'grey' is not a list*"));
+  g_assert_true (warned ("stored black/white rule ignored: rules[5] 'domain': Type: domain rules exist on the "
+                         "whitelist only*"));
+  g_assert_true (warned ("a stored black/white rule ignored: it is not valid UTF-8"));
+  g_assert_cmpuint (warnings->len, ==, 8);
+
+  /* what was valid is kept, in order; bad settings keep their defaults */
+  g_assert_cmpuint (config->max_connections, ==, 50);
+  g_assert_false (config->reject_unknown_helo);
+  g_assert_false (config->limit_connection_rate);
+  g_assert_cmpuint (config->max_junk_commands, ==, 30);
+  g_assert_cmpuint (relais_rule_set_get_length (config->security_rules), ==, 3);
+  g_assert_cmpstr (relais_rule_set_get (config->security_rules, 0)->name, ==, "first");
+  g_assert_cmpstr (relais_rule_set_get (config->security_rules, 1)->name, ==, "ok");
+  g_assert_cmpstr (relais_rule_set_get (config->security_rules, 2)->name, ==, "partner");
+}
+
+/* 100,000 rules (the benchmark's size) are saved in about a second and read back whole. */
+static void
+test_security_many_rules (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) many = NULL;
+  g_autoptr (RelaisConfig) loaded = NULL;
+  GVariantBuilder b;
+  gint64 start;
+  double seconds;
+
+  g_assert_no_error (error);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssss)"));
+  for (guint i = 0; i < RELAIS_CONFIG_MAX_SECURITY_RULES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("rule %u", i);
+      g_autofree char *value = g_strdup_printf ("s%u@spam.example", i);
+
+      g_variant_builder_add (&b, "(sssss)", name, i % 2 ? "black" : "white", "sender", value,
+                             i % 2 ? "discard" : "");
+    }
+  many = relais_config_replace_security_rules (base, g_variant_builder_end (&b), &error);
+  g_assert_no_error (error);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (relais_store_save_security_rules (store, many, &error));
+  g_assert_no_error (error);
+  seconds = (g_get_monotonic_time () - start) / 1e6;
+  g_test_message ("saved 100000 rules in %.3f s", seconds);
+  /* "about a second"; generous for a loaded CI machine */
+  g_assert_cmpfloat (seconds, <, 5.0);
+
+  start = g_get_monotonic_time ();
+  loaded = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("loaded 100000 rules in %.3f s", (g_get_monotonic_time () - start) / 1e6);
+  assert_same_security (many, loaded);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -650,5 +893,9 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/migration-from-v3", Fixture, NULL, setup, test_migration_from_v3, teardown);
   g_test_add ("/relais/store/relay-control-bad-values", Fixture, NULL, setup, test_relay_control_bad_values,
               teardown);
+  g_test_add ("/relais/store/security-roundtrip", Fixture, NULL, setup, test_security_roundtrip, teardown);
+  g_test_add ("/relais/store/migration-from-v4", Fixture, NULL, setup, test_migration_from_v4, teardown);
+  g_test_add ("/relais/store/security-bad-values", Fixture, NULL, setup, test_security_bad_values, teardown);
+  g_test_add ("/relais/store/security-many-rules", Fixture, NULL, setup, test_security_many_rules, teardown);
   return g_test_run ();
 }
