@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisQueue RelaisQueue;
 typedef struct _RelaisAuthGuard RelaisAuthGuard;
+typedef struct _RelaisAnvil RelaisAnvil;
 
 typedef struct {
   RelaisConfig *config;
@@ -23,6 +24,7 @@ typedef struct {
   GTlsCertificate *tls_certificate;   /* NULL: STARTTLS not offered */
   RelaisAuthGuard *auth_guard;        /* SMTP AUTH failures per client address; NULL: not limited */
   RelaisNetworks *networks;           /* the local networks now; swapped like CONFIG; never NULL once started */
+  RelaisAnvil *anvil;                 /* per client address counters (SPEC §4.4, §4.5); NULL: none kept */
 } RelaisServices;
 
 static inline RelaisConfig *

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <systemd/sd-daemon.h>
 
+#include "relais-anvil.h"
 #include "relais-auth-guard.h"
 #include "relais-dbus.h"
 #include "relais-error.h"
@@ -152,6 +153,7 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
     relais_auth_guard_limits_from_test_env (&limits);
     daemon->services.auth_guard = relais_auth_guard_new (&limits, NULL, NULL);
   }
+  daemon->services.anvil = relais_anvil_new (0);
   daemon->networks = relais_networks_monitor_new (networks_changed_cb, daemon);
   daemon->services.networks = relais_networks_ref (relais_networks_monitor_get (daemon->networks));
 
@@ -223,6 +225,7 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_pointer (&daemon->services.config, relais_config_unref);
   g_clear_pointer (&daemon->services.stats, relais_stats_free);
   g_clear_pointer (&daemon->services.auth_guard, relais_auth_guard_free);
+  g_clear_pointer (&daemon->services.anvil, relais_anvil_unref);
   g_clear_pointer (&daemon->services.networks, relais_networks_unref);
   g_clear_pointer (&daemon->networks, relais_networks_monitor_free);
   g_clear_pointer (&daemon->authority, relais_authority_free);

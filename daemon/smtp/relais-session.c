@@ -25,7 +25,13 @@
  * - junk commands (NOOP, RSET, VRFY, EXPN, HELP, unknown ones, and any
  *   command answered 500-503) are counted until a message is accepted: every
  *   ten hold each batch of replies back one more second, and past
- *   MaxJunkCommands the session ends with 421 4.7.0. */
+ *   MaxJunkCommands the session ends with 421 4.7.0;
+ * - Security (SPEC §4.1, §4.3-4.5) is decided by the policy stages (connect,
+ *   HELO, MAIL, RCPT, nonexistent) with the per-address counters of
+ *   RelaisAnvil; when a stage asks for a DNS fact (LOOKUP), the command waits
+ *   (one asynchronous operation, like a commit), the answer is kept for the
+ *   session (HELO, client name) or the transaction (sender domain), and the
+ *   same command line runs again. */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-session.h"
@@ -33,7 +39,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "relais-anvil.h"
 #include "relais-auth-guard.h"
+#include "relais-clock.h"
+#include "relais-dns-check.h"
 #include "relais-policy.h"
 #include "relais-queue.h"
 #include "relais-reply.h"
@@ -84,6 +93,8 @@ typedef struct {
   GError *write_error;
   gboolean bdat;                 /* chunking has started */
   char *auth_param;              /* MAIL AUTH= of an authenticated client ("" for <>), else NULL */
+  RelaisDnsResult sender_domain_dns; /* looked up at the first RCPT that needs it */
+  guint discarded;               /* recipients a blacklist "discard" rule dropped */
 } RelaisTransaction;
 
 struct _RelaisSession {
@@ -117,6 +128,20 @@ struct _RelaisSession {
   guint junk_commands;           /* since the start or the last accepted message */
   guint junk_delay_id;           /* replies held back for the junk delay (holds a session reference) */
   gboolean junk_delay_done;      /* the pending replies have waited their delay */
+
+  /* Security facts */
+  gboolean anvil_counted;        /* relais_anvil_connect() was called: disconnect at close */
+  guint connections_now;         /* from this address, this one included, at connect */
+  guint connections_this_minute;
+  char *helo_dns_name;           /* the HELO name helo_dns is about */
+  RelaisDnsResult helo_dns;
+  RelaisDnsResult client_name_dns;
+  char *client_name;             /* the confirmed PTR name, when client_name_dns is FOUND */
+  char *deferred_line;           /* a command waiting for a DNS answer, run again then */
+  const char *current_line;      /* the command line being executed (borrowed) */
+  char *lookup_name;             /* what that lookup is about */
+  gboolean mail_counted;         /* the deferred MAIL was already counted: messages_this_minute */
+  guint messages_this_minute;
   RelaisTransaction *tx;
 
   /* SMTP AUTH */
@@ -213,6 +238,106 @@ pipelining_violation (RelaisSession *s, const char *stage, const char *what)
   reject (s, stage, "unauthorized-pipelining", 554, "5.5.0", "Improper use of SMTP command pipelining");
   s->in_pos = s->in_len;
   session_set_state (s, STATE_CLOSING);
+}
+
+/* ---- security facts and verdicts ---------------------------------------- */
+
+/* The hit counters of SPEC §5: the rule or check that decided, and at RCPT the
+ * whitelist rule that matched. */
+static void
+count_hits (RelaisSession *s, const RelaisVerdict *verdict, gboolean rcpt)
+{
+  const char *rule = verdict->rule;
+
+  if (rule != NULL && (g_str_has_prefix (rule, "blacklist:") || g_str_has_prefix (rule, "whitelist:") ||
+                       g_str_has_prefix (rule, "policy:") || g_str_has_prefix (rule, "limit:")))
+    relais_stats_hit (s->services->stats, rule);
+  if (rcpt && verdict->whitelist != NULL)
+    {
+      g_autofree char *name = g_strconcat ("whitelist:", verdict->whitelist->name, NULL);
+
+      if (rule == NULL || strcmp (rule, name) != 0)
+        relais_stats_hit (s->services->stats, name);
+    }
+}
+
+static void
+security_facts (RelaisSession *s, RelaisPolicyFacts *facts)
+{
+  facts->client_address = s->client_ip;
+  facts->client_inet = s->client_address;
+  facts->endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
+                                                   : RELAIS_POLICY_ENDPOINT_SUBMISSION;
+  facts->helo = s->helo;
+  facts->helo_dns = s->helo_dns;
+  facts->client_name_dns = s->client_name_dns;
+  facts->connections_now = s->connections_now;
+  facts->connections_this_minute = s->connections_this_minute;
+}
+
+static void lookup_done (RelaisSession *s);
+
+static void
+helo_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  s->helo_dns = relais_dns_check_host_finish (result, NULL);
+  g_free (s->helo_dns_name);
+  s->helo_dns_name = g_steal_pointer (&s->lookup_name);
+  lookup_done (s);
+}
+
+static void
+client_name_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  g_clear_pointer (&s->client_name, g_free);
+  s->client_name_dns = relais_dns_check_client_name_finish (result, &s->client_name, NULL);
+  lookup_done (s);
+}
+
+static void
+sender_domain_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  RelaisDnsResult answer = relais_dns_check_host_finish (result, NULL);
+
+  if (s->tx != NULL)
+    s->tx->sender_domain_dns = answer;
+  lookup_done (s);
+}
+
+/* A stage asked for a DNS fact: the command LINE waits for it, then runs again. */
+static void
+start_lookup (RelaisSession *s, RelaisPolicyLookup what, const char *name)
+{
+  g_return_if_fail (s->current_line != NULL && s->deferred_line == NULL);
+
+  s->deferred_line = g_strdup (s->current_line);
+  s->io_pending = TRUE;
+  g_free (s->lookup_name);
+  s->lookup_name = g_strdup (name);
+  SLOG (s, G_LOG_LEVEL_DEBUG, "DNS check of %s for %s", name != NULL ? name : s->client_ip,
+        what == RELAIS_POLICY_LOOKUP_HELO ? "HELO" :
+        what == RELAIS_POLICY_LOOKUP_CLIENT_NAME ? "the client name" : "the sender domain");
+  switch (what)
+    {
+    case RELAIS_POLICY_LOOKUP_HELO:
+      relais_dns_check_host_async (name, RELAIS_DNS_CHECK_ANY, s->cancellable, helo_lookup_cb,
+                                   relais_session_ref (s));
+      break;
+    case RELAIS_POLICY_LOOKUP_CLIENT_NAME:
+      relais_dns_check_client_name_async (s->client_address, s->cancellable, client_name_lookup_cb,
+                                          relais_session_ref (s));
+      break;
+    case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN:
+    default:
+      relais_dns_check_host_async (name, RELAIS_DNS_CHECK_ANY, s->cancellable, sender_domain_lookup_cb,
+                                   relais_session_ref (s));
+      break;
+    }
 }
 
 /* ---- transaction ------------------------------------------------------- */
@@ -370,6 +495,8 @@ commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       SLOG (s, G_LOG_LEVEL_MESSAGE, "queued %s: from=<%s> nrcpt=%u size=%" G_GUINT64_FORMAT,
             s->tx->queue_id, s->tx->sender, s->tx->recipients->len, size);
       replyf (s, 250, "2.0.0", "Ok: queued as %s", s->tx->queue_id);
+      if (s->tx->discarded > 0)
+        relais_stats_add (s->services->stats, RELAIS_STAT_DISCARDED, 1);
       s->junk_commands = 0;
     }
   else
@@ -419,6 +546,18 @@ transaction_finish (RelaisSession *s)
   if (tx->write_error != NULL || tx->writer == NULL)
     {
       reply (s, 451, "4.3.0", "Error: queue file write error");
+      transaction_end (s);
+      return;
+    }
+  if (tx->recipients->len == 0)
+    {
+      /* SPEC §4.1 "discard": every recipient was dropped; the client cannot
+       * tell this from a queued message. */
+      relais_stats_add (s->services->stats, RELAIS_STAT_DISCARDED, 1);
+      SLOG (s, G_LOG_LEVEL_MESSAGE, "discarded %s: from=<%s> ndiscarded=%u size=%" G_GUINT64_FORMAT,
+            tx->queue_id, tx->sender, tx->discarded, tx->scan.size);
+      replyf (s, 250, "2.0.0", "Ok: queued as %s", tx->queue_id);
+      s->junk_commands = 0;
       transaction_end (s);
       return;
     }
@@ -484,6 +623,30 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
       replyf (s, 501, "5.5.4", "Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
       return;
     }
+  /* SPEC §4.5: the HELO name checks, before anything changes. */
+  {
+    RelaisPolicyFacts facts = { 0 };
+    g_auto(RelaisVerdict) verdict = { 0 };
+
+    config = relais_services_get_config (s->services);
+    security_facts (s, &facts);
+    facts.helo = name;
+    facts.helo_dns = s->helo_dns_name != NULL && g_ascii_strcasecmp (s->helo_dns_name, name) == 0
+                       ? s->helo_dns : RELAIS_DNS_UNCHECKED;
+    relais_policy_check_helo (config, &facts, &verdict);
+    if (verdict.kind == RELAIS_VERDICT_LOOKUP)
+      {
+        start_lookup (s, verdict.lookup, name);
+        return;
+      }
+    count_hits (s, &verdict, FALSE);
+    if (relais_verdict_is_reject (&verdict))
+      {
+        reject (s, esmtp ? "EHLO" : "HELO", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+        return;
+      }
+    g_clear_pointer (&config, relais_config_unref);
+  }
   transaction_end (s);
   g_free (s->helo);
   s->helo = g_steal_pointer (&name);
@@ -581,13 +744,26 @@ cmd_mail (RelaisSession *s, const char *arg)
     return;
 
   config = relais_services_get_config (s->services);
-  facts.client_address = s->client_ip;
-  facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
-                                                   : RELAIS_POLICY_ENDPOINT_SUBMISSION;
+  security_facts (s, &facts);
   fill_auth_facts (s, config, &facts);
   facts.sender = path.address;
   network_facts (s, config, &facts);
+  /* A MAIL waiting for DNS was counted already (SPEC §4.4: messages per minute). */
+  if (!s->mail_counted)
+    s->messages_this_minute = s->services->anvil != NULL && s->client_address != NULL
+                                ? relais_anvil_message (s->services->anvil, s->client_ip, relais_clock_now ())
+                                : 0;
+  s->mail_counted = FALSE;
+  facts.messages_this_minute = s->messages_this_minute;
   relais_policy_check_mail (config, &facts, &verdict);
+  if (verdict.kind == RELAIS_VERDICT_LOOKUP)
+    {
+      s->mail_counted = TRUE;
+      start_lookup (s, verdict.lookup, NULL);
+      relais_smtp_path_clear (&path);
+      return;
+    }
+  count_hits (s, &verdict, FALSE);
   if (relais_verdict_is_reject (&verdict))
     {
       g_autofree char *stage = g_strdup_printf ("MAIL from=<%s>", path.address);
@@ -630,6 +806,34 @@ cmd_mail (RelaisSession *s, const char *arg)
   reply (s, 250, "2.1.0", "Ok");
 }
 
+/* SPEC §4.5: a 550 5.1.1 counts towards the nonexistent-account block;
+ * past the limit the address is blocked until local midnight and the
+ * session ends with 421 instead: TRUE then. */
+static gboolean
+count_nonexistent (RelaisSession *s, const RelaisConfig *config)
+{
+  RelaisPolicyFacts facts = { 0 };
+  g_auto(RelaisVerdict) verdict = { 0 };
+  gint64 now = relais_clock_now ();
+
+  if (s->services->anvil == NULL || s->client_address == NULL)
+    return FALSE;
+  security_facts (s, &facts);
+  facts.nonexistent_recipients = relais_anvil_nonexistent (s->services->anvil, s->client_ip, now);
+  relais_policy_check_nonexistent (config, &facts, &verdict);
+  if (!relais_verdict_is_reject (&verdict))
+    return FALSE;
+  relais_anvil_block (s->services->anvil, s->client_ip, relais_clock_next_local_midnight (now));
+  SLOG (s, G_LOG_LEVEL_WARNING, "blocking %s until midnight: %u nonexistent recipients today",
+        s->client_ip, facts.nonexistent_recipients);
+  count_hits (s, &verdict, FALSE);
+  reject (s, "RCPT", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+  transaction_end (s);
+  s->in_pos = s->in_len;
+  session_set_state (s, STATE_CLOSING);
+  return TRUE;
+}
+
 static void
 cmd_rcpt (RelaisSession *s, const char *arg)
 {
@@ -660,21 +864,41 @@ cmd_rcpt (RelaisSession *s, const char *arg)
       return;
     }
 
-  facts.client_address = s->client_ip;
-  facts.endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
-                                                   : RELAIS_POLICY_ENDPOINT_SUBMISSION;
+  security_facts (s, &facts);
   fill_auth_facts (s, tx->config, &facts);
   network_facts (s, tx->config, &facts);
   facts.sender = tx->sender;
+  facts.sender_domain_dns = tx->sender_domain_dns;
   facts.recipient = path.address;
   facts.recipient_is_postmaster = path.is_postmaster;
   relais_policy_check_rcpt (tx->config, &facts, &verdict);
+  if (verdict.kind == RELAIS_VERDICT_LOOKUP)
+    {
+      const char *at = strrchr (tx->sender, '@');
+
+      start_lookup (s, verdict.lookup, at != NULL ? at + 1 : tx->sender);
+      relais_smtp_path_clear (&path);
+      return;
+    }
+  count_hits (s, &verdict, TRUE);
   if (relais_verdict_is_reject (&verdict))
     {
       g_autofree char *stage = g_strdup_printf ("RCPT to=<%s>", path.address);
 
-      reject (s, stage, verdict.reason, verdict.code, verdict.enhanced, verdict.text);
       relais_smtp_path_clear (&path);
+      if (g_strcmp0 (verdict.reason, "unknown-recipient") == 0 && count_nonexistent (s, tx->config))
+        return;
+      reject (s, stage, verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      return;
+    }
+  if (verdict.kind == RELAIS_VERDICT_DISCARD)
+    {
+      /* SPEC §4.1: the client is told 250; the recipient is never delivered. */
+      SLOG (s, G_LOG_LEVEL_MESSAGE, "discard to=<%s> rule=%s", path.address, verdict.rule);
+      tx->discarded++;
+      relais_smtp_path_clear (&path);
+      session_set_state (s, STATE_RCPT);
+      reply (s, 250, "2.1.5", "Ok");
       return;
     }
   SLOG (s, G_LOG_LEVEL_INFO, "to=<%s> rule=%s", verdict.recipient, verdict.rule != NULL ? verdict.rule : "-");
@@ -704,7 +928,7 @@ cmd_data (RelaisSession *s, const char *arg)
       reply (s, 503, "5.5.1", "Error: DATA after BDAT");
       return;
     }
-  if (s->tx->recipients->len == 0)
+  if (s->tx->recipients->len == 0 && s->tx->discarded == 0)
     {
       reply (s, 554, "5.5.1", "Error: No valid recipients");
       return;
@@ -748,7 +972,7 @@ cmd_bdat (RelaisSession *s, const char *arg)
   if (s->tx == NULL)
     s->chunk_reply = relais_reply_new (503, "5.5.1", s->helo == NULL ? "Error: send HELO/EHLO first"
                                                                       : "Error: need MAIL command");
-  else if (s->tx->recipients->len == 0)
+  else if (s->tx->recipients->len == 0 && s->tx->discarded == 0)
     s->chunk_reply = relais_reply_new (554, "5.5.1", "Error: No valid recipients");
   else if (!s->tx->bdat)
     {
@@ -1176,9 +1400,14 @@ execute (RelaisSession *s, const char *line)
   const char *arg;
   RelaisSmtpCommand command = relais_smtp_parse_command (line, &arg);
   guint limit;
+  gsize replies_before = s->out->len;
 
   s->last_reply_code = 0;
+  s->current_line = line;
   execute_command (s, command, line, arg);
+  s->current_line = NULL;
+  if (s->deferred_line != NULL)   /* waiting for DNS: it runs again */
+    return;
   if (s->state == STATE_CLOSING || s->state == STATE_CLOSED)
     return;
   if (!is_junk_command (command) && (s->last_reply_code < 500 || s->last_reply_code > 503))
@@ -1187,6 +1416,8 @@ execute (RelaisSession *s, const char *line)
   limit = s->services->config->max_junk_commands;
   if (limit > 0 && s->junk_commands > limit)
     {
+      /* The command's own reply gives way to the 421. */
+      g_string_truncate (s->out, replies_before);
       relais_stats_hit (s->services->stats, "policy:junk-commands");
       reject (s, "command", "junk-commands", 421, "4.7.0", "Too many junk commands");
       transaction_end (s);
@@ -1550,6 +1781,22 @@ static void
 greet (RelaisSession *s)
 {
   g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
+  RelaisPolicyFacts facts = { 0 };
+  g_auto(RelaisVerdict) verdict = { 0 };
+
+  /* SPEC §4.4, §4.5: the nonexistent-account block and the connection limits. */
+  security_facts (s, &facts);
+  if (s->services->anvil != NULL && s->client_address != NULL)
+    facts.blocked_until = relais_anvil_blocked_until (s->services->anvil, s->client_ip, relais_clock_now ());
+  relais_policy_check_connect (config, &facts, &verdict);
+  count_hits (s, &verdict, FALSE);
+  if (relais_verdict_is_reject (&verdict))
+    {
+      reject (s, "connect", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      s->flush_now = TRUE;
+      session_set_state (s, STATE_CLOSING);
+      return;
+    }
 
   replyf (s, 220, NULL, "%s %s", config->hostname, config->banner);
   s->flush_now = TRUE;
@@ -1649,6 +1896,21 @@ start_handshake (RelaisSession *s)
                                     handshake_cb, relais_session_ref (s));
 }
 
+/* A DNS fact arrived: the command that waited for it runs again. */
+static void
+lookup_done (RelaisSession *s)
+{
+  g_autofree char *line = g_steal_pointer (&s->deferred_line);
+
+  s->io_pending = FALSE;
+  if (s->state != STATE_CLOSED && line != NULL)
+    {
+      execute (s, line);
+      pump (s);
+    }
+  relais_session_unref (s);
+}
+
 static gboolean
 junk_delay_cb (gpointer user_data)
 {
@@ -1715,6 +1977,9 @@ close_now (RelaisSession *s)
     SLOG (s, G_LOG_LEVEL_INFO, "aborting the transaction in progress");
   g_clear_pointer (&s->tx, transaction_free);
   session_set_state (s, STATE_CLOSED);
+  if (s->anvil_counted)
+    relais_anvil_disconnect (s->services->anvil, s->client_ip);
+  s->anvil_counted = FALSE;
   g_io_stream_close (G_IO_STREAM (s->connection), NULL, NULL);
   SLOG (s, G_LOG_LEVEL_MESSAGE, "disconnect from %s", s->client_ip);
   s->closed_func = NULL;
@@ -1783,6 +2048,12 @@ relais_session_start (RelaisSession *s)
 
   SLOG (s, G_LOG_LEVEL_MESSAGE, "connect from %s (%s)", s->client_ip,
         s->kind == RELAIS_ENDPOINT_SMTP ? "smtp" : s->kind == RELAIS_ENDPOINT_SUBMISSION ? "submission" : "smtps");
+  if (s->services->anvil != NULL && s->client_address != NULL)
+    {
+      relais_anvil_connect (s->services->anvil, s->client_ip, relais_clock_now (), &s->connections_now,
+                            &s->connections_this_minute);
+      s->anvil_counted = TRUE;
+    }
   if (s->kind == RELAIS_ENDPOINT_SMTPS)
     session_set_state (s, STATE_HANDSHAKE);
   else if (sent_before_greeting (s))
@@ -1824,6 +2095,10 @@ relais_session_unref (RelaisSession *s)
   g_clear_object (&s->client_address);
   g_free (s->tls_description);
   g_free (s->helo);
+  g_free (s->helo_dns_name);
+  g_free (s->client_name);
+  g_free (s->deferred_line);
+  g_free (s->lookup_name);
   g_free (s->auth_login);
   if (s->auth_user != NULL)
     relais_sasl_wipe (s->auth_user, strlen (s->auth_user));
