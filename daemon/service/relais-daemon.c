@@ -346,6 +346,12 @@ relais_daemon_get_networks (RelaisDaemon *daemon)
   return daemon->services.networks;
 }
 
+RelaisServices *
+relais_daemon_get_services (RelaisDaemon *daemon)
+{
+  return &daemon->services;
+}
+
 void
 relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
 {

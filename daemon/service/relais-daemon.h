@@ -44,6 +44,7 @@ RelaisAuthority *relais_daemon_get_authority (RelaisDaemon *daemon);
 RelaisQueue     *relais_daemon_get_queue (RelaisDaemon *daemon);
 RelaisScheduler *relais_daemon_get_scheduler (RelaisDaemon *daemon);
 RelaisNetworks  *relais_daemon_get_networks (RelaisDaemon *daemon);   /* borrowed, the local networks now */
+RelaisServices  *relais_daemon_get_services (RelaisDaemon *daemon);   /* borrowed, what the sessions see */
 /* Takes ownership of CONFIG and makes it current. */
 void             relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config);
 

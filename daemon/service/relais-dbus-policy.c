@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * org.relais.Relais1.Policy: CanRelay answers what the SMTP server would
- * answer to one RCPT TO on port 25, from the same parser and policy functions
- * the session uses, with the current snapshot and local networks. Open to
- * everyone (a read); nothing is sent, counted or changed. */
+ * org.relais.Relais1.Policy: Explain traces what the SMTP server would decide
+ * for an envelope, and CanRelay answers for one RCPT TO on port 25; both run
+ * the one engine of relais-explain.c (the session's parser and policy stages,
+ * the current snapshot, local networks and per-client counters, real DNS
+ * lookups). Open to everyone (reads); nothing is sent, counted or changed.
+ * Lookups under way are cancelled when the interface goes away. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
@@ -10,17 +12,112 @@
 #include "relais-dbus.h"
 
 #include "relais-error.h"
-#include "relais-networks.h"
-#include "relais-policy.h"
-#include "relais-smtp-parse.h"
+#include "relais-explain.h"
+
+#define CANCELLABLE_KEY "relais-policy-cancellable"
+
+/* One call waiting for the engine; it holds no reference to the skeleton,
+ * whose end cancels the lookups under way. */
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  char *bad_recipient;           /* CanRelay: the reply to a recipient that does not parse */
+} Call;
 
 static void
-complete (RelaisPolicy *skeleton, GDBusMethodInvocation *invocation, gboolean allowed, const char *rule,
-          guint code, const char *enhanced, const char *text)
+call_free (Call *call)
 {
-  g_autofree char *reply = g_strdup_printf ("%u %s %s", code, enhanced, text);
+  g_clear_object (&call->invocation);
+  g_free (call->bad_recipient);
+  g_free (call);
+}
 
-  relais_policy_complete_can_relay (skeleton, invocation, allowed, rule, reply);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static Call *
+call_new (GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->invocation = invocation;   /* the handler's reference, consumed by the answer */
+  return call;
+}
+
+static GCancellable *
+cancellable_of (RelaisPolicy *skeleton)
+{
+  return g_object_get_data (G_OBJECT (skeleton), CANCELLABLE_KEY);
+}
+
+/* The engine's result, or NULL with the invocation answered. */
+static RelaisExplainResult *
+finish (Call *call, GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  RelaisExplainResult *explained = relais_explain_finish (result, &error);
+
+  if (explained == NULL)
+    g_dbus_method_invocation_return_error (g_steal_pointer (&call->invocation), RELAIS_ERROR,
+                                           RELAIS_ERROR_FAILED, "%s", error->message);
+  return explained;
+}
+
+/* ---------------------------------------------------------------- Explain */
+
+static void
+explain_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(RelaisExplainResult) explained = finish (call, result);
+
+  if (explained != NULL)
+    g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                           g_variant_new ("(@a{sv})", relais_explain_result_to_variant (explained)));
+}
+
+static gboolean
+handle_explain_cb (RelaisPolicy *skeleton, GDBusMethodInvocation *invocation, GVariant *envelope_variant,
+                   gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+  RelaisExplainEnvelope *envelope =
+    relais_explain_envelope_from_variant (envelope_variant, relais_daemon_get_config (daemon), &error);
+
+  if (envelope == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  relais_explain_async (relais_daemon_get_services (daemon), envelope, cancellable_of (skeleton), explain_cb,
+                        call_new (invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---------------------------------------------------------------- CanRelay */
+
+static void
+complete_can_relay (Call *call, gboolean allowed, const char *rule, const char *reply)
+{
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(bss)", allowed, rule, reply));
+}
+
+static void
+can_relay_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(RelaisExplainResult) explained = finish (call, result);
+  const RelaisExplainOutcome *outcome;
+
+  if (explained == NULL)
+    return;
+  outcome = &explained->outcome;
+  /* A refusal before RCPT stands; then a recipient that does not parse. A
+   * discard is allowed: the client is told 250 (SPEC §4.1). */
+  if (relais_explain_outcome_allowed (outcome) && call->bad_recipient != NULL)
+    complete_can_relay (call, FALSE, "bad-recipient", call->bad_recipient);
+  else
+    complete_can_relay (call, relais_explain_outcome_allowed (outcome), outcome->decided_by, outcome->reply);
 }
 
 static gboolean
@@ -28,93 +125,45 @@ handle_can_relay_cb (RelaisPolicy *skeleton, GDBusMethodInvocation *invocation, 
                      const char *login, const char *sender, const char *recipient, gpointer user_data)
 {
   RelaisDaemon *daemon = user_data;
-  g_autoptr(RelaisConfig) config = relais_config_ref (relais_daemon_get_config (daemon));
-  g_autoptr(GInetAddress) address = relais_client_address_parse (client_address);
-  g_autofree char *address_text = NULL;
-  g_autofree char *mail_arg = NULL;
-  g_autofree char *rcpt_arg = NULL;
-  RelaisSmtpPath mail_path = { 0 };
-  RelaisSmtpPath rcpt_path = { 0 };
-  RelaisSmtpPathResult result;
-  RelaisPolicyFacts facts = { 0 };
-  g_auto(RelaisVerdict) mail_verdict = { 0 };
-  g_auto(RelaisVerdict) verdict = { 0 };
-  const RelaisTrustedNetwork *trusted;
+  g_autoptr(RelaisExplainEnvelope) envelope = relais_explain_envelope_new ();
+  g_autoptr(Call) call = NULL;
+  g_autofree char *reply = NULL;
 
-  if (address == NULL)
+  if (!relais_explain_envelope_set_client (envelope, client_address))
     {
       g_dbus_method_invocation_return_error (invocation, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
                                              "client address '%s' is not an IPv4 or IPv6 address "
                                              "such as 192.0.2.7 or 2001:db8::7", client_address);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  if (login[0] != '\0' && relais_config_lookup_login (config, login) == NULL)
+  if (login[0] != '\0' && relais_config_lookup_login (relais_daemon_get_config (daemon), login) == NULL)
     {
       g_dbus_method_invocation_return_error (invocation, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
                                              "login '%s' is not an account of this server; use \"\" "
                                              "for an unauthenticated client", login);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
+  envelope->login = login[0] != '\0' ? g_strdup (login) : NULL;
 
-  address_text = g_inet_address_to_string (address);
-  trusted = relais_config_match_trusted (config, address);
-  facts.client_address = address_text;
-  facts.endpoint = RELAIS_POLICY_ENDPOINT_SMTP;
-  facts.authenticated = login[0] != '\0';
-  facts.login = facts.authenticated ? login : NULL;
-  facts.auth_offered = config->smtp_authentication && !facts.authenticated;
-  facts.trusted = trusted != NULL;
-  facts.trusted_network = trusted != NULL ? trusted->name : NULL;
-  facts.local_network = relais_networks_contains (relais_daemon_get_networks (daemon), address);
-
-  /* The addresses go through the SMTP parser, as they would on the wire
-   * (SMTPUTF8 allowed, so a UTF-8 address is judged by the policy). */
-  mail_arg = g_strdup_printf ("FROM:<%s> SMTPUTF8", sender);
-  result = relais_smtp_parse_mail (mail_arg, &mail_path);
-  if (result != RELAIS_SMTP_PATH_OK)
+  call = call_new (invocation);
+  /* The addresses go through the SMTP parser, as they would on the wire. */
+  if (!relais_explain_envelope_set_sender (envelope, sender, &reply))
     {
-      const char *enhanced = NULL;
-      guint code = 0;
-      g_autofree char *text = relais_smtp_path_error_reply (result, &mail_path, TRUE, &code, &enhanced);
-
-      complete (skeleton, invocation, FALSE, "bad-sender", code, enhanced, text);
-      relais_smtp_path_clear (&mail_path);
+      complete_can_relay (call, FALSE, "bad-sender", reply);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  facts.sender = mail_path.address;
-  relais_policy_check_mail (config, &facts, &mail_verdict);
-  if (relais_verdict_is_reject (&mail_verdict))
-    {
-      complete (skeleton, invocation, FALSE, mail_verdict.rule != NULL ? mail_verdict.rule : mail_verdict.reason,
-                mail_verdict.code, mail_verdict.enhanced, mail_verdict.text);
-      relais_smtp_path_clear (&mail_path);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  rcpt_arg = g_strdup_printf ("TO:<%s>", recipient);
-  result = relais_smtp_parse_rcpt (rcpt_arg, TRUE, &rcpt_path);
-  if (result != RELAIS_SMTP_PATH_OK)
-    {
-      const char *enhanced = NULL;
-      guint code = 0;
-      g_autofree char *text = relais_smtp_path_error_reply (result, &rcpt_path, FALSE, &code, &enhanced);
-
-      complete (skeleton, invocation, FALSE, "bad-recipient", code, enhanced, text);
-    }
-  else
-    {
-      facts.recipient = rcpt_path.address;
-      facts.recipient_is_postmaster = rcpt_path.is_postmaster;
-      relais_policy_check_rcpt (config, &facts, &verdict);
-      if (relais_verdict_is_reject (&verdict))
-        complete (skeleton, invocation, FALSE, verdict.rule != NULL ? verdict.rule : verdict.reason,
-                  verdict.code, verdict.enhanced, verdict.text);
-      else
-        complete (skeleton, invocation, TRUE, verdict.rule != NULL ? verdict.rule : "", 250, "2.1.5", "Ok");
-    }
-  relais_smtp_path_clear (&rcpt_path);
-  relais_smtp_path_clear (&mail_path);
+  /* A recipient that does not parse is answered after the stages before RCPT. */
+  relais_explain_envelope_add_recipient (envelope, recipient, &call->bad_recipient);
+  relais_explain_async (relais_daemon_get_services (daemon), g_steal_pointer (&envelope), cancellable_of (skeleton),
+                        can_relay_cb, g_steal_pointer (&call));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+cancel_and_unref (GCancellable *cancellable)
+{
+  g_cancellable_cancel (cancellable);
+  g_object_unref (cancellable);
 }
 
 RelaisPolicy *
@@ -122,6 +171,9 @@ relais_dbus_policy_new (RelaisDaemon *daemon)
 {
   RelaisPolicy *skeleton = relais_policy_skeleton_new ();
 
+  g_object_set_data_full (G_OBJECT (skeleton), CANCELLABLE_KEY, g_cancellable_new (),
+                          (GDestroyNotify) cancel_and_unref);
   g_signal_connect (skeleton, "handle-can-relay", G_CALLBACK (handle_can_relay_cb), daemon);
+  g_signal_connect (skeleton, "handle-explain", G_CALLBACK (handle_explain_cb), daemon);
   return skeleton;
 }

@@ -3,12 +3,19 @@
  * and the black/white rules (SPEC §4.1). Every method is authorized, then
  * edits the snapshot current at that moment (all or nothing), writes the
  * settings or the whole rule list to the store in one transaction, and only
- * then publishes the new snapshot. */
+ * then publishes the new snapshot. Runtime state: ListBlocked (open) and
+ * Unblock (authorized) show and lift the nonexistent-account blocks of the
+ * per-client counters (relais-anvil.h). */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
 
 #include "relais-dbus.h"
+
+#include "relais-anvil.h"
+#include "relais-clock.h"
+#include "relais-error.h"
+#include "relais-networks.h"
 
 /* The rule set last copied into the Rules property, kept referenced: rule
  * sets are immutable and shared between snapshots, so the same pointer means
@@ -132,6 +139,65 @@ handle_replace_rules_cb (RelaisSecurity *skeleton, GDBusMethodInvocation *invoca
   return authorize (invocation, interactive, daemon, edit_replace_rules, relais_store_save_security_rules, FALSE);
 }
 
+/* ---------------------------------------------------------------- runtime */
+
+static gboolean
+handle_list_blocked_cb (RelaisSecurity *skeleton, GDBusMethodInvocation *invocation, gpointer daemon)
+{
+  RelaisAnvil *anvil = relais_daemon_get_services (daemon)->anvil;
+  g_autoptr(GPtrArray) blocks = anvil != NULL ? relais_anvil_list_blocked (anvil, relais_clock_now ()) : NULL;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sx)"));
+  for (guint i = 0; blocks != NULL && i < blocks->len; i++)
+    {
+      const RelaisAnvilBlock *block = g_ptr_array_index (blocks, i);
+
+      g_variant_builder_add (&builder, "(sx)", block->address, block->until);
+    }
+  relais_security_complete_list_blocked (skeleton, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+unblock_authorized (GDBusMethodInvocation *invocation, gpointer daemon)
+{
+  RelaisAnvil *anvil = relais_daemon_get_services (daemon)->anvil;
+  const char *text;
+  g_autoptr(GInetAddress) address = NULL;
+  g_autofree char *normalized = NULL;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&sb)", &text, NULL);
+  address = relais_client_address_parse (text);
+  if (address == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                                             "address: '%s' is not an IPv4 or IPv6 address such as "
+                                             "192.0.2.7 or 2001:db8::7", text);
+      return;
+    }
+  normalized = g_inet_address_to_string (address);
+  if (anvil == NULL || !relais_anvil_unblock (anvil, normalized, relais_clock_now ()))
+    {
+      g_dbus_method_invocation_return_error (invocation, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND,
+                                             "address: %s is not blocked", normalized);
+      return;
+    }
+  g_message ("Security.Unblock(%s) by %s: the nonexistent-account block is lifted", normalized,
+             g_dbus_method_invocation_get_sender (invocation));
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static gboolean
+handle_unblock_cb (RelaisSecurity *skeleton, GDBusMethodInvocation *invocation, const char *address,
+                   gboolean interactive, gpointer daemon)
+{
+  /* polkit first: nothing is said about the blocks before it agreed. */
+  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, unblock_authorized,
+                          daemon, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ---------------------------------------------------------------- object */
 
 RelaisSecurity *
@@ -145,6 +211,8 @@ relais_dbus_security_new (RelaisDaemon *daemon)
   g_signal_connect (skeleton, "handle-remove-rule", G_CALLBACK (handle_remove_rule_cb), daemon);
   g_signal_connect (skeleton, "handle-move-rule", G_CALLBACK (handle_move_rule_cb), daemon);
   g_signal_connect (skeleton, "handle-replace-rules", G_CALLBACK (handle_replace_rules_cb), daemon);
+  g_signal_connect (skeleton, "handle-list-blocked", G_CALLBACK (handle_list_blocked_cb), daemon);
+  g_signal_connect (skeleton, "handle-unblock", G_CALLBACK (handle_unblock_cb), daemon);
   relais_dbus_security_sync (skeleton, relais_daemon_get_config (daemon));
   return skeleton;
 }
