@@ -32,7 +32,7 @@ RelaisMailQueue  *relais_dbus_queue_new (RelaisDaemon *daemon);
 RelaisStatistics *relais_dbus_statistics_new (RelaisDaemon *daemon);
 void              relais_dbus_statistics_sync (RelaisStatistics *skeleton, RelaisStats *stats);
 
-/* CanRelay: the RCPT policy with the current snapshot and local networks; open. */
+/* Explain and CanRelay: the policy trace (relais-explain.h); open. */
 RelaisPolicy     *relais_dbus_policy_new (RelaisDaemon *daemon);
 
 G_END_DECLS
