@@ -731,28 +731,11 @@ check_recipient (const RelaisConfig *config, const RelaisPolicyFacts *facts, Rel
     refuse (verdict, 554, "5.7.1", "relay-denied", "Relay access denied");
 }
 
-/* The rule of lowest position among A, B and C (any may be NULL). */
-static const RelaisSecurityRule *
-first_rule (RelaisRuleSet *set, const RelaisSecurityRule *a, const RelaisSecurityRule *b,
-            const RelaisSecurityRule *c)
-{
-  const RelaisSecurityRule *best = a;
-
-  if (b != NULL && (best == NULL || relais_rule_set_position (set, b) < relais_rule_set_position (set, best)))
-    best = b;
-  if (c != NULL && (best == NULL || relais_rule_set_position (set, c) < relais_rule_set_position (set, best)))
-    best = c;
-  return best;
-}
-
 /* RECIPIENT: the accepted address (a bare postmaster with its domain). */
 static const RelaisSecurityRule *
 match_list (RelaisRuleSet *set, RelaisRuleList list, const RelaisPolicyFacts *facts, const char *recipient)
 {
-  return first_rule (set,
-                     relais_rule_set_match_client (set, list, facts->client_inet),
-                     relais_rule_set_match_sender (set, list, facts->sender),
-                     relais_rule_set_match_recipient (set, list, recipient));
+  return relais_rule_set_match_first (set, list, facts->client_inet, facts->sender, recipient);
 }
 
 /* SPEC §4.3 "Reject senders with unknown domains", on an accepted recipient. */
