@@ -197,8 +197,8 @@ def test_ip_whitelist_skips_sender_helo_and_client_checks(daemon):
         assert c.cmd("RCPT TO:<%s>" % ALICE).code == 250
     # a subnet rule is not an IP rule: the checks apply
     add_rule(daemon, "lan", "white", "subnet", "127.0.4.0/24")
-    with connect(daemon, source="127.0.4.4", helo=None) as c:
-        assert_reply(c.cmd("EHLO nohost.test"), 450, "4.7.1 Helo command rejected: Host not found")
+    with connect(daemon, source="127.0.4.4", helo="nohost.test") as c:
+        assert_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 450, "4.7.1 Helo command rejected: Host not found")
 
 
 # ---- §4.3 sender policy -------------------------------------------------------
@@ -314,15 +314,27 @@ def test_connection_rate_until_the_next_minute(daemon, clock):
 
 # ---- §4.5 advanced ------------------------------------------------------------
 
+# The HELO name is judged at MAIL FROM, once the server knows whether the
+# client authenticated (as Postfix's delayed rejection does).
 def test_non_fqdn_helo(daemon):
     security(daemon, RejectNonFqdnHelo=True)
-    with connect(daemon, helo=None) as c:
-        assert_reply(c.cmd("EHLO localhost"), 504, "5.5.2 Helo command rejected: need fully-qualified hostname")
-        # refused: no HELO yet
-        assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 503
+    with connect(daemon, helo="localhost") as c:
+        assert_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 504,
+                     "5.5.2 Helo command rejected: need fully-qualified hostname")
         assert c.cmd("EHLO [127.0.0.1]").code == 250
+        assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
+        assert c.cmd("RSET").code == 250
         assert c.cmd("HELO client.example.net").code == 250
+        assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
     wait_hits(daemon, "policy:non-fqdn-helo", 1)
+
+
+def test_host_checks_spare_trusted_networks(daemon):
+    security(daemon, RejectNonFqdnHelo=True, RejectUnknownHelo=True, RejectUnknownClientHostname=True)
+    trust(daemon, "127.0.0.63/32")          # no PTR, and says EHLO laptop
+    with connect(daemon, source="127.0.0.63", helo="laptop") as c:
+        assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
+        assert c.cmd("RCPT TO:<%s>" % ALICE).code == 250
 
 
 @pytest.mark.parametrize("name,code,text", [
@@ -334,8 +346,8 @@ def test_non_fqdn_helo(daemon):
 ])
 def test_unknown_helo(daemon, name, code, text):
     security(daemon, RejectUnknownHelo=True)
-    with connect(daemon, helo=None) as c:
-        r = c.cmd("EHLO " + name, timeout=30)
+    with connect(daemon, helo=name) as c:
+        r = c.cmd("MAIL FROM:<%s>" % SENDER, timeout=30)
         assert r.code == code, r
         if text:
             assert r.text == text, r
