@@ -243,14 +243,15 @@ pipelining_violation (RelaisSession *s, const char *stage, const char *what)
 
 /* ---- security facts and verdicts ---------------------------------------- */
 
-/* The hit counters of SPEC §5: the rule or check that decided, and at RCPT the
- * whitelist rule that matched. */
+/* The hit counters of SPEC §5: the rule or check that decided (at RCPT every
+ * deciding rule, relay control's included: "relay-denied",
+ * "trusted-network:NAME", ...), and at RCPT the whitelist rule that matched. */
 static void
 count_hits (RelaisSession *s, const RelaisVerdict *verdict, gboolean rcpt)
 {
   const char *rule = verdict->rule;
 
-  if (rule != NULL && (g_str_has_prefix (rule, "blacklist:") || g_str_has_prefix (rule, "whitelist:") ||
+  if (rule != NULL && (rcpt || g_str_has_prefix (rule, "blacklist:") || g_str_has_prefix (rule, "whitelist:") ||
                        g_str_has_prefix (rule, "policy:") || g_str_has_prefix (rule, "limit:")))
     relais_stats_hit (s->services->stats, rule);
   if (rcpt && verdict->whitelist != NULL)

@@ -187,6 +187,8 @@ def test_no_whitelist_skips_relay_control(daemon):
     add_rule(daemon, "friend", "white", "ip", "127.0.0.71")
     rcpt, _ = send(daemon, source="127.0.0.71", recipients=("someone@direct.test",))
     assert rcpt[0].code in (454, 554) and rcpt[0].text.endswith("Relay access denied"), rcpt[0]
+    wait_hits(daemon, "relay-denied", 1)
+    assert hits(daemon).get("whitelist:friend") is None
 
 
 def test_ip_whitelist_skips_sender_helo_and_client_checks(daemon):
