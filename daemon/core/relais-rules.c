@@ -516,49 +516,79 @@ list_index (RelaisRuleSet *set, RelaisRuleList list)
   return &set->lists[list == RELAIS_RULE_LIST_WHITE ? 1 : 0];
 }
 
-const RelaisSecurityRule *
-relais_rule_set_match_client (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client)
+/* The index of the first rule of INDEX matching each fact, or NO_RULE. */
+static guint32
+index_client (ListIndex *index, GInetAddress *client)
 {
   gsize size;
 
-  g_return_val_if_fail (set != NULL, NULL);
   if (client == NULL)
-    return NULL;
+    return NO_RULE;
   size = g_inet_address_get_native_size (client);
-  return rule_at (set, trie_lookup (&list_index (set, list)->tries[size == 4 ? 0 : 1],
-                                    g_inet_address_to_bytes (client), (guint) size * 8));
+  return trie_lookup (&index->tries[size == 4 ? 0 : 1], g_inet_address_to_bytes (client), (guint) size * 8);
+}
+
+/* Sender rules, and with DOMAINS the sender domain rules (whitelist). */
+static guint32
+index_sender (ListIndex *index, const char *sender, gboolean domains)
+{
+  g_autofree char *key = NULL;
+  const char *at;
+  guint32 best;
+
+  if (sender == NULL || *sender == '\0')
+    return NO_RULE;
+  key = normalize_address (sender);
+  best = hash_lookup (index->senders, key);
+  at = strrchr (key, '@');
+  if (domains && at != NULL)
+    best = MIN (best, hash_lookup (index->domains, at + 1));
+  return best;
+}
+
+static guint32
+index_recipient (ListIndex *index, const char *recipient)
+{
+  g_autofree char *key = NULL;
+
+  if (recipient == NULL || *recipient == '\0')
+    return NO_RULE;
+  key = normalize_address (recipient);
+  return hash_lookup (index->recipients, key);
+}
+
+const RelaisSecurityRule *
+relais_rule_set_match_client (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client)
+{
+  g_return_val_if_fail (set != NULL, NULL);
+  return rule_at (set, index_client (list_index (set, list), client));
 }
 
 const RelaisSecurityRule *
 relais_rule_set_match_sender (RelaisRuleSet *set, RelaisRuleList list, const char *sender)
 {
-  ListIndex *index;
-  g_autofree char *key = NULL;
-  const char *at;
-  guint32 best;
-
   g_return_val_if_fail (set != NULL, NULL);
-  if (sender == NULL || *sender == '\0')
-    return NULL;
-  index = list_index (set, list);
-  key = normalize_address (sender);
-  best = hash_lookup (index->senders, key);
-  at = strrchr (key, '@');
-  if (list == RELAIS_RULE_LIST_WHITE && at != NULL)
-    best = MIN (best, hash_lookup (index->domains, at + 1));
-  return rule_at (set, best);
+  return rule_at (set, index_sender (list_index (set, list), sender, list == RELAIS_RULE_LIST_WHITE));
 }
 
 const RelaisSecurityRule *
 relais_rule_set_match_recipient (RelaisRuleSet *set, RelaisRuleList list, const char *recipient)
 {
-  g_autofree char *key = NULL;
+  g_return_val_if_fail (set != NULL, NULL);
+  return rule_at (set, index_recipient (list_index (set, list), recipient));
+}
+
+const RelaisSecurityRule *
+relais_rule_set_match_first (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client,
+                             const char *sender, const char *recipient)
+{
+  ListIndex *index;
 
   g_return_val_if_fail (set != NULL, NULL);
-  if (recipient == NULL || *recipient == '\0')
-    return NULL;
-  key = normalize_address (recipient);
-  return rule_at (set, hash_lookup (list_index (set, list)->recipients, key));
+  index = list_index (set, list);
+  return rule_at (set, MIN (index_client (index, client),
+                            MIN (index_sender (index, sender, list == RELAIS_RULE_LIST_WHITE),
+                                 index_recipient (index, recipient))));
 }
 
 const RelaisSecurityRule *

@@ -84,6 +84,11 @@ const RelaisSecurityRule *relais_rule_set_match_recipient (RelaisRuleSet *set, R
  * CLIENT (normalized), or NULL: an IP whitelist rule skips more checks than a
  * subnet rule (SPEC §4.1), even when a subnet rule comes first. */
 const RelaisSecurityRule *relais_rule_set_match_ip (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client);
+/* The first rule of LIST (lowest position) matching any of CLIENT, SENDER
+ * (and on the whitelist its domain) or RECIPIENT (each may be NULL): the
+ * three matches above in one call, without position lookups. */
+const RelaisSecurityRule *relais_rule_set_match_first (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client,
+                                                       const char *sender, const char *recipient);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisSecurityRule, relais_security_rule_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRuleSet, relais_rule_set_unref)

@@ -224,6 +224,20 @@ is_address_literal (const char *text)
   return text != NULL && text[0] == '[' && relais_address_parse_literal (&cursor) && *cursor.p == '\0';
 }
 
+/* Clients the host checks never refuse: one that authenticated (a mail
+ * program on a laptop says "EHLO laptop" from any network), or one on a
+ * trusted network (SPEC §3). NULL for anyone else. */
+static const char *
+host_checks_exemption (const RelaisPolicyFacts *facts, char **owned)
+{
+  if (facts->authenticated)
+    return "authenticated client";
+  if (facts->trusted)
+    return *owned = g_strdup_printf ("trusted network '%s'",
+                                     facts->trusted_network != NULL ? facts->trusted_network : "");
+  return NULL;
+}
+
 /* --------------------------------------------------------------- connect */
 
 void
@@ -299,6 +313,8 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
   g_autofree char *stripped = NULL;
   gboolean literal, fqdn;
   guint mark;
+  g_autofree char *owned = NULL;
+  const char *exempt = host_checks_exemption (facts, &owned);
 
   g_return_if_fail (config != NULL && facts != NULL && verdict != NULL);
 
@@ -316,6 +332,8 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
 
   if (!config->reject_non_fqdn_helo)
     step (facts, "non-fqdn-helo", FALSE, "off");
+  else if (exempt != NULL)
+    step (facts, "non-fqdn-helo", FALSE, "skipped: %s", exempt);
   else if (white != NULL)
     {
       step (facts, "non-fqdn-helo", FALSE, "skipped: whitelist rule '%s'", white->name);
@@ -336,6 +354,8 @@ relais_policy_check_helo (const RelaisConfig *config, const RelaisPolicyFacts *f
 
   if (!config->reject_unknown_helo)
     step (facts, "unknown-helo", FALSE, "off");
+  else if (exempt != NULL)
+    step (facts, "unknown-helo", FALSE, "skipped: %s", exempt);
   else if (white != NULL)
     {
       step (facts, "unknown-helo", FALSE, "skipped: whitelist rule '%s'", white->name);
@@ -468,9 +488,17 @@ check_client_name (const RelaisConfig *config, const RelaisPolicyFacts *facts,
   g_autofree char *text = NULL;
   const char *client = client_text (facts, &owned);
 
+  g_autofree char *owned_exempt = NULL;
+  const char *exempt = host_checks_exemption (facts, &owned_exempt);
+
   if (!config->reject_unknown_client_hostname)
     {
       step (facts, "unknown-client-hostname", FALSE, "off");
+      return;
+    }
+  if (exempt != NULL)
+    {
+      step (facts, "unknown-client-hostname", FALSE, "skipped: %s", exempt);
       return;
     }
   if (white != NULL)
@@ -731,28 +759,11 @@ check_recipient (const RelaisConfig *config, const RelaisPolicyFacts *facts, Rel
     refuse (verdict, 554, "5.7.1", "relay-denied", "Relay access denied");
 }
 
-/* The rule of lowest position among A, B and C (any may be NULL). */
-static const RelaisSecurityRule *
-first_rule (RelaisRuleSet *set, const RelaisSecurityRule *a, const RelaisSecurityRule *b,
-            const RelaisSecurityRule *c)
-{
-  const RelaisSecurityRule *best = a;
-
-  if (b != NULL && (best == NULL || relais_rule_set_position (set, b) < relais_rule_set_position (set, best)))
-    best = b;
-  if (c != NULL && (best == NULL || relais_rule_set_position (set, c) < relais_rule_set_position (set, best)))
-    best = c;
-  return best;
-}
-
 /* RECIPIENT: the accepted address (a bare postmaster with its domain). */
 static const RelaisSecurityRule *
 match_list (RelaisRuleSet *set, RelaisRuleList list, const RelaisPolicyFacts *facts, const char *recipient)
 {
-  return first_rule (set,
-                     relais_rule_set_match_client (set, list, facts->client_inet),
-                     relais_rule_set_match_sender (set, list, facts->sender),
-                     relais_rule_set_match_recipient (set, list, recipient));
+  return relais_rule_set_match_first (set, list, facts->client_inet, facts->sender, recipient);
 }
 
 /* SPEC §4.3 "Reject senders with unknown domains", on an accepted recipient. */

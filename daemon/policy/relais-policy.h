@@ -144,7 +144,11 @@ gboolean relais_verdict_is_reject (const RelaisVerdict *verdict);
  * "limit:connection-rate"). Otherwise CONTINUE. */
 void relais_policy_check_connect (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                   RelaisVerdict *verdict);
-/* EHLO/HELO (SPEC §4.5), both skipped by an IP whitelist rule: RejectNonFqdnHelo:
+/* The HELO name (SPEC §4.5); the session asks at each MAIL FROM, once it
+ * knows whether the client authenticated, and refuses MAIL with this reply
+ * (as Postfix's delayed rejection does). Both checks are skipped by an IP
+ * whitelist rule, for an authenticated client and for a trusted network
+ * (the same exemption as the client-hostname check): RejectNonFqdnHelo:
  * a name that is neither a FQDN nor an address literal, 504 5.5.2
  * ("non-fqdn-helo"); RejectUnknownHelo (names only; asks for
  * RELAIS_POLICY_LOOKUP_HELO): NXDOMAIN or NO_RECORDS 450 4.7.1 "Host not
@@ -164,7 +168,8 @@ void relais_policy_check_nonexistent (const RelaisConfig *config, const RelaisPo
  * authenticated account does not own (553 5.7.1, "sender-login"); then
  * LimitMessageRate: messages_this_minute > MaxMessagesPerMinute, 450 4.7.0
  * ("message-rate" / "limit:message-rate"); then, both skipped by an IP
- * whitelist rule, RejectUnknownClientHostname (asks for
+ * whitelist rule, RejectUnknownClientHostname (also skipped for an
+ * authenticated client and a trusted network; asks for
  * RELAIS_POLICY_LOOKUP_CLIENT_NAME): NXDOMAIN 550 5.7.25, NO_RECORDS or
  * TEMPFAIL 450 4.7.25 ("unknown-client-hostname"), and RejectNonFqdnSender: a
  * non-null sender without a domain or whose domain is neither a FQDN nor an

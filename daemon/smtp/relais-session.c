@@ -26,8 +26,9 @@
  *   command answered 500-503) are counted until a message is accepted: every
  *   ten hold each batch of replies back one more second, and past
  *   MaxJunkCommands the session ends with 421 4.7.0;
- * - Security (SPEC §4.1, §4.3-4.5) is decided by the policy stages (connect,
- *   HELO, MAIL, RCPT, nonexistent) with the per-address counters of
+ * - Security (SPEC §4.1, §4.3-4.5) is decided by the policy stages (connect;
+ *   HELO and MAIL at MAIL FROM, once AUTH is known; RCPT; nonexistent) with the
+ *   per-address counters of
  *   RelaisAnvil; when a stage asks for a DNS fact (LOOKUP), the command waits
  *   (one asynchronous operation, like a commit), the answer is kept for the
  *   session (HELO, client name) or the transaction (sender domain), and the
@@ -242,14 +243,15 @@ pipelining_violation (RelaisSession *s, const char *stage, const char *what)
 
 /* ---- security facts and verdicts ---------------------------------------- */
 
-/* The hit counters of SPEC §5: the rule or check that decided, and at RCPT the
- * whitelist rule that matched. */
+/* The hit counters of SPEC §5: the rule or check that decided (at RCPT every
+ * deciding rule, relay control's included: "relay-denied",
+ * "trusted-network:NAME", ...), and at RCPT the whitelist rule that matched. */
 static void
 count_hits (RelaisSession *s, const RelaisVerdict *verdict, gboolean rcpt)
 {
   const char *rule = verdict->rule;
 
-  if (rule != NULL && (g_str_has_prefix (rule, "blacklist:") || g_str_has_prefix (rule, "whitelist:") ||
+  if (rule != NULL && (rcpt || g_str_has_prefix (rule, "blacklist:") || g_str_has_prefix (rule, "whitelist:") ||
                        g_str_has_prefix (rule, "policy:") || g_str_has_prefix (rule, "limit:")))
     relais_stats_hit (s->services->stats, rule);
   if (rcpt && verdict->whitelist != NULL)
@@ -623,30 +625,6 @@ cmd_helo (RelaisSession *s, const char *arg, gboolean esmtp)
       replyf (s, 501, "5.5.4", "Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
       return;
     }
-  /* SPEC §4.5: the HELO name checks, before anything changes. */
-  {
-    RelaisPolicyFacts facts = { 0 };
-    g_auto(RelaisVerdict) verdict = { 0 };
-
-    config = relais_services_get_config (s->services);
-    security_facts (s, &facts);
-    facts.helo = name;
-    facts.helo_dns = s->helo_dns_name != NULL && g_ascii_strcasecmp (s->helo_dns_name, name) == 0
-                       ? s->helo_dns : RELAIS_DNS_UNCHECKED;
-    relais_policy_check_helo (config, &facts, &verdict);
-    if (verdict.kind == RELAIS_VERDICT_LOOKUP)
-      {
-        start_lookup (s, verdict.lookup, name);
-        return;
-      }
-    count_hits (s, &verdict, FALSE);
-    if (relais_verdict_is_reject (&verdict))
-      {
-        reject (s, esmtp ? "EHLO" : "HELO", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
-        return;
-      }
-    g_clear_pointer (&config, relais_config_unref);
-  }
   transaction_end (s);
   g_free (s->helo);
   s->helo = g_steal_pointer (&name);
@@ -755,11 +733,19 @@ cmd_mail (RelaisSession *s, const char *arg)
                                 : 0;
   s->mail_counted = FALSE;
   facts.messages_this_minute = s->messages_this_minute;
-  relais_policy_check_mail (config, &facts, &verdict);
+  /* SPEC §4.5: the HELO name, judged now that AUTH is known. */
+  facts.helo_dns = s->helo_dns_name != NULL && g_ascii_strcasecmp (s->helo_dns_name, s->helo) == 0
+                     ? s->helo_dns : RELAIS_DNS_UNCHECKED;
+  relais_policy_check_helo (config, &facts, &verdict);
+  if (verdict.kind == RELAIS_VERDICT_CONTINUE)
+    {
+      relais_verdict_clear (&verdict);
+      relais_policy_check_mail (config, &facts, &verdict);
+    }
   if (verdict.kind == RELAIS_VERDICT_LOOKUP)
     {
       s->mail_counted = TRUE;
-      start_lookup (s, verdict.lookup, NULL);
+      start_lookup (s, verdict.lookup, verdict.lookup == RELAIS_POLICY_LOOKUP_HELO ? s->helo : NULL);
       relais_smtp_path_clear (&path);
       return;
     }

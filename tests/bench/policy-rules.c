@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * Benchmark of the black/white rule set (SPEC §4.1): builds sets of 10,
- * 10,000 and 100,000 rules of mixed types (IP, subnet, sender, recipient,
- * domain) and prints the lookups per second of each over about one second
- * (client, sender and recipient lookups in turn), then the ratio of the
- * 100,000 figure to the 10 figure. Not part of the test suite. */
+ * Benchmark of the black/white rules (SPEC §4.1, issue 5): builds configs
+ * with 10, 10,000 and 100,000 rules of mixed types (IP, subnet, sender,
+ * recipient, domain) and prints the policy decisions per second of each:
+ * relais_policy_check_rcpt(), the function the SMTP session runs, for a
+ * recipient of a relay domain (accepted from anyone, so every list is
+ * consulted) from random clients and senders. The sizes are measured in
+ * turn, five rounds of 0.3 s each, and the best round of each is kept, so a
+ * busy machine slows all three alike; then the ratio of the 100,000 figure to
+ * the 10 figure (issue 5 asks for at least 0.5). Not part of the test suite. */
 #include <gio/gio.h>
 
+#include "relais-config.h"
+#include "relais-policy.h"
 #include "relais-rules.h"
 
 #define N_QUERIES 4096
+
+#include <string.h>
 
 static GInetAddress *
 random_client (GRand *rand)
@@ -31,19 +39,22 @@ random_address (GRand *rand)
   return g_strdup_printf ("user%u@d%u.example", g_rand_int_range (rand, 0, 1000000), g_rand_int_range (rand, 0, 5000));
 }
 
-static RelaisRuleSet *
-build_set (GRand *rand, guint n)
+static RelaisConfig *
+build_config (GRand *rand, guint n)
 {
-  g_autoptr(GPtrArray) rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_security_rule_free);
+  g_autoptr(RelaisConfig) base = relais_config_new_default ();
+  g_autoptr(RelaisConfig) with_domain = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder rules;
+  RelaisConfig *config;
 
-  while (rules->len < n)
+  g_variant_builder_init (&rules, G_VARIANT_TYPE ("a(sssss)"));
+  for (guint i = 0; i < n; i++)
     {
       RelaisRuleList list = g_rand_boolean (rand) ? RELAIS_RULE_LIST_BLACK : RELAIS_RULE_LIST_WHITE;
       RelaisRuleType type = (RelaisRuleType) g_rand_int_range (rand, 0, 5);
-      g_autofree char *name = g_strdup_printf ("rule%u", rules->len);
+      g_autofree char *name = g_strdup_printf ("rule%u", i);
       g_autofree char *value = NULL;
-      g_autoptr(GError) error = NULL;
-      RelaisSecurityRule *r;
 
       if (type == RELAIS_RULE_TYPE_DOMAIN)
         {
@@ -70,61 +81,109 @@ build_set (GRand *rand, guint n)
           text = g_inet_address_to_string (network);
           value = type == RELAIS_RULE_TYPE_SUBNET ? g_strdup_printf ("%s/%u", text, length) : g_strdup (text);
         }
-      r = relais_security_rule_new (name, list, type, value, RELAIS_RULE_ACTION_REJECT, &error);
-      g_assert_no_error (error);
-      g_ptr_array_add (rules, r);
+      g_variant_builder_add (&rules, "(sssss)", name, relais_rule_list_to_string (list),
+                             relais_rule_type_to_string (type), value,
+                             list == RELAIS_RULE_LIST_BLACK ? relais_rule_action_to_string (RELAIS_RULE_ACTION_REJECT) : "");
     }
-  return relais_rule_set_new (rules);
+  with_domain = relais_config_add_relay_domain (base, "partners", "relay.example", &error);
+  g_assert_no_error (error);
+  config = relais_config_replace_security_rules (with_domain, g_variant_builder_end (&rules), &error);
+  g_assert_no_error (error);
+  return config;
 }
 
-static double
-measure (guint n)
+typedef struct {
+  guint n;
+  RelaisConfig *config;
+  GInetAddress *clients[N_QUERIES];
+  char *client_texts[N_QUERIES];
+  char *senders[N_QUERIES];
+  char *recipients[N_QUERIES];
+  guint64 rejected;
+  double best;                  /* decisions per second, best round */
+} Size;
+
+static void
+size_init (Size *size, guint n)
 {
   g_autoptr(GRand) rand = g_rand_new_with_seed (n);
-  g_autoptr(RelaisRuleSet) set = build_set (rand, n);
-  GInetAddress *clients[N_QUERIES];
-  char *addresses[N_QUERIES];
-  guint64 lookups = 0, hits = 0;
-  gint64 start, elapsed;
 
+  size->n = n;
+  size->config = build_config (rand, n);
   for (guint i = 0; i < N_QUERIES; i++)
     {
-      clients[i] = random_client (rand);
-      addresses[i] = random_address (rand);
+      g_autofree char *user = NULL;
+
+      size->clients[i] = random_client (rand);
+      size->client_texts[i] = g_inet_address_to_string (size->clients[i]);
+      size->senders[i] = random_address (rand);
+      user = random_address (rand);
+      *strchr (user, '@') = '\0';
+      size->recipients[i] = g_strconcat (user, "@relay.example", NULL);
     }
-  start = g_get_monotonic_time ();
+}
+
+static void
+size_clear (Size *size)
+{
+  relais_config_unref (size->config);
+  for (guint i = 0; i < N_QUERIES; i++)
+    {
+      g_object_unref (size->clients[i]);
+      g_free (size->client_texts[i]);
+      g_free (size->senders[i]);
+      g_free (size->recipients[i]);
+    }
+}
+
+/* One round of about 0.3 s; keeps the best rate. */
+static void
+round_of (Size *size)
+{
+  guint64 decisions = 0;
+  gint64 start = g_get_monotonic_time (), elapsed;
+  double rate;
+
   do
     {
       for (guint i = 0; i < N_QUERIES; i++)
         {
-          RelaisRuleList list = (i & 1) ? RELAIS_RULE_LIST_WHITE : RELAIS_RULE_LIST_BLACK;
+          RelaisPolicyFacts facts = { 0 };
+          g_auto(RelaisVerdict) verdict = { 0 };
 
-          hits += relais_rule_set_match_client (set, list, clients[i]) != NULL;
-          hits += relais_rule_set_match_sender (set, list, addresses[i]) != NULL;
-          hits += relais_rule_set_match_recipient (set, list, addresses[(i + 1) % N_QUERIES]) != NULL;
+          facts.client_address = size->client_texts[i];
+          facts.client_inet = size->clients[i];
+          facts.endpoint = RELAIS_POLICY_ENDPOINT_SMTP;
+          facts.sender = size->senders[i];
+          facts.recipient = size->recipients[(i + 7) % N_QUERIES];
+          relais_policy_check_rcpt (size->config, &facts, &verdict);
+          size->rejected += relais_verdict_is_reject (&verdict);
         }
-      lookups += 3 * N_QUERIES;
+      decisions += N_QUERIES;
       elapsed = g_get_monotonic_time () - start;
     }
-  while (elapsed < G_USEC_PER_SEC);
-  for (guint i = 0; i < N_QUERIES; i++)
-    {
-      g_object_unref (clients[i]);
-      g_free (addresses[i]);
-    }
-  g_print ("%u rules: %.0f lookups/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " matched)\n",
-           n, lookups * (double) G_USEC_PER_SEC / elapsed, hits, lookups);
-  return lookups * (double) G_USEC_PER_SEC / elapsed;
+  while (elapsed < G_USEC_PER_SEC * 3 / 10);
+  rate = decisions * (double) G_USEC_PER_SEC / elapsed;
+  size->best = MAX (size->best, rate);
 }
 
 int
 main (void)
 {
-  double small = measure (10);
-  double mid = measure (10000);
-  double large = measure (100000);
+  static const guint counts[] = { 10, 10000, 100000 };
+  Size sizes[G_N_ELEMENTS (counts)] = { 0 };
 
-  (void) mid;
-  g_print ("100000/10 ratio: %.2f (1.00 = no slowdown; at least 0.50 expected)\n", large / small);
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    size_init (&sizes[i], counts[i]);
+  for (guint round = 0; round < 5; round++)
+    for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+      round_of (&sizes[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    {
+      g_print ("%6u rules: %9.0f policy decisions/s (best of 5 rounds; %" G_GUINT64_FORMAT " refusals in all)\n",
+               sizes[i].n, sizes[i].best, sizes[i].rejected);
+      size_clear (&sizes[i]);
+    }
+  g_print ("100000/10 ratio: %.2f (1.00 = no slowdown; at least 0.50 expected)\n", sizes[2].best / sizes[0].best);
   return 0;
 }

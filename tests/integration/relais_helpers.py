@@ -400,6 +400,7 @@ class Reply:
 
 class RawSMTP:
     def __init__(self, host, port, timeout=10.0, source=None):
+        """source: a loopback address to connect from (e.g. "127.0.0.61")."""
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         self.timeout = timeout

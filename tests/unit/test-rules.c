@@ -371,6 +371,10 @@ test_random (void)
           got = relais_rule_set_match_recipient (set, list, recipient);
           g_assert_cmpstr (name_of (got), ==, name_of (want));
           matched += want != NULL;
+          /* All three facts at once: the first rule in the configured order. */
+          want = linear_match (rules, list, client, sender, recipient);
+          got = relais_rule_set_match_first (set, list, client, sender, recipient);
+          g_assert_cmpstr (name_of (got), ==, name_of (want));
         }
     }
   /* The random spaces overlap enough that most lookups find a rule, and some do not. */
