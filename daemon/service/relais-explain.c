@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The policy trace (see relais-explain.h). It follows relais-session.c step
- * by step: the facts each stage gets, the DNS facts kept for the session (HELO,
- * client name) or the transaction (sender domain), MaxRecipients before the
+ * by step: the facts each stage gets (the HELO name is judged at MAIL FROM,
+ * once AUTH is known), the DNS facts kept for the session (HELO, client name)
+ * or the transaction (sender domain), MaxRecipients before the
  * RCPT policy, the nonexistent-account count after a 550 5.1.1, and where the
  * conversation ends (a refused connection, HELO or MAIL, or a close). What the
  * session counts with the anvil is read here with relais_anvil_peek, plus the
@@ -633,22 +634,42 @@ stage_connect (Explain *ex, RelaisVerdict *verdict)
   relais_policy_check_connect (ex->config, &facts, verdict);
   keep_steps (ex);
   if (relais_verdict_is_reject (verdict))
-    refuse_stage (ex, verdict);
-  else
     {
-      g_free (ex->last_reply);
-      ex->last_reply = g_strdup_printf ("220 %s %s", ex->config->hostname, ex->config->banner);
-      ex->stage = ex->envelope->helo != NULL ? STAGE_HELO : STAGE_MAIL;
+      refuse_stage (ex, verdict);
+      return TRUE;
     }
+  g_free (ex->last_reply);
+  /* EHLO itself is always answered: its name is judged at MAIL FROM. */
+  if (ex->envelope->helo != NULL)
+    ex->last_reply = g_strdup_printf ("250 %s", ex->config->hostname);
+  else
+    ex->last_reply = g_strdup_printf ("220 %s %s", ex->config->hostname, ex->config->banner);
+  if (ex->envelope->sender == NULL)
+    ex->stage = STAGE_DONE;
+  else
+    ex->stage = ex->envelope->helo != NULL ? STAGE_HELO : STAGE_MAIL;
   return TRUE;
 }
 
+/* What cmd_mail() gives the HELO and MAIL checks. */
+static void
+mail_facts (Explain *ex, RelaisPolicyFacts *facts)
+{
+  base_facts (ex, facts);
+  client_facts (ex, facts);
+  facts->sender = ex->envelope->sender;
+  if (ex->counted)
+    facts->messages_this_minute = ex->counts.messages_this_minute;
+}
+
+/* The HELO name, judged at MAIL FROM once AUTH is known (as the session
+ * does): a refusal here is the answer to MAIL. */
 static gboolean
 stage_helo (Explain *ex, RelaisVerdict *verdict)
 {
   RelaisPolicyFacts facts = { 0 };
 
-  base_facts (ex, &facts);
+  mail_facts (ex, &facts);
   relais_policy_check_helo (ex->config, &facts, verdict);
   if (verdict->kind == RELAIS_VERDICT_LOOKUP)
     return FALSE;
@@ -656,11 +677,7 @@ stage_helo (Explain *ex, RelaisVerdict *verdict)
   if (relais_verdict_is_reject (verdict))
     refuse_stage (ex, verdict);
   else
-    {
-      g_free (ex->last_reply);
-      ex->last_reply = g_strdup_printf ("250 %s", ex->config->hostname);
-      ex->stage = STAGE_MAIL;
-    }
+    ex->stage = STAGE_MAIL;
   return TRUE;
 }
 
@@ -669,16 +686,7 @@ stage_mail (Explain *ex, RelaisVerdict *verdict)
 {
   RelaisPolicyFacts facts = { 0 };
 
-  if (ex->envelope->sender == NULL)
-    {
-      ex->stage = STAGE_DONE;
-      return TRUE;
-    }
-  base_facts (ex, &facts);
-  client_facts (ex, &facts);
-  facts.sender = ex->envelope->sender;
-  if (ex->counted)
-    facts.messages_this_minute = ex->counts.messages_this_minute;
+  mail_facts (ex, &facts);
   relais_policy_check_mail (ex->config, &facts, verdict);
   if (verdict->kind == RELAIS_VERDICT_LOOKUP)
     return FALSE;

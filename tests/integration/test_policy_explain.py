@@ -210,13 +210,20 @@ def test_unknown_helo(explain_daemon):
         assert outcome(r) == ("defer", "450 4.7.1 Helo command rejected: Host not found",
                               "policy:unknown-helo"), helo
         assert decided(r) == [("helo", "unknown-helo")] and r["Recipients"] == []
-    r = explain(d, ClientAddress=FOREIGN, Helo="nohost.test")
+    r = explain(d, ClientAddress=FOREIGN, Helo="nohost.test", Sender=SENDER)
     assert ("helo", "unknown-helo", "'nohost.test': not found (NXDOMAIN)", True) in r["Steps"]
-    r = explain(d, ClientAddress=FOREIGN, Helo="noaddr.test")
+    r = explain(d, ClientAddress=FOREIGN, Helo="noaddr.test", Sender=SENDER)
     assert ("helo", "unknown-helo", "'noaddr.test': no records", True) in r["Steps"]
-    r = explain(d, ClientAddress=FOREIGN, Helo="broken.test")
+    r = explain(d, ClientAddress=FOREIGN, Helo="broken.test", Sender=SENDER)
     assert outcome(r) == ("defer", "450 4.7.1 Helo command rejected: temporary DNS failure, try again later",
                           "policy:unknown-helo")
+    # the name is judged at MAIL FROM: the EHLO alone is answered 250
+    r = explain(d, ClientAddress=FOREIGN, Helo="nohost.test")
+    assert outcome(r) == ("accept", "250 " + d.general()["Hostname"], "")
+    assert [s for (s, _c, _a, _d) in r["Steps"]] == ["connect"] * 3
+    # and an authenticated client is spared
+    r = explain(d, ClientAddress=FOREIGN, Helo="nohost.test", Login="alice", Sender=SENDER, Recipients=[REMOTE])
+    assert outcome(r) == ("accept", "250 2.1.5 Ok", "authenticated")
 
 
 @needs_dns

@@ -145,7 +145,7 @@ test_lookup_tempfail_and_cancel (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(RelaisExplainResult) result = run (f, envelope_new ("nohost.test", NULL, NULL), NULL, &error);
+  g_autoptr(RelaisExplainResult) result = run (f, envelope_new ("nohost.test", "s@example.net", NULL), NULL, &error);
 
   g_assert_no_error (error);
   g_assert_cmpstr (result->outcome.decision, ==, "defer");
@@ -153,7 +153,7 @@ test_lookup_tempfail_and_cancel (Fixture *f, gconstpointer data)
   g_clear_pointer (&result, relais_explain_result_free);
 
   g_cancellable_cancel (cancellable);
-  result = run (f, envelope_new ("nohost.test", NULL, NULL), cancellable, &error);
+  result = run (f, envelope_new ("nohost.test", "s@example.net", NULL), cancellable, &error);
   g_assert_null (result);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_nonnull (strstr (error->message, "'nohost.test' (unknown-helo)"));
