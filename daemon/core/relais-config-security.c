@@ -60,27 +60,7 @@ apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
 RelaisConfig *
 relais_config_apply_security (const RelaisConfig *base, GVariant *changes, GError **error)
 {
-  g_autoptr (RelaisConfig) config = NULL;
-  g_autoptr (GVariant) owned = NULL;
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-
-  g_return_val_if_fail (base != NULL, NULL);
-  g_return_val_if_fail (g_variant_is_of_type (changes, G_VARIANT_TYPE_VARDICT), NULL);
-
-  owned = g_variant_ref_sink (changes);
-  config = relais_config_copy (base);
-  g_variant_iter_init (&iter, owned);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      gboolean ok = apply_one (config, key, value, error);
-
-      g_variant_unref (value);
-      if (!ok)
-        return NULL;
-    }
-  return g_steal_pointer (&config);
+  return relais_config_apply_changes (base, changes, apply_one, error);
 }
 
 GVariant *

@@ -482,7 +482,8 @@ apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
 }
 
 RelaisConfig *
-relais_config_apply_general (const RelaisConfig *base, GVariant *changes, GError **error)
+relais_config_apply_changes (const RelaisConfig *base, GVariant *changes, RelaisConfigApplyFunc apply_entry,
+                             GError **error)
 {
   g_autoptr (RelaisConfig) config = NULL;
   g_autoptr (GVariant) owned = NULL;
@@ -499,12 +500,19 @@ relais_config_apply_general (const RelaisConfig *base, GVariant *changes, GError
   g_variant_iter_init (&iter, owned);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
-      gboolean ok = apply_one (config, key, value, error);
+      gboolean ok = apply_entry (config, key, value, error);
+
       g_variant_unref (value);
       if (!ok)
         return NULL;
     }
   return g_steal_pointer (&config);
+}
+
+RelaisConfig *
+relais_config_apply_general (const RelaisConfig *base, GVariant *changes, GError **error)
+{
+  return relais_config_apply_changes (base, changes, apply_one, error);
 }
 
 GVariant *
