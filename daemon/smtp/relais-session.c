@@ -1929,9 +1929,10 @@ pump (RelaisSession *s)
       if (s->junk_commands >= 10 && !s->junk_delay_done && s->state != STATE_CLOSING)
         {
           s->io_pending = TRUE;
-          s->junk_delay_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, s->junk_commands / 10,
-                                                         junk_delay_cb, relais_session_ref (s),
-                                                         (GDestroyNotify) relais_session_unref);
+          /* Milliseconds: g_timeout_add_seconds() may fire early to group wake-ups. */
+          s->junk_delay_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (s->junk_commands / 10) * 1000,
+                                                 junk_delay_cb, relais_session_ref (s),
+                                                 (GDestroyNotify) relais_session_unref);
           return;
         }
       s->junk_delay_done = FALSE;
