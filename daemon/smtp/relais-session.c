@@ -271,7 +271,9 @@ security_facts (RelaisSession *s, RelaisPolicyFacts *facts)
   facts->endpoint = s->kind == RELAIS_ENDPOINT_SMTP ? RELAIS_POLICY_ENDPOINT_SMTP
                                                    : RELAIS_POLICY_ENDPOINT_SUBMISSION;
   facts->helo = s->helo;
-  facts->helo_dns = s->helo_dns;
+  /* What the DNS said about this HELO name, not an earlier one. */
+  facts->helo_dns = s->helo != NULL && s->helo_dns_name != NULL && g_ascii_strcasecmp (s->helo_dns_name, s->helo) == 0
+                      ? s->helo_dns : RELAIS_DNS_UNCHECKED;
   facts->client_name_dns = s->client_name_dns;
   facts->connections_now = s->connections_now;
   facts->connections_this_minute = s->connections_this_minute;
@@ -734,8 +736,6 @@ cmd_mail (RelaisSession *s, const char *arg)
   s->mail_counted = FALSE;
   facts.messages_this_minute = s->messages_this_minute;
   /* SPEC §4.5: the HELO name, judged now that AUTH is known. */
-  facts.helo_dns = s->helo_dns_name != NULL && g_ascii_strcasecmp (s->helo_dns_name, s->helo) == 0
-                     ? s->helo_dns : RELAIS_DNS_UNCHECKED;
   relais_policy_check_helo (config, &facts, &verdict);
   if (verdict.kind == RELAIS_VERDICT_CONTINUE)
     {
