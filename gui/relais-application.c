@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "relais-application.h"
+#include "relais-test-hook.h"
 #include "relais-window.h"
 
 struct _RelaisApplication
@@ -52,11 +53,30 @@ relais_application_activate (GApplication *app)
   gtk_window_present (window);
 }
 
+/* The test hook lives on the app's own connection (RELAIS_SETTINGS_TEST_HOOK=1). */
+static gboolean
+relais_application_dbus_register (GApplication *app, GDBusConnection *connection,
+                                  const char *object_path, GError **error)
+{
+  if (!G_APPLICATION_CLASS (relais_application_parent_class)->dbus_register (app, connection, object_path, error))
+    return FALSE;
+  return relais_test_hook_export (connection, error);
+}
+
+static void
+relais_application_dbus_unregister (GApplication *app, GDBusConnection *connection, const char *object_path)
+{
+  relais_test_hook_unexport (connection);
+  G_APPLICATION_CLASS (relais_application_parent_class)->dbus_unregister (app, connection, object_path);
+}
+
 static void
 relais_application_class_init (RelaisApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
 
+  app_class->dbus_register = relais_application_dbus_register;
+  app_class->dbus_unregister = relais_application_dbus_unregister;
   app_class->startup = relais_application_startup;
   app_class->activate = relais_application_activate;
 }

@@ -1,120 +1,223 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * RelaisWindow: watches org.relais.Relais1 on both the system bus (the
- * installed daemon) and the session bus (relaisd --session, development) and
- * shows which one answers; the system bus wins when both do. Until both
- * watches have reported, it says it is still looking. */
+ * RelaisWindow: the pages in a view stack, the lock button for polkit, a
+ * banner while relaisd cannot be reached (the client reconnects by itself
+ * when it comes back), toasts for the pages ("win.toast"), and the Apply
+ * bar, which sends the visible page's edited settings ("win.apply") or puts
+ * the daemon's values back ("win.revert"). */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
+#include "relais-client.h"
+#include "relais-page.h"
+#include "relais-page-general.h"
+#include "relais-test-hook.h"
 #include "relais-window.h"
-
-#define RELAIS_BUS_NAME "org.relais.Relais1"
-
-typedef enum {
-  BUS_UNKNOWN,   /* no answer from the watch yet */
-  BUS_ABSENT,
-  BUS_PRESENT,
-} BusState;
 
 struct _RelaisWindow
 {
   AdwApplicationWindow parent_instance;
 
-  AdwActionRow *daemon_row;
-  GtkImage     *daemon_icon;
+  AdwViewSwitcherTitle *switcher_title;
+  GtkLockButton *lock_button;
+  GtkRevealer *banner_revealer;
+  GtkLabel *banner_label;
+  AdwToastOverlay *toast_overlay;
+  AdwViewStack *stack;
+  GtkRevealer *apply_revealer;
 
-  guint         system_watch;
-  guint         session_watch;
-  BusState      on_system;
-  BusState      on_session;
+  RelaisClient *client;
+  RelaisForm *form;           /* the visible page's, if it has one */
+  gulong dirty_id;
+  gulong busy_id;
 };
 
 G_DEFINE_FINAL_TYPE (RelaisWindow, relais_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static void
-relais_window_update_status (RelaisWindow *self)
-{
-  const char *text;
-  const char *icon;
-  const char *style = NULL;   /* libadwaita colour class for the icon */
+/* The pages in the order of the switcher. */
+static const struct {
+  GtkWidget *(*create) (RelaisClient *client);
+} page_table[] = {
+  { relais_page_general_new },
+};
 
-  if (self->on_system == BUS_PRESENT)
+static void
+update_apply_bar (RelaisWindow *self)
+{
+  gboolean dirty = self->form != NULL && relais_form_get_dirty (self->form);
+  gboolean busy = self->form != NULL && relais_form_get_busy (self->form);
+  gboolean can_edit = relais_client_can_edit (self->client);
+
+  gtk_revealer_set_reveal_child (self->apply_revealer, dirty);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.apply", dirty && !busy && can_edit);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.revert", dirty && !busy);
+}
+
+static void
+visible_page_cb (RelaisWindow *self)
+{
+  GtkWidget *page = adw_view_stack_get_visible_child (self->stack);
+  RelaisForm *form = RELAIS_IS_PAGE (page) ? relais_page_get_form (RELAIS_PAGE (page)) : NULL;
+
+  if (self->form != NULL)
     {
-      text = _("Connected to relaisd on the system bus");
-      icon = "emblem-ok-symbolic";
-      style = "success";
+      g_clear_signal_handler (&self->dirty_id, self->form);
+      g_clear_signal_handler (&self->busy_id, self->form);
     }
-  else if (self->on_session == BUS_PRESENT)
+  g_set_object (&self->form, form);
+  if (form != NULL)
     {
-      text = _("Connected to relaisd on the session bus");
-      icon = "emblem-ok-symbolic";
-      style = "success";
+      self->dirty_id = g_signal_connect_object (form, "notify::dirty", G_CALLBACK (update_apply_bar), self,
+                                                G_CONNECT_SWAPPED);
+      self->busy_id = g_signal_connect_object (form, "notify::busy", G_CALLBACK (update_apply_bar), self,
+                                               G_CONNECT_SWAPPED);
     }
-  else if (self->on_system == BUS_UNKNOWN || self->on_session == BUS_UNKNOWN)
+  update_apply_bar (self);
+}
+
+static void
+update_connection (RelaisWindow *self)
+{
+  const char *bus = relais_client_get_bus_name (self->client);
+  GPermission *permission = relais_client_get_permission (self->client);
+
+  if (bus == NULL)
     {
-      text = _("Looking for relaisd…");
-      icon = "content-loading-symbolic";
+      gtk_label_set_text (self->banner_label,
+                          _("The mail server (relaisd) is not running or cannot be reached. "
+                            "The settings come back as soon as it is running again."));
+      adw_view_switcher_title_set_subtitle (self->switcher_title, _("Not connected"));
     }
   else
+    adw_view_switcher_title_set_subtitle (self->switcher_title,
+                                          g_str_equal (bus, "system") ? _("relaisd on the system bus")
+                                                                      : _("relaisd on the session bus"));
+  gtk_revealer_set_reveal_child (self->banner_revealer, bus == NULL);
+
+  /* The lock only means something where polkit decides (the system bus). */
+  gtk_lock_button_set_permission (self->lock_button, permission);
+  gtk_widget_set_visible (GTK_WIDGET (self->lock_button), bus != NULL && g_str_equal (bus, "system"));
+  update_apply_bar (self);
+}
+
+static void
+permission_cb (RelaisWindow *self)
+{
+  g_signal_connect_object (relais_client_get_permission (self->client), "notify::allowed",
+                           G_CALLBACK (update_apply_bar), self, G_CONNECT_SWAPPED);
+  update_connection (self);
+}
+
+static void
+toast_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RelaisWindow *self = RELAIS_WINDOW (widget);
+  AdwToast *toast = adw_toast_new (g_variant_get_string (parameter, NULL));
+
+  adw_toast_set_timeout (toast, 6);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+apply_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RelaisWindow *self = RELAIS_WINDOW (widget);
+
+  if (self->form != NULL)
+    relais_form_apply (self->form);
+}
+
+static void
+revert_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RelaisWindow *self = RELAIS_WINDOW (widget);
+
+  if (self->form != NULL)
+    relais_form_revert (self->form);
+}
+
+static void
+show_page_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  RelaisWindow *self = RELAIS_WINDOW (widget);
+
+  adw_view_stack_set_visible_child_name (self->stack, g_variant_get_string (parameter, NULL));
+}
+
+/* Test hook actions. */
+static GVariant *
+hook_state (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisWindow *self = data;
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  const char *bus = relais_client_get_bus_name (self->client);
+
+  g_variant_dict_insert (&dict, "page", "s", adw_view_stack_get_visible_child_name (self->stack));
+  g_variant_dict_insert (&dict, "connected", "b", relais_client_is_connected (self->client));
+  g_variant_dict_insert (&dict, "bus", "s", bus != NULL ? bus : "");
+  g_variant_dict_insert (&dict, "can-edit", "b", relais_client_can_edit (self->client));
+  g_variant_dict_insert (&dict, "banner", "b", gtk_revealer_get_reveal_child (self->banner_revealer));
+  g_variant_dict_insert (&dict, "banner-text", "s", gtk_label_get_text (self->banner_label));
+  g_variant_dict_insert (&dict, "dirty", "b", self->form != NULL && relais_form_get_dirty (self->form));
+  g_variant_dict_insert (&dict, "busy", "b", self->form != NULL && relais_form_get_busy (self->form));
+  g_variant_dict_insert (&dict, "lock-visible", "b", gtk_widget_get_visible (GTK_WIDGET (self->lock_button)));
+  return g_variant_dict_end (&dict);
+}
+
+static GVariant *
+hook_run_action (gpointer data, GVariant *argument, GError **error)
+{
+  GtkWidget *self = data;
+  const char *action = g_variant_get_string (argument, NULL);
+  GVariant *target = NULL;
+  g_auto(GStrv) parts = g_strsplit (action, ":", 2);   /* "win.show-page:security" */
+
+  if (parts[1] != NULL)
+    target = g_variant_new_string (parts[1]);
+  if (!gtk_widget_activate_action_variant (self, parts[0], target))
     {
-      text = _("relaisd is not running");
-      icon = "dialog-warning-symbolic";
-      style = "warning";
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no enabled action %s", parts[0]);
+      return NULL;
     }
-
-  adw_action_row_set_subtitle (self->daemon_row, text);
-  gtk_image_set_from_icon_name (self->daemon_icon, icon);
-  gtk_widget_remove_css_class (GTK_WIDGET (self->daemon_icon), "success");
-  gtk_widget_remove_css_class (GTK_WIDGET (self->daemon_icon), "warning");
-  if (style != NULL)
-    gtk_widget_add_css_class (GTK_WIDGET (self->daemon_icon), style);
+  return g_variant_new_boolean (TRUE);
 }
 
-static void
-set_state (RelaisWindow *self, GBusType bus, BusState state)
+static GVariant *
+hook_screenshot (gpointer data, GVariant *argument, GError **error)
 {
-  if (bus == G_BUS_TYPE_SYSTEM)
-    self->on_system = state;
-  else
-    self->on_session = state;
-  relais_window_update_status (self);
+  GtkWidget *self = data;
+  int width = gtk_widget_get_width (self);
+  int height = gtk_widget_get_height (self);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (self);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (self));
+
+  if (renderer == NULL || width <= 0 || height <= 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the window is not shown");
+      return NULL;
+    }
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, g_variant_get_string (argument, NULL)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot write %s", g_variant_get_string (argument, NULL));
+      return NULL;
+    }
+  return g_variant_new ("(ii)", width, height);
 }
 
-/* Closures made with g_cclosure_new_object() die with the window, so a
- * watch reporting late can never reach a finalized window. */
-static void
-system_appeared_cb (GDBusConnection *connection, const char *name,
-                    const char *owner, gpointer user_data)
+static GVariant *
+hook_resize (gpointer data, GVariant *argument, GError **error)
 {
-  set_state (RELAIS_WINDOW (user_data), G_BUS_TYPE_SYSTEM, BUS_PRESENT);
-}
+  int width, height;
 
-static void
-system_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_data)
-{
-  set_state (RELAIS_WINDOW (user_data), G_BUS_TYPE_SYSTEM, BUS_ABSENT);
-}
-
-static void
-session_appeared_cb (GDBusConnection *connection, const char *name,
-                     const char *owner, gpointer user_data)
-{
-  set_state (RELAIS_WINDOW (user_data), G_BUS_TYPE_SESSION, BUS_PRESENT);
-}
-
-static void
-session_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_data)
-{
-  set_state (RELAIS_WINDOW (user_data), G_BUS_TYPE_SESSION, BUS_ABSENT);
-}
-
-static guint
-watch (RelaisWindow *self, GBusType bus, GCallback appeared, GCallback vanished)
-{
-  return g_bus_watch_name_with_closures (bus, RELAIS_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                         g_cclosure_new_object (appeared, G_OBJECT (self)),
-                                         g_cclosure_new_object (vanished, G_OBJECT (self)));
+  g_variant_get (argument, "(ii)", &width, &height);
+  gtk_window_set_default_size (GTK_WINDOW (data), width, height);
+  return g_variant_new_boolean (TRUE);
 }
 
 static void
@@ -122,8 +225,14 @@ relais_window_dispose (GObject *object)
 {
   RelaisWindow *self = RELAIS_WINDOW (object);
 
-  g_clear_handle_id (&self->system_watch, g_bus_unwatch_name);
-  g_clear_handle_id (&self->session_watch, g_bus_unwatch_name);
+  if (self->form != NULL)
+    {
+      g_clear_signal_handler (&self->dirty_id, self->form);
+      g_clear_signal_handler (&self->busy_id, self->form);
+    }
+  g_clear_object (&self->form);
+  gtk_widget_dispose_template (GTK_WIDGET (self), RELAIS_TYPE_WINDOW);
+  g_clear_object (&self->client);
 
   G_OBJECT_CLASS (relais_window_parent_class)->dispose (object);
 }
@@ -137,8 +246,19 @@ relais_window_class_init (RelaisWindowClass *klass)
   object_class->dispose = relais_window_dispose;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/relais/Settings/relais-window.ui");
-  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, daemon_row);
-  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, daemon_icon);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, lock_button);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, banner_revealer);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, RelaisWindow, apply_revealer);
+
+  gtk_widget_class_install_action (widget_class, "win.toast", "s", toast_activated);
+  gtk_widget_class_install_action (widget_class, "win.apply", NULL, apply_activated);
+  gtk_widget_class_install_action (widget_class, "win.revert", NULL, revert_activated);
+  gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, GDK_CONTROL_MASK, "win.apply", NULL);
 }
 
 static void
@@ -146,18 +266,40 @@ relais_window_init (RelaisWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->on_system = BUS_UNKNOWN;
-  self->on_session = BUS_UNKNOWN;
-  relais_window_update_status (self);
+  self->client = relais_client_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (page_table); i++)
+    {
+      GtkWidget *page = page_table[i].create (self->client);
+      AdwViewStackPage *stack_page =
+        adw_view_stack_add_titled (self->stack, page, adw_preferences_page_get_name (ADW_PREFERENCES_PAGE (page)),
+                                   adw_preferences_page_get_title (ADW_PREFERENCES_PAGE (page)));
+      adw_view_stack_page_set_icon_name (stack_page,
+                                         adw_preferences_page_get_icon_name (ADW_PREFERENCES_PAGE (page)));
+    }
 
-  self->system_watch = watch (self, G_BUS_TYPE_SYSTEM,
-                              G_CALLBACK (system_appeared_cb), G_CALLBACK (system_vanished_cb));
-  self->session_watch = watch (self, G_BUS_TYPE_SESSION,
-                               G_CALLBACK (session_appeared_cb), G_CALLBACK (session_vanished_cb));
+  g_signal_connect_object (self->stack, "notify::visible-child", G_CALLBACK (visible_page_cb), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "changed", G_CALLBACK (update_connection), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client, "notify::permission", G_CALLBACK (permission_cb), self,
+                           G_CONNECT_SWAPPED);
+  permission_cb (self);
+  visible_page_cb (self);
+
+  relais_test_hook_add_action ("window.state", G_OBJECT (self), hook_state, self);
+  relais_test_hook_add_action ("window.action", G_OBJECT (self), hook_run_action, self);
+  relais_test_hook_add_action ("window.screenshot", G_OBJECT (self), hook_screenshot, self);
+  relais_test_hook_add_action ("window.resize", G_OBJECT (self), hook_resize, self);
 }
 
 RelaisWindow *
 relais_window_new (AdwApplication *app)
 {
   return g_object_new (RELAIS_TYPE_WINDOW, "application", app, NULL);
+}
+
+RelaisClient *
+relais_window_get_client (RelaisWindow *self)
+{
+  g_return_val_if_fail (RELAIS_IS_WINDOW (self), NULL);
+  return self->client;
 }

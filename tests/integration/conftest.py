@@ -57,3 +57,35 @@ def daemon(request, tmp_path, session_bus):
 def mailbox(daemon):
     """The daemon with local domain relais.test and account alice; returns the address."""
     return daemon.setup_mailbox()
+
+
+@pytest.fixture(scope="module")
+def xvfb(tmp_path_factory):
+    """A private X server for the app tests of this module."""
+    import gui_helpers as G
+    d = tmp_path_factory.mktemp("x")
+    server = G.Xvfb(str(d))
+    H.register_log("Xvfb", server.log_path)
+    yield server
+    H.unregister_log("Xvfb")
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path, xvfb, session_bus, daemon):
+    """relais-settings (English) in a window, connected to DAEMON."""
+    import gui_helpers as G
+    a = G.App(str(tmp_path), xvfb.display, session_bus.address, "en")
+    H.wait_for(lambda: a.state()["connected"], 10, "the app to connect to relaisd")
+    yield a
+    a.stop()
+
+
+@pytest.fixture
+def app_fr(tmp_path, xvfb, session_bus, daemon):
+    """relais-settings in French (LANG=fr_FR.UTF-8), connected to DAEMON."""
+    import gui_helpers as G
+    a = G.App(str(tmp_path), xvfb.display, session_bus.address, "fr")
+    H.wait_for(lambda: a.state()["connected"], 10, "the app to connect to relaisd")
+    yield a
+    a.stop()
