@@ -29,6 +29,7 @@ struct _RelaisStatsHistory {
   gint64 gauges[RELAIS_STAT_N];   /* each gauge's value now */
   GArray *closed;                 /* of Minute, oldest first, not yet written */
   guint timer;
+  guint test_interval;            /* seconds; 0: at each minute boundary */
 };
 
 static const char *const counter_names[RELAIS_STAT_N] = {
@@ -473,12 +474,24 @@ schedule (RelaisStatsHistory *history)
   /* A little after the boundary, so the timer never fires just before it. */
   guint delay_ms = (guint) ((minute_us - now_us % minute_us) / 1000) + 20;
 
+  if (history->test_interval > 0)
+    delay_ms = history->test_interval * 1000;
   history->timer = g_timeout_add_full (G_PRIORITY_DEFAULT, delay_ms, minute_cb, history, NULL);
 }
 
 void
 relais_stats_history_start (RelaisStatsHistory *history)
 {
+  const char *value = g_getenv ("RELAIS_TEST_STATS_FLUSH_SECONDS");
+  guint64 n;
+
   g_return_if_fail (history->timer == 0);
+  if (value != NULL && g_ascii_string_to_unsigned (value, 10, 1, 3600, &n, NULL))
+    {
+      g_warning ("RELAIS_TEST_STATS_FLUSH_SECONDS=%" G_GUINT64_FORMAT " is set: the statistics history "
+                 "is written every %" G_GUINT64_FORMAT " s, for tests",
+                 n, n);
+      history->test_interval = (guint) n;
+    }
   schedule (history);
 }

@@ -65,7 +65,9 @@ GVariant           *relais_stats_history_query (RelaisStatsHistory *history, con
                                                 guint step, gint64 now, GError **error);
 
 /* Flushes at every minute boundary of the real clock, from the default main
- * context, with relais_clock_now() as now; a failed flush is logged. */
+ * context, with relais_clock_now() as now; a failed flush is logged. For
+ * tests, RELAIS_TEST_STATS_FLUSH_SECONDS=N (1 to 3600) flushes every N
+ * seconds instead (minutes still close on relais_clock_now()'s). */
 void                relais_stats_history_start (RelaisStatsHistory *history);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisStatsHistory, relais_stats_history_free)
