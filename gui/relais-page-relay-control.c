@@ -334,7 +334,10 @@ probe_dialog (gpointer data, gboolean *sensitive, char **message)
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
 
   if (self->dialog != NULL)
-    g_variant_dict_init (&dict, relais_relay_entry_dialog_describe (self->dialog));
+    {
+      g_autoptr(GVariant) shown = g_variant_ref_sink (relais_relay_entry_dialog_describe (self->dialog));
+      g_variant_dict_init (&dict, shown);
+    }
   g_variant_dict_insert (&dict, "open", "b", self->dialog != NULL && gtk_widget_get_visible (GTK_WIDGET (self->dialog)));
   *sensitive = TRUE;
   return g_variant_dict_end (&dict);

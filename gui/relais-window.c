@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "relais-client.h"
+#include "relais-explain-dialog.h"
 #include "relais-gui-util.h"
 #include "relais-page.h"
 #include "relais-page-general.h"
@@ -147,6 +148,12 @@ show_page_activated (GtkWidget *widget, const char *action_name, GVariant *param
   adw_view_stack_set_visible_child_name (self->stack, g_variant_get_string (parameter, NULL));
 }
 
+static void
+explain_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  relais_explain_dialog_present (widget, RELAIS_WINDOW (widget)->client);
+}
+
 /* Test hook actions. */
 static GVariant *
 hook_state (gpointer data, GVariant *argument, GError **error)
@@ -243,6 +250,7 @@ relais_window_class_init (RelaisWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.apply", NULL, apply_activated);
   gtk_widget_class_install_action (widget_class, "win.revert", NULL, revert_activated);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_activated);
+  gtk_widget_class_install_action (widget_class, "win.explain", NULL, explain_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, GDK_CONTROL_MASK, "win.apply", NULL);
 }
 
