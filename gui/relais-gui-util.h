@@ -13,5 +13,10 @@ void   relais_gui_toast             (GtkWidget *widget, const char *message);
 char  *relais_gui_error_message     (const GError *error);
 /* Shows "PREFIX: reason" as a toast for a failed call. */
 void   relais_gui_toast_error       (GtkWidget *widget, const char *prefix, const GError *error);
+/* Renders WIDGET (a shown window or dialog) as it looks now into the PNG
+ * file PATH; *WIDTH and *HEIGHT (may be NULL) get its size. For the test
+ * hook's screenshots. */
+gboolean relais_gui_save_screenshot (GtkWidget *widget, const char *path, int *width, int *height,
+                                     GError **error);
 
 G_END_DECLS

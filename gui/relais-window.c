@@ -9,8 +9,11 @@
 #include <glib/gi18n.h>
 
 #include "relais-client.h"
+#include "relais-explain-dialog.h"
+#include "relais-gui-util.h"
 #include "relais-page.h"
 #include "relais-page-general.h"
+#include "relais-page-relay-control.h"
 #include "relais-test-hook.h"
 #include "relais-window.h"
 
@@ -39,6 +42,7 @@ static const struct {
   GtkWidget *(*create) (RelaisClient *client);
 } page_table[] = {
   { relais_page_general_new },
+  { relais_page_relay_control_new },
 };
 
 static void
@@ -144,6 +148,12 @@ show_page_activated (GtkWidget *widget, const char *action_name, GVariant *param
   adw_view_stack_set_visible_child_name (self->stack, g_variant_get_string (parameter, NULL));
 }
 
+static void
+explain_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  relais_explain_dialog_present (widget, RELAIS_WINDOW (widget)->client);
+}
+
 /* Test hook actions. */
 static GVariant *
 hook_state (gpointer data, GVariant *argument, GError **error)
@@ -185,28 +195,10 @@ hook_run_action (gpointer data, GVariant *argument, GError **error)
 static GVariant *
 hook_screenshot (gpointer data, GVariant *argument, GError **error)
 {
-  GtkWidget *self = data;
-  int width = gtk_widget_get_width (self);
-  int height = gtk_widget_get_height (self);
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (self);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (self));
+  int width, height;
 
-  if (renderer == NULL || width <= 0 || height <= 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the window is not shown");
-      return NULL;
-    }
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  if (!gdk_texture_save_to_png (texture, g_variant_get_string (argument, NULL)))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot write %s", g_variant_get_string (argument, NULL));
-      return NULL;
-    }
+  if (!relais_gui_save_screenshot (GTK_WIDGET (data), g_variant_get_string (argument, NULL), &width, &height, error))
+    return NULL;
   return g_variant_new ("(ii)", width, height);
 }
 
@@ -258,6 +250,7 @@ relais_window_class_init (RelaisWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.apply", NULL, apply_activated);
   gtk_widget_class_install_action (widget_class, "win.revert", NULL, revert_activated);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_activated);
+  gtk_widget_class_install_action (widget_class, "win.explain", NULL, explain_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, GDK_CONTROL_MASK, "win.apply", NULL);
 }
 
