@@ -175,7 +175,11 @@ describe_report (GVariant *report)
   if (tls)
     {
       g_string_append_c (text, '\n');
-      g_string_append_printf (text, _("TLS: %s"), *tls_description != '\0' ? tls_description : _("yes"));
+      if (*tls_description != '\0')
+        /* TRANSLATORS: %s describes the TLS session, e.g. "(TLS1.3)-(ECDHE-X25519)-(AES-256-GCM)" */
+        g_string_append_printf (text, _("TLS: %s"), tls_description);
+      else
+        g_string_append (text, _("TLS in use"));
     }
   if (certificate_errors != NULL && certificate_errors[0] != NULL)
     {
