@@ -5,9 +5,12 @@ the Apply bar, the write-only password, the relay hosts and rules edited
 through their dialogs and followed live, the daemon's refusals on the field
 they name, and the Test button against a real aiosmtpd peer on loopback."""
 
-import pytest
-from gi.repository import GLib
+import os
+import time
 
+import pytest
+
+import gui_helpers as G
 import relais_helpers as H
 from smtp_peers import Peer
 
@@ -286,6 +289,24 @@ def test_rules_through_the_dialog(daemon, page):
     H.wait_for(lambda: [h[0] for h in props(daemon)["RelayHosts"]] == ["brussels"], 5, "zurich to go")
 
 
+def test_the_lists_cannot_be_edited_while_the_daemon_is_away(daemon, page):
+    two_hosts_and_a_rule(daemon)
+    page.wait_value("Distribution.visible-groups", ["relay-hosts", "rules"])
+    assert page.get("Distribution.relay-hosts")[1] and page.get("Distribution.rules")[1]
+    daemon.stop()
+    H.wait_for(lambda: page.state()["banner"], 5, "the banner")
+    assert page.get("Distribution.relay-hosts") == ([], False, "")
+    assert not page.get("Distribution.rules")[1]
+    with pytest.raises(H.DBusCallError):
+        page.call("Distribution.add-relay-host", fields(Name="x", Server="smtp.example.net"), "a{sv}")
+    assert not dialog(page)["open"]
+    daemon.start()
+    H.wait_for(lambda: page.state()["connected"], 10, "the app to reconnect")
+    page.wait_value("Distribution.rules", [("Mail to example.org, boss@example.net", "Through zurich")])
+    assert [r[0] for r in page.value("Distribution.relay-hosts")] == ["brussels", "zurich"]
+    assert page.get("Distribution.relay-hosts")[1]
+
+
 # ---------------------------------------------------------------- Test
 
 def test_the_test_button_shows_success_and_failure(daemon, page, peer):
@@ -343,3 +364,17 @@ def test_screenshot_distribution_fr(daemon, app_fr):
     H.wait_for(lambda: len(app_fr.value("Distribution.rules")) == 1, 5, "the rule")
     assert app_fr.value("Distribution.password-title") == "Mot de passe (aucun enregistré)"
     app_fr.screenshot("distribution")
+
+
+def test_screenshot_distribution_relay_host_with_a_test_result_en(daemon, page, peer):
+    update(daemon, Mode="relay-host", RelayServer="127.0.0.1", RelayPort=peer.port, RelayUsername="relais",
+           RelayPassword="shot-secret")
+    page.wait_value("Distribution.RelayPort", peer.port)
+    page.call("Distribution.click", ("test", ""), "(ss)")
+    H.wait_for(lambda: page.value("Distribution.test-result")["state"] not in ("", "running"), 40,
+               "the test to finish")
+    page.call("window.resize", (900, 1000), "(ii)")
+    time.sleep(0.3)
+    path = os.path.join(G.screenshot_dir(page.lang), "distribution-relay-host.png")
+    width, height = page.call("window.screenshot", path)
+    assert width > 0 and height > 0 and os.path.getsize(path) > 1000
