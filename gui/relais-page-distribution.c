@@ -649,20 +649,36 @@ static GVariant *
 probe_dialog (gpointer data, gboolean *sensitive, char **message)
 {
   RelaisPageDistribution *self = data;
+  g_autoptr(GVariant) state = NULL;
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  const char *kind = "";
 
   *sensitive = TRUE;
   if (RELAIS_IS_RELAY_HOST_DIALOG (self->dialog))
     {
-      g_variant_dict_init (&dict, relais_relay_host_dialog_get_state (RELAIS_RELAY_HOST_DIALOG (self->dialog)));
-      g_variant_dict_insert (&dict, "kind", "s", "relay-host");
+      state = relais_relay_host_dialog_get_state (RELAIS_RELAY_HOST_DIALOG (self->dialog));
+      kind = "relay-host";
     }
   else if (RELAIS_IS_DISTRIBUTION_RULE_DIALOG (self->dialog))
     {
-      g_variant_dict_init (&dict, relais_distribution_rule_dialog_get_state (
-                                    RELAIS_DISTRIBUTION_RULE_DIALOG (self->dialog)));
-      g_variant_dict_insert (&dict, "kind", "s", "rule");
+      state = relais_distribution_rule_dialog_get_state (RELAIS_DISTRIBUTION_RULE_DIALOG (self->dialog));
+      kind = "rule";
     }
+  if (state != NULL)
+    {
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+
+      g_variant_ref_sink (state);
+      g_variant_iter_init (&iter, state);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          g_variant_dict_insert_value (&dict, key, value);
+          g_variant_unref (value);
+        }
+    }
+  g_variant_dict_insert (&dict, "kind", "s", kind);
   g_variant_dict_insert (&dict, "open", "b", self->dialog != NULL);
   return g_variant_dict_end (&dict);
 }

@@ -184,6 +184,13 @@ def test_an_invalid_server_is_marked_with_the_daemon_message(daemon, page):
     page.action("win.apply")
     H.wait_for(lambda: page.get("Distribution.RelayServer")[2] != "", 5, "the error on the server row")
     assert "needs a relay server" in page.get("Distribution.RelayServer")[2]
+    # several relay hosts without any: the mode row says why
+    page.action("win.revert")
+    page.set("Distribution.Mode", "relay-hosts")
+    page.action("win.apply")
+    H.wait_for(lambda: page.get("Distribution.Mode")[2] != "", 5, "the error on the mode row")
+    assert "at least one relay host" in page.get("Distribution.Mode")[2]
+    assert props(daemon)["Mode"] == "direct"
 
 
 # ---------------------------------------------------------------- relay hosts
