@@ -12,6 +12,7 @@
 #include "relais-explain-dialog.h"
 #include "relais-gui-util.h"
 #include "relais-page.h"
+#include "relais-page-distribution.h"
 #include "relais-page-general.h"
 #include "relais-page-relay-control.h"
 #include "relais-test-hook.h"
@@ -42,6 +43,7 @@ static const struct {
   GtkWidget *(*create) (RelaisClient *client);
 } page_table[] = {
   { relais_page_general_new },
+  { relais_page_distribution_new },
   { relais_page_relay_control_new },
 };
 
