@@ -641,6 +641,17 @@ update_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *property = g_strndup (message, colon - message);
       culprit = find_field (self, property);
     }
+  if (culprit != NULL && ADW_IS_PREFERENCES_ROW (culprit->row))
+    {
+      /* The row's own title names the setting better than its D-Bus name. */
+      g_autofree char *text = g_strdup_printf (_("%s: %s"),
+                                               adw_preferences_row_get_title (ADW_PREFERENCES_ROW (culprit->row)),
+                                               colon + 2);
+      field_show_error (culprit, colon + 2);
+      gtk_widget_grab_focus (culprit->control);
+      relais_gui_toast (culprit->row, text);
+      return;
+    }
   if (culprit != NULL)
     {
       field_show_error (culprit, colon + 2);

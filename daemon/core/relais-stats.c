@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Counters since start. Main thread only: plain integers and one hash table of
  * rejection reasons. The generation number lets readers (the D-Bus side) tell
- * cheaply whether anything moved since they last looked. */
+ * cheaply whether anything moved since they last looked. Each change is also
+ * passed on to the per-minute history, when there is one. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
 
 #include "relais-stats.h"
 
+#include "relais-clock.h"
+#include "relais-stats-history.h"
+
 struct _RelaisStats {
   gint64 values[RELAIS_STAT_N];
   GHashTable *rejections;   /* reason (owned) -> guint64* count (owned) */
   GHashTable *rule_hits;    /* rule (owned) -> guint64* count (owned) */
   guint64 generation;
+  RelaisStatsHistory *history;   /* borrowed, may be NULL */
 };
 
 RelaisStats *
@@ -43,6 +48,8 @@ relais_stats_add (RelaisStats *stats, RelaisStat stat, gint64 delta)
   if (stats->values[stat] < 0)   /* a gauge never goes below zero */
     stats->values[stat] = 0;
   stats->generation++;
+  if (stats->history != NULL)
+    relais_stats_history_note (stats->history, stat, relais_clock_now (), delta, stats->values[stat]);
 }
 
 void
@@ -53,6 +60,19 @@ relais_stats_set (RelaisStats *stats, RelaisStat stat, gint64 value)
     return;
   stats->values[stat] = MAX (value, 0);
   stats->generation++;
+  if (stats->history != NULL)
+    relais_stats_history_note (stats->history, stat, relais_clock_now (), 0, stats->values[stat]);
+}
+
+void
+relais_stats_set_history (RelaisStats *stats, RelaisStatsHistory *history)
+{
+  stats->history = history;
+  if (history == NULL)
+    return;
+  for (guint i = 0; i < RELAIS_STAT_N; i++)
+    if (relais_stat_is_gauge ((RelaisStat) i))
+      relais_stats_history_note (history, (RelaisStat) i, relais_clock_now (), 0, stats->values[i]);
 }
 
 guint64

@@ -30,6 +30,7 @@ typedef enum {
 } RelaisStat;
 
 typedef struct _RelaisStats RelaisStats;
+struct _RelaisStatsHistory;
 
 RelaisStats *relais_stats_new (void);
 void         relais_stats_free (RelaisStats *stats);
@@ -48,6 +49,10 @@ void         relais_stats_hit (RelaisStats *stats, const char *rule);
 /* a{st}: rule -> hits */
 GVariant    *relais_stats_rule_hits (RelaisStats *stats);
 void         relais_stats_reset_rule_hits (RelaisStats *stats);
+/* From now on, every change of a counter is also noted in HISTORY
+ * (relais-stats-history.h), at relais_clock_now(); the gauges' current values
+ * are noted at once. HISTORY is borrowed: detach it (NULL) before freeing it. */
+void         relais_stats_set_history (RelaisStats *stats, struct _RelaisStatsHistory *history);
 /* Bumped on every change; the D-Bus side compares it to coalesce signals. */
 guint64      relais_stats_generation (RelaisStats *stats);
 

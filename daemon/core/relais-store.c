@@ -73,6 +73,12 @@ static const char *const migrations[] = {
    * the loading checks. */
   "CREATE TABLE security_rules (position INTEGER PRIMARY KEY, name TEXT NOT NULL, list TEXT NOT NULL,"
   "  type TEXT NOT NULL, value TEXT NOT NULL, action TEXT NOT NULL DEFAULT '');",
+  /* 5 -> 6: Statistics history (relais-stats-history.h), one row per counter
+   * and calendar minute: minute is the unix time of its first second (UTC),
+   * counter the D-Bus property name ("MessagesReceived"), value the growth
+   * during that minute (a gauge's highest value). Rows of 0 are not stored. */
+  "CREATE TABLE stats_minutes (counter TEXT NOT NULL, minute INTEGER NOT NULL,"
+  "  value INTEGER NOT NULL, PRIMARY KEY (counter, minute)) WITHOUT ROWID;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);

@@ -15,18 +15,21 @@
 
 #include "relais-anvil.h"
 #include "relais-auth-guard.h"
+#include "relais-clock.h"
 #include "relais-dbus.h"
 #include "relais-error.h"
 #include "relais-listener.h"
 #include "relais-names.h"
 #include "relais-queue.h"
 #include "relais-scheduler.h"
+#include "relais-stats-history.h"
 #include "relais-tls.h"
 
 struct _RelaisDaemon {
   RelaisDaemonOptions options;
   RelaisStore *store;
   RelaisServices services;
+  RelaisStatsHistory *history;
   RelaisAuthority *authority;
   RelaisListener *listener;
   RelaisScheduler *scheduler;
@@ -146,6 +149,8 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
   if (daemon->services.config == NULL)
     return NULL;
   daemon->services.stats = relais_stats_new ();
+  daemon->history = relais_stats_history_new (daemon->store);
+  relais_stats_set_history (daemon->services.stats, daemon->history);
   {
     RelaisAuthGuardLimits limits;
 
@@ -221,9 +226,19 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_pointer (&daemon->listener, relais_listener_free);
   g_clear_pointer (&daemon->scheduler, relais_scheduler_free);
   g_clear_pointer (&daemon->services.queue, relais_queue_free);
+  if (daemon->history != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+
+      /* Keep the last, partial minute too. */
+      if (!relais_stats_history_flush (daemon->history, relais_clock_now (), TRUE, &error))
+        g_warning ("The last minute of statistics could not be saved: %s", error->message);
+      relais_stats_set_history (daemon->services.stats, NULL);
+    }
   g_clear_object (&daemon->services.tls_certificate);
   g_clear_pointer (&daemon->services.config, relais_config_unref);
   g_clear_pointer (&daemon->services.stats, relais_stats_free);
+  g_clear_pointer (&daemon->history, relais_stats_history_free);
   g_clear_pointer (&daemon->services.auth_guard, relais_auth_guard_free);
   g_clear_pointer (&daemon->services.anvil, relais_anvil_unref);
   g_clear_pointer (&daemon->services.networks, relais_networks_unref);
@@ -297,6 +312,14 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
 
   relais_listener_start (daemon->listener);
   relais_scheduler_start (daemon->scheduler);
+  {
+    g_autoptr (GError) local_error = NULL;
+
+    /* Drops what left the kept week while the daemon was stopped. */
+    if (!relais_stats_history_flush (daemon->history, relais_clock_now (), FALSE, &local_error))
+      g_warning ("The per-minute statistics could not be saved: %s", local_error->message);
+    relais_stats_history_start (daemon->history);
+  }
 
   daemon->owner_id = g_bus_own_name_on_connection (daemon->bus, RELAIS_BUS_NAME,
                                                    G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
@@ -320,6 +343,12 @@ RelaisStats *
 relais_daemon_get_stats (RelaisDaemon *daemon)
 {
   return daemon->services.stats;
+}
+
+RelaisStatsHistory *
+relais_daemon_get_stats_history (RelaisDaemon *daemon)
+{
+  return daemon->history;
 }
 
 RelaisAuthority *

@@ -11,6 +11,7 @@
 #include "relais-authority.h"
 #include "relais-config.h"
 #include "relais-services.h"
+#include "relais-stats-history.h"
 #include "relais-store.h"
 
 G_BEGIN_DECLS
@@ -40,6 +41,7 @@ gboolean         relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop
 RelaisConfig    *relais_daemon_get_config (RelaisDaemon *daemon);     /* borrowed */
 RelaisStore     *relais_daemon_get_store (RelaisDaemon *daemon);
 RelaisStats     *relais_daemon_get_stats (RelaisDaemon *daemon);
+RelaisStatsHistory *relais_daemon_get_stats_history (RelaisDaemon *daemon);   /* the per-minute history */
 RelaisAuthority *relais_daemon_get_authority (RelaisDaemon *daemon);
 RelaisQueue     *relais_daemon_get_queue (RelaisDaemon *daemon);
 RelaisScheduler *relais_daemon_get_scheduler (RelaisDaemon *daemon);

@@ -2,12 +2,16 @@
  * org.relais.Relais1.Statistics: counters since start as read-only properties.
  * The counters move on every SMTP command; the properties follow them from a
  * one-second timer, so PropertiesChanged goes out at most once a second
- * (each second while the queue is not empty: QueueOldestAge grows). */
+ * (each second while the queue is not empty: QueueOldestAge grows).
+ * History reads the per-minute history (relais-stats-history.h); open, like
+ * the properties. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
 
 #include "relais-dbus.h"
+
+#include "relais-clock.h"
 
 typedef struct {
   RelaisStatistics *skeleton;   /* weak */
@@ -75,6 +79,22 @@ handle_reset_rule_hits_cb (RelaisStatistics *skeleton, GDBusMethodInvocation *in
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_history_cb (RelaisStatistics *skeleton, GDBusMethodInvocation *invocation, const char *counter,
+                   gint64 since, guint step, gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+  g_autoptr (GError) error = NULL;
+  GVariant *points = relais_stats_history_query (relais_daemon_get_stats_history (daemon), counter, since, step,
+                                                 relais_clock_now (), &error);
+
+  if (points == NULL)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    relais_statistics_complete_history (skeleton, invocation, points);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 RelaisStatistics *
 relais_dbus_statistics_new (RelaisDaemon *daemon)
 {
@@ -87,6 +107,7 @@ relais_dbus_statistics_new (RelaisDaemon *daemon)
   poller->seen_generation = relais_stats_generation (poller->stats);
   relais_statistics_set_start_time (skeleton, g_get_real_time ());
   g_signal_connect (skeleton, "handle-reset-rule-hits", G_CALLBACK (handle_reset_rule_hits_cb), daemon);
+  g_signal_connect (skeleton, "handle-history", G_CALLBACK (handle_history_cb), daemon);
   relais_dbus_statistics_sync (skeleton, poller->stats);
   id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, poll_cb, poller, g_free);
   g_object_weak_ref (G_OBJECT (skeleton), skeleton_gone, GUINT_TO_POINTER (id));

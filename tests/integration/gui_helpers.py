@@ -75,7 +75,7 @@ class Xvfb:
 class App:
     """relais-settings under Xvfb with its test hook on BUS_ADDRESS."""
 
-    def __init__(self, directory, display, bus_address, lang="en"):
+    def __init__(self, directory, display, bus_address, lang="en", extra_env=None):
         self.bus_address = bus_address
         self.lang = lang
         self.log_path = os.path.join(directory, "relais-settings-%s.log" % lang)
@@ -92,6 +92,7 @@ class App:
             "NO_AT_BRIDGE": "1",
         })
         env.pop("WAYLAND_DISPLAY", None)
+        env.pop("DBUS_SYSTEM_BUS_ADDRESS", None)   # never an outer system bus
         env.pop("LANGUAGE", None)
         build = os.environ.get("RELAIS_BUILD_ROOT")
         if build:
@@ -102,6 +103,7 @@ class App:
         else:
             env["LANG"] = "C.UTF-8"
             env["LC_ALL"] = "C.UTF-8"
+        env.update(extra_env or {})
         self.client = H.DBusClient(bus_address)
         H.register_log("relais-settings-" + lang, self.log_path)
         with open(self.log_path, "w") as log:

@@ -283,3 +283,12 @@ def test_reset_rule_hits_needs_configure(sysdaemon, polkit_mock):
     assert checked_actions(polkit_mock) == [ACTION_CONFIGURE]
     set_allowed(polkit_mock, [ACTION_CONFIGURE])
     sysdaemon.dbus().call(iface, "ResetRuleHits", "(b)", (False,))
+
+
+def test_statistics_history_needs_no_polkit(sysdaemon, polkit_mock):
+    # polkit allows nothing here: reading the history must not ask it
+    points = sysdaemon.dbus().call("org.relais.Relais1.Statistics", "History", "(sxu)",
+                                   ("MessagesReceived", 0, 3600))[0]
+    assert 168 <= len(points) <= 169, len(points)   # the last 7 days, hour by hour
+    assert all(start % 3600 == 0 and value == 0 for start, value in points), points
+    assert checked_actions(polkit_mock) == []
