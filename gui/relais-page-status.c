@@ -146,6 +146,7 @@ struct _RelaisPageStatus
   GCancellable *cancellable;  /* every call; replaced when the proxies change */
   GCancellable *history_cancellable;
   gint64 history_requested;   /* monotonic */
+  guint history_serial;
   guint history_timeout_id;
   guint tick_id;
   gboolean disposed;
@@ -370,6 +371,7 @@ typedef struct
   RelaisPageStatus *self;     /* a reference */
   const ChartRange *range;
   gint64 since;
+  guint serial;               /* only the latest call is shown */
 } HistoryCall;
 
 static void
@@ -387,13 +389,13 @@ history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(HistoryCall) call = user_data;
   RelaisPageStatus *self = call->self;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), result, &error);
   g_autoptr(GVariant) points = NULL;
 
-  if (self->disposed || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (reply == NULL)
+  if (!relais_statistics_call_history_finish (RELAIS_STATISTICS (source), &points, result, &error))
     {
+      if (self->disposed || call->serial != self->history_serial ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
       show_history (self, call->range, call->since, NULL);
       if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
         set_chart_note (self, _("This relaisd keeps no history of its counters: the chart needs a newer version."));
@@ -406,13 +408,8 @@ history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       return;
     }
-  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(a(xt))")))
-    {
-      show_history (self, call->range, call->since, NULL);
-      set_chart_note (self, _("The history sent by relaisd cannot be read."));
-      return;
-    }
-  points = g_variant_get_child_value (reply, 0);
+  if (self->disposed || call->serial != self->history_serial)
+    return;
   show_history (self, call->range, call->since, points);
   set_chart_note (self, NULL);
 }
@@ -428,6 +425,7 @@ refresh_history (RelaisPageStatus *self)
   g_cancellable_cancel (self->history_cancellable);
   g_clear_object (&self->history_cancellable);
   self->history_requested = g_get_monotonic_time ();
+  self->history_serial++;
   if (self->statistics == NULL)
     {
       show_history (self, range, now - range->span, NULL);
@@ -439,10 +437,10 @@ refresh_history (RelaisPageStatus *self)
   call = g_new0 (HistoryCall, 1);
   call->self = g_object_ref (self);
   call->range = range;
-  call->since = now - range->span + range->step;   /* span / step bars, the current one last */
-  g_dbus_proxy_call (G_DBUS_PROXY (self->statistics), "History",
-                     g_variant_new ("(sxu)", HISTORY_COUNTER, call->since, range->step), G_DBUS_CALL_FLAGS_NONE,
-                     -1, self->history_cancellable, history_cb, call);
+  call->since = now - range->span + range->step;
+  call->serial = self->history_serial;   /* span / step bars, the current one last */
+  relais_statistics_call_history (self->statistics, HISTORY_COUNTER, call->since, range->step,
+                                  self->history_cancellable, history_cb, call);
 }
 
 static gboolean
@@ -1076,6 +1074,7 @@ hook_chart_load (gpointer data, GVariant *argument, GError **error)
   g_clear_handle_id (&self->history_timeout_id, g_source_remove);
   g_cancellable_cancel (self->history_cancellable);
   self->history_requested = g_get_monotonic_time ();
+  self->history_serial++;
   show_history (self, current_range (self), since, points);
   set_chart_note (self, NULL);
   return g_variant_new_boolean (TRUE);

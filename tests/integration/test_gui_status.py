@@ -251,16 +251,21 @@ def some_traffic(daemon):
     return qid
 
 
-def test_screenshot_status_en(daemon, app):
+def screenshot_with_traffic(daemon, app):
     qid = some_traffic(daemon)
     H.wait_for(lambda: shown_row(app, qid) is not None, 3, "the app to list %s" % qid)
     app.wait_value("Status.counter:MessagesReceived", "6", timeout=3)
+    if has_history(daemon):
+        H.wait_for(lambda: sum(v for _, v in app.value("Status.chart-points")) == 6.0, 8,
+                   "the chart to show the 6 messages")
     app.screenshot("status")
 
 
+def test_screenshot_status_en(daemon, app):
+    screenshot_with_traffic(daemon, app)
+
+
 def test_screenshot_status_fr(daemon, app_fr):
-    qid = some_traffic(daemon)
-    H.wait_for(lambda: shown_row(app_fr, qid) is not None, 3, "the app to list %s" % qid)
-    app_fr.wait_value("Status.counter:MessagesReceived", "6", timeout=3)
-    assert shown_row(app_fr, qid)["state"] != "Held"
-    app_fr.screenshot("status")
+    screenshot_with_traffic(daemon, app_fr)
+    assert app_fr.value("Status.chart-axes")["caption"] == "Messages reçus par minute, dernière heure"
+    assert app_fr.value("Status.queue")[0]["state"].startswith("Prochain essai à ")
