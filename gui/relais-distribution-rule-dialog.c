@@ -137,6 +137,7 @@ relais_distribution_rule_dialog_ok (RelaisDistributionRuleDialog *self)
   selected = adw_combo_row_get_selected (self->kind_row);
   kind = selected < G_N_ELEMENTS (kinds) - 1 ? kinds[selected] : "";
   host = selected_host (self);
+  relais_string_list_take_pending (self->patterns_list);
   patterns = relais_string_list_get_items (self->patterns_list);
   if (!self->editing)
     parameters = g_variant_new ("(ss^asb)", kind, host, patterns, TRUE);
@@ -305,6 +306,9 @@ relais_distribution_rule_dialog_fill (RelaisDistributionRuleDialog *self, GVaria
       relais_string_list_set_items (self->patterns_list, patterns);
       patterns_changed_cb (self);
     }
+  /* typed in the "add" entry, not yet added: OK must still take it */
+  if (g_variant_lookup (fields, "PendingPattern", "&s", &text))
+    relais_string_list_set_pending (self->patterns_list, text);
 }
 
 GVariant *

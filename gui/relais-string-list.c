@@ -68,20 +68,40 @@ rebuild (RelaisStringList *self)
     }
 }
 
+/* Adds what the entry row holds; FALSE when it is empty or already listed. */
+static gboolean
+add_pending (RelaisStringList *self)
+{
+  g_autofree char *item = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->add_row))));
+
+  if (*item == '\0' || g_ptr_array_find_with_equal_func (self->items, item, g_str_equal, NULL))
+    return FALSE;
+  g_ptr_array_add (self->items, g_steal_pointer (&item));
+  gtk_editable_set_text (GTK_EDITABLE (self->add_row), "");
+  rebuild (self);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  return TRUE;
+}
+
 static void
 add_applied_cb (AdwEntryRow *row, RelaisStringList *self)
 {
-  g_autofree char *item = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (row))));
+  if (!add_pending (self))
+    gtk_widget_error_bell (GTK_WIDGET (row));
+}
 
-  if (*item == '\0' || g_ptr_array_find_with_equal_func (self->items, item, g_str_equal, NULL))
-    {
-      gtk_widget_error_bell (GTK_WIDGET (row));
-      return;
-    }
-  g_ptr_array_add (self->items, g_steal_pointer (&item));
-  gtk_editable_set_text (GTK_EDITABLE (row), "");
-  rebuild (self);
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+void
+relais_string_list_set_pending (RelaisStringList *self, const char *text)
+{
+  g_return_if_fail (RELAIS_IS_STRING_LIST (self));
+  gtk_editable_set_text (GTK_EDITABLE (self->add_row), text);
+}
+
+void
+relais_string_list_take_pending (RelaisStringList *self)
+{
+  g_return_if_fail (RELAIS_IS_STRING_LIST (self));
+  add_pending (self);
 }
 
 static void

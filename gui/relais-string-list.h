@@ -14,6 +14,11 @@ G_DECLARE_FINAL_TYPE (RelaisStringList, relais_string_list, RELAIS, STRING_LIST,
  * relais_string_list_get_value / _set_value ("as"). */
 GStrv      relais_string_list_get_items (RelaisStringList *self);
 void       relais_string_list_set_items (RelaisStringList *self, const char *const *items);
+/* Adds the text typed in the entry row but not yet added (when a dialog's
+ * OK is pressed before the entry's own apply button). */
+void       relais_string_list_take_pending (RelaisStringList *self);
+/* Types TEXT into the entry row, as a user would (tests). */
+void       relais_string_list_set_pending  (RelaisStringList *self, const char *text);
 GVariant  *relais_string_list_get_value (GtkWidget *self);
 void       relais_string_list_set_value (GtkWidget *self, GVariant *value);
 
