@@ -15,6 +15,7 @@
 #define RELAIS_BUS_NAME "org.relais.Relais1"
 #define RELAIS_OBJECT_PATH "/org/relais/Relais1"
 #define RELAIS_ACTION_CONFIGURE "org.relais.relais1.configure"
+#define RELAIS_ACTION_MANAGE_QUEUE "org.relais.relais1.manage-queue"
 
 typedef enum {
   IFACE_GENERAL,
@@ -73,24 +74,27 @@ struct _RelaisClient
   GDBusProxy *pending[N_IFACES];
   guint n_pending;
   GDBusProxy *proxies[N_IFACES]; /* all set, or all NULL */
-  GPermission *permission;
+  GPermission *permission;        /* configure */
+  GPermission *queue_permission;  /* manage-queue */
 };
 
 G_DEFINE_FINAL_TYPE (RelaisClient, relais_client, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_CONNECTED, PROP_PERMISSION, N_PROPS };
+enum { PROP_0, PROP_CONNECTED, PROP_PERMISSION, PROP_QUEUE_PERMISSION, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 enum { SIGNAL_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void
-set_permission (RelaisClient *self, GPermission *permission)
+set_permission (RelaisClient *self, guint prop, GPermission *permission)
 {
-  if (self->permission == permission)
+  GPermission **slot = prop == PROP_PERMISSION ? &self->permission : &self->queue_permission;
+
+  if (*slot == permission)
     return;
-  g_set_object (&self->permission, permission);
-  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_PERMISSION]);
+  g_set_object (slot, permission);
+  g_object_notify_by_pspec (G_OBJECT (self), props[prop]);
 }
 
 static void
@@ -108,7 +112,8 @@ drop_proxies (RelaisClient *self)
     }
   self->n_pending = 0;
   g_clear_object (&self->bus);
-  set_permission (self, locked);
+  set_permission (self, PROP_PERMISSION, locked);
+  set_permission (self, PROP_QUEUE_PERMISSION, locked);
 
   if (was_connected)
     {
@@ -137,14 +142,16 @@ step_done (RelaisClient *self)
 typedef struct {
   RelaisClient *self;
   GCancellable *cancellable;
+  guint prop;                   /* a permission: which one */
 } Attempt;
 
 static Attempt *
-attempt_new (RelaisClient *self)
+attempt_new (RelaisClient *self, guint prop)
 {
   Attempt *attempt = g_new0 (Attempt, 1);
   attempt->self = g_object_ref (self);
   attempt->cancellable = g_object_ref (self->cancellable);
+  attempt->prop = prop;
   return attempt;
 }
 
@@ -196,7 +203,7 @@ permission_ready_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_warning ("cannot ask polkit whether settings may be changed: %s", error->message);
       permission = g_simple_permission_new (FALSE);
     }
-  set_permission (self, permission);
+  set_permission (self, attempt->prop, permission);
   step_done (self);
 }
 
@@ -206,11 +213,11 @@ make_proxies (RelaisClient *self, GDBusConnection *bus)
   drop_proxies (self);
   self->bus = g_object_ref (bus);
   self->cancellable = g_cancellable_new ();
-  self->n_pending = N_IFACES + 1;
+  self->n_pending = N_IFACES + 2;   /* the proxies and two permissions */
 
   for (guint i = 0; i < N_IFACES; i++)
     g_async_initable_new_async (iface_proxy_type (i), G_PRIORITY_DEFAULT, self->cancellable,
-                                proxy_ready_cb, attempt_new (self),
+                                proxy_ready_cb, attempt_new (self, 0),
                                 "g-flags", G_DBUS_PROXY_FLAGS_GET_INVALIDATED_PROPERTIES,
                                 "g-name", RELAIS_BUS_NAME,
                                 "g-connection", bus,
@@ -219,12 +226,19 @@ make_proxies (RelaisClient *self, GDBusConnection *bus)
                                 NULL);
 
   if (bus == self->on_system)
-    polkit_permission_new (RELAIS_ACTION_CONFIGURE, NULL, self->cancellable, permission_ready_cb,
-                           attempt_new (self));
+    {
+      polkit_permission_new (RELAIS_ACTION_CONFIGURE, NULL, self->cancellable, permission_ready_cb,
+                             attempt_new (self, PROP_PERMISSION));
+      polkit_permission_new (RELAIS_ACTION_MANAGE_QUEUE, NULL, self->cancellable, permission_ready_cb,
+                             attempt_new (self, PROP_QUEUE_PERMISSION));
+    }
   else
     {
       g_autoptr(GPermission) allowed = g_simple_permission_new (TRUE);
-      set_permission (self, allowed);
+      g_autoptr(GPermission) queue_allowed = g_simple_permission_new (TRUE);
+      set_permission (self, PROP_PERMISSION, allowed);
+      set_permission (self, PROP_QUEUE_PERMISSION, queue_allowed);
+      step_done (self);
       step_done (self);
     }
 }
@@ -311,6 +325,7 @@ relais_client_dispose (GObject *object)
   g_clear_object (&self->on_system);
   g_clear_object (&self->on_session);
   g_clear_object (&self->permission);
+  g_clear_object (&self->queue_permission);
 
   G_OBJECT_CLASS (relais_client_parent_class)->dispose (object);
 }
@@ -327,6 +342,9 @@ relais_client_get_property (GObject *object, guint prop_id, GValue *value, GPara
       break;
     case PROP_PERMISSION:
       g_value_set_object (value, self->permission);
+      break;
+    case PROP_QUEUE_PERMISSION:
+      g_value_set_object (value, self->queue_permission);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -345,6 +363,8 @@ relais_client_class_init (RelaisClientClass *klass)
                                                 G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   props[PROP_PERMISSION] = g_param_spec_object ("permission", NULL, NULL, G_TYPE_PERMISSION,
                                                 G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_QUEUE_PERMISSION] = g_param_spec_object ("queue-permission", NULL, NULL, G_TYPE_PERMISSION,
+                                                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -357,6 +377,7 @@ relais_client_init (RelaisClient *self)
   const char *bus = g_getenv ("RELAIS_SETTINGS_BUS");
 
   self->permission = g_simple_permission_new (FALSE);
+  self->queue_permission = g_simple_permission_new (FALSE);
   self->force_session = g_strcmp0 (bus, "session") == 0;
   self->force_system = g_strcmp0 (bus, "system") == 0;
   if (!self->force_session)
@@ -426,4 +447,18 @@ relais_client_can_edit (RelaisClient *self)
 {
   g_return_val_if_fail (RELAIS_IS_CLIENT (self), FALSE);
   return relais_client_is_connected (self) && g_permission_get_allowed (self->permission);
+}
+
+GPermission *
+relais_client_get_queue_permission (RelaisClient *self)
+{
+  g_return_val_if_fail (RELAIS_IS_CLIENT (self), NULL);
+  return self->queue_permission;
+}
+
+gboolean
+relais_client_can_manage_queue (RelaisClient *self)
+{
+  g_return_val_if_fail (RELAIS_IS_CLIENT (self), FALSE);
+  return relais_client_is_connected (self) && g_permission_get_allowed (self->queue_permission);
 }

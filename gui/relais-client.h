@@ -40,5 +40,9 @@ RelaisPolicy        *relais_client_get_policy         (RelaisClient *self);
 GPermission         *relais_client_get_permission     (RelaisClient *self);
 /* Shortcut: connected and the permission is allowed. */
 gboolean             relais_client_can_edit           (RelaisClient *self);
+/* The same for org.relais.relais1.manage-queue (hold, release, retry,
+ * delete queued mail); "notify::queue-permission". */
+GPermission         *relais_client_get_queue_permission (RelaisClient *self);
+gboolean             relais_client_can_manage_queue   (RelaisClient *self);
 
 G_END_DECLS

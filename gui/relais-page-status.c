@@ -809,7 +809,7 @@ static void
 update_sensitivity (RelaisPageStatus *self)
 {
   RelaisClient *client = relais_page_get_client (RELAIS_PAGE (self));
-  gboolean can_edit = relais_client_can_edit (client);
+  gboolean can_edit = relais_client_can_manage_queue (client);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "status.hold", can_edit);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "status.release", can_edit);
@@ -821,7 +821,7 @@ update_sensitivity (RelaisPageStatus *self)
 static void
 permission_cb (RelaisPageStatus *self)
 {
-  GPermission *permission = relais_client_get_permission (relais_page_get_client (RELAIS_PAGE (self)));
+  GPermission *permission = relais_client_get_queue_permission (relais_page_get_client (RELAIS_PAGE (self)));
 
   if (self->permission != NULL)
     g_signal_handlers_disconnect_by_data (self->permission, self);
@@ -974,7 +974,7 @@ probe_queue (gpointer data, gboolean *sensitive, char **message)
       g_variant_builder_close (&builder);
     }
   *sensitive = gtk_widget_is_sensitive (GTK_WIDGET (self->queue_view)) &&
-               relais_client_can_edit (relais_page_get_client (RELAIS_PAGE (self)));
+               relais_client_can_manage_queue (relais_page_get_client (RELAIS_PAGE (self)));
   return g_variant_builder_end (&builder);
 }
 
@@ -1116,7 +1116,8 @@ relais_page_status_constructed (GObject *object)
 
   client = relais_page_get_client (RELAIS_PAGE (self));
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "notify::permission", G_CALLBACK (permission_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (client, "notify::queue-permission", G_CALLBACK (permission_cb), self,
+                           G_CONNECT_SWAPPED);
   permission_cb (self);
   client_changed_cb (self);
   self->tick_id = g_timeout_add_seconds (1, tick_cb, self);

@@ -6,7 +6,7 @@ when it is. The app's own name and test hook stay on a private session bus."""
 
 import gui_helpers as G
 import relais_helpers as H
-from test_polkit import ACTION_CONFIGURE, polkit_mock, set_allowed, system_bus  # noqa: F401
+from test_polkit import ACTION_CONFIGURE, ACTION_QUEUE, polkit_mock, set_allowed, system_bus  # noqa: F401
 
 
 def start_app(tmp_path, xvfb, session_bus, system_bus):  # noqa: F811
@@ -37,6 +37,7 @@ def test_rows_locked_until_polkit_allows(request, tmp_path, xvfb, session_bus, s
         except H.DBusCallError as e:
             assert "not editable" in e.message, e
         assert d.general()["MaxRecipients"] == 100
+        assert not app.get("Status.queue")[1]          # queue actions locked too
     finally:
         app.stop()
 
@@ -49,5 +50,21 @@ def test_rows_locked_until_polkit_allows(request, tmp_path, xvfb, session_bus, s
         app.action("win.apply")
         H.wait_for(lambda: not app.state()["dirty"], 5, "the page to be applied")
         assert d.general()["MaxRecipients"] == 5
+        # configure does not allow managing the queue: that is its own action
+        assert not app.get("Status.queue")[1]
+    finally:
+        app.stop()
+
+
+def test_queue_actions_follow_their_own_polkit_action(request, tmp_path, xvfb, session_bus,  # noqa: F811
+                                                      system_bus, polkit_mock):  # noqa: F811
+    set_allowed(polkit_mock, [ACTION_QUEUE])
+    d = H.make_daemon(request, tmp_path, system_bus.address, session=False, submission=False, smtps=False)
+    d.start()
+    app = start_app(tmp_path, xvfb, session_bus, system_bus)
+    try:
+        H.wait_for(lambda: app.get("Status.queue")[1], 5, "the queue actions to be allowed")
+        assert not app.state()["can-edit"]
+        assert not app.get("General.MaxRecipients")[1]
     finally:
         app.stop()
