@@ -134,6 +134,7 @@ struct _RelaisPageStatus
   RelaisChart *chart;
   GtkLabel *chart_note;
   GtkStack *queue_stack;
+  GtkLockButton *queue_lock_button;
   GtkColumnView *queue_view;
 
   GtkLabel *counter_labels[N_COUNTERS];
@@ -816,6 +817,10 @@ update_sensitivity (RelaisPageStatus *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "status.retry", can_edit);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "status.delete", can_edit);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "status.refresh", relais_client_is_connected (client));
+  /* Managing the queue is its own polkit action, unlocked here (the
+   * window's lock button is for the settings); only polkit can unlock. */
+  gtk_widget_set_visible (GTK_WIDGET (self->queue_lock_button),
+                          g_strcmp0 (relais_client_get_bus_name (client), "system") == 0);
 }
 
 static void
@@ -827,6 +832,7 @@ permission_cb (RelaisPageStatus *self)
     g_signal_handlers_disconnect_by_data (self->permission, self);
   g_set_object (&self->permission, permission);
   g_signal_connect_object (permission, "notify::allowed", G_CALLBACK (update_sensitivity), self, G_CONNECT_SWAPPED);
+  gtk_lock_button_set_permission (self->queue_lock_button, permission);
   update_sensitivity (self);
 }
 
@@ -1184,6 +1190,7 @@ relais_page_status_class_init (RelaisPageStatusClass *klass)
   CHILD (chart);
   CHILD (chart_note);
   CHILD (queue_stack);
+  CHILD (queue_lock_button);
   CHILD (queue_view);
 #undef CHILD
 
