@@ -11,6 +11,7 @@
 #include "relais-client.h"
 #include "relais-page.h"
 #include "relais-page-general.h"
+#include "relais-page-security.h"
 #include "relais-test-hook.h"
 #include "relais-window.h"
 
@@ -39,6 +40,7 @@ static const struct {
   GtkWidget *(*create) (RelaisClient *client);
 } page_table[] = {
   { relais_page_general_new },
+  { relais_page_security_new },
 };
 
 static void
