@@ -94,7 +94,8 @@ rule_text (RelaisRuleItem *item, guint column)
   switch (column)
     {
     case RULE_LIST:
-      return g_str_equal (value, "white") ? _("Whitelist") : _("Blacklist");
+      /* TRANSLATORS: the List column of the rules: the rule is on the blacklist or the whitelist */
+      return g_str_equal (value, "white") ? C_("list", "White") : C_("list", "Black");
     case RULE_TYPE:
       if (g_str_equal (value, "ip"))
         return _("IP");
@@ -400,7 +401,7 @@ add_columns (RelaisPageSecurity *self)
   const char *titles[N_RULE_FIELDS] = {
     _("Name"), _("List"), _("Type"), _("Value"), _("Action"),
   };
-  const int widths[N_RULE_FIELDS] = { 160, 90, 90, -1, 80 };
+  const int widths[N_RULE_FIELDS] = { 140, 75, 105, -1, 90 };
 
   for (guint i = 0; i < N_RULE_FIELDS; i++)
     {

@@ -135,7 +135,7 @@ def test_a_rule_added_over_busctl_appears(daemon, app):
     row = rule_row(app, 0)
     assert (row["name"], row["list"], row["type"], row["value"], row["action"]) == \
         ("busctl-rule", "black", "subnet", "192.0.2.0/24", "discard")
-    assert row["labels"] == ["busctl-rule", "Blacklist", "IP/subnet", "192.0.2.0/24", "Discard"]
+    assert row["labels"] == ["busctl-rule", "Black", "IP/subnet", "192.0.2.0/24", "Discard"]
 
 
 def test_ten_thousand_rules_show_and_filter(daemon, app):
@@ -240,6 +240,27 @@ def test_a_refused_rule_keeps_the_dialog_open_with_the_daemon_message(daemon, ap
     assert rules(daemon) == [("good-domain", "white", "domain", "partner.example", "")]
 
 
+def test_nothing_is_editable_while_the_daemon_is_away(daemon, mailbox, app):
+    app.show_page("security")
+    replace_rules(daemon, SAMPLE_RULES[:2])
+    app.wait_value("Security.rules-count", (2, 2))
+    app.call("Security.select-rule", "spammer-host")
+    assert app.value("Security.rule-buttons")["edit"]
+    daemon.stop()
+    H.wait_for(lambda: not app.state()["connected"], 5, "the app to see the daemon go")
+    assert app.value("Security.rule-buttons") == {"add": False, "edit": False, "remove": False,
+                                                  "up": False, "down": False}
+    assert not app.get("Security.MaxJunkCommands")[1]
+    assert not app.get("Security.MaxConnections")[1]
+    assert not app.get("Security.LimitConnections")[1]
+    assert app.value("Security.rules-count") == (0, 0)
+    daemon.start()
+    H.wait_for(lambda: app.state()["connected"], 10, "the app to reconnect")
+    app.wait_value("Security.rules-count", (2, 2))
+    assert app.value("Security.rule-buttons")["add"]
+    assert app.get("Security.MaxConnections")[1]
+
+
 def test_whitelist_table_is_the_spec_one(daemon, app):
     table = app.value("Security.whitelist-skips")
     assert table == [
@@ -294,6 +315,6 @@ def test_screenshots(daemon, mailbox, app):
 def test_screenshots_fr(daemon, mailbox, app_fr):
     screenshot_state(daemon)
     app_fr.wait_value("Security.rules-count", (len(SAMPLE_RULES), len(SAMPLE_RULES)))
-    assert rule_row(app_fr, 0)["labels"][1] != "Blacklist", "the list names are translated"
+    assert rule_row(app_fr, 0)["labels"][1:3] == ["Noire", "IP"], "the list names are translated"
     app_fr.call("Security.select-rule", "newsletter")
     app_fr.screenshot("security")
