@@ -391,8 +391,8 @@ cell_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, RelaisP
   GtkLabel *label = GTK_LABEL (gtk_list_item_get_child (list_item));
 
   gtk_label_set_text (label, rule_text (rule, column));
-  if (column == RULE_NAME || column == RULE_VALUE)
-    gtk_widget_set_tooltip_text (GTK_WIDGET (label), rule->field[column]);
+  /* the whole text, where a narrow column cuts it */
+  gtk_widget_set_tooltip_text (GTK_WIDGET (label), rule_text (rule, column));
 }
 
 static void
@@ -1109,6 +1109,24 @@ probe_skips (gpointer data, gboolean *sensitive, char **message)
   return g_variant_builder_end (&rows);
 }
 
+/* Scrolls the page to its end, the blocked addresses (for screenshots). */
+static GVariant *
+hook_show_blocked (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+  GtkWidget *scrolled = gtk_widget_get_ancestor (GTK_WIDGET (self->blocked_list), GTK_TYPE_SCROLLED_WINDOW);
+  GtkAdjustment *adjustment;
+
+  if (scrolled == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "the page does not scroll");
+      return NULL;
+    }
+  adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  return g_variant_new_boolean (TRUE);
+}
+
 static void
 register_hooks (RelaisPageSecurity *self)
 {
@@ -1134,6 +1152,7 @@ register_hooks (RelaisPageSecurity *self)
   relais_test_hook_add_action ("Security.dialog-close", owner, hook_dialog_close, self);
   relais_test_hook_add_action ("Security.refresh-blocked", owner, hook_refresh_blocked, self);
   relais_test_hook_add_action ("Security.unblock", owner, hook_unblock, self);
+  relais_test_hook_add_action ("Security.show-blocked", owner, hook_show_blocked, self);
 }
 
 /* ---------------------------------------------------------- the class */

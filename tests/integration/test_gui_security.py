@@ -10,6 +10,10 @@ SPEC §4.1's; a client blocked for real by the nonexistent-account block is
 listed and its Unblock button lifts the block. Screenshots in English and
 French."""
 
+import os
+import time
+
+import gui_helpers as G
 import relais_helpers as H
 
 IFACE = "org.relais.Relais1.Security"
@@ -305,16 +309,27 @@ def screenshot_state(daemon):
     block_client(daemon)
 
 
-def test_screenshots(daemon, mailbox, app):
-    screenshot_state(daemon)
+def take_screenshots(app):
+    """security.png (the rules) and security-blocked.png (the page scrolled
+    down to the policies and the blocked address)."""
     app.wait_value("Security.rules-count", (len(SAMPLE_RULES), len(SAMPLE_RULES)))
     app.call("Security.select-rule", "newsletter")
     app.screenshot("security")
+    H.wait_for(lambda: [b[0] for b in app.value("Security.blocked")] == [BLOCKED], 5, "the blocked address")
+    assert app.call("Security.show-blocked")
+    time.sleep(0.3)   # let the page scroll and draw
+    path = os.path.join(G.screenshot_dir(app.lang), "security-blocked.png")
+    width, height = app.call("window.screenshot", path)
+    assert width > 0 and height > 0 and os.path.getsize(path) > 1000
+
+
+def test_screenshots(daemon, mailbox, app):
+    screenshot_state(daemon)
+    take_screenshots(app)
 
 
 def test_screenshots_fr(daemon, mailbox, app_fr):
     screenshot_state(daemon)
     app_fr.wait_value("Security.rules-count", (len(SAMPLE_RULES), len(SAMPLE_RULES)))
     assert rule_row(app_fr, 0)["labels"][1:3] == ["Noire", "IP"], "the list names are translated"
-    app_fr.call("Security.select-rule", "newsletter")
-    app_fr.screenshot("security")
+    take_screenshots(app_fr)
