@@ -1123,7 +1123,8 @@ hook_show_blocked (gpointer data, GVariant *argument, GError **error)
       return NULL;
     }
   adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  gtk_adjustment_set_value (adjustment,
+                            gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
   return g_variant_new_boolean (TRUE);
 }
 
