@@ -15,6 +15,7 @@
 #include "relais-page-distribution.h"
 #include "relais-page-general.h"
 #include "relais-page-relay-control.h"
+#include "relais-page-security.h"
 #include "relais-page-status.h"
 #include "relais-test-hook.h"
 #include "relais-window.h"
@@ -46,6 +47,7 @@ static const struct {
   { relais_page_general_new },
   { relais_page_distribution_new },
   { relais_page_relay_control_new },
+  { relais_page_security_new },
   { relais_page_status_new },
 };
 
