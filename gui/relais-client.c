@@ -76,15 +76,37 @@ struct _RelaisClient
   GDBusProxy *proxies[N_IFACES]; /* all set, or all NULL */
   GPermission *permission;        /* configure */
   GPermission *queue_permission;  /* manage-queue */
+  gboolean can_edit;              /* last notified */
+  gboolean can_manage_queue;
 };
 
 G_DEFINE_FINAL_TYPE (RelaisClient, relais_client, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_CONNECTED, PROP_PERMISSION, PROP_QUEUE_PERMISSION, N_PROPS };
+enum { PROP_0, PROP_CONNECTED, PROP_PERMISSION, PROP_QUEUE_PERMISSION, PROP_CAN_EDIT, PROP_CAN_MANAGE_QUEUE,
+       N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 enum { SIGNAL_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+/* Tells "can-edit" and "can-manage-queue" when connection or polkit changed them. */
+static void
+update_can (RelaisClient *self)
+{
+  gboolean can_edit = relais_client_can_edit (self);
+  gboolean can_manage_queue = relais_client_can_manage_queue (self);
+
+  if (can_edit != self->can_edit)
+    {
+      self->can_edit = can_edit;
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CAN_EDIT]);
+    }
+  if (can_manage_queue != self->can_manage_queue)
+    {
+      self->can_manage_queue = can_manage_queue;
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CAN_MANAGE_QUEUE]);
+    }
+}
 
 static void
 set_permission (RelaisClient *self, guint prop, GPermission *permission)
@@ -93,8 +115,12 @@ set_permission (RelaisClient *self, guint prop, GPermission *permission)
 
   if (*slot == permission)
     return;
+  if (*slot != NULL)
+    g_signal_handlers_disconnect_by_func (*slot, update_can, self);
   g_set_object (slot, permission);
+  g_signal_connect_object (permission, "notify::allowed", G_CALLBACK (update_can), self, G_CONNECT_SWAPPED);
   g_object_notify_by_pspec (G_OBJECT (self), props[prop]);
+  update_can (self);
 }
 
 static void
@@ -118,6 +144,7 @@ drop_proxies (RelaisClient *self)
   if (was_connected)
     {
       g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CONNECTED]);
+      update_can (self);
       g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
     }
 }
@@ -134,6 +161,7 @@ step_done (RelaisClient *self)
     self->proxies[i] = g_steal_pointer (&self->pending[i]);
   g_clear_object (&self->cancellable);
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CONNECTED]);
+  update_can (self);
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
 }
 
@@ -346,6 +374,12 @@ relais_client_get_property (GObject *object, guint prop_id, GValue *value, GPara
     case PROP_QUEUE_PERMISSION:
       g_value_set_object (value, self->queue_permission);
       break;
+    case PROP_CAN_EDIT:
+      g_value_set_boolean (value, relais_client_can_edit (self));
+      break;
+    case PROP_CAN_MANAGE_QUEUE:
+      g_value_set_boolean (value, relais_client_can_manage_queue (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -365,6 +399,10 @@ relais_client_class_init (RelaisClientClass *klass)
                                                 G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   props[PROP_QUEUE_PERMISSION] = g_param_spec_object ("queue-permission", NULL, NULL, G_TYPE_PERMISSION,
                                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_CAN_EDIT] = g_param_spec_boolean ("can-edit", NULL, NULL, FALSE,
+                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  props[PROP_CAN_MANAGE_QUEUE] = g_param_spec_boolean ("can-manage-queue", NULL, NULL, FALSE,
+                                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,

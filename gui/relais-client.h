@@ -38,10 +38,11 @@ RelaisPolicy        *relais_client_get_policy         (RelaisClient *self);
  * session bus (the daemon does not ask polkit there), never while not
  * connected. Never NULL; replaced (notify::permission) when the bus changes. */
 GPermission         *relais_client_get_permission     (RelaisClient *self);
-/* Shortcut: connected and the permission is allowed. */
+/* Connected and the permission is allowed; "notify::can-edit" follows the
+ * connection, the permission and its "allowed" together. */
 gboolean             relais_client_can_edit           (RelaisClient *self);
 /* The same for org.relais.relais1.manage-queue (hold, release, retry,
- * delete queued mail); "notify::queue-permission". */
+ * delete queued mail); "notify::queue-permission", "notify::can-manage-queue". */
 GPermission         *relais_client_get_queue_permission (RelaisClient *self);
 gboolean             relais_client_can_manage_queue   (RelaisClient *self);
 

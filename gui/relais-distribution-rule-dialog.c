@@ -38,49 +38,26 @@ struct _RelaisDistributionRuleDialog
 
 G_DEFINE_FINAL_TYPE (RelaisDistributionRuleDialog, relais_distribution_rule_dialog, ADW_TYPE_WINDOW)
 
-static void
-clear_error (RelaisDistributionRuleDialog *self)
-{
-  if (self->error_row != NULL)
-    {
-      gtk_widget_remove_css_class (self->error_row, "error");
-      gtk_widget_set_tooltip_text (self->error_row, NULL);
-    }
-  self->error_row = NULL;
-  g_clear_pointer (&self->error_field, g_free);
-  gtk_label_set_text (self->error_label, "");
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
-}
-
+/* Shows the daemon's MESSAGE (NULL: none); "Field: reason" marks that field's row. */
 static void
 show_error (RelaisDistributionRuleDialog *self, const char *message)
 {
-  const char *colon = strstr (message, ": ");
-  const char *reason = message;
+  const RelaisErrorField fields[] = {
+    { "Kind", GTK_WIDGET (self->kind_row) },
+    { "Host", GTK_WIDGET (self->host_row) },
+    { "Patterns", GTK_WIDGET (self->patterns_list) },
+  };
+  int culprit = relais_gui_show_field_error (self->error_label, fields, G_N_ELEMENTS (fields), message, NULL);
 
-  clear_error (self);
-  if (colon != NULL)
-    {
-      g_autofree char *field = g_strndup (message, colon - message);
-      GtkWidget *row = NULL;
+  self->error_row = culprit >= 0 ? fields[culprit].row : NULL;
+  g_free (self->error_field);
+  self->error_field = culprit >= 0 ? g_strdup (fields[culprit].key) : NULL;
+}
 
-      if (g_str_equal (field, "Kind"))
-        row = GTK_WIDGET (self->kind_row);
-      else if (g_str_equal (field, "Host"))
-        row = GTK_WIDGET (self->host_row);
-      else if (g_str_equal (field, "Patterns"))
-        row = GTK_WIDGET (self->patterns_list);
-      if (row != NULL)
-        {
-          self->error_row = row;
-          self->error_field = g_steal_pointer (&field);
-          reason = colon + 2;
-          gtk_widget_add_css_class (row, "error");
-          gtk_widget_set_tooltip_text (row, reason);
-        }
-    }
-  gtk_label_set_text (self->error_label, reason);
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
+static void
+clear_error (RelaisDistributionRuleDialog *self)
+{
+  show_error (self, NULL);
 }
 
 static void

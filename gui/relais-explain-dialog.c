@@ -111,45 +111,22 @@ clear_box (GtkWidget *box, gboolean rows_only)
 static void
 show_error (RelaisExplainDialog *self, const char *message)
 {
-  Field *culprit = NULL;
-  const char *reason = message;
+  RelaisErrorField fields[N_FIELDS];
+  const char *reason = NULL;
+  int culprit;
 
   for (guint i = 0; i < N_FIELDS; i++)
     {
-      Field *field = &self->fields[i];
-      gsize len = strlen (field->key);
-
-      g_clear_pointer (&field->error, g_free);
-      gtk_widget_remove_css_class (GTK_WIDGET (field->row), "error");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (field->row), NULL);
-      /* "Key: reason" or "Recipients[2]: reason" */
-      if (message != NULL && culprit == NULL && strncmp (message, field->key, len) == 0 &&
-          (message[len] == ':' || message[len] == '['))
-        {
-          const char *colon = strstr (message, ": ");
-          culprit = field;
-          reason = colon != NULL ? colon + 2 : message;
-        }
+      fields[i].key = self->fields[i].key;
+      fields[i].row = GTK_WIDGET (self->fields[i].row);
+      g_clear_pointer (&self->fields[i].error, g_free);
     }
-  g_clear_pointer (&self->error, g_free);
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
-  if (message == NULL)
-    return;
-
+  /* "Key: reason", or "Recipients[2]: reason" for one of several */
+  culprit = relais_gui_show_field_error (self->error_label, fields, N_FIELDS, message, &reason);
+  g_free (self->error);
   self->error = g_strdup (reason);
-  if (culprit != NULL)
-    {
-      /* TRANSLATORS: a field of the dialog ("Client IP address") and the daemon's reason for refusing it */
-      g_autofree char *text = g_strdup_printf (_("%s: %s"),
-                                               adw_preferences_row_get_title (ADW_PREFERENCES_ROW (culprit->row)),
-                                               reason);
-      culprit->error = g_strdup (reason);
-      gtk_widget_add_css_class (GTK_WIDGET (culprit->row), "error");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (culprit->row), reason);
-      gtk_label_set_text (self->error_label, text);
-    }
-  else
-    gtk_label_set_text (self->error_label, reason);
+  if (culprit >= 0)
+    self->fields[culprit].error = g_strdup (reason);
 }
 
 static GtkWidget *

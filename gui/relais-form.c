@@ -51,8 +51,6 @@ struct _RelaisForm
   GPtrArray *fields;          /* Field * */
   GDBusProxy *proxy;
   gulong properties_id;
-  GPermission *permission;
-  gulong allowed_id;
   GCancellable *cancellable;  /* the apply on its way */
   gboolean dirty;
   gboolean updating;          /* the form itself is setting controls */
@@ -304,25 +302,6 @@ load_all (RelaisForm *self)
 }
 
 static void
-allowed_changed_cb (RelaisForm *self)
-{
-  update_sensitive (self);
-}
-
-static void
-permission_changed_cb (RelaisForm *self)
-{
-  GPermission *permission = relais_client_get_permission (self->client);
-
-  if (self->permission != NULL)
-    g_clear_signal_handler (&self->allowed_id, self->permission);
-  g_set_object (&self->permission, permission);
-  self->allowed_id = g_signal_connect_object (permission, "notify::allowed",
-                                              G_CALLBACK (allowed_changed_cb), self, G_CONNECT_SWAPPED);
-  update_sensitive (self);
-}
-
-static void
 client_changed_cb (RelaisForm *self)
 {
   GDBusProxy *proxy = relais_client_get_proxy (self->client, self->interface_name);
@@ -347,9 +326,6 @@ relais_form_dispose (GObject *object)
   if (self->proxy != NULL)
     g_clear_signal_handler (&self->properties_id, self->proxy);
   g_clear_object (&self->proxy);
-  if (self->permission != NULL)
-    g_clear_signal_handler (&self->allowed_id, self->permission);
-  g_clear_object (&self->permission);
   g_clear_object (&self->client);
 
   G_OBJECT_CLASS (relais_form_parent_class)->dispose (object);
@@ -422,9 +398,7 @@ relais_form_new (RelaisClient *client, const char *interface_name)
   dot = strrchr (self->interface_name, '.');
   self->short_name = dot != NULL ? dot + 1 : self->interface_name;
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "notify::permission", G_CALLBACK (permission_changed_cb), self,
-                           G_CONNECT_SWAPPED);
-  permission_changed_cb (self);
+  g_signal_connect_object (client, "notify::can-edit", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
   client_changed_cb (self);
   return self;
 }

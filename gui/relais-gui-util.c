@@ -2,6 +2,8 @@
  * Small helpers shared by the pages: toasts, error texts and screenshots. */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "relais-gui-util.h"
@@ -70,4 +72,55 @@ relais_gui_save_screenshot (GtkWidget *widget, const char *path, int *width_out,
   if (height_out != NULL)
     *height_out = height;
   return TRUE;
+}
+
+/* Does MESSAGE name KEY ("Key: ..." or "Key[2]: ...")? */
+static gboolean
+names_field (const char *message, const char *key)
+{
+  gsize len = strlen (key);
+
+  return strncmp (message, key, len) == 0 && (message[len] == ':' || message[len] == '[');
+}
+
+int
+relais_gui_show_field_error (GtkLabel *label, const RelaisErrorField *fields, guint n_fields,
+                             const char *message, const char **reason)
+{
+  const char *colon = message != NULL ? strstr (message, ": ") : NULL;
+  const char *why = colon != NULL ? colon + 2 : message;
+  int culprit = -1;
+
+  for (guint i = 0; i < n_fields; i++)
+    {
+      gtk_widget_remove_css_class (fields[i].row, "error");
+      gtk_widget_set_tooltip_text (fields[i].row, NULL);
+      if (colon != NULL && culprit < 0 && names_field (message, fields[i].key))
+        culprit = (int) i;
+    }
+  if (reason != NULL)
+    *reason = culprit >= 0 ? why : message;
+  gtk_widget_set_visible (GTK_WIDGET (label), message != NULL);
+  if (message == NULL)
+    {
+      gtk_label_set_text (label, "");
+      return -1;
+    }
+
+  if (culprit >= 0)
+    {
+      GtkWidget *row = fields[culprit].row;
+      g_autofree char *text = NULL;
+
+      if (ADW_IS_PREFERENCES_ROW (row))
+        /* TRANSLATORS: a field of a dialog ("Server") and the daemon's reason for refusing its value */
+        text = g_strdup_printf (_("%s: %s"), adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), why);
+      gtk_widget_add_css_class (row, "error");
+      gtk_widget_set_tooltip_text (row, why);
+      gtk_label_set_text (label, text != NULL ? text : why);
+      gtk_widget_grab_focus (row);
+    }
+  else
+    gtk_label_set_text (label, message);
+  return culprit;
 }

@@ -19,4 +19,19 @@ void   relais_gui_toast_error       (GtkWidget *widget, const char *prefix, cons
 gboolean relais_gui_save_screenshot (GtkWidget *widget, const char *path, int *width, int *height,
                                      GError **error);
 
+/* A field of a dialog as the daemon names it in its refusals. */
+typedef struct {
+  const char *key;      /* "Name", "Network", "Recipients" */
+  GtkWidget  *row;      /* its row (an AdwPreferencesRow gives the label its title) */
+} RelaisErrorField;
+
+/* Shows the daemon's refusal MESSAGE in LABEL (hidden when MESSAGE is
+ * NULL). When MESSAGE starts with "Key: " or "Key[N]: " of one of FIELDS,
+ * that row is marked (error style, the reason as tooltip, focus) and the
+ * label reads "Row title: reason"; every other row's mark is cleared.
+ * Returns the index of the field named, or -1; *reason (optional) points
+ * into MESSAGE at the reason. */
+int    relais_gui_show_field_error  (GtkLabel *label, const RelaisErrorField *fields, guint n_fields,
+                                     const char *message, const char **reason);
+
 G_END_DECLS

@@ -52,8 +52,6 @@ struct _RelaisPageDistribution
 
   GDBusProxy *proxy;          /* org.relais.Relais1.Distribution, NULL while not connected */
   gulong properties_id;
-  GPermission *permission;
-  gulong allowed_id;
   GtkWindow *dialog;          /* the open host or rule dialog (weak) */
 
   GCancellable *test_cancellable;
@@ -554,19 +552,6 @@ client_changed_cb (RelaisPageDistribution *self)
   reload (self);
 }
 
-static void
-permission_changed_cb (RelaisPageDistribution *self)
-{
-  GPermission *permission = relais_client_get_permission (relais_page_get_client (RELAIS_PAGE (self)));
-
-  if (self->permission != NULL)
-    g_clear_signal_handler (&self->allowed_id, self->permission);
-  g_set_object (&self->permission, permission);
-  self->allowed_id = g_signal_connect_object (permission, "notify::allowed", G_CALLBACK (update_sensitive), self,
-                                              G_CONNECT_SWAPPED);
-  update_sensitive (self);
-}
-
 /* ------------------------------------------------------------ test hook */
 
 static GVariant *
@@ -871,9 +856,8 @@ relais_page_distribution_constructed (GObject *object)
   g_signal_connect_object (form, "notify::dirty", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
 
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "notify::permission", G_CALLBACK (permission_changed_cb), self,
-                           G_CONNECT_SWAPPED);
-  permission_changed_cb (self);
+  g_signal_connect_object (client, "notify::can-edit", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
+  update_sensitive (self);
   client_changed_cb (self);
   update_mode (self);
 
@@ -904,9 +888,6 @@ relais_page_distribution_dispose (GObject *object)
   if (self->proxy != NULL)
     g_clear_signal_handler (&self->properties_id, self->proxy);
   g_clear_object (&self->proxy);
-  if (self->permission != NULL)
-    g_clear_signal_handler (&self->allowed_id, self->permission);
-  g_clear_object (&self->permission);
   G_OBJECT_CLASS (relais_page_distribution_parent_class)->dispose (object);
 }
 

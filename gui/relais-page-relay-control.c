@@ -37,7 +37,6 @@ struct _RelaisPageRelayControl
 
   EntryList lists[2];
   GDBusProxy *proxy;
-  GPermission *permission;
   RelaisRelayEntryDialog *dialog;   /* weak: the add/edit dialog now open */
   AdwMessageDialog *confirm;        /* weak: the removal being confirmed */
 };
@@ -166,18 +165,6 @@ update_sensitive (RelaisPageRelayControl *self)
       gtk_widget_set_sensitive (GTK_WIDGET (self->lists[i].box), can_edit);
       gtk_widget_set_sensitive (GTK_WIDGET (self->lists[i].add_button), can_edit);
     }
-}
-
-static void
-permission_changed_cb (RelaisPageRelayControl *self)
-{
-  GPermission *permission = relais_client_get_permission (relais_page_get_client (RELAIS_PAGE (self)));
-
-  if (self->permission != NULL)
-    g_signal_handlers_disconnect_by_data (self->permission, self);
-  g_set_object (&self->permission, permission);
-  g_signal_connect_object (permission, "notify::allowed", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
-  update_sensitive (self);
 }
 
 static void
@@ -452,9 +439,8 @@ relais_page_relay_control_constructed (GObject *object)
 
   client = relais_page_get_client (RELAIS_PAGE (self));
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "notify::permission", G_CALLBACK (permission_changed_cb), self,
-                           G_CONNECT_SWAPPED);
-  permission_changed_cb (self);
+  g_signal_connect_object (client, "notify::can-edit", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
+  update_sensitive (self);
   client_changed_cb (self);
 
   relais_test_hook_add_probe ("RelayControl.trusted", object, probe_rows, NULL, &self->lists[0]);
@@ -476,9 +462,6 @@ relais_page_relay_control_dispose (GObject *object)
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_clear_object (&self->proxy);
-  if (self->permission != NULL)
-    g_signal_handlers_disconnect_by_data (self->permission, self);
-  g_clear_object (&self->permission);
   g_clear_weak_pointer (&self->dialog);
   g_clear_weak_pointer (&self->confirm);
   for (guint i = 0; i < G_N_ELEMENTS (self->lists); i++)

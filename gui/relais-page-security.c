@@ -178,7 +178,6 @@ struct _RelaisPageSecurity
   guint row_widgets;          /* list items the view has made (visible rows and a few more) */
 
   GDBusProxy *proxy;
-  GPermission *permission;
   GCancellable *blocked_cancellable;
   RelaisSecurityRuleDialog *dialog;   /* weak: the add/edit dialog now open */
   AdwMessageDialog *confirm;          /* weak: the removal being confirmed */
@@ -744,18 +743,6 @@ update_sensitive (RelaisPageSecurity *self)
 }
 
 static void
-permission_changed_cb (RelaisPageSecurity *self)
-{
-  GPermission *permission = relais_client_get_permission (relais_page_get_client (RELAIS_PAGE (self)));
-
-  if (self->permission != NULL)
-    g_signal_handlers_disconnect_by_data (self->permission, self);
-  g_set_object (&self->permission, permission);
-  g_signal_connect_object (permission, "notify::allowed", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
-  update_sensitive (self);
-}
-
-static void
 client_changed_cb (RelaisPageSecurity *self)
 {
   GDBusProxy *proxy = relais_client_get_proxy (relais_page_get_client (RELAIS_PAGE (self)), SECURITY_INTERFACE);
@@ -1201,10 +1188,9 @@ relais_page_security_constructed (GObject *object)
 #undef SWITCH
 
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "notify::permission", G_CALLBACK (permission_changed_cb), self,
-                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (client, "notify::can-edit", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
   g_signal_connect (self, "map", G_CALLBACK (refresh_blocked), NULL);
-  permission_changed_cb (self);
+  update_sensitive (self);
   client_changed_cb (self);
   register_hooks (self);
 }
@@ -1223,9 +1209,6 @@ relais_page_security_dispose (GObject *object)
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_clear_object (&self->proxy);
-  if (self->permission != NULL)
-    g_signal_handlers_disconnect_by_data (self->permission, self);
-  g_clear_object (&self->permission);
   gtk_widget_dispose_template (GTK_WIDGET (self), RELAIS_TYPE_PAGE_SECURITY);
   g_clear_object (&self->selection);
   g_clear_object (&self->shown);

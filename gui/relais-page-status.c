@@ -143,7 +143,6 @@ struct _RelaisPageStatus
 
   RelaisStatistics *statistics;
   RelaisMailQueue *queue;
-  GPermission *permission;
   GCancellable *cancellable;  /* every call; replaced when the proxies change */
   GCancellable *history_cancellable;
   gint64 history_requested;   /* monotonic */
@@ -824,16 +823,10 @@ update_sensitivity (RelaisPageStatus *self)
 }
 
 static void
-permission_cb (RelaisPageStatus *self)
+queue_permission_cb (RelaisPageStatus *self)
 {
-  GPermission *permission = relais_client_get_queue_permission (relais_page_get_client (RELAIS_PAGE (self)));
-
-  if (self->permission != NULL)
-    g_signal_handlers_disconnect_by_data (self->permission, self);
-  g_set_object (&self->permission, permission);
-  g_signal_connect_object (permission, "notify::allowed", G_CALLBACK (update_sensitivity), self, G_CONNECT_SWAPPED);
-  gtk_lock_button_set_permission (self->queue_lock_button, permission);
-  update_sensitivity (self);
+  gtk_lock_button_set_permission (self->queue_lock_button,
+                                  relais_client_get_queue_permission (relais_page_get_client (RELAIS_PAGE (self))));
 }
 
 static void
@@ -1122,9 +1115,11 @@ relais_page_status_constructed (GObject *object)
 
   client = relais_page_get_client (RELAIS_PAGE (self));
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "notify::queue-permission", G_CALLBACK (permission_cb), self,
+  g_signal_connect_object (client, "notify::queue-permission", G_CALLBACK (queue_permission_cb), self,
                            G_CONNECT_SWAPPED);
-  permission_cb (self);
+  g_signal_connect_object (client, "notify::can-manage-queue", G_CALLBACK (update_sensitivity), self,
+                           G_CONNECT_SWAPPED);
+  queue_permission_cb (self);
   client_changed_cb (self);
   self->tick_id = g_timeout_add_seconds (1, tick_cb, self);
   add_hook_entries (self);
@@ -1148,11 +1143,8 @@ relais_page_status_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->statistics, self);
   if (self->queue != NULL)
     g_signal_handlers_disconnect_by_data (self->queue, self);
-  if (self->permission != NULL)
-    g_signal_handlers_disconnect_by_data (self->permission, self);
   g_clear_object (&self->statistics);
   g_clear_object (&self->queue);
-  g_clear_object (&self->permission);
   g_clear_object (&self->uptime_label);
   gtk_widget_dispose_template (GTK_WIDGET (self), RELAIS_TYPE_PAGE_STATUS);
   G_OBJECT_CLASS (relais_page_status_parent_class)->dispose (object);

@@ -58,47 +58,17 @@ update_buttons (RelaisRelayEntryDialog *self)
 static void
 show_error (RelaisRelayEntryDialog *self, const char *message)
 {
-  const char *field = "";
-  const char *reason = message;
-  AdwEntryRow *row = NULL;
-  g_autofree char *prefix = g_strdup_printf ("%s: ", value_key (self->list));
+  static const char *const field_names[] = { "name", "value" };
+  const RelaisErrorField fields[] = {
+    { "Name", GTK_WIDGET (self->name_row) },
+    { value_key (self->list), GTK_WIDGET (self->value_row) },
+  };
+  const char *reason = NULL;
+  int culprit = relais_gui_show_field_error (self->error_label, fields, G_N_ELEMENTS (fields), message, &reason);
 
-  gtk_widget_remove_css_class (GTK_WIDGET (self->name_row), "error");
-  gtk_widget_remove_css_class (GTK_WIDGET (self->value_row), "error");
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->name_row), NULL);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->value_row), NULL);
-  g_clear_pointer (&self->error, g_free);
-  self->error_field = "";
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
-  if (message == NULL)
-    return;
-
-  if (g_str_has_prefix (message, "Name: "))
-    {
-      field = "name";
-      row = self->name_row;
-      reason = message + strlen ("Name: ");
-    }
-  else if (g_str_has_prefix (message, prefix))
-    {
-      field = "value";
-      row = self->value_row;
-      reason = message + strlen (prefix);
-    }
+  g_free (self->error);
   self->error = g_strdup (reason);
-  self->error_field = field;
-  if (row != NULL)
-    {
-      /* TRANSLATORS: a field of the dialog ("Address or subnet") and the daemon's reason for refusing it */
-      g_autofree char *text = g_strdup_printf (_("%s: %s"),
-                                               adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), reason);
-      gtk_widget_add_css_class (GTK_WIDGET (row), "error");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (row), reason);
-      gtk_label_set_text (self->error_label, text);
-      gtk_widget_grab_focus (GTK_WIDGET (row));
-    }
-  else
-    gtk_label_set_text (self->error_label, reason);
+  self->error_field = culprit >= 0 ? field_names[culprit] : "";
 }
 
 static void

@@ -38,24 +38,11 @@ struct _RelaisRelayHostDialog
 
 G_DEFINE_FINAL_TYPE (RelaisRelayHostDialog, relais_relay_host_dialog, ADW_TYPE_WINDOW)
 
+/* Shows the daemon's MESSAGE (NULL: none); "Field: reason" marks that field's row. */
 static void
-clear_error (RelaisRelayHostDialog *self)
+show_error (RelaisRelayHostDialog *self, const char *message)
 {
-  if (self->error_row != NULL)
-    {
-      gtk_widget_remove_css_class (self->error_row, "error");
-      gtk_widget_set_tooltip_text (self->error_row, NULL);
-    }
-  self->error_row = NULL;
-  g_clear_pointer (&self->error_field, g_free);
-  gtk_label_set_text (self->error_label, "");
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
-}
-
-static GtkWidget *
-row_for_field (RelaisRelayHostDialog *self, const char *field)
-{
-  const struct { const char *name; GtkWidget *row; } rows[] = {
+  const RelaisErrorField fields[] = {
     { "Name", GTK_WIDGET (self->name_row) },
     { "Server", GTK_WIDGET (self->server_row) },
     { "Port", GTK_WIDGET (self->port_row) },
@@ -64,38 +51,17 @@ row_for_field (RelaisRelayHostDialog *self, const char *field)
     { "Username", GTK_WIDGET (self->username_row) },
     { "Password", GTK_WIDGET (self->password_row) },
   };
+  int culprit = relais_gui_show_field_error (self->error_label, fields, G_N_ELEMENTS (fields), message, NULL);
 
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    if (g_strcmp0 (rows[i].name, field) == 0)
-      return rows[i].row;
-  return NULL;
+  self->error_row = culprit >= 0 ? fields[culprit].row : NULL;
+  g_free (self->error_field);
+  self->error_field = culprit >= 0 ? g_strdup (fields[culprit].key) : NULL;
 }
 
-/* Shows the daemon's MESSAGE; "Field: reason" marks that field's row. */
 static void
-show_error (RelaisRelayHostDialog *self, const char *message)
+clear_error (RelaisRelayHostDialog *self)
 {
-  const char *colon = strstr (message, ": ");
-  const char *reason = message;
-
-  clear_error (self);
-  if (colon != NULL)
-    {
-      g_autofree char *field = g_strndup (message, colon - message);
-      GtkWidget *row = row_for_field (self, field);
-
-      if (row != NULL)
-        {
-          self->error_row = row;
-          self->error_field = g_steal_pointer (&field);
-          reason = colon + 2;
-          gtk_widget_add_css_class (row, "error");
-          gtk_widget_set_tooltip_text (row, reason);
-          gtk_widget_grab_focus (row);
-        }
-    }
-  gtk_label_set_text (self->error_label, reason);
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
+  show_error (self, NULL);
 }
 
 static void

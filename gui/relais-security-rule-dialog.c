@@ -111,49 +111,20 @@ update_hint (RelaisSecurityRuleDialog *self)
 static void
 show_error (RelaisSecurityRuleDialog *self, const char *message)
 {
-  static const struct { const char *prefix; const char *field; } fields[] = {
-    { "Name: ", "name" }, { "List: ", "list" }, { "Type: ", "type" },
-    { "Value: ", "value" }, { "Action: ", "action" },
+  static const char *const field_names[] = { "name", "list", "type", "value", "action" };
+  const RelaisErrorField fields[] = {
+    { "Name", GTK_WIDGET (self->name_row) },
+    { "List", GTK_WIDGET (self->list_row) },
+    { "Type", GTK_WIDGET (self->type_row) },
+    { "Value", GTK_WIDGET (self->value_row) },
+    { "Action", GTK_WIDGET (self->action_row) },
   };
-  GtkWidget *rows[] = {
-    GTK_WIDGET (self->name_row), GTK_WIDGET (self->list_row), GTK_WIDGET (self->type_row),
-    GTK_WIDGET (self->value_row), GTK_WIDGET (self->action_row),
-  };
-  GtkWidget *row = NULL;
-  const char *reason = message;
+  const char *reason = NULL;
+  int culprit = relais_gui_show_field_error (self->error_label, fields, G_N_ELEMENTS (fields), message, &reason);
 
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    {
-      gtk_widget_remove_css_class (rows[i], "error");
-      gtk_widget_set_tooltip_text (rows[i], NULL);
-    }
-  g_clear_pointer (&self->error, g_free);
-  self->error_field = "";
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
-  if (message == NULL)
-    return;
-
-  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    if (g_str_has_prefix (message, fields[i].prefix))
-      {
-        row = rows[i];
-        self->error_field = fields[i].field;
-        reason = message + strlen (fields[i].prefix);
-        break;
-      }
+  g_free (self->error);
   self->error = g_strdup (reason);
-  if (row != NULL)
-    {
-      /* TRANSLATORS: a field of the rule dialog ("Value") and the daemon's reason for refusing it */
-      g_autofree char *text = g_strdup_printf (_("%s: %s"),
-                                               adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), reason);
-      gtk_widget_add_css_class (row, "error");
-      gtk_widget_set_tooltip_text (row, reason);
-      gtk_label_set_text (self->error_label, text);
-      gtk_widget_grab_focus (row);
-    }
-  else
-    gtk_label_set_text (self->error_label, reason);
+  self->error_field = culprit >= 0 ? field_names[culprit] : "";
 }
 
 static void

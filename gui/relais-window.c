@@ -111,14 +111,6 @@ update_connection (RelaisWindow *self)
 }
 
 static void
-permission_cb (RelaisWindow *self)
-{
-  g_signal_connect_object (relais_client_get_permission (self->client), "notify::allowed",
-                           G_CALLBACK (update_apply_bar), self, G_CONNECT_SWAPPED);
-  update_connection (self);
-}
-
-static void
 toast_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   RelaisWindow *self = RELAIS_WINDOW (widget);
@@ -279,9 +271,11 @@ relais_window_init (RelaisWindow *self)
   g_signal_connect_object (self->stack, "notify::visible-child", G_CALLBACK (visible_page_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "changed", G_CALLBACK (update_connection), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->client, "notify::permission", G_CALLBACK (permission_cb), self,
+  g_signal_connect_object (self->client, "notify::permission", G_CALLBACK (update_connection), self,
                            G_CONNECT_SWAPPED);
-  permission_cb (self);
+  g_signal_connect_object (self->client, "notify::can-edit", G_CALLBACK (update_apply_bar), self,
+                           G_CONNECT_SWAPPED);
+  update_connection (self);
   visible_page_cb (self);
 
   relais_test_hook_add_action ("window.state", G_OBJECT (self), hook_state, self);
