@@ -5,7 +5,6 @@ General page. Pages have their own test_gui_*.py modules."""
 
 import os
 import subprocess
-import time
 
 import relais_helpers as H
 
@@ -32,13 +31,12 @@ def test_general_shows_the_daemon_values(daemon, app):
     assert not state["banner"] and not state["dirty"] and not state["lock-visible"]
 
 
-def test_busctl_update_shows_in_the_app_within_a_second(daemon, app):
+def test_busctl_update_shows_in_the_open_app(daemon, app):
+    # How fast is measured by tests/bench/gui.py (no upper time bound here: it could flake)
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=daemon.bus_address)
-    start = time.monotonic()
     subprocess.run(["busctl", "--user", "call", H.BUS_NAME, H.OBJ_PATH, IFACE, "Update", "a{sv}b",
                     "1", "MaxRecipients", "u", "37", "false"], env=env, check=True, timeout=20)
-    app.wait_value("General.MaxRecipients", 37, timeout=1.0)
-    assert time.monotonic() - start < 1.0
+    app.wait_value("General.MaxRecipients", 37)
     # a list and a string too
     H.busctl(daemon.bus_address, "call", H.BUS_NAME, H.OBJ_PATH, IFACE, "Update", "a{sv}b",
              "2", "ExternalAdministrators", "as", "1", "admin@example.org",

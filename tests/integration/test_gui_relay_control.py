@@ -68,14 +68,14 @@ def test_lists_start_empty_and_editable(daemon, app):
 
 def test_busctl_additions_show_at_once(daemon, app):
     bctl(daemon, "AddTrustedNetwork", "ssb", "office", "192.0.2.0/24", "false")
-    wait_shown(app, "trusted", [("office", "192.0.2.0/24")], timeout=1.0)
+    wait_shown(app, "trusted", [("office", "192.0.2.0/24")])
     bctl(daemon, "AddRelayDomain", "ssb", "branch", "Branch.Example.ORG", "false")
-    wait_shown(app, "domains", [("branch", "branch.example.org")], timeout=1.0)   # as the daemon stores it
+    wait_shown(app, "domains", [("branch", "branch.example.org")])   # as the daemon stores it
     # an update and a removal over busctl too
     bctl(daemon, "UpdateTrustedNetwork", "sa{sv}b", "office", 1, "Network", "s", "192.0.2.128/25", "false")
-    wait_shown(app, "trusted", [("office", "192.0.2.128/25")], timeout=1.0)
+    wait_shown(app, "trusted", [("office", "192.0.2.128/25")])
     bctl(daemon, "RemoveRelayDomain", "sb", "branch", "false")
-    wait_shown(app, "domains", [], timeout=1.0)
+    wait_shown(app, "domains", [])
 
 
 def test_add_edit_remove_in_the_app_reach_the_daemon(daemon, app):

@@ -1,17 +1,22 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""How the Security page of relais-settings copes with many black/white
-rules: a real relaisd on a private session bus, the real app on a private
-Xvfb, driven through its test hook. For each size it prints how long the
-app takes to show the rules after ReplaceRules (from the D-Bus reply to the
-count shown), to show one more rule added, and to filter them down to one by
-value and back; and the app's resident memory. A benchmark, not a test: it
-prints figures and asserts nothing.
+"""relais-settings against a real relaisd on a private session bus, on a
+private Xvfb, driven through its test hook. Prints:
+- live updates: from the reply to a `busctl --user call ... General Update`
+  of MaxRecipients to the open app showing the new value, and from the app's
+  Apply to `busctl --user get-property` returning it (median and worst of N);
+- the Security page with many black/white rules: how long the app takes to
+  show them after ReplaceRules (from the D-Bus reply to the count shown), to
+  show one more rule added, to filter them down to one by value and back, and
+  the app's resident memory.
+A benchmark, not a test: it prints figures and asserts nothing.
 
-    tests/bench/gui-rules.py [--build build] [--sizes 10,1000,10000,50000]
+    tests/bench/gui.py [--build build] [--samples 20] [--sizes 10,1000,10000,50000]
 """
 import argparse
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +64,33 @@ def wait_count(app, total, shown, timeout=120):
     sys.exit("the app did not show %d/%d rules within %ds" % (shown, total, timeout))
 
 
+def busctl(bus, *args):
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=bus)
+    return subprocess.run(["busctl", "--user"] + [str(a) for a in args], env=env, check=True,
+                          capture_output=True, text=True, timeout=20).stdout
+
+
+def latencies(app, bus, samples):
+    """(busctl Update -> app shows, app Apply -> busctl get-property shows), in seconds."""
+    to_app, to_daemon = [], []
+    general = ("org.relais.Relais1", "/org/relais/Relais1", "org.relais.Relais1.General")
+    for i in range(samples):
+        value = 200 + i
+        busctl(bus, "call", *general, "Update", "a{sv}b", 1, "MaxRecipients", "u", value, "false")
+        t0 = time.monotonic()
+        while app.value("General.MaxRecipients") != value:
+            time.sleep(0.001)
+        to_app.append(time.monotonic() - t0)
+
+        app.set("General.MaxRecipients", value + 1000, "u")
+        t0 = time.monotonic()
+        app.action("win.apply")
+        while busctl(bus, "get-property", *general, "MaxRecipients").strip() != "u %d" % (value + 1000):
+            pass
+        to_daemon.append(time.monotonic() - t0)
+    return to_app, to_daemon
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -70,6 +102,7 @@ def rss_kib(pid):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
+    p.add_argument("--samples", type=int, default=20)
     p.add_argument("--sizes", default="10,1000,10000,50000")
     args = p.parse_args()
     build = os.path.abspath(args.build)
@@ -90,6 +123,12 @@ def main():
         app = G.App(work, xvfb.display, bus.address)
         request.addfinalizer(app.stop)
         H.wait_for(lambda: app.state()["connected"], 20, "the app to connect")
+        to_app, to_daemon = latencies(app, bus.address, args.samples)
+        for what, xs in (("busctl Update -> shown in the app", to_app),
+                         ("Apply in the app -> busctl get-property", to_daemon)):
+            print("%-42s median %6.1f ms, worst %6.1f ms (%d samples)"
+                  % (what, statistics.median(xs) * 1000, max(xs) * 1000, len(xs)))
+        print()
         app.show_page("security")
         print("%8s %12s %12s %12s %12s %10s" % ("rules", "shown (ms)", "+1 (ms)", "filter (ms)",
                                                "unfilter (ms)", "RSS (MiB)"))
