@@ -124,3 +124,19 @@ relais_gui_show_field_error (GtkLabel *label, const RelaisErrorField *fields, gu
     gtk_label_set_text (label, message);
   return culprit;
 }
+
+AdwMessageDialog *
+relais_gui_confirm_dialog (GtkWidget *widget, const char *heading, const char *body,
+                           const char *action_id, const char *action_label)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+  AdwMessageDialog *dialog =
+    ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, heading, body));
+
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), action_id, action_label, NULL);
+  adw_message_dialog_set_response_appearance (dialog, action_id, ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  gtk_window_set_modal (GTK_WINDOW (dialog), TRUE);
+  return dialog;
+}

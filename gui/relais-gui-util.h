@@ -19,6 +19,13 @@ void   relais_gui_toast_error       (GtkWidget *widget, const char *prefix, cons
 gboolean relais_gui_save_screenshot (GtkWidget *widget, const char *path, int *width, int *height,
                                      GError **error);
 
+/* A dialog asking before something is removed for good: HEADING, BODY
+ * (may be NULL), "cancel" (the default and on close) and ACTION_ID shown
+ * as ACTION_LABEL in the destructive style. The caller connects "response"
+ * and presents it; it is modal over WIDGET's window. */
+AdwMessageDialog *relais_gui_confirm_dialog (GtkWidget *widget, const char *heading, const char *body,
+                                             const char *action_id, const char *action_label);
+
 /* A field of a dialog as the daemon names it in its refusals. */
 typedef struct {
   const char *key;      /* "Name", "Network", "Recipients" */

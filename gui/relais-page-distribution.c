@@ -53,6 +53,7 @@ struct _RelaisPageDistribution
   GDBusProxy *proxy;          /* org.relais.Relais1.Distribution, NULL while not connected */
   gulong properties_id;
   GtkWindow *dialog;          /* the open host or rule dialog (weak) */
+  AdwMessageDialog *confirm;  /* the removal being confirmed (weak) */
 
   GCancellable *test_cancellable;
   char *test_name;            /* the host tested: "" for the single relay host */
@@ -365,10 +366,37 @@ host_test_clicked_cb (GtkButton *button, RelaisPageDistribution *self)
 }
 
 static void
+remove_response_cb (AdwMessageDialog *dialog, const char *response, RelaisPageDistribution *self)
+{
+  if (g_str_equal (response, "remove"))
+    list_call (self, g_object_get_data (G_OBJECT (dialog), "method"),
+               g_object_get_data (G_OBJECT (dialog), "parameters"));
+}
+
+/* Asks before METHOD (PARAMETERS) removes a host or a rule for good. */
+static void
+confirm_remove (RelaisPageDistribution *self, const char *heading, const char *body, const char *method,
+                GVariant *parameters)
+{
+  AdwMessageDialog *dialog = relais_gui_confirm_dialog (GTK_WIDGET (self), heading, body, "remove", _("_Remove"));
+
+  g_object_set_data (G_OBJECT (dialog), "method", (gpointer) method);
+  g_object_set_data_full (G_OBJECT (dialog), "parameters", g_variant_ref_sink (parameters),
+                          (GDestroyNotify) g_variant_unref);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_response_cb), self, 0);
+  g_set_weak_pointer (&self->confirm, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
 host_remove_clicked_cb (GtkButton *button, RelaisPageDistribution *self)
 {
-  list_call (self, "RemoveRelayHost",
-             g_variant_new ("(sb)", (const char *) g_object_get_data (G_OBJECT (button), "name"), TRUE));
+  const char *name = g_object_get_data (G_OBJECT (button), "name");
+  /* TRANSLATORS: %s is the name of a relay host */
+  g_autofree char *heading = g_strdup_printf (_("Remove the relay host “%s”?"), name);
+
+  confirm_remove (self, heading, _("A host that a rule still sends mail through cannot be removed: change or remove the rule first."),
+                  "RemoveRelayHost", g_variant_new ("(sb)", name, TRUE));
 }
 
 static char *
@@ -445,8 +473,11 @@ rule_row_activated_cb (AdwActionRow *row, RelaisPageDistribution *self)
 static void
 rule_remove_clicked_cb (GtkButton *button, RelaisPageDistribution *self)
 {
-  list_call (self, "RemoveRule", g_variant_new ("(ub)", GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "id")),
-                                                TRUE));
+  GtkWidget *row = gtk_widget_get_ancestor (GTK_WIDGET (button), ADW_TYPE_ACTION_ROW);
+
+  confirm_remove (self, _("Remove this rule?"),
+                  row != NULL ? adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)) : NULL, "RemoveRule",
+                  g_variant_new ("(ub)", GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "id")), TRUE));
 }
 
 static void
@@ -822,6 +853,24 @@ hook_click (gpointer data, GVariant *argument, GError **error)
   return g_variant_new_boolean (TRUE);
 }
 
+/* "Distribution.confirm" (s): answers the removal question ("remove" or
+ * "cancel"); returns its heading. */
+static GVariant *
+hook_confirm (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageDistribution *self = data;
+  g_autofree char *heading = NULL;
+
+  if (self->confirm == NULL || !g_variant_is_of_type (argument, G_VARIANT_TYPE_STRING))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "no removal is being confirmed");
+      return NULL;
+    }
+  heading = g_strdup (adw_message_dialog_get_heading (self->confirm));
+  adw_message_dialog_response (self->confirm, g_variant_get_string (argument, NULL));
+  return g_variant_new_string (heading);
+}
+
 /* "Distribution.close-dialog": Cancel. */
 static GVariant *
 hook_close_dialog (gpointer data, GVariant *argument, GError **error)
@@ -873,6 +922,7 @@ relais_page_distribution_constructed (GObject *object)
   relais_test_hook_add_action ("Distribution.edit-rule", object, hook_edit_rule, self);
   relais_test_hook_add_action ("Distribution.click", object, hook_click, self);
   relais_test_hook_add_action ("Distribution.close-dialog", object, hook_close_dialog, self);
+  relais_test_hook_add_action ("Distribution.confirm", object, hook_confirm, self);
 }
 
 static void
@@ -885,6 +935,7 @@ relais_page_distribution_dispose (GObject *object)
   if (self->dialog != NULL)
     gtk_window_destroy (self->dialog);
   g_clear_weak_pointer (&self->dialog);
+  g_clear_weak_pointer (&self->confirm);
   if (self->proxy != NULL)
     g_clear_signal_handler (&self->properties_id, self->proxy);
   g_clear_object (&self->proxy);

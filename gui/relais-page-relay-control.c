@@ -240,7 +240,6 @@ static void
 confirm_remove (EntryList *list, const char *name)
 {
   RelaisPageRelayControl *self = list_page (list);
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
   AdwMessageDialog *dialog;
   const char *body;
 
@@ -248,13 +247,9 @@ confirm_remove (EntryList *list, const char *name)
     body = _("Clients in this network will have to authenticate to relay mail.");
   else
     body = _("Mail for this domain will no longer be accepted for relay.");
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, NULL, body));
+  dialog = relais_gui_confirm_dialog (GTK_WIDGET (self), NULL, body, "remove", _("_Remove"));
   /* TRANSLATORS: %s is the name of a trusted network or relay domain entry */
   adw_message_dialog_format_heading (dialog, _("Remove “%s”?"), name);
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "remove", _("_Remove"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "name", g_strdup (name), g_free);
   g_signal_connect (dialog, "response", G_CALLBACK (confirm_response_cb), list);
   g_set_weak_pointer (&self->confirm, dialog);

@@ -533,14 +533,10 @@ remove_clicked_cb (RelaisPageSecurity *self)
 
   if (rule == NULL)
     return;
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent_window (self), NULL, NULL));
+  dialog = relais_gui_confirm_dialog (GTK_WIDGET (self), NULL, NULL, "remove", _("_Remove"));
   /* TRANSLATORS: %s is the name of a black/white rule */
   adw_message_dialog_format_heading (dialog, _("Remove the rule “%s”?"), rule->field[RULE_NAME]);
   adw_message_dialog_format_body (dialog, "%s: %s", rule_text (rule, RULE_TYPE), rule->field[RULE_VALUE]);
-  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "remove", _("_Remove"), NULL);
-  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (dialog, "cancel");
-  adw_message_dialog_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "name", g_strdup (rule->field[RULE_NAME]), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (confirm_response_cb), self, 0);
   g_set_weak_pointer (&self->confirm, dialog);

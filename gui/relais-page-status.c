@@ -630,23 +630,16 @@ queue_action_activated (GtkWidget *widget, const char *action_name, GVariant *pa
   else if (g_str_equal (action_name, "status.delete"))
     {
       RelaisQueueEntry *entry = find_entry (self, id);
-      GtkRoot *root = gtk_widget_get_root (widget);
       GtkWidget *dialog;
 
       if (self->confirm_dialog != NULL)
         gtk_window_destroy (GTK_WINDOW (self->confirm_dialog));
-      dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                       _("Delete this message?"), NULL);
+      dialog = GTK_WIDGET (relais_gui_confirm_dialog (GTK_WIDGET (self), _("Delete this message?"), NULL,
+                                                      "delete", _("_Delete")));
       adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
                                       _("The message %s from %s is removed from the queue for good; "
                                         "no bounce is sent."),
                                       id, entry != NULL && *entry->sender != '\0' ? entry->sender : "<>");
-      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), "delete",
-                                        _("_Delete"), NULL);
-      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete",
-                                                  ADW_RESPONSE_DESTRUCTIVE);
-      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-      adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
       g_object_set_data_full (G_OBJECT (dialog), "id", g_strdup (id), g_free);
       g_signal_connect_object (dialog, "response", G_CALLBACK (confirm_response_cb), self, 0);
       self->confirm_dialog = ADW_MESSAGE_DIALOG (dialog);

@@ -224,8 +224,12 @@ def test_a_relay_host_added_edited_and_removed_through_the_dialog(daemon, page):
     page.call("Distribution.close-dialog")
     wait_dialog_closed(page)
 
-    # remove, from the row's button
+    # remove, from the row's button, after a question (cancel keeps it)
     page.call("Distribution.click", ("remove", "head office"), "(ss)")
+    assert page.call("Distribution.confirm", "cancel") == "Remove the relay host “head office”?"
+    assert [h[0] for h in props(daemon)["RelayHosts"]] == ["head office"]
+    page.call("Distribution.click", ("remove", "head office"), "(ss)")
+    page.call("Distribution.confirm", "remove")
     H.wait_for(lambda: props(daemon)["RelayHosts"] == [], 5, "the host to be removed")
     page.wait_value("Distribution.relay-hosts", [])
 
@@ -290,11 +294,14 @@ def test_rules_through_the_dialog(daemon, page):
     page.wait_value("Distribution.rules", [("Mail from example.com", "Through brussels"),
                                            ("Mail from example.org, boss@example.net", "Through brussels")])
     page.call("Distribution.click", ("remove", "1"), "(ss)")
+    assert page.call("Distribution.confirm", "remove") == "Remove this rule?"
     H.wait_for(lambda: [r[0] for r in props(daemon)["Rules"]] == [2], 5, "rule 1 to go")
 
     # a host in use cannot go: the daemon's reason, nothing removed
     page.call("Distribution.click", ("remove", "brussels"), "(ss)")
+    page.call("Distribution.confirm", "remove")
     page.call("Distribution.click", ("remove", "zurich"), "(ss)")
+    page.call("Distribution.confirm", "remove")
     H.wait_for(lambda: [h[0] for h in props(daemon)["RelayHosts"]] == ["brussels"], 5, "zurich to go")
 
 
