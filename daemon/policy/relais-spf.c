@@ -357,8 +357,8 @@ expand (Spf *spf, const char *text, const char *domain, gboolean explanation, GE
         {
           guint64 n = 0;
 
-          while (g_ascii_isdigit (*q))
-            n = MIN (n * 10 + (guint64) (*q++ - '0'), 1000);
+          for (; g_ascii_isdigit (*q); q++)
+            n = MIN (n * 10 + (guint64) (*q - '0'), 1000);
           if (n == 0)
             {
               g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
@@ -1155,7 +1155,7 @@ append_pair (GString *out, const char *key, const char *value)
                   && value[strlen (value) - 1] != '.' && strstr (value, "..") == NULL;
 
   for (const char *p = value != NULL ? value : ""; atom && *p; p++)
-    atom = g_ascii_isalnum (*p) || strchr ("!#$%&'*+-/=?^_`{|}~.:", *p) != NULL;
+    atom = g_ascii_isalnum (*p) || strchr ("!#$%&'*+-/=?^_`{|}~.", *p) != NULL;
   g_string_append_printf (out, " %s=", key);
   if (atom)
     g_string_append (out, value);
