@@ -6,9 +6,10 @@
  * (G_RESOLVER_ERROR_NOT_FOUND, and the same message for record lookups), and
  * SPEC §4.4 answers them differently (550 5.7.25 only when the PTR lookup gave
  * NXDOMAIN). So each query is built and sent with glibc's resolver
- * (relais-dns-query.c: res_nmkquery, res_nsend; the system's /etc/resolv.conf, read again for each
- * check, like the rest of the daemon's lookups), and the answer's rcode and
- * records are read with ns_initparse (libresolv). Only DNS is asked, never
+ * (relais-dns-query.c: res_nmkquery, res_nsend; the system's
+ * /etc/resolv.conf, read again for each check, like the rest of the daemon's
+ * lookups), and the answer's rcode and records are read with ns_initparse
+ * (libresolv). Only DNS is asked, never
  * /etc/hosts: these checks are about what the world publishes.
  *
  * The blocking queries run in a GTask worker thread, which may return early on
