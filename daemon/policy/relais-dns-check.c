@@ -6,9 +6,10 @@
  * (G_RESOLVER_ERROR_NOT_FOUND, and the same message for record lookups), and
  * SPEC §4.4 answers them differently (550 5.7.25 only when the PTR lookup gave
  * NXDOMAIN). So each query is built and sent with glibc's resolver
- * (res_nmkquery, res_nsend: the system's /etc/resolv.conf, read again for each
- * check, like the rest of the daemon's lookups), and the answer's rcode and
- * records are read with ns_initparse (libresolv). Only DNS is asked, never
+ * (relais-dns-query.c: res_nmkquery, res_nsend; the system's
+ * /etc/resolv.conf, read again for each check, like the rest of the daemon's
+ * lookups), and the answer's rcode and records are read with ns_initparse
+ * (libresolv). Only DNS is asked, never
  * /etc/hosts: these checks are about what the world publishes.
  *
  * The blocking queries run in a GTask worker thread, which may return early on
@@ -27,10 +28,10 @@
 #include <resolv.h>
 #include <string.h>
 
+#include "relais-dns-query.h"
 #include "relais-networks.h"
 
 #define MAX_PTR_NAMES 10
-#define ANSWER_SIZE 65536
 
 static gint timeout_ms = RELAIS_DNS_CHECK_DEFAULT_TIMEOUT_MS;
 
@@ -59,96 +60,6 @@ relais_dns_result_to_string (RelaisDnsResult result)
     case RELAIS_DNS_UNCHECKED:
     default: return "unchecked";
     }
-}
-
-/* ---- one query (worker thread) ------------------------------------------ */
-
-/* Asks the DNS for NAME's records of TYPE. On FOUND, each answer of that type
- * is added to RECORDS (when not NULL): a GInetAddress for A and AAAA, the name
- * (lower case, no trailing dot) for PTR, nothing for other types. */
-static RelaisDnsResult
-query (res_state state, const char *name, int type, GPtrArray *records)
-{
-  guchar request[NS_PACKETSZ];
-  g_autofree guchar *answer = g_malloc (ANSWER_SIZE);
-  int request_len, answer_len, rcode;
-  ns_msg msg;
-  guint found = 0;
-
-  request_len = res_nmkquery (state, ns_o_query, name, ns_c_in, type, NULL, 0, NULL,
-                              request, sizeof request);
-  if (request_len < 0)
-    {
-      g_debug ("DNS %s (type %d): cannot build the query", name, type);
-      return RELAIS_DNS_NXDOMAIN;   /* not a name the DNS can hold */
-    }
-  answer_len = res_nsend (state, request, request_len, answer, ANSWER_SIZE);
-  if (answer_len < 0)
-    {
-      g_debug ("DNS %s (type %d): no answer from the name servers", name, type);
-      return RELAIS_DNS_TEMPFAIL;
-    }
-  if (ns_initparse (answer, answer_len, &msg) < 0)
-    {
-      g_debug ("DNS %s (type %d): malformed answer", name, type);
-      return RELAIS_DNS_TEMPFAIL;
-    }
-  rcode = ns_msg_getflag (msg, ns_f_rcode);
-  if (rcode == ns_r_nxdomain)
-    return RELAIS_DNS_NXDOMAIN;
-  if (rcode != ns_r_noerror)
-    {
-      g_debug ("DNS %s (type %d): rcode %d", name, type, rcode);
-      return RELAIS_DNS_TEMPFAIL;
-    }
-
-  for (int i = 0; i < ns_msg_count (msg, ns_s_an); i++)
-    {
-      ns_rr rr;
-
-      if (ns_parserr (&msg, ns_s_an, i, &rr) < 0)
-        {
-          g_debug ("DNS %s (type %d): malformed record", name, type);
-          return found > 0 ? RELAIS_DNS_FOUND : RELAIS_DNS_TEMPFAIL;
-        }
-      /* a CNAME chain comes with the target's records: count only TYPE */
-      if ((int) ns_rr_type (rr) != type || ns_rr_class (rr) != ns_c_in)
-        continue;
-      found++;
-      if (records == NULL)
-        continue;
-      if (type == ns_t_a && ns_rr_rdlen (rr) == 4)
-        g_ptr_array_add (records, g_inet_address_new_from_bytes (ns_rr_rdata (rr), G_SOCKET_FAMILY_IPV4));
-      else if (type == ns_t_aaaa && ns_rr_rdlen (rr) == 16)
-        g_ptr_array_add (records, g_inet_address_new_from_bytes (ns_rr_rdata (rr), G_SOCKET_FAMILY_IPV6));
-      else if (type == ns_t_ptr)
-        {
-          char target[NS_MAXDNAME];
-          gsize len;
-
-          if (dn_expand (ns_msg_base (msg), ns_msg_end (msg), ns_rr_rdata (rr), target, sizeof target) < 0)
-            continue;
-          len = strlen (target);
-          if (len > 0 && target[len - 1] == '.')
-            target[--len] = '\0';
-          if (len > 0)
-            g_ptr_array_add (records, g_ascii_strdown (target, (gssize) len));
-        }
-    }
-  return found > 0 ? RELAIS_DNS_FOUND : RELAIS_DNS_NO_RECORDS;
-}
-
-static gboolean
-open_resolver (struct __res_state *state)
-{
-  memset (state, 0, sizeof *state);
-  if (res_ninit (state) != 0)
-    {
-      g_debug ("DNS: cannot read the resolver configuration");
-      res_nclose (state);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* ---- the checks (worker thread) ----------------------------------------- */
@@ -202,7 +113,7 @@ host_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   gboolean tempfail = FALSE;
   RelaisDnsResult result = RELAIS_DNS_NO_RECORDS;
 
-  if (!open_resolver (&state))
+  if (!relais_dns_resolver_open (&state))
     {
       g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
       return;
@@ -218,7 +129,7 @@ host_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *can
           res_nclose (&state);
           return;
         }
-      one = query (&state, q->name, types[i].type, NULL);
+      one = relais_dns_query (&state, q->name, types[i].type, NULL);
       if (one == RELAIS_DNS_FOUND || one == RELAIS_DNS_NXDOMAIN)
         {
           result = one;   /* a name that does not exist has no record of any type */
@@ -262,12 +173,12 @@ client_name_worker (GTask *task, gpointer source, gpointer task_data, GCancellab
   RelaisDnsResult result;
   gboolean tempfail = FALSE;
 
-  if (!open_resolver (&state))
+  if (!relais_dns_resolver_open (&state))
     {
       g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
       return;
     }
-  result = query (&state, reverse, ns_t_ptr, names);
+  result = relais_dns_query (&state, reverse, ns_t_ptr, names);
   if (result != RELAIS_DNS_FOUND || names->len == 0)
     {
       res_nclose (&state);
@@ -286,7 +197,7 @@ client_name_worker (GTask *task, gpointer source, gpointer task_data, GCancellab
           res_nclose (&state);
           return;
         }
-      forward = query (&state, name, type, addresses);
+      forward = relais_dns_query (&state, name, type, addresses);
       if (forward == RELAIS_DNS_TEMPFAIL)
         tempfail = TRUE;
       for (guint k = 0; k < addresses->len; k++)

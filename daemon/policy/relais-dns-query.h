@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * One blocking DNS query through glibc's resolver (res_nmkquery, res_nsend,
+ * ns_initparse), shared by the policy's DNS checks (relais-dns-check.c) and
+ * the SPF evaluator (relais-spf.c). For worker threads only: it blocks for up
+ * to the resolver's own timeout. Only DNS is asked, never /etc/hosts.
+ *
+ * The answer tells a name that does not exist (NXDOMAIN) from a name without
+ * records of the type asked (NO_RECORDS) and both from a failed lookup
+ * (TEMPFAIL: SERVFAIL, no answer, a malformed answer). */
+#pragma once
+
+#include <gio/gio.h>
+#include <resolv.h>
+
+#include "relais-policy.h"
+
+G_BEGIN_DECLS
+
+/* Reads /etc/resolv.conf into STATE; FALSE (logged at debug level) when it
+ * cannot. Close with res_nclose. */
+gboolean        relais_dns_resolver_open (struct __res_state *state);
+
+/* Asks the DNS for NAME's records of TYPE (ns_t_a, ns_t_aaaa, ns_t_mx,
+ * ns_t_ptr, ns_t_txt). On FOUND, each answer of that type is added to RECORDS
+ * (when not NULL): a GInetAddress for A and AAAA; the name (lower case, no
+ * trailing dot) for PTR and MX (a null MX "." is left out); the strings of a
+ * TXT record joined together, as one char *. A name the DNS cannot hold is
+ * NXDOMAIN without a query. */
+RelaisDnsResult relais_dns_query (res_state state, const char *name, int type, GPtrArray *records);
+
+G_END_DECLS
