@@ -19,6 +19,8 @@
 
 #include "relais-gui-util.h"
 #include "relais-page-security.h"
+
+#include "relais-string-list.h"
 #include "relais-security-rule-dialog.h"
 #include "relais-test-hook.h"
 
@@ -155,6 +157,9 @@ struct _RelaisPageSecurity
   GtkSpinButton *max_nonexistent_spin;
   AdwActionRow *max_junk_row;
   GtkSpinButton *max_junk_spin;
+  AdwActionRow *dnsbl_row;
+  GtkSwitch *dnsbl_switch;
+  RelaisStringList *dnsbl_zones_list;
 
   GtkSearchEntry *search_entry;
   GtkDropDown *list_filter;
@@ -1111,6 +1116,20 @@ hook_show_blocked (gpointer data, GVariant *argument, GError **error)
   return g_variant_new_boolean (TRUE);
 }
 
+/* Types a zone ("zone" or "zone=filter") into the zones' entry row and adds
+ * it, as the user does; answers the list's strings. */
+static GVariant *
+hook_add_dnsbl_zone (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+  g_auto (GStrv) items = NULL;
+
+  relais_string_list_set_pending (self->dnsbl_zones_list, g_variant_get_string (argument, NULL));
+  relais_string_list_take_pending (self->dnsbl_zones_list);
+  items = relais_string_list_get_items (self->dnsbl_zones_list);
+  return g_variant_new_strv ((const char *const *) items, -1);
+}
+
 static void
 register_hooks (RelaisPageSecurity *self)
 {
@@ -1127,6 +1146,7 @@ register_hooks (RelaisPageSecurity *self)
   relais_test_hook_add_probe ("Security.blocked", owner, probe_blocked, NULL, self);
   relais_test_hook_add_probe ("Security.whitelist-skips", owner, probe_skips, NULL, self);
   relais_test_hook_add_action ("Security.rule-row", owner, hook_rule_row, self);
+  relais_test_hook_add_action ("Security.add-dnsbl-zone", owner, hook_add_dnsbl_zone, self);
   relais_test_hook_add_action ("Security.select-rule", owner, hook_select_rule, self);
   relais_test_hook_add_action ("Security.add-rule", owner, hook_add_rule, self);
   relais_test_hook_add_action ("Security.edit-rule", owner, hook_edit_rule, self);
@@ -1137,6 +1157,49 @@ register_hooks (RelaisPageSecurity *self)
   relais_test_hook_add_action ("Security.refresh-blocked", owner, hook_refresh_blocked, self);
   relais_test_hook_add_action ("Security.unblock", owner, hook_unblock, self);
   relais_test_hook_add_action ("Security.show-blocked", owner, hook_show_blocked, self);
+}
+
+/* ---------------------------------------------------------- DNSBL zones */
+
+/* DnsblZones (a(ss): zone, answer filter) edited as one string per zone:
+ * "zone", or "zone=filter" for a zone whose filter is not empty. The daemon
+ * validates both parts and names DnsblZones when one is wrong. */
+static GVariant *
+dnsbl_zones_get_value (GtkWidget *control)
+{
+  g_auto (GStrv) items = relais_string_list_get_items (RELAIS_STRING_LIST (control));
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ss)"));
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (items[i], "=", 2);
+
+      g_variant_builder_add (&builder, "(ss)", g_strstrip (parts[0]), parts[1] != NULL ? g_strstrip (parts[1]) : "");
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static void
+dnsbl_zones_set_value (GtkWidget *control, GVariant *value)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) items = NULL;
+  GVariantIter iter;
+  const char *zone, *filter;
+
+  if (value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE ("a(ss)")))
+    {
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_next (&iter, "(&s&s)", &zone, &filter))
+        {
+          g_autofree char *item = *filter != '\0' ? g_strconcat (zone, "=", filter, NULL) : g_strdup (zone);
+
+          g_strv_builder_add (builder, item);
+        }
+    }
+  items = g_strv_builder_end (builder);
+  relais_string_list_set_items (RELAIS_STRING_LIST (control), (const char *const *) items);
 }
 
 /* ---------------------------------------------------------- the class */
@@ -1181,6 +1244,9 @@ relais_page_security_constructed (GObject *object)
   add_limit (form, "BlockNonexistentRecipients", self->block_nonexistent_switch, self->block_nonexistent_row,
              "MaxNonexistentRecipients", self->max_nonexistent_spin, self->max_nonexistent_row);
   relais_form_add_spin (form, "MaxJunkCommands", self->max_junk_spin, GTK_WIDGET (self->max_junk_row));
+  SWITCH ("Dnsbl", dnsbl);
+  relais_form_add_custom (form, "DnsblZones", GTK_WIDGET (self->dnsbl_zones_list), GTK_WIDGET (self->dnsbl_zones_list),
+                          dnsbl_zones_get_value, dnsbl_zones_set_value, "changed");
 #undef SWITCH
 
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
@@ -1233,6 +1299,7 @@ relais_page_security_class_init (RelaisPageSecurityClass *klass)
   object_class->dispose = relais_page_security_dispose;
   object_class->finalize = relais_page_security_finalize;
 
+  g_type_ensure (RELAIS_TYPE_STRING_LIST);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/relais/Settings/relais-page-security.ui");
 #define CHILD(name) gtk_widget_class_bind_template_child (widget_class, RelaisPageSecurity, name)
 #define ROW(name) CHILD (name##_row)
@@ -1251,6 +1318,7 @@ relais_page_security_class_init (RelaisPageSecurityClass *klass)
   ROW (block_nonexistent); CHILD (block_nonexistent_switch);
   ROW (max_nonexistent); CHILD (max_nonexistent_spin);
   ROW (max_junk); CHILD (max_junk_spin);
+  ROW (dnsbl); CHILD (dnsbl_switch); CHILD (dnsbl_zones_list);
   CHILD (search_entry);
   CHILD (list_filter);
   CHILD (rules_view);

@@ -9,7 +9,9 @@
 
 #include "relais-error.h"
 
-typedef enum { KIND_BOOL, KIND_UINT } SettingKind;
+typedef enum { KIND_BOOL, KIND_UINT, KIND_DNSBL_ZONES } SettingKind;
+
+#define MAX_DNSBL_ZONES 32
 
 typedef struct {
   const char *name;             /* D-Bus property name */
@@ -20,6 +22,7 @@ typedef struct {
 
 #define BOOL_SETTING(name, field) { name, KIND_BOOL, G_STRUCT_OFFSET (RelaisConfig, field), 0, 0 }
 #define UINT_SETTING(name, field, min, max) { name, KIND_UINT, G_STRUCT_OFFSET (RelaisConfig, field), min, max }
+#define ZONES_SETTING(name, field) { name, KIND_DNSBL_ZONES, G_STRUCT_OFFSET (RelaisConfig, field), 0, 0 }
 
 static const SecuritySetting settings[] = {
   BOOL_SETTING ("RejectNonFqdnSender", reject_non_fqdn_sender),
@@ -37,7 +40,57 @@ static const SecuritySetting settings[] = {
   BOOL_SETTING ("BlockNonexistentRecipients", block_nonexistent_recipients),
   UINT_SETTING ("MaxNonexistentRecipients", max_nonexistent_recipients, 1, 100000),
   UINT_SETTING ("MaxJunkCommands", max_junk_commands, 1, 100000),
+  BOOL_SETTING ("Dnsbl", dnsbl),
+  ZONES_SETTING ("DnsblZones", dnsbl_zones),
 };
+
+/* a(ss) of (zone, filter): each validated (relais-dnsbl.h), zones unique. */
+static gboolean
+set_dnsbl_zones (GVariant *value, const char *property, GPtrArray **out, GError **error)
+{
+  g_autoptr (GPtrArray) zones = NULL;
+  GVariantIter iter;
+  const char *zone, *filter;
+
+  if (!relais_config_check_type (value, property, G_VARIANT_TYPE ("a(ss)"), error))
+    return FALSE;
+  if (g_variant_n_children (value) > MAX_DNSBL_ZONES)
+    return relais_config_invalid (error, property, "at most %d zones", MAX_DNSBL_ZONES);
+  zones = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dnsbl_zone_free);
+  g_variant_iter_init (&iter, value);
+  while (g_variant_iter_next (&iter, "(&s&s)", &zone, &filter))
+    {
+      RelaisDnsblZone *z = relais_dnsbl_zone_new (property, zone, filter, error);
+
+      if (z == NULL)
+        return FALSE;
+      for (guint i = 0; i < zones->len; i++)
+        if (g_str_equal (((RelaisDnsblZone *) zones->pdata[i])->zone, z->zone))
+          {
+            relais_config_invalid (error, property, "zone '%s' is listed twice", z->zone);
+            relais_dnsbl_zone_free (z);
+            return FALSE;
+          }
+      g_ptr_array_add (zones, z);
+    }
+  g_ptr_array_unref (*out);
+  *out = g_steal_pointer (&zones);
+  return TRUE;
+}
+
+static GVariant *
+dnsbl_zones_to_variant (GPtrArray *zones)
+{
+  g_auto (GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ss)"));
+
+  for (guint i = 0; i < zones->len; i++)
+    {
+      const RelaisDnsblZone *z = zones->pdata[i];
+
+      g_variant_builder_add (&b, "(ss)", z->zone, z->filter);
+    }
+  return g_variant_builder_end (&b);
+}
 
 static gboolean
 apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
@@ -50,6 +103,8 @@ apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
         continue;
       if (s->kind == KIND_BOOL)
         return relais_config_set_bool (value, key, G_STRUCT_MEMBER_P (c, s->offset), error);
+      if (s->kind == KIND_DNSBL_ZONES)
+        return set_dnsbl_zones (value, key, G_STRUCT_MEMBER_P (c, s->offset), error);
       return relais_config_set_uint (value, key, s->min, s->max, G_STRUCT_MEMBER_P (c, s->offset), error);
     }
   g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
@@ -75,6 +130,8 @@ relais_config_security_to_variant (const RelaisConfig *c)
 
       if (s->kind == KIND_BOOL)
         g_variant_builder_add (&b, "{sv}", s->name, g_variant_new_boolean (*(const gboolean *) field));
+      else if (s->kind == KIND_DNSBL_ZONES)
+        g_variant_builder_add (&b, "{sv}", s->name, dnsbl_zones_to_variant (*(GPtrArray *const *) field));
       else
         g_variant_builder_add (&b, "{sv}", s->name, g_variant_new_uint32 (*(const guint *) field));
     }

@@ -203,6 +203,7 @@ relais_config_new_default (void)
   config->reject_unauthorized_pipelining = TRUE;
   config->max_nonexistent_recipients = RELAIS_DEFAULT_MAX_NONEXISTENT_RECIPIENTS;
   config->max_junk_commands = RELAIS_DEFAULT_MAX_JUNK_COMMANDS;
+  config->dnsbl_zones = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dnsbl_zone_free);
   return config;
 }
 
@@ -231,6 +232,7 @@ relais_config_unref (RelaisConfig *config)
   g_ptr_array_unref (config->trusted_networks);
   g_ptr_array_unref (config->relay_domains);
   relais_rule_set_unref (config->security_rules);
+  g_ptr_array_unref (config->dnsbl_zones);
   g_free (config);
 }
 
@@ -278,6 +280,7 @@ relais_config_copy (const RelaisConfig *config)
   for (guint i = 0; i < config->relay_domains->len; i++)
     g_ptr_array_add (copy->relay_domains, relais_relay_domain_copy (config->relay_domains->pdata[i]));
   copy->security_rules = relais_rule_set_ref (config->security_rules);   /* immutable: shared */
+  copy->dnsbl_zones = g_ptr_array_ref (config->dnsbl_zones);               /* immutable: shared */
   return copy;
 }
 

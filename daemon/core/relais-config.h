@@ -9,6 +9,7 @@
 
 #include <gio/gio.h>
 
+#include "relais-dnsbl.h"
 #include "relais-rules.h"
 
 G_BEGIN_DECLS
@@ -108,6 +109,8 @@ typedef struct {
   gboolean block_nonexistent_recipients;   /* block past N 550 5.1.1 until local midnight */
   guint max_nonexistent_recipients;
   guint max_junk_commands;                 /* per session: past it 421 4.7.0 and close */
+  gboolean dnsbl;                          /* SPEC §4.2: 554 5.7.1 for a listed client */
+  GPtrArray *dnsbl_zones;                  /* of RelaisDnsblZone*, in order; immutable, shared; never NULL */
 } RelaisConfig;
 
 /* Defaults from SPEC §1. */
@@ -231,7 +234,8 @@ void           relais_account_free (RelaisAccount *account);
  * LimitConnectionRate (b), MaxConnectionsPerMinute (u 1..100000);
  * RejectUnauthorizedPipelining, RejectNonFqdnHelo, RejectUnknownHelo (b);
  * BlockNonexistentRecipients (b), MaxNonexistentRecipients (u 1..100000);
- * MaxJunkCommands (u 1..100000). All checked together, all or nothing, like
+ * MaxJunkCommands (u 1..100000); Dnsbl (b), DnsblZones (a(ss): zone, answer
+ * filter, at most 32, see relais-dnsbl.h). All checked together, all or nothing, like
  * relais_config_apply_general(). */
 RelaisConfig *relais_config_apply_security (const RelaisConfig *base, GVariant *changes, GError **error);
 GVariant     *relais_config_security_to_variant (const RelaisConfig *config);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "relais-dns-query.h"
+#include "relais-dnsbl.h"
 #include "relais-networks.h"
 
 #define MAX_PTR_NAMES 10
@@ -65,9 +66,11 @@ relais_dns_result_to_string (RelaisDnsResult result)
 /* ---- the checks (worker thread) ----------------------------------------- */
 
 typedef struct {
-  char *name;                  /* host check: the ASCII name */
+  char *name;                  /* host check: the ASCII name; DNSBL: the query name */
   RelaisDnsCheckFlags flags;
   GInetAddress *address;       /* client-name check */
+  RelaisDnsblZone *zone;       /* DNSBL: borrowed from ZONES */
+  GPtrArray *zones;            /* DNSBL: holds ZONE */
 } Query;
 
 static void
@@ -75,6 +78,7 @@ query_free (Query *q)
 {
   g_free (q->name);
   g_clear_object (&q->address);
+  g_clear_pointer (&q->zones, g_ptr_array_unref);
   g_free (q);
 }
 
@@ -212,6 +216,40 @@ client_name_worker (GTask *task, gpointer source, gpointer task_data, GCancellab
   res_nclose (&state);
   g_task_return_pointer (task, answer_new (tempfail ? RELAIS_DNS_TEMPFAIL : RELAIS_DNS_NO_RECORDS, NULL),
                          (GDestroyNotify) answer_free);
+}
+
+/* One DNSBL zone: FOUND when an A answer is one its filter counts,
+ * TEMPFAIL when the lookup failed, else NO_RECORDS. */
+static void
+dnsbl_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Query *q = task_data;
+  struct __res_state state;
+  g_autoptr(GPtrArray) answers = g_ptr_array_new_with_free_func (g_object_unref);
+  RelaisDnsResult result = RELAIS_DNS_NO_RECORDS;
+
+  if (!relais_dns_resolver_open (&state))
+    {
+      g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
+      return;
+    }
+  switch (relais_dns_query (&state, q->name, ns_t_a, answers))
+    {
+    case RELAIS_DNS_TEMPFAIL:
+      result = RELAIS_DNS_TEMPFAIL;
+      break;
+    case RELAIS_DNS_FOUND:
+      for (guint i = 0; i < answers->len && result != RELAIS_DNS_FOUND; i++)
+        if (relais_dnsbl_zone_matches (q->zone, g_ptr_array_index (answers, i)))
+          result = RELAIS_DNS_FOUND;
+      if (result != RELAIS_DNS_FOUND)
+        g_debug ("DNSBL %s: answers outside the filter '%s'", q->name, q->zone->filter);
+      break;
+    default:
+      break;
+    }
+  res_nclose (&state);
+  g_task_return_pointer (task, answer_new (result, NULL), (GDestroyNotify) answer_free);
 }
 
 /* ---- timeout and cancellation (caller's main context) ------------------- */
@@ -408,4 +446,106 @@ RelaisDnsResult
 relais_dns_check_client_name_finish (GAsyncResult *result, char **confirmed_name, GError **error)
 {
   return finish (result, relais_dns_check_client_name_async, confirmed_name, error);
+}
+
+/* ---- DNSBL: one check per zone, in parallel ------------------------------ */
+
+typedef struct {
+  GPtrArray *zones;
+  RelaisDnsResult *results;    /* per zone, in ZONES' order */
+  guint pending;
+  GError *error;               /* the first error (cancellation) */
+} DnsblCheck;
+
+static void
+dnsbl_check_free (DnsblCheck *check)
+{
+  g_ptr_array_unref (check->zones);
+  g_free (check->results);
+  g_clear_error (&check->error);
+  g_free (check);
+}
+
+typedef struct {
+  GTask *task;                 /* the caller's, one reference per zone */
+  guint index;
+} DnsblZoneCall;
+
+static void
+dnsbl_zone_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  DnsblZoneCall *call = user_data;
+  g_autoptr(GTask) task = call->task;
+  DnsblCheck *check = g_task_get_task_data (task);
+  GError *error = NULL;
+  RelaisDnsResult answer = finish (result, dnsbl_worker, NULL, &error);
+  const RelaisDnsblZone *found = NULL, *failed = NULL;
+
+  if (error != NULL && check->error == NULL)
+    check->error = error;
+  else
+    g_clear_error (&error);
+  check->results[call->index] = answer;
+  g_free (call);
+  if (--check->pending > 0)
+    return;
+  if (check->error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&check->error));
+      return;
+    }
+  for (guint i = 0; i < check->zones->len && found == NULL; i++)
+    if (check->results[i] == RELAIS_DNS_FOUND)
+      found = check->zones->pdata[i];
+    else if (check->results[i] == RELAIS_DNS_TEMPFAIL && failed == NULL)
+      failed = check->zones->pdata[i];
+  if (found != NULL)
+    g_task_return_pointer (task, answer_new (RELAIS_DNS_FOUND, g_strdup (found->zone)), (GDestroyNotify) answer_free);
+  else if (failed != NULL)
+    g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, g_strdup (failed->zone)),
+                           (GDestroyNotify) answer_free);
+  else
+    g_task_return_pointer (task, answer_new (RELAIS_DNS_NO_RECORDS, NULL), (GDestroyNotify) answer_free);
+}
+
+void
+relais_dns_check_dnsbl_async (GInetAddress *client, GPtrArray *zones, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  DnsblCheck *check;
+
+  g_return_if_fail (G_IS_INET_ADDRESS (client));
+  g_return_if_fail (zones != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, relais_dns_check_dnsbl_async);
+  if (zones->len == 0)
+    {
+      g_task_return_pointer (task, answer_new (RELAIS_DNS_NO_RECORDS, NULL), (GDestroyNotify) answer_free);
+      return;
+    }
+  check = g_new0 (DnsblCheck, 1);
+  check->zones = g_ptr_array_ref (zones);
+  check->results = g_new0 (RelaisDnsResult, zones->len);
+  check->pending = zones->len;
+  g_task_set_task_data (task, check, (GDestroyNotify) dnsbl_check_free);
+  for (guint i = 0; i < zones->len; i++)
+    {
+      Query *q = g_new0 (Query, 1);
+      DnsblZoneCall *call = g_new0 (DnsblZoneCall, 1);
+
+      q->zone = zones->pdata[i];
+      q->zones = g_ptr_array_ref (zones);
+      q->name = relais_dnsbl_query_name (client, q->zone->zone);
+      call->task = g_object_ref (task);
+      call->index = i;
+      start_check (q, dnsbl_worker, dnsbl_worker, cancellable, dnsbl_zone_done_cb, call);
+    }
+}
+
+RelaisDnsResult
+relais_dns_check_dnsbl_finish (GAsyncResult *result, char **zone, GError **error)
+{
+  return finish (result, relais_dns_check_dnsbl_async, zone, error);
 }

@@ -55,6 +55,17 @@ void            relais_dns_check_client_name_async (GInetAddress *address, GCanc
 RelaisDnsResult relais_dns_check_client_name_finish (GAsyncResult *result, char **confirmed_name,
                                                      GError **error);
 
+/* Whether CLIENT is listed in the DNSBL ZONES (of RelaisDnsblZone*,
+ * relais-dnsbl.h; referenced until done), asked in parallel, an A query of
+ * relais_dnsbl_query_name() each, its own timeout each: FOUND when a zone
+ * answers an address its filter counts, that zone (the first in ZONES' order)
+ * in ZONE; TEMPFAIL when none lists the client and a zone's lookup failed,
+ * that zone in ZONE; otherwise NO_RECORDS (NXDOMAIN, or answers outside the
+ * filter), ZONE NULL. An IPv4-mapped IPv6 client is asked as IPv4. */
+void            relais_dns_check_dnsbl_async (GInetAddress *client, GPtrArray *zones, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+RelaisDnsResult relais_dns_check_dnsbl_finish (GAsyncResult *result, char **zone, GError **error);
+
 /* "found", "nxdomain", "no-records", "tempfail", "unchecked": for logs and traces. */
 const char     *relais_dns_result_to_string (RelaisDnsResult result);
 

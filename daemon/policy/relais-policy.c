@@ -837,6 +837,94 @@ check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
     }
 }
 
+/* The first whitelist rule of type IP or IP/subnet matching the client: the
+ * whitelist rows of SPEC §4.1 that skip the DNSBL (sender, recipient and
+ * domain rules do not). */
+static const RelaisSecurityRule *
+client_whitelist (const RelaisConfig *config, const RelaisPolicyFacts *facts)
+{
+  if (config->security_rules == NULL || facts->client_inet == NULL)
+    return NULL;
+  return relais_rule_set_match_client (config->security_rules, RELAIS_RULE_LIST_WHITE, facts->client_inet);
+}
+
+/* SPEC §4.2 DNSBL, on an accepted recipient (relay control and the
+ * black/white rules first: a refusal there stands, and a client that may not
+ * relay costs no lookups). Who is never refused by it:
+ * - an authenticated client: submission from a laptop on a dynamic address
+ *   (which DNSBLs list as "end-user space") must keep working;
+ * - a trusted network (SPEC §3): the administrator said these hosts are ours;
+ * - a client matching an IP or IP/subnet whitelist rule (SPEC §4.1 table).
+ * Loopback clients get no exemption of their own: a local program is exempt
+ * when it authenticates or when the administrator lists loopback as a trusted
+ * network, and asking costs nothing, since a DNSBL never lists 127.0.0.1
+ * (RFC 5782 §5 reserves 127.0.0.2 as the test entry every list must hold,
+ * which lets an administrator check the setup from the machine itself). */
+static void
+check_dnsbl (const RelaisConfig *config, const RelaisPolicyFacts *facts, guint mark, RelaisVerdict *verdict)
+{
+  const RelaisSecurityRule *white;
+  g_autofree char *owned = NULL;
+  g_autofree char *owned_exempt = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *rule = NULL;
+  const char *client = client_text (facts, &owned);
+  const char *exempt = host_checks_exemption (facts, &owned_exempt);
+  const char *zone = facts->dnsbl_zone != NULL ? facts->dnsbl_zone : "";
+
+  if (!config->dnsbl)
+    {
+      step (facts, "dnsbl", FALSE, "off");
+      return;
+    }
+  if (config->dnsbl_zones == NULL || config->dnsbl_zones->len == 0)
+    {
+      step (facts, "dnsbl", FALSE, "no zones configured");
+      return;
+    }
+  if (exempt != NULL)
+    {
+      step (facts, "dnsbl", FALSE, "skipped: %s", exempt);
+      return;
+    }
+  if (facts->client_inet == NULL)
+    {
+      step (facts, "dnsbl", FALSE, "client address unknown: not checked");
+      return;
+    }
+  white = client_whitelist (config, facts);
+  if (white != NULL)
+    {
+      step (facts, "dnsbl", FALSE, "skipped: whitelist rule '%s'", white->name);
+      return;
+    }
+  switch (facts->dnsbl_dns)
+    {
+    case RELAIS_DNS_UNCHECKED:
+      ask_lookup (facts, mark, verdict, RELAIS_POLICY_LOOKUP_DNSBL);
+      break;
+    case RELAIS_DNS_FOUND:
+      step (facts, "dnsbl", TRUE, "[%s] listed in %s", client, zone);
+      text = g_strdup_printf ("Service unavailable; client [%s] blocked using %s", client, zone);
+      rule = g_strconcat ("dnsbl:", zone, NULL);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 554, "5.7.1", "dnsbl", rule, text);
+      break;
+    case RELAIS_DNS_TEMPFAIL:
+      step (facts, "dnsbl", TRUE, "[%s] in %s: %s", client, zone, dns_text (RELAIS_DNS_TEMPFAIL));
+      text = g_strdup_printf ("Service unavailable; client [%s]: temporary DNS failure looking up %s, "
+                              "try again later", client, zone);
+      rule = g_strconcat ("dnsbl-tempfail:", zone, NULL);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 451, "4.7.1", "dnsbl", rule, text);
+      break;
+    case RELAIS_DNS_NXDOMAIN:
+    case RELAIS_DNS_NO_RECORDS:
+    default:
+      step (facts, "dnsbl", FALSE, "[%s] not listed in %u zone%s", client, config->dnsbl_zones->len,
+            config->dnsbl_zones->len == 1 ? "" : "s");
+      break;
+    }
+}
+
 void
 relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                           RelaisVerdict *verdict)
@@ -904,6 +992,10 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
           return;
         }
     }
+
+  check_dnsbl (config, facts, mark, verdict);
+  if (verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_LOOKUP)
+    return;
 
   ip_white = ip_whitelist (config, facts);
   check_sender_domain (config, facts, ip_white, mark, verdict, &credited);

@@ -61,6 +61,10 @@ typedef struct {
   RelaisDnsResult helo_dns;     /* A, AAAA or MX of HELO */
   RelaisDnsResult client_name_dns;   /* PTR of the client address, confirmed forward */
   RelaisDnsResult sender_domain_dns; /* MX, A or AAAA of the sender's domain */
+  RelaisDnsResult dnsbl_dns;    /* the client in the DNSBL zones (relais_dns_check_dnsbl_async): FOUND
+                                 * listed in dnsbl_zone; TEMPFAIL dnsbl_zone failed, none listed;
+                                 * NO_RECORDS (or NXDOMAIN) listed nowhere */
+  const char *dnsbl_zone;       /* FOUND, TEMPFAIL: the zone */
   /* Per client address counters (relais-anvil.h), this connection / message /
    * recipient included. */
   guint connections_now;        /* simultaneous connections */
@@ -95,6 +99,7 @@ typedef enum {
   RELAIS_POLICY_LOOKUP_HELO,          /* helo_dns: A, AAAA or MX of facts->helo */
   RELAIS_POLICY_LOOKUP_CLIENT_NAME,   /* client_name_dns: PTR of the client, confirmed forward */
   RELAIS_POLICY_LOOKUP_SENDER_DOMAIN, /* sender_domain_dns: MX, A or AAAA of the sender's domain */
+  RELAIS_POLICY_LOOKUP_DNSBL,         /* dnsbl_dns, dnsbl_zone: the client in config->dnsbl_zones */
 } RelaisPolicyLookup;
 
 typedef struct {
@@ -190,6 +195,11 @@ void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFac
  * verdict->whitelist and overrides the blacklist; without one, the first
  * blacklist rule matching the client, the sender or the recipient gives 554
  * 5.7.1 "Access denied" ("blacklist") or DISCARD, rule "blacklist:NAME".
+ * Then Dnsbl (SPEC §4.2; asks for RELAIS_POLICY_LOOKUP_DNSBL; skipped by a
+ * whitelist rule of type IP or IP/subnet matching the client, for an
+ * authenticated client and for a trusted network): listed 554 5.7.1
+ * "Service unavailable; client [IP] blocked using ZONE" (rule "dnsbl:ZONE"),
+ * a failed lookup 451 4.7.1 (rule "dnsbl-tempfail:ZONE"), reason "dnsbl".
  * Then RejectUnknownSenderDomain (skipped by an IP whitelist rule; not for
  * the null sender, an address literal, or a recipient accepted as a local
  * account or postmaster; asks for RELAIS_POLICY_LOOKUP_SENDER_DOMAIN):

@@ -236,6 +236,15 @@ relais_dbus_security_sync (RelaisSecurity *skeleton, const RelaisConfig *c)
   relais_security_set_block_nonexistent_recipients (skeleton, c->block_nonexistent_recipients);
   relais_security_set_max_nonexistent_recipients (skeleton, c->max_nonexistent_recipients);
   relais_security_set_max_junk_commands (skeleton, c->max_junk_commands);
+  relais_security_set_dnsbl (skeleton, c->dnsbl);
+  {
+    g_autoptr (GVariant) all = relais_config_security_to_variant (c);
+    g_autoptr (GVariant) zones = g_variant_lookup_value (all, "DnsblZones", G_VARIANT_TYPE ("a(ss)"));
+    GVariant *old = relais_security_get_dnsbl_zones (skeleton);
+
+    if (old == NULL || !g_variant_equal (old, zones))
+      relais_security_set_dnsbl_zones (skeleton, zones);
+  }
 
   if (g_object_get_data (G_OBJECT (skeleton), SYNCED_RULES_KEY) != c->security_rules)
     {

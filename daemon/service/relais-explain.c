@@ -392,6 +392,9 @@ typedef struct {
   RelaisDnsResult helo_dns;          /* kept for the session, like the session's */
   RelaisDnsResult client_name_dns;
   RelaisDnsResult sender_domain_dns; /* kept for the transaction */
+  RelaisDnsResult dnsbl_dns;         /* kept for the session, like the session's */
+  char *dnsbl_zone;
+  RelaisPolicyLookup lookup;         /* the lookup under way */
 
   Stage stage;
   guint rcpt;                        /* the recipient being decided */
@@ -414,6 +417,7 @@ explain_free (Explain *ex)
   g_free (ex->last_reply);
   g_clear_object (&ex->cancellable);
   g_free (ex->lookup_what);
+  g_free (ex->dnsbl_zone);
   g_free (ex);
 }
 
@@ -427,6 +431,8 @@ base_facts (Explain *ex, RelaisPolicyFacts *facts)
   facts->helo = ex->envelope->helo;
   facts->helo_dns = ex->helo_dns;
   facts->client_name_dns = ex->client_name_dns;
+  facts->dnsbl_dns = ex->dnsbl_dns;
+  facts->dnsbl_zone = ex->dnsbl_zone;
   if (ex->counted)
     {
       facts->connections_now = ex->counts.connections_now;
@@ -563,7 +569,9 @@ lookup_finished (GTask *task, RelaisDnsResult answer, GError *error)
       g_object_unref (task);
       return;
     }
-  switch (ex->stage)
+  if (ex->lookup == RELAIS_POLICY_LOOKUP_DNSBL)
+    ex->dnsbl_dns = answer;
+  else switch (ex->stage)
     {
     case STAGE_HELO: ex->helo_dns = answer; break;
     case STAGE_MAIL: ex->client_name_dns = answer; break;
@@ -590,6 +598,18 @@ client_name_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data
   lookup_finished (user_data, answer, error);
 }
 
+static void
+dnsbl_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Explain *ex = g_task_get_task_data (G_TASK (user_data));
+  g_autoptr(GError) error = NULL;
+  RelaisDnsResult answer;
+
+  g_clear_pointer (&ex->dnsbl_zone, g_free);
+  answer = relais_dns_check_dnsbl_finish (result, &ex->dnsbl_zone, &error);
+  lookup_finished (user_data, answer, error);
+}
+
 /* A stage answered LOOKUP: the fact is looked up, then the same stage runs again. */
 static void
 start_lookup (GTask *task, RelaisPolicyLookup what)
@@ -598,8 +618,14 @@ start_lookup (GTask *task, RelaisPolicyLookup what)
   const char *name;
 
   g_free (ex->lookup_what);
+  ex->lookup = what;
   switch (what)
     {
+    case RELAIS_POLICY_LOOKUP_DNSBL:
+      ex->lookup_what = g_strdup_printf ("%s in the DNSBL zones (dnsbl)", ex->envelope->client_address);
+      relais_dns_check_dnsbl_async (ex->envelope->client_inet, ex->config->dnsbl_zones, ex->cancellable,
+                                    dnsbl_lookup_cb, task);
+      break;
     case RELAIS_POLICY_LOOKUP_HELO:
       ex->lookup_what = g_strdup_printf ("'%s' (unknown-helo)", ex->envelope->helo);
       relais_dns_check_host_async (ex->envelope->helo, RELAIS_DNS_CHECK_ANY, ex->cancellable,

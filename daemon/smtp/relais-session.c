@@ -138,6 +138,8 @@ struct _RelaisSession {
   RelaisDnsResult helo_dns;
   RelaisDnsResult client_name_dns;
   char *client_name;             /* the confirmed PTR name, when client_name_dns is FOUND */
+  RelaisDnsResult dnsbl_dns;     /* the client in the DNSBL zones, looked up at the first RCPT that needs it */
+  char *dnsbl_zone;              /* the zone that listed the client or failed */
   char *deferred_line;           /* a command waiting for a DNS answer, run again then */
   const char *current_line;      /* the command line being executed (borrowed) */
   char *lookup_name;             /* what that lookup is about */
@@ -275,6 +277,8 @@ security_facts (RelaisSession *s, RelaisPolicyFacts *facts)
   facts->helo_dns = s->helo != NULL && s->helo_dns_name != NULL && g_ascii_strcasecmp (s->helo_dns_name, s->helo) == 0
                       ? s->helo_dns : RELAIS_DNS_UNCHECKED;
   facts->client_name_dns = s->client_name_dns;
+  facts->dnsbl_dns = s->dnsbl_dns;
+  facts->dnsbl_zone = s->dnsbl_zone;
   facts->connections_now = s->connections_now;
   facts->connections_this_minute = s->connections_this_minute;
 }
@@ -313,6 +317,21 @@ sender_domain_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_da
   lookup_done (s);
 }
 
+static void
+dnsbl_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  g_clear_pointer (&s->dnsbl_zone, g_free);
+  s->dnsbl_dns = relais_dns_check_dnsbl_finish (result, &s->dnsbl_zone, NULL);
+  if (s->dnsbl_dns == RELAIS_DNS_TEMPFAIL)
+    SLOG (s, G_LOG_LEVEL_WARNING, "DNSBL lookup of [%s] in %s failed (temporary DNS error): answering 451 4.7.1",
+          s->client_ip, s->dnsbl_zone);
+  else if (s->dnsbl_dns == RELAIS_DNS_FOUND)
+    SLOG (s, G_LOG_LEVEL_INFO, "client [%s] listed in DNSBL %s", s->client_ip, s->dnsbl_zone);
+  lookup_done (s);
+}
+
 /* A stage asked for a DNS fact: the command LINE waits for it, then runs again. */
 static void
 start_lookup (RelaisSession *s, RelaisPolicyLookup what, const char *name)
@@ -325,7 +344,8 @@ start_lookup (RelaisSession *s, RelaisPolicyLookup what, const char *name)
   s->lookup_name = g_strdup (name);
   SLOG (s, G_LOG_LEVEL_DEBUG, "DNS check of %s for %s", name != NULL ? name : s->client_ip,
         what == RELAIS_POLICY_LOOKUP_HELO ? "HELO" :
-        what == RELAIS_POLICY_LOOKUP_CLIENT_NAME ? "the client name" : "the sender domain");
+        what == RELAIS_POLICY_LOOKUP_CLIENT_NAME ? "the client name" :
+        what == RELAIS_POLICY_LOOKUP_DNSBL ? "the DNSBL zones" : "the sender domain");
   switch (what)
     {
     case RELAIS_POLICY_LOOKUP_HELO:
@@ -335,6 +355,11 @@ start_lookup (RelaisSession *s, RelaisPolicyLookup what, const char *name)
     case RELAIS_POLICY_LOOKUP_CLIENT_NAME:
       relais_dns_check_client_name_async (s->client_address, s->cancellable, client_name_lookup_cb,
                                           relais_session_ref (s));
+      break;
+    case RELAIS_POLICY_LOOKUP_DNSBL:
+      relais_dns_check_dnsbl_async (s->client_address, s->tx != NULL ? s->tx->config->dnsbl_zones
+                                                                      : s->services->config->dnsbl_zones,
+                                    s->cancellable, dnsbl_lookup_cb, relais_session_ref (s));
       break;
     case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN:
     default:
@@ -2084,6 +2109,7 @@ relais_session_unref (RelaisSession *s)
   g_free (s->helo);
   g_free (s->helo_dns_name);
   g_free (s->client_name);
+  g_free (s->dnsbl_zone);
   g_free (s->deferred_line);
   g_free (s->lookup_name);
   g_free (s->auth_login);

@@ -131,6 +131,31 @@ def test_apply_reaches_the_daemon(daemon, app):
     assert values["MaxConnections"] == 50, "untouched settings stay"
 
 
+def test_dnsbl_rows_follow_busctl_and_apply(daemon, app):
+    assert app.get("Security.Dnsbl")[0] is False
+    assert app.get("Security.DnsblZones")[0] == []
+    H.busctl(daemon.bus_address, "call", H.BUS_NAME, H.OBJ_PATH, IFACE, "Update", "a{sv}b", "2",
+             "Dnsbl", "b", "true",
+             "DnsblZones", "a(ss)", "2", "zen.example.org", "", "bl.example.net", "127.0.0.2-127.0.0.11",
+             "false")
+    app.wait_value("Security.Dnsbl", True)
+    app.wait_value("Security.DnsblZones", [("zen.example.org", ""), ("bl.example.net", "127.0.0.2-127.0.0.11")])
+    app.show_page("security")
+    # typed as the user does: "zone" or "zone=filter", one string per zone
+    shown = app.call("Security.add-dnsbl-zone", "dnsbl.example.com=127.0.0.2, 127.0.0.4")
+    assert shown == ["zen.example.org", "bl.example.net=127.0.0.2-127.0.0.11",
+                     "dnsbl.example.com=127.0.0.2, 127.0.0.4"]
+    app.set("Security.Dnsbl", False)
+    assert app.state()["dirty"]
+    app.action("win.apply")
+    H.wait_for(lambda: not app.state()["dirty"], 5, "the page to be applied")
+    values = security(daemon)
+    assert values["Dnsbl"] is False
+    assert [tuple(z) for z in values["DnsblZones"]] == [
+        ("zen.example.org", ""), ("bl.example.net", "127.0.0.2-127.0.0.11"),
+        ("dnsbl.example.com", "127.0.0.2,127.0.0.4")]
+
+
 def test_a_rule_added_over_busctl_appears(daemon, app):
     assert app.value("Security.rules-count") == (0, 0)
     H.busctl(daemon.bus_address, "call", H.BUS_NAME, H.OBJ_PATH, IFACE, "AddRule", "sssssb",
@@ -305,7 +330,9 @@ def test_the_blocked_list_is_read_when_the_page_is_shown(daemon, mailbox, app):
 def screenshot_state(daemon):
     replace_rules(daemon, SAMPLE_RULES)
     update(daemon, RejectUnknownSenderDomain=True, LimitMessageRate=True, MaxMessagesPerMinute=30,
-           MaxConnections=20, RejectNonFqdnHelo=True)
+           MaxConnections=20, RejectNonFqdnHelo=True, Dnsbl=True)
+    daemon.dbus().call(IFACE, "Update", "(a{sv}b)", ({"DnsblZones": H.GLib.Variant(
+        "a(ss)", [("zen.example.org", ""), ("bl.example.net", "127.0.0.2-127.0.0.11")])}, False))
     block_client(daemon)
 
 

@@ -36,6 +36,8 @@ DEFAULT_SETTINGS = {
     "BlockNonexistentRecipients": False,
     "MaxNonexistentRecipients": 20,
     "MaxJunkCommands": 100,
+    "Dnsbl": False,
+    "DnsblZones": [],
 }
 DEFAULTS = dict(DEFAULT_SETTINGS, Rules=[])
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "relais-dns-check.h"
+#include "relais-dnsbl.h"
 
 typedef struct {
   gboolean done;
@@ -355,6 +356,81 @@ test_result_strings (void)
   g_assert_cmpstr (relais_dns_result_to_string (RELAIS_DNS_UNCHECKED), ==, "unchecked");
 }
 
+static void
+dnsbl_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Outcome *o = user_data;
+
+  o->result = relais_dns_check_dnsbl_finish (result, &o->name, &o->error);
+  o->thread = g_thread_self ();
+  o->done = TRUE;
+}
+
+/* ZONES: "zone=filter" items separated by spaces. */
+static RelaisDnsResult
+check_dnsbl (const char *client, const char *zones_text, char **zone)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (client);
+  g_autoptr(GPtrArray) zones = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dnsbl_zone_free);
+  g_auto(GStrv) items = g_strsplit (zones_text, " ", -1);
+  Outcome o = { 0 };
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (items[i], "=", 2);
+      g_autoptr(GError) error = NULL;
+
+      g_ptr_array_add (zones, relais_dnsbl_zone_new ("DnsblZones", parts[0], parts[1] ? parts[1] : "", &error));
+      g_assert_no_error (error);
+    }
+  relais_dns_check_dnsbl_async (address, zones, NULL, dnsbl_cb, &o);
+  wait_for (&o);
+  g_assert_no_error (o.error);
+  g_assert_true (o.thread == g_thread_self ());
+  *zone = g_steal_pointer (&o.name);
+  outcome_clear (&o);
+  return o.result;
+}
+
+/* SPEC §4.2: listed, listed outside the filter, not listed, a zone that
+ * fails, several zones asked at once (the first listing zone in order wins,
+ * a listing beats a failure). */
+static void
+test_dnsbl (void)
+{
+  static const struct {
+    const char *client, *zones;
+    RelaisDnsResult expected;
+    const char *zone;
+  } cases[] = {
+    { "127.0.0.71", "bl.test", RELAIS_DNS_FOUND, "bl.test" },
+    { "127.0.0.72", "bl.test", RELAIS_DNS_FOUND, "bl.test" },
+    { "127.0.0.71", "bl.test=127.0.0.2-127.0.0.11", RELAIS_DNS_FOUND, "bl.test" },
+    { "127.0.0.72", "bl.test=127.0.0.2-127.0.0.11", RELAIS_DNS_NO_RECORDS, NULL },
+    { "127.0.0.72", "bl.test=127.0.0.3,127.0.0.20", RELAIS_DNS_FOUND, "bl.test" },
+    { "127.0.0.73", "bl.test", RELAIS_DNS_NO_RECORDS, NULL },
+    { "::ffff:127.0.0.71", "bl.test", RELAIS_DNS_FOUND, "bl.test" },
+    { "::1", "bl.test", RELAIS_DNS_NO_RECORDS, NULL },
+    { "127.0.0.73", "nothere.test bl.test", RELAIS_DNS_NO_RECORDS, NULL },
+    { "127.0.0.71", "nothere.test bl.test", RELAIS_DNS_FOUND, "bl.test" },
+    { "127.0.0.73", "failbl.test", RELAIS_DNS_TEMPFAIL, "failbl.test" },
+    { "127.0.0.73", "bl.test failbl.test", RELAIS_DNS_TEMPFAIL, "failbl.test" },
+    { "127.0.0.71", "failbl.test bl.test", RELAIS_DNS_FOUND, "bl.test" },
+  };
+
+  if (!need_test_net ())
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *zone = NULL;
+
+      g_test_message ("%s in %s", cases[i].client, cases[i].zones);
+      g_assert_cmpstr (relais_dns_result_to_string (check_dnsbl (cases[i].client, cases[i].zones, &zone)), ==,
+                       relais_dns_result_to_string (cases[i].expected));
+      g_assert_cmpstr (zone, ==, cases[i].zone);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -367,5 +443,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/dns-check/cancel", test_cancel);
   g_test_add_func ("/dns-check/concurrent", test_concurrent);
   g_test_add_func ("/dns-check/result-strings", test_result_strings);
+  g_test_add_func ("/dns-check/dnsbl", test_dnsbl);
   return g_test_run ();
 }

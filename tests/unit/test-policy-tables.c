@@ -16,7 +16,8 @@
  * once the fact is filled, well-formed reply codes.
  *
  * .in syntax, one item per line ('#' starts a comment line):
- *   set KEY VALUE            a Security or General setting (true/false, a number, or text)
+ *   set KEY VALUE            a Security or General setting (true/false, a number, a GVariant
+ *                            text starting with '[' such as [('bl.example','')], or text)
  *   domain DOMAIN            a local domain
  *   account LOGIN [ALIAS...] an account
  *   relay-domain NAME DOMAIN an incoming relay domain
@@ -27,7 +28,8 @@
  *     STAGE: connect helo mail rcpt nonexistent; KEYs: client helo sender (<> for the null
  *     sender) recipient (postmaster alone for the bare form) auth=LOGIN auth_offered=yes
  *     trusted=NAME local_network=yes endpoint=smtp|submission, the DNS facts helo_dns
- *     client_name_dns sender_domain_dns (unchecked found nxdomain no-records tempfail), the
+ *     client_name_dns sender_domain_dns dnsbl_dns (unchecked found nxdomain no-records tempfail;
+ *     dnsbl_zone=ZONE the zone that listed or failed; filled by the caller's loop: the first zone), the
  *     counters connections_now connections_this_minute messages_this_minute
  *     nonexistent_recipients blocked_until. */
 #include <string.h>
@@ -89,6 +91,13 @@ setting_value (const char *text)
     return g_variant_new_boolean (g_str_equal (text, "true"));
   if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, &number, NULL))
     return g_variant_new_uint32 ((guint32) number);
+  if (text[0] == '[')
+    {
+      GVariant *parsed = g_variant_parse (NULL, text, NULL, NULL, NULL);
+
+      if (parsed != NULL)
+        return parsed;
+    }
   return g_variant_new_string (text);
 }
 
@@ -273,6 +282,10 @@ parse_case (Table *t, char **words, Case *c)
         f->client_name_dns = parse_dns (t, value);
       else if (g_str_equal (key, "sender_domain_dns"))
         f->sender_domain_dns = parse_dns (t, value);
+      else if (g_str_equal (key, "dnsbl_dns"))
+        f->dnsbl_dns = parse_dns (t, value);
+      else if (g_str_equal (key, "dnsbl_zone"))
+        f->dnsbl_zone = value;
       else if (g_str_equal (key, "connections_now"))
         f->connections_now = (guint) parse_number (t, key, value);
       else if (g_str_equal (key, "connections_this_minute"))
@@ -300,6 +313,7 @@ lookup_name (RelaisPolicyLookup lookup)
     case RELAIS_POLICY_LOOKUP_HELO: return "helo";
     case RELAIS_POLICY_LOOKUP_CLIENT_NAME: return "client-name";
     case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN: return "sender-domain";
+    case RELAIS_POLICY_LOOKUP_DNSBL: return "dnsbl";
     case RELAIS_POLICY_LOOKUP_NONE:
     default: return "NONE";
     }
@@ -342,6 +356,7 @@ lookup_fact (RelaisPolicyFacts *f, RelaisPolicyLookup lookup)
     case RELAIS_POLICY_LOOKUP_HELO: return &f->helo_dns;
     case RELAIS_POLICY_LOOKUP_CLIENT_NAME: return &f->client_name_dns;
     case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN: return &f->sender_domain_dns;
+    case RELAIS_POLICY_LOOKUP_DNSBL: return &f->dnsbl_dns;
     case RELAIS_POLICY_LOOKUP_NONE:
     default: return NULL;
     }
@@ -436,6 +451,8 @@ run_case (Table *t, Case *c, GString *out)
         g_autoptr(GPtrArray) next_trace = relais_policy_trace_new ();
 
         *lookup_fact (&again.facts, traced.lookup) = r;
+        if (traced.lookup == RELAIS_POLICY_LOOKUP_DNSBL && t->config->dnsbl_zones->len > 0)
+          again.facts.dnsbl_zone = ((RelaisDnsblZone *) t->config->dnsbl_zones->pdata[0])->zone;
         again.facts.trace = next_trace;
         c->stage (t->config, &again.facts, &next);
         if (next.kind == RELAIS_VERDICT_LOOKUP && next.lookup == traced.lookup)
