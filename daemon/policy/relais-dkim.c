@@ -16,6 +16,7 @@
 #include <gnutls/gnutls.h>
 #include <string.h>
 
+#include "relais-dns-check.h"
 #include "relais-error.h"
 
 #define SHA256_LEN 32
@@ -951,6 +952,29 @@ relais_dkim_verify (const RelaisDkimMessage *message, gint64 now,
       n++;
     }
   return verdicts;
+}
+
+RelaisDkimKeyStatus
+relais_dkim_dns_lookup (const char *domain, const char *selector, char **record, gpointer user_data)
+{
+  g_autofree char *name = g_strdup_printf ("%s._domainkey.%s", selector, domain);
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func (g_free);
+  RelaisDnsResult result = relais_dns_lookup_txt (name, records);
+
+  (void) user_data;
+  if (result == RELAIS_DNS_TEMPFAIL)
+    return RELAIS_DKIM_KEY_TEMPFAIL;
+  if (result != RELAIS_DNS_FOUND || records->len == 0)
+    return RELAIS_DKIM_KEY_NOT_FOUND;
+  /* several records: the first that says it is a DKIM key, else the first */
+  for (guint i = 0; i < records->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (records, i), "v=DKIM1"))
+      {
+        *record = g_strdup (g_ptr_array_index (records, i));
+        return RELAIS_DKIM_KEY_FOUND;
+      }
+  *record = g_strdup (g_ptr_array_index (records, 0));
+  return RELAIS_DKIM_KEY_FOUND;
 }
 
 /* ---- Authentication-Results (RFC 8601) ---- */

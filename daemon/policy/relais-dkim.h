@@ -110,6 +110,12 @@ typedef enum {
 typedef RelaisDkimKeyStatus (*RelaisDkimKeyLookupFunc) (const char *domain, const char *selector,
                                                         char **record, gpointer user_data);
 
+/* The lookup through the system resolver (relais_dns_lookup_txt): blocking,
+ * so relais_dkim_verify() with it runs in a worker thread. USER_DATA unused.
+ * Of several TXT records the first starting "v=DKIM1" is taken. */
+RelaisDkimKeyStatus relais_dkim_dns_lookup (const char *domain, const char *selector, char **record,
+                                            gpointer user_data);
+
 /* The verdict on one signature. */
 typedef struct {
   RelaisDkimResult result;

@@ -65,7 +65,8 @@ relais_dns_result_to_string (RelaisDnsResult result)
 
 /* Asks the DNS for NAME's records of TYPE. On FOUND, each answer of that type
  * is added to RECORDS (when not NULL): a GInetAddress for A and AAAA, the name
- * (lower case, no trailing dot) for PTR, nothing for other types. */
+ * (lower case, no trailing dot) for PTR, the joined strings for TXT, nothing
+ * for other types. */
 static RelaisDnsResult
 query (res_state state, const char *name, int type, GPtrArray *records)
 {
@@ -121,6 +122,20 @@ query (res_state state, const char *name, int type, GPtrArray *records)
         g_ptr_array_add (records, g_inet_address_new_from_bytes (ns_rr_rdata (rr), G_SOCKET_FAMILY_IPV4));
       else if (type == ns_t_aaaa && ns_rr_rdlen (rr) == 16)
         g_ptr_array_add (records, g_inet_address_new_from_bytes (ns_rr_rdata (rr), G_SOCKET_FAMILY_IPV6));
+      else if (type == ns_t_txt)
+        {
+          /* the record's character-strings, joined */
+          const guchar *data = ns_rr_rdata (rr);
+          const guchar *end = data + ns_rr_rdlen (rr);
+          GString *text = g_string_new (NULL);
+
+          while (data < end && data + 1 + data[0] <= end)
+            {
+              g_string_append_len (text, (const char *) data + 1, data[0]);
+              data += 1 + data[0];
+            }
+          g_ptr_array_add (records, g_string_free (text, FALSE));
+        }
       else if (type == ns_t_ptr)
         {
           char target[NS_MAXDNAME];
@@ -497,4 +512,18 @@ RelaisDnsResult
 relais_dns_check_client_name_finish (GAsyncResult *result, char **confirmed_name, GError **error)
 {
   return finish (result, relais_dns_check_client_name_async, confirmed_name, error);
+}
+
+RelaisDnsResult
+relais_dns_lookup_txt (const char *name, GPtrArray *records)
+{
+  struct __res_state state;
+  RelaisDnsResult result;
+
+  g_return_val_if_fail (name != NULL && records != NULL, RELAIS_DNS_TEMPFAIL);
+  if (!open_resolver (&state))
+    return RELAIS_DNS_TEMPFAIL;
+  result = query (&state, name, ns_t_txt, records);
+  res_nclose (&state);
+  return result;
 }

@@ -217,6 +217,46 @@ test_rfc8463_lookup_failures (void)
   g_assert_cmpint (verdict_at (swapped, 1)->result, ==, RELAIS_DKIM_PERMERROR);
 }
 
+/* The system resolver, on tests/dns/test.conf (dnsmasq), which has the
+ * RFC's keys under football.dkim.test. */
+static RelaisDkimKeyStatus
+dns_test_lookup (const char *domain, const char *selector, char **record, gpointer user_data)
+{
+  g_assert_cmpstr (domain, ==, "football.example.com");
+  return relais_dkim_dns_lookup ("football.dkim.test", selector, record, user_data);
+}
+
+static void
+test_dns_lookup (void)
+{
+  g_autofree char *ed = NULL;
+  g_autofree char *rsa = NULL;
+  g_autofree char *none = NULL;
+  g_autofree char *broken = NULL;
+  g_autoptr(RelaisDkimMessage) message = relais_dkim_message_new (RFC8463_MESSAGE, strlen (RFC8463_MESSAGE));
+  g_autoptr(GPtrArray) verdicts = NULL;
+
+  /* the DKIM record, not the other TXT record at the same name */
+  g_assert_cmpint (relais_dkim_dns_lookup ("football.dkim.test", "brisbane", &ed, NULL), ==,
+                   RELAIS_DKIM_KEY_FOUND);
+  g_assert_cmpstr (ed, ==, RFC8463_ED25519_RECORD);
+  /* a record in several strings comes joined */
+  g_assert_cmpint (relais_dkim_dns_lookup ("football.dkim.test", "test", &rsa, NULL), ==,
+                   RELAIS_DKIM_KEY_FOUND);
+  g_assert_cmpstr (rsa, ==, RFC8463_RSA_RECORD);
+  g_assert_cmpint (relais_dkim_dns_lookup ("football.dkim.test", "nosuch", &none, NULL), ==,
+                   RELAIS_DKIM_KEY_NOT_FOUND);
+  g_assert_null (none);
+  g_assert_cmpint (relais_dkim_dns_lookup ("broken.test", "sel", &broken, NULL), ==,
+                   RELAIS_DKIM_KEY_TEMPFAIL);
+  g_assert_null (broken);
+
+  verdicts = relais_dkim_verify (message, RFC8463_TIME, dns_test_lookup, NULL);
+  g_assert_cmpuint (verdicts->len, ==, 2);
+  g_assert_cmpint (verdict_at (verdicts, 0)->result, ==, RELAIS_DKIM_PASS);
+  g_assert_cmpint (verdict_at (verdicts, 1)->result, ==, RELAIS_DKIM_PASS);
+}
+
 /* ---- RFC 6376 §3.4.5 ---- */
 
 #define EXAMPLE_345                 \
@@ -757,6 +797,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dkim/rfc8463/format", test_rfc8463_format);
   g_test_add_func ("/dkim/rfc8463/tampered", test_rfc8463_tampered);
   g_test_add_func ("/dkim/rfc8463/lookup-failures", test_rfc8463_lookup_failures);
+  g_test_add_func ("/dkim/rfc8463/dns", test_dns_lookup);
   g_test_add_func ("/dkim/canon/rfc6376", test_canon_rfc6376);
   g_test_add_func ("/dkim/canon/body-edges", test_canon_body_edges);
   g_test_add_func ("/dkim/own/rsa", test_own_rsa);
