@@ -549,3 +549,17 @@ relais_dns_check_dnsbl_finish (GAsyncResult *result, char **zone, GError **error
 {
   return finish (result, relais_dns_check_dnsbl_async, zone, error);
 }
+
+RelaisDnsResult
+relais_dns_lookup_txt (const char *name, GPtrArray *records)
+{
+  struct __res_state state;
+  RelaisDnsResult result;
+
+  g_return_val_if_fail (name != NULL && records != NULL, RELAIS_DNS_TEMPFAIL);
+  if (!relais_dns_resolver_open (&state))
+    return RELAIS_DNS_TEMPFAIL;
+  result = relais_dns_query (&state, name, ns_t_txt, records);
+  res_nclose (&state);
+  return result;
+}

@@ -65,6 +65,10 @@ RelaisDnsResult relais_dns_check_client_name_finish (GAsyncResult *result, char 
 void            relais_dns_check_dnsbl_async (GInetAddress *client, GPtrArray *zones, GCancellable *cancellable,
                                               GAsyncReadyCallback callback, gpointer user_data);
 RelaisDnsResult relais_dns_check_dnsbl_finish (GAsyncResult *result, char **zone, GError **error);
+/* NAME's TXT records, each one's strings joined, added to RECORDS (strings).
+ * Blocking (one query, bounded by the resolver's own timeout): for worker
+ * threads only. FOUND, NXDOMAIN, NO_RECORDS or TEMPFAIL as above. */
+RelaisDnsResult relais_dns_lookup_txt (const char *name, GPtrArray *records);
 
 /* "found", "nxdomain", "no-records", "tempfail", "unchecked": for logs and traces. */
 const char     *relais_dns_result_to_string (RelaisDnsResult result);
