@@ -252,71 +252,13 @@ dnsbl_worker (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
   g_task_return_pointer (task, answer_new (result, NULL), (GDestroyNotify) answer_free);
 }
 
-/* ---- timeout and cancellation (caller's main context) ------------------- */
+/* ---- timeout and cancellation (relais_dns_run_bounded) ----------------- */
 
-typedef struct {
-  GCancellable *worker_cancellable;
-  GCancellable *caller_cancellable;
-  gulong cancelled_id;
-  GSource *timeout;
-  gboolean timed_out;
-} Check;
-
-static void
-check_free (Check *check)
+static gpointer
+timed_out_answer (gpointer data)
 {
-  g_clear_object (&check->worker_cancellable);
-  g_clear_object (&check->caller_cancellable);
-  g_free (check);
-}
-
-static gboolean
-timeout_cb (gpointer user_data)
-{
-  Check *check = user_data;
-
-  check->timed_out = TRUE;
-  g_cancellable_cancel (check->worker_cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-/* May run in any thread: the caller cancelled. */
-static void
-caller_cancelled_cb (GCancellable *cancellable, gpointer user_data)
-{
-  Check *check = user_data;
-
-  g_cancellable_cancel (check->worker_cancellable);
-}
-
-static void
-worker_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  Check *check = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  Answer *answer = g_task_propagate_pointer (G_TASK (result), &error);
-
-  if (check->timeout != NULL)
-    {
-      g_source_destroy (check->timeout);
-      g_clear_pointer (&check->timeout, g_source_unref);
-    }
-  if (check->cancelled_id != 0)
-    {
-      g_cancellable_disconnect (check->caller_cancellable, check->cancelled_id);
-      check->cancelled_id = 0;
-    }
-
-  if (answer != NULL)
-    g_task_return_pointer (task, answer, (GDestroyNotify) answer_free);
-  else if (check->timed_out && !g_cancellable_is_cancelled (check->caller_cancellable))
-    {
-      g_debug ("DNS check timed out after %u ms", relais_dns_check_get_timeout ());
-      g_task_return_pointer (task, answer_new (RELAIS_DNS_TEMPFAIL, NULL), (GDestroyNotify) answer_free);
-    }
-  else
-    g_task_return_error (task, g_steal_pointer (&error));
+  g_debug ("DNS check timed out after %u ms", relais_dns_check_get_timeout ());
+  return answer_new (RELAIS_DNS_TEMPFAIL, NULL);
 }
 
 static void
@@ -324,26 +266,10 @@ start_check (Query *q, GTaskThreadFunc worker, gpointer source_tag, GCancellable
              GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autoptr(GTask) work = NULL;
-  Check *check = g_new0 (Check, 1);
 
   g_task_set_source_tag (task, source_tag);
-  g_task_set_task_data (task, check, (GDestroyNotify) check_free);
-  check->worker_cancellable = g_cancellable_new ();
-  check->caller_cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-
-  check->timeout = g_timeout_source_new (relais_dns_check_get_timeout ());
-  g_source_set_callback (check->timeout, timeout_cb, check, NULL);
-  g_source_attach (check->timeout, g_task_get_context (task));
-  if (cancellable != NULL)   /* runs at once when already cancelled */
-    check->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb), check, NULL);
-
-  /* The worker's callback holds the caller's task (TASK's reference). */
-  work = g_task_new (NULL, check->worker_cancellable, worker_done_cb, task);
-  g_task_set_source_tag (work, worker);
-  g_task_set_task_data (work, q, (GDestroyNotify) query_free);
-  g_task_set_return_on_cancel (work, TRUE);
-  g_task_run_in_thread (work, worker);
+  relais_dns_run_bounded (task, worker, q, (GDestroyNotify) query_free, relais_dns_check_get_timeout (),
+                          timed_out_answer, NULL, NULL, (GDestroyNotify) answer_free);
 }
 
 static RelaisDnsResult

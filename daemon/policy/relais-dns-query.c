@@ -124,3 +124,104 @@ relais_dns_query (res_state state, const char *name, int type, GPtrArray *record
     }
   return found > 0 ? RELAIS_DNS_FOUND : RELAIS_DNS_NO_RECORDS;
 }
+
+/* ---- a worker bounded in time (caller's main context) ------------------- */
+
+typedef struct {
+  GCancellable *worker_cancellable;
+  GCancellable *caller_cancellable;
+  gulong cancelled_id;
+  GSource *timeout;
+  gboolean timed_out;
+  RelaisDnsTimeoutFunc on_timeout;
+  gpointer timeout_data;
+  GDestroyNotify timeout_data_free;
+  GDestroyNotify result_free;
+} Bound;
+
+static void
+bound_free (Bound *bound)
+{
+  g_clear_object (&bound->worker_cancellable);
+  g_clear_object (&bound->caller_cancellable);
+  if (bound->timeout_data_free != NULL)
+    bound->timeout_data_free (bound->timeout_data);
+  g_free (bound);
+}
+
+static gboolean
+bound_timeout_cb (gpointer user_data)
+{
+  Bound *bound = user_data;
+
+  bound->timed_out = TRUE;
+  g_cancellable_cancel (bound->worker_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* May run in any thread: the caller cancelled. */
+static void
+bound_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  Bound *bound = user_data;
+
+  g_cancellable_cancel (bound->worker_cancellable);
+}
+
+static void
+bound_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Bound *bound = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  gpointer answer = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (bound->timeout != NULL)
+    {
+      g_source_destroy (bound->timeout);
+      g_clear_pointer (&bound->timeout, g_source_unref);
+    }
+  if (bound->cancelled_id != 0)
+    {
+      g_cancellable_disconnect (bound->caller_cancellable, bound->cancelled_id);
+      bound->cancelled_id = 0;
+    }
+
+  if (answer != NULL)
+    g_task_return_pointer (task, answer, bound->result_free);
+  else if (bound->timed_out && !g_cancellable_is_cancelled (bound->caller_cancellable))
+    g_task_return_pointer (task, bound->on_timeout (bound->timeout_data), bound->result_free);
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+void
+relais_dns_run_bounded (GTask *task, GTaskThreadFunc worker, gpointer worker_data,
+                        GDestroyNotify worker_data_free, guint timeout_ms, RelaisDnsTimeoutFunc on_timeout,
+                        gpointer timeout_data, GDestroyNotify timeout_data_free, GDestroyNotify result_free)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  Bound *bound = g_new0 (Bound, 1);
+  g_autoptr(GTask) work = NULL;
+
+  bound->worker_cancellable = g_cancellable_new ();
+  bound->caller_cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  bound->on_timeout = on_timeout;
+  bound->timeout_data = timeout_data;
+  bound->timeout_data_free = timeout_data_free;
+  bound->result_free = result_free;
+  g_task_set_task_data (task, bound, (GDestroyNotify) bound_free);
+
+  bound->timeout = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (bound->timeout, bound_timeout_cb, bound, NULL);
+  g_source_attach (bound->timeout, g_task_get_context (task));
+  if (cancellable != NULL)   /* runs at once when already cancelled */
+    bound->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (bound_cancelled_cb), bound, NULL);
+
+  /* The worker's callback holds the caller's task (TASK's reference). */
+  work = g_task_new (NULL, bound->worker_cancellable, bound_done_cb, task);
+  g_task_set_source_tag (work, worker);
+  g_task_set_task_data (work, worker_data, worker_data_free);
+  g_task_set_return_on_cancel (work, TRUE);
+  g_task_run_in_thread (work, worker);
+}

@@ -28,4 +28,18 @@ gboolean        relais_dns_resolver_open (struct __res_state *state);
  * NXDOMAIN without a query. */
 RelaisDnsResult relais_dns_query (res_state state, const char *name, int type, GPtrArray *records);
 
+/* Makes the answer given when a bounded lookup runs out of time. */
+typedef gpointer (*RelaisDnsTimeoutFunc) (gpointer timeout_data);
+
+/* Runs WORKER in a thread with WORKER_DATA (freed with WORKER_DATA_FREE) and
+ * completes TASK (made by the caller: its cancellable, callback and source
+ * tag; this takes its reference and sets its task data) on TASK's context:
+ * with the worker's pointer (freed with RESULT_FREE); after TIMEOUT_MS, unless
+ * the caller cancelled, with ON_TIMEOUT (TIMEOUT_DATA)'s pointer (the worker
+ * is cancelled and left to end on its own); when the caller cancels, with
+ * G_IO_ERROR_CANCELLED. TIMEOUT_DATA is freed with TIMEOUT_DATA_FREE. */
+void relais_dns_run_bounded (GTask *task, GTaskThreadFunc worker, gpointer worker_data,
+                             GDestroyNotify worker_data_free, guint timeout_ms, RelaisDnsTimeoutFunc on_timeout,
+                             gpointer timeout_data, GDestroyNotify timeout_data_free, GDestroyNotify result_free);
+
 G_END_DECLS

@@ -1001,74 +1001,16 @@ worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
     g_task_return_pointer (task, answer, (GDestroyNotify) relais_spf_answer_free);
 }
 
-typedef struct {
-  GCancellable *worker_cancellable;
-  GCancellable *caller_cancellable;
-  gulong cancelled_id;
-  GSource *timeout;
-  gboolean timed_out;
-  char *domain;
-} Check;
-
-static void
-check_free (Check *check)
+/* Past the timeout: temperror for DOMAIN (lower case). */
+static gpointer
+timed_out_answer (gpointer domain)
 {
-  g_clear_object (&check->worker_cancellable);
-  g_clear_object (&check->caller_cancellable);
-  g_free (check->domain);
-  g_free (check);
-}
+  RelaisSpfAnswer *answer = g_new0 (RelaisSpfAnswer, 1);
 
-static gboolean
-timeout_cb (gpointer user_data)
-{
-  Check *check = user_data;
-
-  check->timed_out = TRUE;
-  g_cancellable_cancel (check->worker_cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-/* May run in any thread: the caller cancelled. */
-static void
-caller_cancelled_cb (GCancellable *cancellable, gpointer user_data)
-{
-  Check *check = user_data;
-
-  g_cancellable_cancel (check->worker_cancellable);
-}
-
-static void
-worker_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  Check *check = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  RelaisSpfAnswer *answer = g_task_propagate_pointer (G_TASK (result), &error);
-
-  if (check->timeout != NULL)
-    {
-      g_source_destroy (check->timeout);
-      g_clear_pointer (&check->timeout, g_source_unref);
-    }
-  if (check->cancelled_id != 0)
-    {
-      g_cancellable_disconnect (check->caller_cancellable, check->cancelled_id);
-      check->cancelled_id = 0;
-    }
-
-  if (answer != NULL)
-    g_task_return_pointer (task, answer, (GDestroyNotify) relais_spf_answer_free);
-  else if (check->timed_out && !g_cancellable_is_cancelled (check->caller_cancellable))
-    {
-      answer = g_new0 (RelaisSpfAnswer, 1);
-      answer->result = RELAIS_SPF_TEMPERROR;
-      answer->domain = g_steal_pointer (&check->domain);
-      answer->problem = g_strdup_printf ("the SPF check did not finish within %u ms", relais_spf_get_timeout ());
-      g_task_return_pointer (task, answer, (GDestroyNotify) relais_spf_answer_free);
-    }
-  else
-    g_task_return_error (task, g_steal_pointer (&error));
+  answer->result = RELAIS_SPF_TEMPERROR;
+  answer->domain = g_strdup (domain);
+  answer->problem = g_strdup_printf ("the SPF check did not finish within %u ms", relais_spf_get_timeout ());
+  return answer;
 }
 
 void
@@ -1078,26 +1020,13 @@ relais_spf_check_host_with_lookup_async (RelaisSpfLookupFunc lookup_func, gpoint
                                          GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task;
-  g_autoptr(GTask) work = NULL;
   Request *request;
-  Check *check;
 
   g_return_if_fail (G_IS_INET_ADDRESS (ip));
   g_return_if_fail (domain != NULL);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, relais_spf_check_host_with_lookup_async);
-  check = g_new0 (Check, 1);
-  check->worker_cancellable = g_cancellable_new ();
-  check->caller_cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  check->domain = g_ascii_strdown (domain, -1);
-  g_task_set_task_data (task, check, (GDestroyNotify) check_free);
-
-  check->timeout = g_timeout_source_new (relais_spf_get_timeout ());
-  g_source_set_callback (check->timeout, timeout_cb, check, NULL);
-  g_source_attach (check->timeout, g_task_get_context (task));
-  if (cancellable != NULL)   /* runs at once when already cancelled */
-    check->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb), check, NULL);
 
   request = g_new0 (Request, 1);
   request->lookup = lookup_func;
@@ -1108,12 +1037,9 @@ relais_spf_check_host_with_lookup_async (RelaisSpfLookupFunc lookup_func, gpoint
   request->helo = g_strdup (helo);
   request->receiver = g_strdup (receiver);
 
-  /* The worker's callback holds the caller's task (TASK's reference). */
-  work = g_task_new (NULL, check->worker_cancellable, worker_done_cb, task);
-  g_task_set_source_tag (work, worker);
-  g_task_set_task_data (work, request, (GDestroyNotify) request_free);
-  g_task_set_return_on_cancel (work, TRUE);
-  g_task_run_in_thread (work, worker);
+  relais_dns_run_bounded (task, worker, request, (GDestroyNotify) request_free, relais_spf_get_timeout (),
+                          timed_out_answer, g_ascii_strdown (domain, -1), g_free,
+                          (GDestroyNotify) relais_spf_answer_free);
 }
 
 void
