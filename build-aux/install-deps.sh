@@ -9,7 +9,8 @@ libcrypt-dev libsystemd-dev gettext glib-networking gnutls-bin openssl swaks lib
 libio-socket-ssl-perl python3-aiosmtpd
 dbus dbus-daemon python3-gi gir1.2-gtk-4.0 gir1.2-adw-1 python3-pytest python3-dbusmock polkitd
 xvfb xauth imagemagick adwaita-icon-theme gsettings-desktop-schemas dnsmasq-base iproute2
-locales systemd appstream desktop-file-utils libxml2-utils libdbus-1-dev curl"
+locales systemd appstream desktop-file-utils libxml2-utils libdbus-1-dev curl
+publicsuffix clamav-daemon"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -19,9 +20,21 @@ SUDO=""
 if [ -n "$missing" ]; then
   echo "Installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
+  # clamav-daemon pulls in clamav-freshclam, whose daemon would download
+  # virus databases from the Internet: the tests bring their own tiny database
+  # and must contact nothing. Ask for manual updates, and keep package scripts
+  # from starting any service while installing (policy-rc.d, exit 101).
+  echo "clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual" | $SUDO debconf-set-selections
+  policy_rc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    policy_rc=1
+  fi
   $SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
   # shellcheck disable=SC2086
   $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing
+  [ -z "$policy_rc" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 if ! locale -a 2>/dev/null | grep -qi '^fr_FR.utf8$'; then
   if [ -f /etc/locale.gen ]; then
