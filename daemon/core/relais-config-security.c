@@ -9,7 +9,9 @@
 
 #include "relais-error.h"
 
-typedef enum { KIND_BOOL, KIND_UINT, KIND_DNSBL_ZONES } SettingKind;
+#include <string.h>
+
+typedef enum { KIND_BOOL, KIND_UINT, KIND_DNSBL_ZONES, KIND_SOCKET, KIND_FALLBACK } SettingKind;
 
 #define MAX_DNSBL_ZONES 32
 
@@ -22,7 +24,7 @@ typedef struct {
 
 #define BOOL_SETTING(name, field) { name, KIND_BOOL, G_STRUCT_OFFSET (RelaisConfig, field), 0, 0 }
 #define UINT_SETTING(name, field, min, max) { name, KIND_UINT, G_STRUCT_OFFSET (RelaisConfig, field), min, max }
-#define ZONES_SETTING(name, field) { name, KIND_DNSBL_ZONES, G_STRUCT_OFFSET (RelaisConfig, field), 0, 0 }
+#define OTHER_SETTING(name, kind, field) { name, kind, G_STRUCT_OFFSET (RelaisConfig, field), 0, 0 }
 
 static const SecuritySetting settings[] = {
   BOOL_SETTING ("RejectNonFqdnSender", reject_non_fqdn_sender),
@@ -41,8 +43,71 @@ static const SecuritySetting settings[] = {
   UINT_SETTING ("MaxNonexistentRecipients", max_nonexistent_recipients, 1, 100000),
   UINT_SETTING ("MaxJunkCommands", max_junk_commands, 1, 100000),
   BOOL_SETTING ("Dnsbl", dnsbl),
-  ZONES_SETTING ("DnsblZones", dnsbl_zones),
+  OTHER_SETTING ("DnsblZones", KIND_DNSBL_ZONES, dnsbl_zones),
+  BOOL_SETTING ("Spf", spf),
+  BOOL_SETTING ("Dkim", dkim),
+  BOOL_SETTING ("Dmarc", dmarc),
+  BOOL_SETTING ("Antivirus", antivirus),
+  OTHER_SETTING ("AntivirusSocket", KIND_SOCKET, antivirus_socket),
+  OTHER_SETTING ("AntivirusUnreachable", KIND_FALLBACK, antivirus_unreachable),
 };
+
+static const char *const fallback_names[] = { [RELAIS_ANTIVIRUS_DEFER] = "defer",
+                                              [RELAIS_ANTIVIRUS_ACCEPT] = "accept" };
+
+/* "defer" or "accept". */
+static gboolean
+set_fallback (GVariant *value, const char *property, RelaisAntivirusFallback *out, GError **error)
+{
+  const char *name;
+
+  if (!relais_config_check_type (value, property, G_VARIANT_TYPE_STRING, error))
+    return FALSE;
+  name = g_variant_get_string (value, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (fallback_names); i++)
+    if (g_str_equal (name, fallback_names[i]))
+      {
+        *out = (RelaisAntivirusFallback) i;
+        return TRUE;
+      }
+  return relais_config_invalid (error, property, "'%s' is neither \"defer\" nor \"accept\"", name);
+}
+
+/* An absolute Unix socket path, or HOST:PORT / [IPv6]:PORT. */
+static gboolean
+relais_socket_address_check (const char *spec, const char *property, GError **error)
+{
+  g_autoptr (GSocketConnectable) address = NULL;
+  g_autoptr (GError) local = NULL;
+
+  if (spec[0] == '/')
+    {
+      if (strlen (spec) >= 108)
+        return relais_config_invalid (error, property, "the socket path '%s' is too long", spec);
+      return TRUE;
+    }
+  address = g_network_address_parse (spec, 0, &local);
+  if (address == NULL || g_network_address_get_port (G_NETWORK_ADDRESS (address)) == 0)
+    return relais_config_invalid (error, property,
+                                  "'%s' is neither an absolute Unix socket path nor HOST:PORT", spec);
+  return TRUE;
+}
+
+/* Where clamd listens. */
+static gboolean
+set_socket (GVariant *value, const char *property, char **out, GError **error)
+{
+  const char *spec;
+
+  if (!relais_config_check_type (value, property, G_VARIANT_TYPE_STRING, error))
+    return FALSE;
+  spec = g_variant_get_string (value, NULL);
+  if (!relais_socket_address_check (spec, property, error))
+    return FALSE;
+  g_free (*out);
+  *out = g_strdup (spec);
+  return TRUE;
+}
 
 /* a(ss) of (zone, filter): each validated (relais-dnsbl.h), zones unique. */
 static gboolean
@@ -105,6 +170,10 @@ apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
         return relais_config_set_bool (value, key, G_STRUCT_MEMBER_P (c, s->offset), error);
       if (s->kind == KIND_DNSBL_ZONES)
         return set_dnsbl_zones (value, key, G_STRUCT_MEMBER_P (c, s->offset), error);
+      if (s->kind == KIND_SOCKET)
+        return set_socket (value, key, G_STRUCT_MEMBER_P (c, s->offset), error);
+      if (s->kind == KIND_FALLBACK)
+        return set_fallback (value, key, G_STRUCT_MEMBER_P (c, s->offset), error);
       return relais_config_set_uint (value, key, s->min, s->max, G_STRUCT_MEMBER_P (c, s->offset), error);
     }
   g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
@@ -132,6 +201,11 @@ relais_config_security_to_variant (const RelaisConfig *c)
         g_variant_builder_add (&b, "{sv}", s->name, g_variant_new_boolean (*(const gboolean *) field));
       else if (s->kind == KIND_DNSBL_ZONES)
         g_variant_builder_add (&b, "{sv}", s->name, dnsbl_zones_to_variant (*(GPtrArray *const *) field));
+      else if (s->kind == KIND_SOCKET)
+        g_variant_builder_add (&b, "{sv}", s->name, g_variant_new_string (*(char *const *) field));
+      else if (s->kind == KIND_FALLBACK)
+        g_variant_builder_add (&b, "{sv}", s->name,
+                               g_variant_new_string (fallback_names[*(const RelaisAntivirusFallback *) field]));
       else
         g_variant_builder_add (&b, "{sv}", s->name, g_variant_new_uint32 (*(const guint *) field));
     }

@@ -204,6 +204,8 @@ relais_config_new_default (void)
   config->max_nonexistent_recipients = RELAIS_DEFAULT_MAX_NONEXISTENT_RECIPIENTS;
   config->max_junk_commands = RELAIS_DEFAULT_MAX_JUNK_COMMANDS;
   config->dnsbl_zones = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dnsbl_zone_free);
+  config->antivirus_socket = g_strdup (RELAIS_DEFAULT_ANTIVIRUS_SOCKET);
+  config->antivirus_unreachable = RELAIS_ANTIVIRUS_DEFER;
   return config;
 }
 
@@ -233,6 +235,7 @@ relais_config_unref (RelaisConfig *config)
   g_ptr_array_unref (config->relay_domains);
   relais_rule_set_unref (config->security_rules);
   g_ptr_array_unref (config->dnsbl_zones);
+  g_free (config->antivirus_socket);
   g_free (config);
 }
 
@@ -281,6 +284,7 @@ relais_config_copy (const RelaisConfig *config)
     g_ptr_array_add (copy->relay_domains, relais_relay_domain_copy (config->relay_domains->pdata[i]));
   copy->security_rules = relais_rule_set_ref (config->security_rules);   /* immutable: shared */
   copy->dnsbl_zones = g_ptr_array_ref (config->dnsbl_zones);               /* immutable: shared */
+  copy->antivirus_socket = g_strdup (config->antivirus_socket);
   return copy;
 }
 

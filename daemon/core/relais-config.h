@@ -21,6 +21,12 @@ typedef struct {
   GStrv forwards;        /* forwarding addresses */
 } RelaisAccount;
 
+/* What to do with a message when clamd cannot be reached (issue 7). */
+typedef enum {
+  RELAIS_ANTIVIRUS_DEFER,           /* 451 4.7.1: the client tries again later */
+  RELAIS_ANTIVIRUS_ACCEPT,          /* accept unscanned (logged and counted) */
+} RelaisAntivirusFallback;
+
 /* Distribution (SPEC §2): how remote mail leaves. */
 typedef enum {
   RELAIS_DISTRIBUTION_DIRECT,       /* to the recipient domain's MX */
@@ -111,7 +117,16 @@ typedef struct {
   guint max_junk_commands;                 /* per session: past it 421 4.7.0 and close */
   gboolean dnsbl;                          /* SPEC §4.2: 554 5.7.1 for a listed client */
   GPtrArray *dnsbl_zones;                  /* of RelaisDnsblZone*, in order; immutable, shared; never NULL */
+  gboolean spf;                            /* RFC 7208 at RCPT: 550 5.7.23 / 451 4.7.24 */
+  gboolean dkim;                           /* RFC 6376 verification, Authentication-Results */
+  gboolean dmarc;                          /* RFC 7489: 550 5.7.1 for p=reject, quarantine header */
+  gboolean antivirus;                      /* clamd INSTREAM: 554 5.7.0 for a virus */
+  char *antivirus_socket;                  /* "/path" (Unix) or "HOST:PORT" (TCP) */
+  RelaisAntivirusFallback antivirus_unreachable; /* clamd unreachable: 451 4.7.1 or accept */
 } RelaisConfig;
+
+/* Defaults of the content checks (issue 7). */
+#define RELAIS_DEFAULT_ANTIVIRUS_SOCKET "/run/clamav/clamd.ctl"
 
 /* Defaults from SPEC §1. */
 #define RELAIS_DEFAULT_BANNER          "ESMTP Relais"
@@ -235,7 +250,9 @@ void           relais_account_free (RelaisAccount *account);
  * RejectUnauthorizedPipelining, RejectNonFqdnHelo, RejectUnknownHelo (b);
  * BlockNonexistentRecipients (b), MaxNonexistentRecipients (u 1..100000);
  * MaxJunkCommands (u 1..100000); Dnsbl (b), DnsblZones (a(ss): zone, answer
- * filter, at most 32, see relais-dnsbl.h). All checked together, all or nothing, like
+ * filter, at most 32, see relais-dnsbl.h); Spf, Dkim, Dmarc, Antivirus (b);
+ * AntivirusSocket (s: an absolute Unix socket path or HOST:PORT);
+ * AntivirusUnreachable (s: "defer" or "accept"). All checked together, all or nothing, like
  * relais_config_apply_general(). */
 RelaisConfig *relais_config_apply_security (const RelaisConfig *base, GVariant *changes, GError **error);
 GVariant     *relais_config_security_to_variant (const RelaisConfig *config);

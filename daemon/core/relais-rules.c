@@ -602,3 +602,86 @@ relais_rule_set_match_ip (RelaisRuleSet *set, RelaisRuleList list, GInetAddress 
   key = g_inet_address_to_string (client);
   return rule_at (set, hash_lookup (list_index (set, list)->ips, key));
 }
+
+/* ---------------------------------------------------- the skip table (SPEC §4.1) */
+
+static const guint type_skips[] = {
+  [RELAIS_RULE_TYPE_IP] = RELAIS_SKIP_DNSBL | RELAIS_SKIP_SPF | RELAIS_SKIP_ANTIVIRUS | RELAIS_SKIP_DKIM |
+                          RELAIS_SKIP_DMARC,
+  [RELAIS_RULE_TYPE_SUBNET] = RELAIS_SKIP_DNSBL | RELAIS_SKIP_SPF | RELAIS_SKIP_DKIM | RELAIS_SKIP_DMARC,
+  [RELAIS_RULE_TYPE_SENDER] = RELAIS_SKIP_SPF | RELAIS_SKIP_ANTIVIRUS,
+  [RELAIS_RULE_TYPE_RECIPIENT] = RELAIS_SKIP_SPF | RELAIS_SKIP_ANTIVIRUS,
+  [RELAIS_RULE_TYPE_DOMAIN] = RELAIS_SKIP_SPF | RELAIS_SKIP_ANTIVIRUS | RELAIS_SKIP_DKIM | RELAIS_SKIP_DMARC,
+};
+
+static const char *const skippable_names[RELAIS_N_SKIPPABLE_CHECKS] = {
+  "dnsbl", "spf", "antivirus", "dkim", "dmarc",
+};
+
+guint
+relais_rule_type_skips (RelaisRuleType type)
+{
+  return (guint) type < G_N_ELEMENTS (type_skips) ? type_skips[type] : 0;
+}
+
+const char *
+relais_skippable_check_to_string (RelaisSkippableCheck check)
+{
+  for (guint i = 0; i < RELAIS_N_SKIPPABLE_CHECKS; i++)
+    if ((guint) check == 1u << i)
+      return skippable_names[i];
+  return "";
+}
+
+GVariant *
+relais_whitelist_skips_to_variant (void)
+{
+  g_auto (GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(sas)"));
+
+  for (guint type = 0; type < G_N_ELEMENTS (type_skips); type++)
+    {
+      g_auto (GVariantBuilder) checks = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_STRING_ARRAY);
+
+      for (guint i = 0; i < RELAIS_N_SKIPPABLE_CHECKS; i++)
+        if (type_skips[type] & (1u << i))
+          g_variant_builder_add (&checks, "s", skippable_names[i]);
+      g_variant_builder_add (&b, "(sas)", relais_rule_type_to_string (type), &checks);
+    }
+  return g_variant_builder_end (&b);
+}
+
+const RelaisSecurityRule *
+relais_rule_set_whitelist_skipping (RelaisRuleSet *set, RelaisSkippableCheck check, GInetAddress *client,
+                                    const char *sender, const char *recipient)
+{
+  ListIndex *index;
+  g_autofree char *ip_key = NULL;
+  g_autofree char *sender_key = NULL;
+  guint32 candidates[5];
+  guint32 best = NO_RULE;
+  const char *at;
+
+  g_return_val_if_fail (set != NULL, NULL);
+  index = list_index (set, RELAIS_RULE_LIST_WHITE);
+  /* The first IP-or-subnet rule, and the first IP rule (it skips more than a
+   * subnet rule that may come before it). */
+  candidates[0] = index_client (index, client);
+  if (client != NULL)
+    ip_key = g_inet_address_to_string (client);
+  candidates[1] = ip_key != NULL ? hash_lookup (index->ips, ip_key) : NO_RULE;
+  /* Sender and domain rules apart: a domain rule skips more than a sender rule. */
+  if (sender != NULL && *sender != '\0')
+    sender_key = normalize_address (sender);
+  candidates[2] = sender_key != NULL ? hash_lookup (index->senders, sender_key) : NO_RULE;
+  at = sender_key != NULL ? strrchr (sender_key, '@') : NULL;
+  candidates[3] = at != NULL ? hash_lookup (index->domains, at + 1) : NO_RULE;
+  candidates[4] = index_recipient (index, recipient);
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      const RelaisSecurityRule *rule = rule_at (set, candidates[i]);
+
+      if (rule != NULL && (relais_rule_type_skips (rule->type) & check) && candidates[i] < best)
+        best = candidates[i];
+    }
+  return rule_at (set, best);
+}

@@ -90,6 +90,35 @@ const RelaisSecurityRule *relais_rule_set_match_ip (RelaisRuleSet *set, RelaisRu
 const RelaisSecurityRule *relais_rule_set_match_first (RelaisRuleSet *set, RelaisRuleList list, GInetAddress *client,
                                                        const char *sender, const char *recipient);
 
+/* SPEC §4.1: the checks a whitelist match skips, by rule type:
+ *   IP         DNSBL SPF antivirus DKIM DMARC
+ *   IP/subnet  DNSBL SPF           DKIM DMARC
+ *   Sender           SPF antivirus
+ *   Recipient        SPF antivirus
+ *   Domain           SPF antivirus DKIM DMARC */
+typedef enum {
+  RELAIS_SKIP_DNSBL = 1 << 0,
+  RELAIS_SKIP_SPF = 1 << 1,
+  RELAIS_SKIP_ANTIVIRUS = 1 << 2,
+  RELAIS_SKIP_DKIM = 1 << 3,
+  RELAIS_SKIP_DMARC = 1 << 4,
+} RelaisSkippableCheck;
+#define RELAIS_N_SKIPPABLE_CHECKS 5
+
+/* The checks (RelaisSkippableCheck flags) a whitelist rule of TYPE skips. */
+guint       relais_rule_type_skips (RelaisRuleType type);
+/* "dnsbl", "spf", "antivirus", "dkim", "dmarc" for one flag; "" otherwise. */
+const char *relais_skippable_check_to_string (RelaisSkippableCheck check);
+/* The table above as a(sas): (rule type, the checks it skips), for D-Bus. */
+GVariant   *relais_whitelist_skips_to_variant (void);
+/* The whitelist rule that makes CHECK skipped for these facts: among the
+ * whitelist rules matching CLIENT, SENDER (or its domain) or RECIPIENT (each
+ * may be NULL) whose type skips CHECK, the first in the configured order;
+ * NULL when none. */
+const RelaisSecurityRule *relais_rule_set_whitelist_skipping (RelaisRuleSet *set, RelaisSkippableCheck check,
+                                                              GInetAddress *client, const char *sender,
+                                                              const char *recipient);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisSecurityRule, relais_security_rule_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRuleSet, relais_rule_set_unref)
 

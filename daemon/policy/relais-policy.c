@@ -837,17 +837,6 @@ check_sender_domain (const RelaisConfig *config, const RelaisPolicyFacts *facts,
     }
 }
 
-/* The first whitelist rule of type IP or IP/subnet matching the client: the
- * whitelist rows of SPEC §4.1 that skip the DNSBL (sender, recipient and
- * domain rules do not). */
-static const RelaisSecurityRule *
-client_whitelist (const RelaisConfig *config, const RelaisPolicyFacts *facts)
-{
-  if (config->security_rules == NULL || facts->client_inet == NULL)
-    return NULL;
-  return relais_rule_set_match_client (config->security_rules, RELAIS_RULE_LIST_WHITE, facts->client_inet);
-}
-
 /* SPEC §4.2 DNSBL, on an accepted recipient (relay control and the
  * black/white rules first: a refusal there stands, and a client that may not
  * relay costs no lookups). Who is never refused by it:
@@ -892,7 +881,8 @@ check_dnsbl (const RelaisConfig *config, const RelaisPolicyFacts *facts, guint m
       step (facts, "dnsbl", FALSE, "client address unknown: not checked");
       return;
     }
-  white = client_whitelist (config, facts);
+  white = relais_rule_set_whitelist_skipping (config->security_rules, RELAIS_SKIP_DNSBL, facts->client_inet,
+                                              NULL, NULL);
   if (white != NULL)
     {
       step (facts, "dnsbl", FALSE, "skipped: whitelist rule '%s'", white->name);

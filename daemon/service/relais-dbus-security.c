@@ -213,6 +213,7 @@ relais_dbus_security_new (RelaisDaemon *daemon)
   g_signal_connect (skeleton, "handle-replace-rules", G_CALLBACK (handle_replace_rules_cb), daemon);
   g_signal_connect (skeleton, "handle-list-blocked", G_CALLBACK (handle_list_blocked_cb), daemon);
   g_signal_connect (skeleton, "handle-unblock", G_CALLBACK (handle_unblock_cb), daemon);
+  relais_security_set_whitelist_skips (skeleton, relais_whitelist_skips_to_variant ());
   relais_dbus_security_sync (skeleton, relais_daemon_get_config (daemon));
   return skeleton;
 }
@@ -245,6 +246,13 @@ relais_dbus_security_sync (RelaisSecurity *skeleton, const RelaisConfig *c)
     if (old == NULL || !g_variant_equal (old, zones))
       relais_security_set_dnsbl_zones (skeleton, zones);
   }
+  relais_security_set_spf (skeleton, c->spf);
+  relais_security_set_dkim (skeleton, c->dkim);
+  relais_security_set_dmarc (skeleton, c->dmarc);
+  relais_security_set_antivirus (skeleton, c->antivirus);
+  relais_security_set_antivirus_socket (skeleton, c->antivirus_socket);
+  relais_security_set_antivirus_unreachable (skeleton,
+                                             c->antivirus_unreachable == RELAIS_ANTIVIRUS_ACCEPT ? "accept" : "defer");
 
   if (g_object_get_data (G_OBJECT (skeleton), SYNCED_RULES_KEY) != c->security_rules)
     {

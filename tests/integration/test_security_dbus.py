@@ -38,8 +38,22 @@ DEFAULT_SETTINGS = {
     "MaxJunkCommands": 100,
     "Dnsbl": False,
     "DnsblZones": [],
+    "Spf": False,
+    "Dkim": False,
+    "Dmarc": False,
+    "Antivirus": False,
+    "AntivirusSocket": "/run/clamav/clamd.ctl",
+    "AntivirusUnreachable": "defer",
 }
-DEFAULTS = dict(DEFAULT_SETTINGS, Rules=[])
+# SPEC §4.1's table of the checks each whitelist type skips (a constant).
+WHITELIST_SKIPS = [
+    ("ip", ["dnsbl", "spf", "antivirus", "dkim", "dmarc"]),
+    ("subnet", ["dnsbl", "spf", "dkim", "dmarc"]),
+    ("sender", ["spf", "antivirus"]),
+    ("recipient", ["spf", "antivirus"]),
+    ("domain", ["spf", "antivirus", "dkim", "dmarc"]),
+]
+DEFAULTS = dict(DEFAULT_SETTINGS, Rules=[], WhitelistSkips=WHITELIST_SKIPS)
 
 S = lambda v: GLib.Variant("s", v)  # noqa: E731
 U = lambda v: GLib.Variant("u", v)  # noqa: E731
@@ -115,11 +129,19 @@ def test_update_persists_and_signals(daemon):
         update(daemon, {"MaxConnections": U(50), "RejectUnknownHelo": B(True)})
         assert iterate_until(lambda: "RejectUnknownHelo" in seen, 5), seen
         assert seen == {"RejectUnknownHelo": True}
+        # the content checks (issue 7)
+        seen.clear()
+        content = {"Spf": True, "Dkim": True, "Dmarc": True, "Antivirus": True,
+                   "AntivirusSocket": "127.0.0.1:3310", "AntivirusUnreachable": "accept"}
+        update(daemon, {k: (B(v) if isinstance(v, bool) else S(v)) for k, v in content.items()})
+        assert iterate_until(lambda: "AntivirusUnreachable" in seen, 5), seen
+        assert seen == content
     finally:
         client.close()
 
     expected = dict(DEFAULTS, LimitMessageRate=True, MaxMessagesPerMinute=30,
-                    RejectNonFqdnSender=False, MaxJunkCommands=7, RejectUnknownHelo=True)
+                    RejectNonFqdnSender=False, MaxJunkCommands=7, RejectUnknownHelo=True,
+                    **content)
     assert props(daemon) == expected
     daemon.restart(hard=False)
     assert props(daemon) == expected
@@ -139,6 +161,14 @@ def test_update_persists_and_signals(daemon):
     ({"LimitConnections": U(1)}, "LimitConnections: expected a value of type 'b'"),
     ({"Rules": GLib.Variant("a(sssss)", [])}, "Rules: no such setting"),
     ({"Colour": S("red")}, "Colour: no such setting in org.relais.Relais1.Security"),
+    ({"AntivirusSocket": S("clamd")},
+     "AntivirusSocket: 'clamd' is neither an absolute Unix socket path nor HOST:PORT"),
+    ({"AntivirusSocket": S("localhost:0")}, "AntivirusSocket: 'localhost:0' is neither"),
+    ({"AntivirusSocket": S("/" + "x" * 120)}, "AntivirusSocket: the socket path '/xxx"),
+    ({"AntivirusUnreachable": S("drop")},
+     "AntivirusUnreachable: 'drop' is neither \"defer\" nor \"accept\""),
+    ({"Spf": S("on")}, "Spf: expected a value of type 'b'"),
+    ({"WhitelistSkips": GLib.Variant("a(sas)", [])}, "WhitelistSkips: no such setting"),
     # all or nothing: the good change is not applied either
     ({"LimitMessageRate": B(True), "MaxMessagesPerMinute": U(0)}, "MaxMessagesPerMinute:"),
 ])

@@ -382,6 +382,61 @@ test_random (void)
   g_assert_cmpuint (matched, <, 30000);
 }
 
+/* SPEC §4.1's table: which whitelist match skips which check, whatever
+ * the order of the matching rules. */
+static void
+test_whitelist_skips (void)
+{
+  g_autoptr (GPtrArray) rules = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_security_rule_free);
+  g_autoptr (RelaisRuleSet) set = NULL;
+  g_autoptr (GInetAddress) inside = g_inet_address_new_from_string ("192.0.2.7");
+  g_autoptr (GInetAddress) subnet_only = g_inet_address_new_from_string ("192.0.2.8");
+  g_autoptr (GInetAddress) outside = g_inet_address_new_from_string ("198.51.100.1");
+  g_autoptr (GVariant) table = g_variant_ref_sink (relais_whitelist_skips_to_variant ());
+  g_autofree char *printed = g_variant_print (table, FALSE);
+  const RelaisSecurityRule *r;
+
+  g_assert_cmpstr (printed, ==,
+                   "[('ip', ['dnsbl', 'spf', 'antivirus', 'dkim', 'dmarc']), "
+                   "('subnet', ['dnsbl', 'spf', 'dkim', 'dmarc']), ('sender', ['spf', 'antivirus']), "
+                   "('recipient', ['spf', 'antivirus']), ('domain', ['spf', 'antivirus', 'dkim', 'dmarc'])]");
+  g_assert_cmpstr (relais_skippable_check_to_string (RELAIS_SKIP_DKIM), ==, "dkim");
+  g_assert_cmpstr (relais_skippable_check_to_string (RELAIS_SKIP_DKIM | RELAIS_SKIP_SPF), ==, "");
+
+  /* The subnet and sender rules come first: each still skips only its own
+   * checks, and the IP / domain rules after them skip the rest. */
+  g_ptr_array_add (rules, rule ("net", RELAIS_RULE_LIST_WHITE, RELAIS_RULE_TYPE_SUBNET, "192.0.2.0/24"));
+  g_ptr_array_add (rules, rule ("alice", RELAIS_RULE_LIST_WHITE, RELAIS_RULE_TYPE_SENDER, "alice@partner.example"));
+  g_ptr_array_add (rules, rule ("host", RELAIS_RULE_LIST_WHITE, RELAIS_RULE_TYPE_IP, "192.0.2.7"));
+  g_ptr_array_add (rules, rule ("partner", RELAIS_RULE_LIST_WHITE, RELAIS_RULE_TYPE_DOMAIN, "partner.example"));
+  g_ptr_array_add (rules, rule ("boss", RELAIS_RULE_LIST_WHITE, RELAIS_RULE_TYPE_RECIPIENT, "boss@here.example"));
+  g_ptr_array_add (rules, rule ("black", RELAIS_RULE_LIST_BLACK, RELAIS_RULE_TYPE_IP, "198.51.100.1"));
+  set = relais_rule_set_new (rules);
+
+  r = relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_DNSBL, inside, NULL, NULL);
+  g_assert_cmpstr (r->name, ==, "net");
+  r = relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_ANTIVIRUS, inside, NULL, NULL);
+  g_assert_cmpstr (r->name, ==, "host");
+  g_assert_null (relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_ANTIVIRUS, subnet_only, NULL, NULL));
+  r = relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_DKIM, subnet_only, NULL, NULL);
+  g_assert_cmpstr (r->name, ==, "net");
+
+  r = relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_SPF, outside, "alice@PARTNER.example", NULL);
+  g_assert_cmpstr (r->name, ==, "alice");
+  r = relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_DMARC, outside, "alice@partner.example", NULL);
+  g_assert_cmpstr (r->name, ==, "partner");
+  g_assert_null (relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_DNSBL, outside, "alice@partner.example",
+                                                     "boss@here.example"));
+  r = relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_ANTIVIRUS, outside, "x@elsewhere.example",
+                                          "boss@here.example");
+  g_assert_cmpstr (r->name, ==, "boss");
+  g_assert_null (relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_DKIM, outside, "x@elsewhere.example",
+                                                     "boss@here.example"));
+  /* A blacklist rule never skips anything. */
+  g_assert_null (relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_SPF, outside, "", NULL));
+  g_assert_null (relais_rule_set_whitelist_skipping (set, RELAIS_SKIP_SPF, NULL, NULL, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -390,5 +445,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rules/matching", test_matching);
   g_test_add_func ("/rules/empty", test_empty);
   g_test_add_func ("/rules/random", test_random);
+  g_test_add_func ("/rules/whitelist-skips", test_whitelist_skips);
   return g_test_run ();
 }
