@@ -16,6 +16,7 @@ struct _RelaisStats {
   gint64 values[RELAIS_STAT_N];
   GHashTable *rejections;   /* reason (owned) -> guint64* count (owned) */
   GHashTable *rule_hits;    /* rule (owned) -> guint64* count (owned) */
+  GHashTable *check_results; /* "check:result" (owned) -> guint64* count (owned) */
   guint64 generation;
   RelaisStatsHistory *history;   /* borrowed, may be NULL */
 };
@@ -27,6 +28,7 @@ relais_stats_new (void)
 
   stats->rejections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   stats->rule_hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  stats->check_results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return stats;
 }
 
@@ -37,6 +39,7 @@ relais_stats_free (RelaisStats *stats)
     return;
   g_hash_table_unref (stats->rejections);
   g_hash_table_unref (stats->rule_hits);
+  g_hash_table_unref (stats->check_results);
   g_free (stats);
 }
 
@@ -134,6 +137,23 @@ GVariant *
 relais_stats_rule_hits (RelaisStats *stats)
 {
   return table_to_variant (stats->rule_hits);
+}
+
+void
+relais_stats_check_result (RelaisStats *stats, const char *check, const char *result)
+{
+  g_autofree char *key = NULL;
+
+  g_return_if_fail (check != NULL && result != NULL);
+  key = g_strconcat (check, ":", result, NULL);
+  count_key (stats->check_results, key);
+  stats->generation++;
+}
+
+GVariant *
+relais_stats_check_results (RelaisStats *stats)
+{
+  return table_to_variant (stats->check_results);
 }
 
 void

@@ -49,6 +49,12 @@ void         relais_stats_hit (RelaisStats *stats, const char *rule);
 /* a{st}: rule -> hits */
 GVariant    *relais_stats_rule_hits (RelaisStats *stats);
 void         relais_stats_reset_rule_hits (RelaisStats *stats);
+/* Counts one answer of a content or sender check (issue 7) under
+ * "CHECK:RESULT": "spf:pass", "dkim:fail", "dmarc:quarantine",
+ * "antivirus:virus", "antivirus:unreachable", ... */
+void         relais_stats_check_result (RelaisStats *stats, const char *check, const char *result);
+/* a{st}: "check:result" -> count */
+GVariant    *relais_stats_check_results (RelaisStats *stats);
 /* From now on, every change of a counter is also noted in HISTORY
  * (relais-stats-history.h), at relais_clock_now(); the gauges' current values
  * are noted at once. HISTORY is borrowed: detach it (NULL) before freeing it. */

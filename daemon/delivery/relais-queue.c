@@ -430,6 +430,36 @@ relais_spool_writer_write (RelaisSpoolWriter *writer, const void *data, gsize le
   return TRUE;
 }
 
+const char *
+relais_spool_writer_sync (RelaisSpoolWriter *writer, GError **error)
+{
+  g_return_val_if_fail (writer != NULL, NULL);
+
+  if (!spool_writer_flush (writer, error))
+    return NULL;
+  return writer->tmp_path;
+}
+
+gboolean
+relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *data, gsize len, GError **error)
+{
+  g_return_val_if_fail (writer != NULL, FALSE);
+
+  if (!spool_writer_flush (writer, error))
+    return FALSE;
+  if (ftruncate (writer->fd, 0) < 0 || lseek (writer->fd, 0, SEEK_SET) < 0)
+    {
+      int saved = errno;
+
+      writer->failed = TRUE;
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "Cannot rewrite spool file %s: %s",
+                   writer->id, g_strerror (saved));
+      return FALSE;
+    }
+  writer->size = 0;
+  return relais_spool_writer_write (writer, data, len, error) && spool_writer_flush (writer, error);
+}
+
 void
 relais_spool_writer_abort (RelaisSpoolWriter *writer)
 {

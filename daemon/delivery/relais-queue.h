@@ -62,6 +62,13 @@ RelaisSpoolWriter *relais_queue_begin (RelaisQueue *queue, GError **error);
 const char  *relais_spool_writer_get_id (RelaisSpoolWriter *writer);   /* queue id, also used in logs */
 gboolean     relais_spool_writer_write (RelaisSpoolWriter *writer, const void *data, gsize len, GError **error);
 goffset      relais_spool_writer_get_size (RelaisSpoolWriter *writer);
+/* Writes out what is buffered and returns the spool file's path, for a check
+ * that reads the message (antivirus, DKIM); NULL + error after a write error. */
+const char  *relais_spool_writer_sync (RelaisSpoolWriter *writer, GError **error);
+/* Replaces the whole message with DATA (headers added or removed by the
+ * content checks). Only while nothing else writes: the caller waits for it. */
+gboolean     relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *data, gsize len,
+                                          GError **error);
 /* Drops a message that will not be accepted (size exceeded, too many hops, client gone). */
 void         relais_spool_writer_abort (RelaisSpoolWriter *writer);
 

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-policy.h"
+#include "relais-spf.h"
 
 #include <string.h>
 
@@ -915,6 +916,74 @@ check_dnsbl (const RelaisConfig *config, const RelaisPolicyFacts *facts, guint m
     }
 }
 
+/* RFC 7208 SPF on an accepted recipient, after the DNSBL; the same exemptions
+ * (an authenticated client or a trusted network sends for its own domains
+ * from anywhere), and any whitelist rule matching the client, the sender or
+ * this recipient skips it (SPEC §4.1). Only fail and temperror refuse: RFC
+ * 7208 §8 leaves softfail and neutral to local policy, and a permerror is the
+ * domain's mistake, recorded in the Received-SPF header. */
+static void
+check_spf (const RelaisConfig *config, const RelaisPolicyFacts *facts, const char *recipient, guint mark,
+           RelaisVerdict *verdict)
+{
+  const RelaisSecurityRule *white;
+  g_autofree char *owned = NULL;
+  g_autofree char *owned_exempt = NULL;
+  g_autofree char *text = NULL;
+  const char *client = client_text (facts, &owned);
+  const char *exempt = host_checks_exemption (facts, &owned_exempt);
+  const RelaisSpfAnswer *spf = facts->spf;
+
+  if (!config->spf)
+    {
+      step (facts, "spf", FALSE, "off");
+      return;
+    }
+  if (exempt != NULL)
+    {
+      step (facts, "spf", FALSE, "skipped: %s", exempt);
+      return;
+    }
+  white = relais_rule_set_whitelist_skipping (config->security_rules, RELAIS_SKIP_SPF, facts->client_inet,
+                                              facts->sender, recipient);
+  if (white != NULL)
+    {
+      step (facts, "spf", FALSE, "skipped: whitelist rule '%s'", white->name);
+      return;
+    }
+  if (facts->client_inet == NULL)
+    {
+      step (facts, "spf", FALSE, "client address unknown: not checked");
+      return;
+    }
+  if (spf == NULL)
+    {
+      ask_lookup (facts, mark, verdict, RELAIS_POLICY_LOOKUP_SPF);
+      return;
+    }
+  switch (spf->result)
+    {
+    case RELAIS_SPF_FAIL:
+      step (facts, "spf", TRUE, "fail: %s does not allow [%s] (%s)", spf->domain, client,
+            spf->mechanism != NULL ? spf->mechanism : "");
+      if (spf->explanation != NULL && *spf->explanation != '\0')
+        text = g_strdup_printf ("SPF: %s", spf->explanation);
+      else
+        text = g_strdup_printf ("SPF: %s does not designate [%s] as a permitted sender", spf->domain, client);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 550, "5.7.23", "spf", "spf:fail", text);
+      break;
+    case RELAIS_SPF_TEMPERROR:
+      step (facts, "spf", TRUE, "temperror for %s: %s", spf->domain, spf->problem != NULL ? spf->problem : "");
+      text = g_strdup_printf ("SPF: temporary error checking %s, try again later", spf->domain);
+      refuse_check (verdict, RELAIS_VERDICT_REJECT, 451, "4.7.24", "spf", "spf:temperror", text);
+      break;
+    default:
+      step (facts, "spf", FALSE, "%s for %s%s%s", relais_spf_result_to_string (spf->result), spf->domain,
+            spf->problem != NULL ? ": " : "", spf->problem != NULL ? spf->problem : "");
+      break;
+    }
+}
+
 void
 relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                           RelaisVerdict *verdict)
@@ -984,6 +1053,10 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
     }
 
   check_dnsbl (config, facts, mark, verdict);
+  if (verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_LOOKUP)
+    return;
+
+  check_spf (config, facts, verdict->recipient, mark, verdict);
   if (verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_LOOKUP)
     return;
 

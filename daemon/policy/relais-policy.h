@@ -65,6 +65,8 @@ typedef struct {
                                  * listed in dnsbl_zone; TEMPFAIL dnsbl_zone failed, none listed;
                                  * NO_RECORDS (or NXDOMAIN) listed nowhere */
   const char *dnsbl_zone;       /* FOUND, TEMPFAIL: the zone */
+  const struct _RelaisSpfAnswer *spf; /* SPF (relais-spf.h) of the sender, or of the HELO name for
+                                 * the null sender; NULL: not looked up yet */
   /* Per client address counters (relais-anvil.h), this connection / message /
    * recipient included. */
   guint connections_now;        /* simultaneous connections */
@@ -100,6 +102,8 @@ typedef enum {
   RELAIS_POLICY_LOOKUP_CLIENT_NAME,   /* client_name_dns: PTR of the client, confirmed forward */
   RELAIS_POLICY_LOOKUP_SENDER_DOMAIN, /* sender_domain_dns: MX, A or AAAA of the sender's domain */
   RELAIS_POLICY_LOOKUP_DNSBL,         /* dnsbl_dns, dnsbl_zone: the client in config->dnsbl_zones */
+  RELAIS_POLICY_LOOKUP_SPF,           /* spf: check_host of the client for the sender's domain,
+                                       * or for the HELO name when the sender is null */
 } RelaisPolicyLookup;
 
 typedef struct {
@@ -200,6 +204,11 @@ void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFac
  * authenticated client and for a trusted network): listed 554 5.7.1
  * "Service unavailable; client [IP] blocked using ZONE" (rule "dnsbl:ZONE"),
  * a failed lookup 451 4.7.1 (rule "dnsbl-tempfail:ZONE"), reason "dnsbl".
+ * Then Spf (RFC 7208; asks for RELAIS_POLICY_LOOKUP_SPF; skipped by a
+ * whitelist rule that skips SPF for the client, the sender or this recipient,
+ * for an authenticated client and for a trusted network): fail 550 5.7.23
+ * with the domain's explanation or our own text (rule "spf:fail"), temperror
+ * 451 4.7.24 (rule "spf:temperror"), reason "spf"; every other result goes on.
  * Then RejectUnknownSenderDomain (skipped by an IP whitelist rule; not for
  * the null sender, an address literal, or a recipient accepted as a local
  * account or postmaster; asks for RELAIS_POLICY_LOOKUP_SENDER_DOMAIN):

@@ -42,7 +42,7 @@ typedef enum {
 typedef RelaisDnsResult (*RelaisSpfLookupFunc) (const char *name, RelaisSpfRecordType type,
                                                 GPtrArray *records, gpointer user_data);
 
-typedef struct {
+typedef struct _RelaisSpfAnswer {
   RelaisSpfResult result;
   char *domain;        /* the domain checked (lower case) */
   char *mechanism;     /* the mechanism that decided ("ip4:192.0.2.0/24", "-all"), "default" when

@@ -138,4 +138,5 @@ relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
   relais_statistics_set_auth_failures (s, relais_stats_get (stats, RELAIS_STAT_AUTH_FAILURES));
   relais_statistics_set_discarded (s, relais_stats_get (stats, RELAIS_STAT_DISCARDED));
   relais_statistics_set_rule_hits (s, relais_stats_rule_hits (stats));
+  relais_statistics_set_check_results (s, relais_stats_check_results (stats));
 }

@@ -13,6 +13,8 @@
 
 #include "relais-explain.h"
 
+#include "relais-spf.h"
+
 #include <string.h>
 
 #include "relais-anvil.h"
@@ -392,6 +394,7 @@ typedef struct {
   RelaisDnsResult helo_dns;          /* kept for the session, like the session's */
   RelaisDnsResult client_name_dns;
   RelaisDnsResult sender_domain_dns; /* kept for the transaction */
+  RelaisSpfAnswer *spf;              /* kept for the transaction */
   RelaisDnsResult dnsbl_dns;         /* kept for the session, like the session's */
   char *dnsbl_zone;
   RelaisPolicyLookup lookup;         /* the lookup under way */
@@ -418,6 +421,7 @@ explain_free (Explain *ex)
   g_clear_object (&ex->cancellable);
   g_free (ex->lookup_what);
   g_free (ex->dnsbl_zone);
+  relais_spf_answer_free (ex->spf);
   g_free (ex);
 }
 
@@ -571,6 +575,8 @@ lookup_finished (GTask *task, RelaisDnsResult answer, GError *error)
     }
   if (ex->lookup == RELAIS_POLICY_LOOKUP_DNSBL)
     ex->dnsbl_dns = answer;
+  else if (ex->lookup == RELAIS_POLICY_LOOKUP_SPF)
+    ;                               /* ex->spf is set */
   else switch (ex->stage)
     {
     case STAGE_HELO: ex->helo_dns = answer; break;
@@ -596,6 +602,17 @@ client_name_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data
   RelaisDnsResult answer = relais_dns_check_client_name_finish (result, NULL, &error);
 
   lookup_finished (user_data, answer, error);
+}
+
+static void
+spf_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Explain *ex = g_task_get_task_data (G_TASK (user_data));
+  g_autoptr(GError) error = NULL;
+
+  relais_spf_answer_free (ex->spf);
+  ex->spf = relais_spf_check_host_finish (result, &error);
+  lookup_finished (user_data, RELAIS_DNS_FOUND, error);
 }
 
 static void
@@ -625,6 +642,15 @@ start_lookup (GTask *task, RelaisPolicyLookup what)
       ex->lookup_what = g_strdup_printf ("%s in the DNSBL zones (dnsbl)", ex->envelope->client_address);
       relais_dns_check_dnsbl_async (ex->envelope->client_inet, ex->config->dnsbl_zones, ex->cancellable,
                                     dnsbl_lookup_cb, task);
+      break;
+    case RELAIS_POLICY_LOOKUP_SPF:
+      /* As the session: the sender's domain, or the HELO name for <>. */
+      name = strrchr (ex->envelope->sender, '@');
+      name = name != NULL ? name + 1 : ex->envelope->helo != NULL ? ex->envelope->helo : "";
+      ex->lookup_what = g_strdup_printf ("the SPF record of '%s' (spf)", name);
+      relais_spf_check_host_async (ex->envelope->client_inet, name,
+                                   *ex->envelope->sender != '\0' ? ex->envelope->sender : name,
+                                   ex->envelope->helo, ex->config->hostname, ex->cancellable, spf_lookup_cb, task);
       break;
     case RELAIS_POLICY_LOOKUP_HELO:
       ex->lookup_what = g_strdup_printf ("'%s' (unknown-helo)", ex->envelope->helo);
@@ -777,6 +803,7 @@ stage_rcpt (Explain *ex, RelaisVerdict *verdict)
       client_facts (ex, &facts);
       facts.sender = ex->envelope->sender;
       facts.sender_domain_dns = ex->sender_domain_dns;
+      facts.spf = ex->spf;
       facts.recipient = r->address;
       facts.recipient_is_postmaster = r->is_postmaster;
       relais_policy_check_rcpt (ex->config, &facts, verdict);

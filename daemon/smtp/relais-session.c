@@ -48,6 +48,7 @@
 #include "relais-queue.h"
 #include "relais-reply.h"
 #include "relais-smtp-parse.h"
+#include "relais-spf.h"
 
 #define IN_BUFFER_SIZE 4096
 #define OUT_HIGH_WATER 16384
@@ -95,6 +96,7 @@ typedef struct {
   gboolean bdat;                 /* chunking has started */
   char *auth_param;              /* MAIL AUTH= of an authenticated client ("" for <>), else NULL */
   RelaisDnsResult sender_domain_dns; /* looked up at the first RCPT that needs it */
+  RelaisSpfAnswer *spf;          /* SPF of the sender (or HELO), at the first RCPT that needs it */
   guint discarded;               /* recipients a blacklist "discard" rule dropped */
 } RelaisTransaction;
 
@@ -317,6 +319,46 @@ sender_domain_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_da
   lookup_done (s);
 }
 
+/* The SPF identity (RFC 7208 §2.4): the MAIL FROM domain, or the HELO name
+ * for the null sender; *IDENTITY is "mailfrom" or "helo". */
+static const char *
+spf_domain (RelaisSession *s, RelaisTransaction *tx, const char **identity)
+{
+  const char *at = strrchr (tx->sender, '@');
+
+  *identity = at != NULL ? "mailfrom" : "helo";
+  return at != NULL ? at + 1 : s->helo;
+}
+
+static void
+spf_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisSpfAnswer) answer = relais_spf_check_host_finish (result, &error);
+
+  if (answer == NULL && s->tx != NULL)
+    {
+      /* Only a cancellation fails; never ask again in a loop. */
+      const char *identity;
+
+      answer = g_new0 (RelaisSpfAnswer, 1);
+      answer->result = RELAIS_SPF_TEMPERROR;
+      answer->domain = g_strdup (spf_domain (s, s->tx, &identity));
+      answer->problem = g_strdup (error->message);
+    }
+  if (answer != NULL && s->tx != NULL)
+    {
+      SLOG (s, answer->result == RELAIS_SPF_TEMPERROR ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_INFO,
+            "SPF %s for %s from [%s]%s%s", relais_spf_result_to_string (answer->result), answer->domain,
+            s->client_ip, answer->problem != NULL ? ": " : "", answer->problem != NULL ? answer->problem : "");
+      relais_stats_check_result (s->services->stats, "spf", relais_spf_result_to_string (answer->result));
+      relais_spf_answer_free (s->tx->spf);
+      s->tx->spf = g_steal_pointer (&answer);
+    }
+  lookup_done (s);
+}
+
 static void
 dnsbl_lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -345,7 +387,8 @@ start_lookup (RelaisSession *s, RelaisPolicyLookup what, const char *name)
   SLOG (s, G_LOG_LEVEL_DEBUG, "DNS check of %s for %s", name != NULL ? name : s->client_ip,
         what == RELAIS_POLICY_LOOKUP_HELO ? "HELO" :
         what == RELAIS_POLICY_LOOKUP_CLIENT_NAME ? "the client name" :
-        what == RELAIS_POLICY_LOOKUP_DNSBL ? "the DNSBL zones" : "the sender domain");
+        what == RELAIS_POLICY_LOOKUP_DNSBL ? "the DNSBL zones" :
+        what == RELAIS_POLICY_LOOKUP_SPF ? "SPF" : "the sender domain");
   switch (what)
     {
     case RELAIS_POLICY_LOOKUP_HELO:
@@ -360,6 +403,16 @@ start_lookup (RelaisSession *s, RelaisPolicyLookup what, const char *name)
       relais_dns_check_dnsbl_async (s->client_address, s->tx != NULL ? s->tx->config->dnsbl_zones
                                                                       : s->services->config->dnsbl_zones,
                                     s->cancellable, dnsbl_lookup_cb, relais_session_ref (s));
+      break;
+    case RELAIS_POLICY_LOOKUP_SPF:
+      {
+        const char *identity;
+        const char *domain = spf_domain (s, s->tx, &identity);
+
+        relais_spf_check_host_async (s->client_address, domain, *s->tx->sender != '\0' ? s->tx->sender : domain,
+                                     s->helo, s->tx->config->hostname, s->cancellable, spf_lookup_cb,
+                                     relais_session_ref (s));
+      }
       break;
     case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN:
     default:
@@ -384,6 +437,7 @@ transaction_free (RelaisTransaction *tx)
   g_ptr_array_unref (tx->dsn_orcpts);
   g_free (tx->queue_id);
   g_free (tx->auth_param);
+  relais_spf_answer_free (tx->spf);
   g_clear_error (&tx->write_error);
   g_free (tx);
 }
@@ -466,6 +520,18 @@ transaction_begin_content (RelaisSession *s, RelaisTransaction *tx)
     }
   tx->queue_id = g_strdup (relais_spool_writer_get_id (tx->writer));
   header = received_header (s, tx);
+  if (tx->spf != NULL)
+    {
+      /* RFC 7208 §9.1: above our Received field. */
+      const char *identity;
+      const char *domain = spf_domain (s, tx, &identity);
+      g_autofree char *value = relais_spf_received_spf (tx->spf, s->client_address,
+                                                        *tx->sender != '\0' ? tx->sender : domain, s->helo,
+                                                        identity, tx->config->hostname);
+      g_autofree char *received = g_steal_pointer (&header);
+
+      header = g_strconcat ("Received-SPF: ", value, "\r\n", received, NULL);
+    }
   if (!relais_spool_writer_write (tx->writer, header, strlen (header), &error))
     {
       SLOG (s, G_LOG_LEVEL_WARNING, "queue file write error (%s): %s", tx->queue_id, error->message);
@@ -880,6 +946,7 @@ cmd_rcpt (RelaisSession *s, const char *arg)
   network_facts (s, tx->config, &facts);
   facts.sender = tx->sender;
   facts.sender_domain_dns = tx->sender_domain_dns;
+  facts.spf = tx->spf;
   facts.recipient = path.address;
   facts.recipient_is_postmaster = path.is_postmaster;
   relais_policy_check_rcpt (tx->config, &facts, &verdict);

@@ -29,7 +29,9 @@
  *     sender) recipient (postmaster alone for the bare form) auth=LOGIN auth_offered=yes
  *     trusted=NAME local_network=yes endpoint=smtp|submission, the DNS facts helo_dns
  *     client_name_dns sender_domain_dns dnsbl_dns (unchecked found nxdomain no-records tempfail;
- *     dnsbl_zone=ZONE the zone that listed or failed; filled by the caller's loop: the first zone), the
+ *     dnsbl_zone=ZONE the zone that listed or failed; filled by the caller's loop: the first zone),
+ *     spf=RESULT (pass fail softfail neutral none temperror permerror, for the sender's domain or
+ *     the HELO name; spf_exp=TEXT the domain's explanation of a fail), the
  *     counters connections_now connections_this_minute messages_this_minute
  *     nonexistent_recipients blocked_until. */
 #include <string.h>
@@ -39,6 +41,7 @@
 #include "relais-config.h"
 #include "relais-networks.h"
 #include "relais-policy.h"
+#include "relais-spf.h"
 
 #define TABLES_DIR RELAIS_TEST_SOURCE_DIR "/unit/policy"
 
@@ -56,7 +59,25 @@ typedef struct {
   StageFunc stage;
   char *stage_name;
   GInetAddress *inet;
+  RelaisSpfAnswer *spf;         /* spf= */
 } Case;
+
+/* An SPF answer as relais-spf gives it for the case's identity. */
+static RelaisSpfAnswer *
+spf_answer (const RelaisPolicyFacts *f, RelaisSpfResult result, const char *explanation)
+{
+  RelaisSpfAnswer *a = g_new0 (RelaisSpfAnswer, 1);
+  const char *at = f->sender != NULL ? strrchr (f->sender, '@') : NULL;
+
+  a->result = result;
+  a->domain = g_strdup (at != NULL ? at + 1 : f->helo != NULL ? f->helo : "");
+  if (result == RELAIS_SPF_TEMPERROR)
+    a->problem = g_strdup ("DNS server failure looking up the TXT record");
+  else if (result != RELAIS_SPF_NONE && result != RELAIS_SPF_PERMERROR)
+    a->mechanism = g_strdup (result == RELAIS_SPF_PASS ? "ip4:192.0.2.0/24" : "-all");
+  a->explanation = g_strdup (explanation);
+  return a;
+}
 
 G_GNUC_NORETURN static void
 fail (Table *t, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -286,6 +307,24 @@ parse_case (Table *t, char **words, Case *c)
         f->dnsbl_dns = parse_dns (t, value);
       else if (g_str_equal (key, "dnsbl_zone"))
         f->dnsbl_zone = value;
+      else if (g_str_equal (key, "spf") || g_str_equal (key, "spf_exp"))
+        {
+          RelaisSpfResult r = c->spf != NULL ? c->spf->result : RELAIS_SPF_NONE;
+          const char *exp = c->spf != NULL ? c->spf->explanation : NULL;
+          g_autofree char *exp_copy = g_strdup (g_str_equal (key, "spf_exp") ? value : exp);
+
+          if (g_str_equal (key, "spf"))
+            {
+              for (r = RELAIS_SPF_NONE; r <= RELAIS_SPF_PERMERROR; r++)
+                if (g_str_equal (value, relais_spf_result_to_string (r)))
+                  break;
+              if (r > RELAIS_SPF_PERMERROR)
+                fail (t, "spf '%s' is not an SPF result", value);
+            }
+          relais_spf_answer_free (c->spf);
+          c->spf = spf_answer (f, r, exp_copy);
+          f->spf = c->spf;
+        }
       else if (g_str_equal (key, "connections_now"))
         f->connections_now = (guint) parse_number (t, key, value);
       else if (g_str_equal (key, "connections_this_minute"))
@@ -314,6 +353,7 @@ lookup_name (RelaisPolicyLookup lookup)
     case RELAIS_POLICY_LOOKUP_CLIENT_NAME: return "client-name";
     case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN: return "sender-domain";
     case RELAIS_POLICY_LOOKUP_DNSBL: return "dnsbl";
+    case RELAIS_POLICY_LOOKUP_SPF: return "spf";
     case RELAIS_POLICY_LOOKUP_NONE:
     default: return "NONE";
     }
@@ -406,7 +446,8 @@ check_invariants (Table *t, Case *c, const RelaisVerdict *v, GPtrArray *trace)
       {
         RelaisDnsResult *fact = lookup_fact (&c->facts, v->lookup);
 
-        if (fact == NULL || *fact != RELAIS_DNS_UNCHECKED)
+        if (v->lookup == RELAIS_POLICY_LOOKUP_SPF ? c->facts.spf != NULL
+                                                 : fact == NULL || *fact != RELAIS_DNS_UNCHECKED)
           fail (t, "LOOKUP %s for a fact already known", lookup_name (v->lookup));
         if (trace->len != 0)
           fail (t, "LOOKUP left %u trace steps", trace->len);
@@ -444,13 +485,18 @@ run_case (Table *t, Case *c, GString *out)
 
   /* The caller's loop: fill the fact asked for and call again; the same fact is never asked twice. */
   if (traced.kind == RELAIS_VERDICT_LOOKUP)
-    for (RelaisDnsResult r = RELAIS_DNS_FOUND; r <= RELAIS_DNS_TEMPFAIL; r++)
+    for (guint r = traced.lookup == RELAIS_POLICY_LOOKUP_SPF ? (guint) RELAIS_SPF_NONE : (guint) RELAIS_DNS_FOUND; r <= (traced.lookup == RELAIS_POLICY_LOOKUP_SPF ? RELAIS_SPF_PERMERROR
+                                                                                 : RELAIS_DNS_TEMPFAIL); r++)
       {
         Case again = *c;
         g_auto(RelaisVerdict) next = { 0 };
         g_autoptr(GPtrArray) next_trace = relais_policy_trace_new ();
+        g_autoptr(RelaisSpfAnswer) spf = NULL;
 
-        *lookup_fact (&again.facts, traced.lookup) = r;
+        if (traced.lookup == RELAIS_POLICY_LOOKUP_SPF)
+          again.facts.spf = spf = spf_answer (&c->facts, (RelaisSpfResult) r, NULL);
+        else
+          *lookup_fact (&again.facts, traced.lookup) = (RelaisDnsResult) r;
         if (traced.lookup == RELAIS_POLICY_LOOKUP_DNSBL && t->config->dnsbl_zones->len > 0)
           again.facts.dnsbl_zone = ((RelaisDnsblZone *) t->config->dnsbl_zones->pdata[0])->zone;
         again.facts.trace = next_trace;
@@ -524,6 +570,7 @@ do_line (Table *t, const char *line, GString *out)
       run_case (t, &c, out);
       g_free (c.stage_name);
       g_clear_object (&c.inet);
+      relais_spf_answer_free (c.spf);
     }
   else
     fail (t, "unknown line '%s'", words[0]);
