@@ -6,7 +6,7 @@ set -eu
 PKGS="meson ninja-build gcc pkg-config libglib2.0-dev libglib2.0-dev-bin libgtk-4-dev
 libadwaita-1-dev libsoup-3.0-dev libgnutls28-dev libsqlite3-dev libpolkit-gobject-1-dev
 libcrypt-dev libsystemd-dev gettext glib-networking gnutls-bin openssl swaks libnet-ssleay-perl
-libio-socket-ssl-perl python3-aiosmtpd
+libio-socket-ssl-perl python3-aiosmtpd python3-dkim python3-nacl
 dbus dbus-daemon python3-gi gir1.2-gtk-4.0 gir1.2-adw-1 python3-pytest python3-dbusmock polkitd
 xvfb xauth imagemagick adwaita-icon-theme gsettings-desktop-schemas dnsmasq-base iproute2
 locales systemd appstream desktop-file-utils libxml2-utils libdbus-1-dev curl

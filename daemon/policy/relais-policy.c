@@ -984,6 +984,61 @@ check_spf (const RelaisConfig *config, const RelaisPolicyFacts *facts, const cha
     }
 }
 
+RelaisContentCheckState
+relais_policy_content_check (const RelaisConfig *config, const RelaisPolicyFacts *facts, const char *recipient,
+                             guint check, const RelaisSecurityRule **white)
+{
+  gboolean on = check == RELAIS_SKIP_ANTIVIRUS ? config->antivirus
+              : check == RELAIS_SKIP_DKIM ? config->dkim
+              : check == RELAIS_SKIP_DMARC ? config->dmarc : FALSE;
+  const RelaisSecurityRule *rule;
+
+  if (white != NULL)
+    *white = NULL;
+  if (!on)
+    return RELAIS_CONTENT_CHECK_OFF;
+  if (check != RELAIS_SKIP_ANTIVIRUS && (facts->authenticated || facts->trusted))
+    return RELAIS_CONTENT_CHECK_EXEMPT;
+  rule = relais_rule_set_whitelist_skipping (config->security_rules, check, facts->client_inet, facts->sender,
+                                             recipient);
+  if (white != NULL)
+    *white = rule;
+  return rule != NULL ? RELAIS_CONTENT_CHECK_WHITELISTED : RELAIS_CONTENT_CHECK_RUN;
+}
+
+/* The trace steps of the end-of-DATA checks for an accepted recipient. */
+static void
+content_steps (const RelaisConfig *config, const RelaisPolicyFacts *facts, const char *recipient)
+{
+  static const guint checks[] = { RELAIS_SKIP_ANTIVIRUS, RELAIS_SKIP_DKIM, RELAIS_SKIP_DMARC };
+
+  if (facts->trace == NULL)
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (checks); i++)
+    {
+      const RelaisSecurityRule *white;
+      g_autofree char *owned = NULL;
+      const char *name = relais_skippable_check_to_string (checks[i]);
+
+      switch (relais_policy_content_check (config, facts, recipient, checks[i], &white))
+        {
+        case RELAIS_CONTENT_CHECK_OFF:
+          step (facts, name, FALSE, "off");
+          break;
+        case RELAIS_CONTENT_CHECK_EXEMPT:
+          step (facts, name, FALSE, "skipped: %s", host_checks_exemption (facts, &owned));
+          break;
+        case RELAIS_CONTENT_CHECK_WHITELISTED:
+          step (facts, name, FALSE, "skipped: whitelist rule '%s'", white->name);
+          break;
+        case RELAIS_CONTENT_CHECK_RUN:
+        default:
+          step (facts, name, FALSE, "at the end of DATA");
+          break;
+        }
+    }
+}
+
 void
 relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                           RelaisVerdict *verdict)
@@ -1064,6 +1119,8 @@ relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *f
   check_sender_domain (config, facts, ip_white, mark, verdict, &credited);
   if (verdict->kind == RELAIS_VERDICT_REJECT || verdict->kind == RELAIS_VERDICT_LOOKUP)
     return;
+
+  content_steps (config, facts, verdict->recipient);
 
   /* An acceptance: decided by the whitelist where it changed the answer
    * (overriding the blacklist, or skipping a check), else by relay control. */

@@ -217,6 +217,27 @@ void relais_policy_check_mail (const RelaisConfig *config, const RelaisPolicyFac
 void relais_policy_check_rcpt (const RelaisConfig *config, const RelaisPolicyFacts *facts,
                                RelaisVerdict *verdict);
 
+/* The checks done once per message at the end of DATA (antivirus, DKIM,
+ * DMARC), for one recipient of the message. */
+typedef enum {
+  RELAIS_CONTENT_CHECK_RUN,         /* on and applies */
+  RELAIS_CONTENT_CHECK_OFF,         /* its setting is off */
+  RELAIS_CONTENT_CHECK_EXEMPT,      /* DKIM, DMARC: authenticated client or trusted network
+                                     * (its own mail, like SPF); the antivirus has no exemption */
+  RELAIS_CONTENT_CHECK_WHITELISTED, /* a whitelist rule matching the client, the sender or
+                                     * RECIPIENT skips it (SPEC §4.1 table): *WHITE */
+} RelaisContentCheckState;
+
+/* Whether CHECK (RELAIS_SKIP_ANTIVIRUS, RELAIS_SKIP_DKIM or RELAIS_SKIP_DMARC)
+ * runs for RECIPIENT; WHITE (may be NULL) gets the skipping rule. The session
+ * runs a check on a message unless it is skipped for every recipient (a
+ * whitelisted recipient must not let a virus through to the others). The
+ * RCPT stage shows the answer as a trace step ("antivirus", "dkim", "dmarc":
+ * "at the end of DATA", "off", "skipped: ..."), never deciding. */
+RelaisContentCheckState relais_policy_content_check (const RelaisConfig *config, const RelaisPolicyFacts *facts,
+                                                     const char *recipient, guint check,
+                                                     const RelaisSecurityRule **white);
+
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RelaisVerdict, relais_verdict_clear)
 
 G_END_DECLS

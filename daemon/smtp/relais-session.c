@@ -43,6 +43,7 @@
 #include "relais-anvil.h"
 #include "relais-auth-guard.h"
 #include "relais-clock.h"
+#include "relais-content-check.h"
 #include "relais-dns-check.h"
 #include "relais-policy.h"
 #include "relais-queue.h"
@@ -605,12 +606,77 @@ commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   relais_session_unref (s);
 }
 
+static void transaction_commit (RelaisSession *s);
+static void fill_auth_facts (RelaisSession *s, const RelaisConfig *config, RelaisPolicyFacts *facts);
+static void network_facts (RelaisSession *s, const RelaisConfig *config, RelaisPolicyFacts *facts);
+
+static void
+content_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelaisSession *s = user_data;
+  g_autoptr (RelaisContentVerdict) verdict = relais_content_check_finish (result, NULL);
+
+  s->io_pending = FALSE;
+  if (s->state == STATE_CLOSED || verdict == NULL)
+    {
+      relais_session_unref (s);
+      return;
+    }
+  if (verdict->refuse)
+    {
+      if (verdict->rule != NULL)
+        relais_stats_hit (s->services->stats, verdict->rule);
+      reject (s, "DATA", verdict->reason, verdict->code, verdict->enhanced, verdict->text);
+      transaction_end (s);
+      pump (s);
+    }
+  else
+    {
+      transaction_commit (s);
+      if (!s->io_pending)
+        pump (s);
+    }
+  relais_session_unref (s);
+}
+
+/* The end-of-DATA checks (relais-content-check.h), then the commit. */
+static void
+transaction_check_content (RelaisSession *s)
+{
+  RelaisTransaction *tx = s->tx;
+  RelaisContentCheckRequest request = { 0 };
+
+  request.config = tx->config;
+  request.stats = s->services->stats;
+  request.log_id = s->id;
+  request.writer = tx->writer;
+  security_facts (s, &request.facts);
+  fill_auth_facts (s, tx->config, &request.facts);
+  network_facts (s, tx->config, &request.facts);
+  request.facts.sender = tx->sender;
+  request.recipients = tx->recipients;
+  request.spf = tx->spf;
+  if (tx->spf != NULL)
+    {
+      const char *domain = spf_domain (s, tx, &request.spf_identity);
+
+      request.spf_subject = *tx->sender != '\0' ? tx->sender : domain;
+    }
+  if (!relais_content_check_needed (&request))
+    {
+      transaction_commit (s);
+      return;
+    }
+  session_set_state (s, STATE_COMMIT);
+  s->io_pending = TRUE;
+  relais_content_check_async (&request, s->cancellable, content_check_cb, relais_session_ref (s));
+}
+
 /* End of DATA or of the last BDAT chunk: refuse, or commit and answer later. */
 static void
 transaction_finish (RelaisSession *s)
 {
   RelaisTransaction *tx = s->tx;
-  RelaisEnvelope *envelope;
 
   s->flush_now = TRUE;
   if (tx->size_exceeded)
@@ -656,6 +722,16 @@ transaction_finish (RelaisSession *s)
       transaction_end (s);
       return;
     }
+
+  transaction_check_content (s);
+}
+
+/* Queues the message: the reply comes when the commit is durable. */
+static void
+transaction_commit (RelaisSession *s)
+{
+  RelaisTransaction *tx = s->tx;
+  RelaisEnvelope *envelope;
 
   envelope = relais_envelope_new ();
   envelope->sender = g_strdup (tx->sender);

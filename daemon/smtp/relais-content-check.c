@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The end-of-DATA checks: see relais-content-check.h. */
+#define G_LOG_DOMAIN "relais"
+
+#include "relais-content-check.h"
+
+#include <string.h>
+
+#include "relais-clock.h"
+#include "relais-dkim.h"
+#include "relais-dns-query.h"
+#include "relais-error.h"
+
+#define DEFAULT_TIMEOUT_MS 60000
+
+static guint check_timeout_ms = DEFAULT_TIMEOUT_MS;
+
+void
+relais_content_check_set_timeout (guint milliseconds)
+{
+  check_timeout_ms = milliseconds > 0 ? milliseconds : DEFAULT_TIMEOUT_MS;
+}
+
+void
+relais_content_verdict_free (RelaisContentVerdict *verdict)
+{
+  if (verdict == NULL)
+    return;
+  g_free (verdict->text);
+  g_free (verdict->rule);
+  g_free (verdict);
+}
+
+/* A log line of the session ID, as the session's own. */
+static void check_log (const char *id, GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+check_log (const char *id, GLogLevelFlags level, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_log_structured (G_LOG_DOMAIN, level, "RELAIS_SESSION", id, "MESSAGE", "%s: %s", id, text);
+}
+
+/* ---- header surgery ------------------------------------------------------ */
+
+/* The end of the header field starting at P (after its last folded line's
+ * CRLF), within END. */
+static const char *
+field_end (const char *p, const char *end)
+{
+  for (;;)
+    {
+      const char *nl = memchr (p, '\n', (gsize) (end - p));
+
+      if (nl == NULL)
+        return end;
+      p = nl + 1;
+      if (p >= end || (*p != ' ' && *p != '\t'))
+        return p;
+    }
+}
+
+/* Skips white space (folding included) and RFC 5322 comments. */
+static const char *
+skip_cfws (const char *p, const char *end)
+{
+  while (p < end)
+    {
+      if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+      else if (*p == '(')
+        {
+          guint depth = 0;
+
+          for (; p < end; p++)
+            {
+              if (*p == '\\' && p + 1 < end)
+                p++;
+              else if (*p == '(')
+                depth++;
+              else if (*p == ')' && --depth == 0)
+                {
+                  p++;
+                  break;
+                }
+            }
+        }
+      else
+        break;
+    }
+  return p;
+}
+
+static gboolean
+claims_id (const char *value, const char *end, const char *authserv_id)
+{
+  gsize n = strlen (authserv_id);
+  const char *p = skip_cfws (value, end);
+
+  if ((gsize) (end - p) < n || g_ascii_strncasecmp (p, authserv_id, n) != 0)
+    return FALSE;
+  p += n;
+  return p >= end || *p == ';' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '(';
+}
+
+GBytes *
+relais_content_strip_results (const char *message, gsize length, const char *name, const char *authserv_id,
+                              guint *n_removed)
+{
+  GByteArray *out = g_byte_array_sized_new ((guint) MIN (length, G_MAXUINT));
+  const char *p = message;
+  const char *end = message + length;
+  gsize name_len = strlen (name);
+  guint removed = 0;
+
+  while (p < end)
+    {
+      const char *next;
+
+      /* The empty line: the body follows, copied as is. */
+      if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+        break;
+      next = field_end (p, end);
+      if ((gsize) (next - p) > name_len && g_ascii_strncasecmp (p, name, name_len) == 0)
+        {
+          const char *colon = p + name_len;
+
+          while (colon < next && (*colon == ' ' || *colon == '\t'))
+            colon++;
+          if (colon < next && *colon == ':' && claims_id (colon + 1, next, authserv_id))
+            {
+              removed++;
+              p = next;
+              continue;
+            }
+        }
+      g_byte_array_append (out, (const guint8 *) p, (guint) (next - p));
+      p = next;
+    }
+  g_byte_array_append (out, (const guint8 *) p, (guint) (end - p));
+  if (n_removed != NULL)
+    *n_removed = removed;
+  return g_byte_array_free_to_bytes (out);
+}
+
+/* ---- which checks run ----------------------------------------------------- */
+
+/* A check runs unless every recipient skips it (relais_policy_content_check);
+ * *WHY says why it does not, for the log. */
+static gboolean
+check_runs (const RelaisContentCheckRequest *req, guint check, char **why)
+{
+  RelaisContentCheckState first = RELAIS_CONTENT_CHECK_OFF;
+  const RelaisSecurityRule *first_rule = NULL;
+
+  for (guint i = 0; i < req->recipients->len; i++)
+    {
+      const RelaisSecurityRule *white;
+      RelaisContentCheckState state = relais_policy_content_check (req->config, &req->facts,
+                                                                   req->recipients->pdata[i], check, &white);
+
+      if (state == RELAIS_CONTENT_CHECK_RUN)
+        return TRUE;
+      if (i == 0)
+        {
+          first = state;
+          first_rule = white;
+        }
+    }
+  if (why != NULL)
+    *why = first == RELAIS_CONTENT_CHECK_WHITELISTED && first_rule != NULL
+             ? g_strdup_printf ("whitelist rule '%s'", first_rule->name)
+             : g_strdup (first == RELAIS_CONTENT_CHECK_EXEMPT ? "authenticated or trusted client" : "off");
+  return FALSE;
+}
+
+gboolean
+relais_content_check_needed (const RelaisContentCheckRequest *request)
+{
+  return check_runs (request, RELAIS_SKIP_DKIM, NULL);
+}
+
+/* ---- the worker ----------------------------------------------------------- */
+
+typedef struct {
+  char *path;
+  char *authserv_id;
+  char *spf_clause;                /* "spf=pass smtp.mailfrom=..." or NULL */
+  gboolean dkim;
+} Work;
+
+typedef struct {
+  gboolean timed_out;
+  char *error;                     /* the spool file could not be read */
+  GBytes *content;                 /* the message with its new header */
+  GPtrArray *dkim;                 /* RelaisDkimVerdict*, with dkim */
+  guint removed;                   /* forged Authentication-Results fields */
+} WorkResult;
+
+static void
+work_free (Work *w)
+{
+  g_free (w->path);
+  g_free (w->authserv_id);
+  g_free (w->spf_clause);
+  g_free (w);
+}
+
+static void
+work_result_free (WorkResult *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->error);
+  g_clear_pointer (&r->content, g_bytes_unref);
+  g_clear_pointer (&r->dkim, g_ptr_array_unref);
+  g_free (r);
+}
+
+static void
+worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Work *w = task_data;
+  WorkResult *r = g_new0 (WorkResult, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr (RelaisDkimMessage) message = NULL;
+  g_autoptr (GBytes) stripped = NULL;
+  GString *head;
+  gsize length;
+
+  if (!g_file_get_contents (w->path, &data, &length, &error))
+    {
+      r->error = g_strdup (error->message);
+      g_task_return_pointer (task, r, (GDestroyNotify) work_result_free);
+      return;
+    }
+  head = g_string_new ("Authentication-Results: ");
+  g_string_append_printf (head, "%s", w->authserv_id);
+  if (w->spf_clause != NULL)
+    g_string_append_printf (head, ";\r\n\t%s", w->spf_clause);
+  if (w->dkim)
+    {
+      g_autofree char *clauses = NULL;
+
+      message = relais_dkim_message_new (data, length);
+      r->dkim = relais_dkim_verify (message, relais_clock_now (), relais_dkim_dns_lookup, NULL);
+      clauses = relais_dkim_format_results (r->dkim);
+      g_string_append_printf (head, ";\r\n\t%s", clauses);
+    }
+  g_string_append (head, "\r\n");
+  stripped = relais_content_strip_results (data, length, "Authentication-Results", w->authserv_id, &r->removed);
+  g_string_append_len (head, g_bytes_get_data (stripped, NULL), (gssize) g_bytes_get_size (stripped));
+  r->content = g_string_free_to_bytes (head);
+  g_task_return_pointer (task, r, (GDestroyNotify) work_result_free);
+}
+
+static gpointer
+work_timed_out (gpointer unused)
+{
+  WorkResult *r = g_new0 (WorkResult, 1);
+
+  r->timed_out = TRUE;
+  return r;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+typedef struct {
+  RelaisContentCheckRequest req;   /* pointers borrowed from the caller */
+  RelaisContentVerdict *verdict;
+} Run;
+
+static void
+run_free (Run *run)
+{
+  relais_content_verdict_free (run->verdict);
+  g_free (run);
+}
+
+static void
+refuse (Run *run, guint code, const char *enhanced, const char *reason, const char *rule, const char *format,
+        ...) G_GNUC_PRINTF (6, 7);
+
+static void
+refuse (Run *run, guint code, const char *enhanced, const char *reason, const char *rule, const char *format, ...)
+{
+  va_list args;
+
+  run->verdict->refuse = TRUE;
+  run->verdict->code = code;
+  run->verdict->enhanced = enhanced;
+  run->verdict->reason = reason;
+  run->verdict->rule = g_strdup (rule);
+  va_start (args, format);
+  run->verdict->text = g_strdup_vprintf (format, args);
+  va_end (args);
+}
+
+static void
+finish (GTask *task)
+{
+  Run *run = g_task_get_task_data (task);
+
+  g_task_return_pointer (task, g_steal_pointer (&run->verdict), (GDestroyNotify) relais_content_verdict_free);
+  g_object_unref (task);
+}
+
+static void
+work_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Run *run = g_task_get_task_data (task);
+  const char *id = run->req.log_id;
+  g_autoptr (GError) error = NULL;
+  WorkResult *r = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (r == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  if (r->timed_out)
+    {
+      check_log (id, G_LOG_LEVEL_WARNING, "message authentication checks took more than %u ms: answering 451",
+            check_timeout_ms);
+      refuse (run, 451, "4.7.24", "content-timeout", NULL,
+              "Message authentication checks timed out, try again later");
+    }
+  else if (r->error != NULL)
+    {
+      check_log (id, G_LOG_LEVEL_WARNING, "cannot read the message for its checks: %s", r->error);
+      refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+    }
+  else
+    {
+      g_autoptr (GError) write_error = NULL;
+
+      for (guint i = 0; r->dkim != NULL && i < r->dkim->len; i++)
+        {
+          const RelaisDkimVerdict *v = r->dkim->pdata[i];
+          const char *result_name = relais_dkim_result_to_string (v->result);
+
+          relais_stats_check_result (run->req.stats, "dkim", result_name);
+          check_log (id, G_LOG_LEVEL_INFO, "DKIM %s d=%s s=%s%s%s", result_name, v->domain != NULL ? v->domain : "-",
+                v->selector != NULL ? v->selector : "-", v->reason != NULL ? ": " : "",
+                v->reason != NULL ? v->reason : "");
+        }
+      if (r->dkim != NULL && r->dkim->len == 0)
+        relais_stats_check_result (run->req.stats, "dkim", "none");
+      if (r->removed > 0)
+        check_log (id, G_LOG_LEVEL_INFO, "removed %u Authentication-Results field%s claiming to be from %s",
+              r->removed, r->removed == 1 ? "" : "s", run->req.config->hostname);
+      if (!relais_spool_writer_replace (run->req.writer, g_bytes_get_data (r->content, NULL),
+                                        g_bytes_get_size (r->content), &write_error))
+        {
+          check_log (id, G_LOG_LEVEL_WARNING, "queue file write error: %s", write_error->message);
+          refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+        }
+    }
+  work_result_free (r);
+  finish (task);
+}
+
+static char *
+spf_clause (const RelaisContentCheckRequest *req)
+{
+  if (req->spf == NULL)
+    return NULL;
+  return g_strdup_printf ("spf=%s smtp.%s=%s", relais_spf_result_to_string (req->spf->result),
+                          g_strcmp0 (req->spf_identity, "helo") == 0 ? "helo" : "mailfrom",
+                          req->spf_subject != NULL ? req->spf_subject : "");
+}
+
+static void
+start_work (GTask *task)
+{
+  Run *run = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *why = NULL;
+  const char *path;
+  Work *w;
+
+  if (!check_runs (&run->req, RELAIS_SKIP_DKIM, &why))
+    {
+      if (run->req.config->dkim)
+        check_log (run->req.log_id, G_LOG_LEVEL_DEBUG, "DKIM not checked: %s", why);
+      finish (task);
+      return;
+    }
+  path = relais_spool_writer_sync (run->req.writer, &error);
+  if (path == NULL)
+    {
+      check_log (run->req.log_id, G_LOG_LEVEL_WARNING, "queue file write error: %s", error->message);
+      refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+      finish (task);
+      return;
+    }
+  w = g_new0 (Work, 1);
+  w->path = g_strdup (path);
+  w->authserv_id = g_strdup (run->req.config->hostname);
+  w->spf_clause = spf_clause (&run->req);
+  w->dkim = TRUE;
+  {
+    GTask *work = g_task_new (NULL, g_task_get_cancellable (task), work_done, task);
+
+    g_task_set_source_tag (work, start_work);
+    relais_dns_run_bounded (work, worker, w, (GDestroyNotify) work_free, check_timeout_ms, work_timed_out,
+                            NULL, NULL, (GDestroyNotify) work_result_free);
+  }
+}
+
+void
+relais_content_check_async (const RelaisContentCheckRequest *request, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  Run *run = g_new0 (Run, 1);
+
+  g_task_set_source_tag (task, relais_content_check_async);
+  run->req = *request;
+  run->verdict = g_new0 (RelaisContentVerdict, 1);
+  g_task_set_task_data (task, run, (GDestroyNotify) run_free);
+  start_work (task);
+}
+
+RelaisContentVerdict *
+relais_content_check_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
