@@ -121,26 +121,49 @@ class ClamdServer:
         except OSError:
             return False
 
-    def start(self):
-        os.makedirs(self.directory, exist_ok=True)
-        self._write_files()
-        self._output = open(self._output_path(), "w")
-        self.process = subprocess.Popen([CLAMD, "--config-file=" + self.config_path],
-                                        stdin=subprocess.DEVNULL, stdout=self._output,
-                                        stderr=subprocess.STDOUT)
+    def _bind_failed(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "Cannot bind" in f.read()
+        except OSError:
+            return False
+
+    def _wait_ready(self):
+        """True once clamd answers PING on both sockets; False when its TCP
+        port was taken meanwhile (it then keeps running without it)."""
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:
                 status = self.process.returncode
+                log = self.log()
                 self.stop()
-                raise ClamdError("clamd exited with status %d while starting\n%s" % (status, self.log()))
+                raise ClamdError("clamd exited with status %d while starting\n%s" % (status, log))
+            if self._bind_failed():
+                return False
             if (self._answers_ping(self.unix_socket)
                     and self._answers_ping(("127.0.0.1", self.port))):
-                return self
+                return True
             if time.monotonic() > deadline:
+                log = self.log()
                 self.stop()
-                raise ClamdError("clamd did not answer PING within %d s\n%s" % (START_TIMEOUT, self.log()))
+                raise ClamdError("clamd did not answer PING within %d s\n%s" % (START_TIMEOUT, log))
             time.sleep(0.1)
+
+    def start(self):
+        os.makedirs(self.directory, exist_ok=True)
+        for _ in range(5):
+            self._write_files()
+            for path in (self.log_path, self._output_path()):
+                if os.path.exists(path):
+                    os.unlink(path)
+            self._output = open(self._output_path(), "w")
+            self.process = subprocess.Popen([CLAMD, "--config-file=" + self.config_path],
+                                            stdin=subprocess.DEVNULL, stdout=self._output,
+                                            stderr=subprocess.STDOUT)
+            if self._wait_ready():
+                return self
+            self.stop()  # another process took the port: try another one
+        raise ClamdError("clamd could not bind a TCP port on 127.0.0.1 in 5 attempts\n%s" % self.log())
 
     def stop(self):
         if self.process is not None:

@@ -252,7 +252,12 @@ test_unix (void)
 static void
 test_tcp (void)
 {
-  check_virus_and_clean (env ("RELAIS_TEST_CLAMD_TCP"));
+  const char *spec = env ("RELAIS_TEST_CLAMD_TCP");
+  g_autofree char *by_name = g_strdup_printf ("localhost%s", strrchr (spec, ':'));
+
+  check_virus_and_clean (spec);
+  /* a host name (from /etc/hosts) works too */
+  check_virus_and_clean (by_name);
 }
 
 /* A virus in the second chunk and beyond: the file is really streamed whole. */
