@@ -336,13 +336,12 @@ G_GNUC_PRINTF (3, 4) static void
 finish_errorf (Exchange *x, int code, const char *format, ...)
 {
   va_list args;
-  char *message;
+  GError *error;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  error = g_error_new_valist (RELAIS_ERROR, code, format, args);
   va_end (args);
-  finish_error (x, g_error_new_literal (RELAIS_ERROR, code, message));
-  g_free (message);
+  finish_error (x, error);
 }
 
 static gboolean
