@@ -163,7 +163,7 @@ relais_dmarc_record_parse (const char *text, GError **error)
       if (!equal)
         {
           g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                       "Bad DMARC record: \"%s\" is not a tag=value pair", spec);
+                       "Bad DMARC record: \"%.64s\" is not a tag=value pair", spec);
           return NULL;
         }
       name = strip_fws (specs[i], equal);
@@ -171,7 +171,7 @@ relais_dmarc_record_parse (const char *text, GError **error)
       if (!valid_tag_name (name))
         {
           g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                       "Bad DMARC record: \"%s\" is not a tag name", name);
+                       "Bad DMARC record: \"%.64s\" is not a tag name", name);
           return NULL;
         }
       for (const char *c = value; *c; c++)
@@ -189,26 +189,19 @@ relais_dmarc_record_parse (const char *text, GError **error)
           return NULL;
         }
       if (strcmp (lower, "v") == 0)
-        {
-          if (i > 0)
-            {
-              g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                           "Bad DMARC record: v= must be the first tag");
-              return NULL;
-            }
-        }
-      else if (strcmp (lower, "p") == 0)
+        continue;   /* first and DMARC1: is_dmarc_record (); again: given twice */
+      if (strcmp (lower, "p") == 0)
         {
           g_clear_pointer (&bad_policy, g_free);
           if (!parse_policy (value, &record->policy))
-            bad_policy = g_strdup_printf ("p=%s is not none, quarantine or reject", value);
+            bad_policy = g_strdup_printf ("p=%.64s is not none, quarantine or reject", value);
         }
       else if (strcmp (lower, "sp") == 0)
         {
           if (!parse_policy (value, &record->subdomain_policy))
             {
               if (!bad_policy)
-                bad_policy = g_strdup_printf ("sp=%s is not none, quarantine or reject", value);
+                bad_policy = g_strdup_printf ("sp=%.64s is not none, quarantine or reject", value);
             }
           else
             has_subdomain_policy = TRUE;
@@ -221,7 +214,7 @@ relais_dmarc_record_parse (const char *text, GError **error)
               || !g_ascii_string_to_unsigned (value, 10, 0, 100, &percent, NULL))
             {
               g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                           "Bad DMARC record: pct=%s is not a number from 0 to 100", value);
+                           "Bad DMARC record: pct=%.64s is not a number from 0 to 100", value);
               return NULL;
             }
           record->percent = (guint) percent;
@@ -231,7 +224,7 @@ relais_dmarc_record_parse (const char *text, GError **error)
           if (!parse_alignment (value, lower[1] == 'd' ? &record->dkim_alignment : &record->spf_alignment))
             {
               g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                           "Bad DMARC record: %s=%s is neither r (relaxed) nor s (strict)", lower, value);
+                           "Bad DMARC record: %s=%.64s is neither r (relaxed) nor s (strict)", lower, value);
               return NULL;
             }
         }
@@ -697,9 +690,9 @@ relais_dmarc_evaluate (const char *from_domain, const char *spf_domain, RelaisSp
   const char *dkim_pass = NULL;
   Discovery found;
 
-  g_return_val_if_fail (lookup != NULL, answer);
   answer->percent = 100;
   answer->result = RELAIS_DMARC_PERMERROR;
+  g_return_val_if_fail (lookup != NULL, answer);
   if (!(answer->from_domain = ascii_domain (from_domain))
       || !(answer->org_domain = relais_psl_organizational_domain (psl, answer->from_domain)))
     {

@@ -27,9 +27,9 @@ G_BEGIN_DECLS
 typedef struct _RelaisPsl RelaisPsl;
 
 /* Reads the list at PATH. NULL with an error (G_FILE_ERROR when the file
- * cannot be read; RELAIS_ERROR_INVALID_ARGUMENT when it holds no rule, or is
- * not UTF-8) otherwise. Lines the list format does not allow (a wildcard
- * other than the first label, empty labels) are skipped. */
+ * cannot be read; RELAIS_ERROR_INVALID_ARGUMENT when it holds no usable rule)
+ * otherwise. Rules the list format does not allow (a wildcard other than the
+ * first label, an empty label, bytes that are not UTF-8) are skipped. */
 RelaisPsl       *relais_psl_load (const char *path, GError **error);
 void             relais_psl_free (RelaisPsl *psl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisPsl, relais_psl_free)

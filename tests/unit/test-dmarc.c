@@ -114,6 +114,8 @@ verdicts_add (GPtrArray *verdicts, RelaisDkimResult result, const char *domain)
   "cn\n" \
   "公司.cn\n" \
   "  *.bad.*.rule\n" \
+  "empty..label\n" \
+  "\xff\xfe.not-utf8\n" \
   "// ===END ICANN DOMAINS===\n" \
   "// ===BEGIN PRIVATE DOMAINS===\n" \
   "blogspot.com\n" \
@@ -163,7 +165,7 @@ test_psl_small (void)
 
   g_assert_no_error (error);
   g_assert_nonnull (psl);
-  /* the rule with a wildcard inside is skipped */
+  /* a wildcard inside, an empty label, bytes that are not UTF-8: skipped */
   g_assert_cmpuint (relais_psl_get_n_rules (psl), ==, 8);
 
   /* normal rules, the longest one prevailing */
