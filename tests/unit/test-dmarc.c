@@ -603,6 +603,15 @@ test_evaluate_dkim (void)
   g_assert_cmpint (answer->result, ==, RELAIS_DMARC_PASS);
   g_clear_pointer (&answer, relais_dmarc_answer_free);
 
+  /* an internationalized From domain aligns with its A-labels, strictly too */
+  fake_dns_add (dns, "_dmarc.xn--bcher-kva.example", "v=DMARC1; p=reject; adkim=s");
+  g_ptr_array_set_size (sub, 0);
+  verdicts_add (sub, RELAIS_DKIM_PASS, "xn--bcher-kva.example");
+  answer = evaluate (dns, "B\xc3\xbc\x63her.example", NULL, RELAIS_SPF_NONE, sub, 0);
+  g_assert_cmpint (answer->result, ==, RELAIS_DMARC_PASS);
+  g_assert_cmpstr (answer->from_domain, ==, "xn--bcher-kva.example");
+  g_clear_pointer (&answer, relais_dmarc_answer_free);
+
   /* multi-label suffixes need the list: with it, other.co.uk is another
    * organization; without, co.uk is taken as everyone's */
   g_ptr_array_set_size (sub, 0);
