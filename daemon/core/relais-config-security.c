@@ -7,9 +7,8 @@
 #include "relais-config.h"
 #include "relais-config-private.h"
 
+#include "relais-clamd.h"
 #include "relais-error.h"
-
-#include <string.h>
 
 typedef enum { KIND_BOOL, KIND_UINT, KIND_DNSBL_ZONES, KIND_SOCKET, KIND_FALLBACK } SettingKind;
 
@@ -73,27 +72,7 @@ set_fallback (GVariant *value, const char *property, RelaisAntivirusFallback *ou
   return relais_config_invalid (error, property, "'%s' is neither \"defer\" nor \"accept\"", name);
 }
 
-/* An absolute Unix socket path, or HOST:PORT / [IPv6]:PORT. */
-static gboolean
-relais_socket_address_check (const char *spec, const char *property, GError **error)
-{
-  g_autoptr (GSocketConnectable) address = NULL;
-  g_autoptr (GError) local = NULL;
-
-  if (spec[0] == '/')
-    {
-      if (strlen (spec) >= 108)
-        return relais_config_invalid (error, property, "the socket path '%s' is too long", spec);
-      return TRUE;
-    }
-  address = g_network_address_parse (spec, 0, &local);
-  if (address == NULL || g_network_address_get_port (G_NETWORK_ADDRESS (address)) == 0)
-    return relais_config_invalid (error, property,
-                                  "'%s' is neither an absolute Unix socket path nor HOST:PORT", spec);
-  return TRUE;
-}
-
-/* Where clamd listens. */
+/* Where clamd listens: an absolute Unix socket path, or HOST:PORT / [IPv6]:PORT. */
 static gboolean
 set_socket (GVariant *value, const char *property, char **out, GError **error)
 {
@@ -102,7 +81,7 @@ set_socket (GVariant *value, const char *property, char **out, GError **error)
   if (!relais_config_check_type (value, property, G_VARIANT_TYPE_STRING, error))
     return FALSE;
   spec = g_variant_get_string (value, NULL);
-  if (!relais_socket_address_check (spec, property, error))
+  if (!relais_clamd_address_parse (spec, NULL, error))     /* its messages name AntivirusSocket */
     return FALSE;
   g_free (*out);
   *out = g_strdup (spec);
