@@ -6,8 +6,11 @@
 
 #include <string.h>
 
+#include "relais-clamd.h"
 #include "relais-clock.h"
 #include "relais-dkim.h"
+#include "relais-dmarc.h"
+#include "relais-psl.h"
 #include "relais-dns-query.h"
 #include "relais-error.h"
 
@@ -182,7 +185,39 @@ check_runs (const RelaisContentCheckRequest *req, guint check, char **why)
 gboolean
 relais_content_check_needed (const RelaisContentCheckRequest *request)
 {
-  return check_runs (request, RELAIS_SKIP_DKIM, NULL);
+  return check_runs (request, RELAIS_SKIP_ANTIVIRUS, NULL) || check_runs (request, RELAIS_SKIP_DKIM, NULL) ||
+         check_runs (request, RELAIS_SKIP_DMARC, NULL);
+}
+
+/* The value of the only From field of the header section of DATA; NULL with
+ * *COUNT the number of From fields when there is not exactly one. */
+static char *
+from_field (const char *data, gsize length, guint *count)
+{
+  const char *p = data, *end = data + length;
+  const char *found = NULL, *found_end = NULL;
+
+  *count = 0;
+  while (p < end && !(*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
+    {
+      const char *next = field_end (p, end);
+
+      if (next - p > 5 && g_ascii_strncasecmp (p, "from", 4) == 0)
+        {
+          const char *colon = p + 4;
+
+          while (colon < next && (*colon == ' ' || *colon == '\t'))
+            colon++;
+          if (colon < next && *colon == ':')
+            {
+              (*count)++;
+              found = colon + 1;
+              found_end = next;
+            }
+        }
+      p = next;
+    }
+  return *count == 1 ? g_strndup (found, (gsize) (found_end - found)) : NULL;
 }
 
 /* ---- the worker ----------------------------------------------------------- */
@@ -191,14 +226,18 @@ typedef struct {
   char *path;
   char *authserv_id;
   char *spf_clause;                /* "spf=pass smtp.mailfrom=..." or NULL */
-  gboolean dkim;
+  gboolean dkim;                   /* report DKIM (Dkim runs) */
+  gboolean dmarc;                  /* evaluate DMARC (it verifies DKIM for itself) */
+  RelaisSpfResult spf_result;      /* for DMARC */
+  char *spf_domain;                /* for DMARC; NULL when SPF gave no answer */
 } Work;
 
 typedef struct {
   gboolean timed_out;
   char *error;                     /* the spool file could not be read */
   GBytes *content;                 /* the message with its new header */
-  GPtrArray *dkim;                 /* RelaisDkimVerdict*, with dkim */
+  GPtrArray *dkim;                 /* RelaisDkimVerdict*, with dkim or dmarc */
+  RelaisDmarcAnswer *dmarc;        /* with dmarc */
   guint removed;                   /* forged Authentication-Results fields */
 } WorkResult;
 
@@ -208,6 +247,7 @@ work_free (Work *w)
   g_free (w->path);
   g_free (w->authserv_id);
   g_free (w->spf_clause);
+  g_free (w->spf_domain);
   g_free (w);
 }
 
@@ -219,7 +259,29 @@ work_result_free (WorkResult *r)
   g_free (r->error);
   g_clear_pointer (&r->content, g_bytes_unref);
   g_clear_pointer (&r->dkim, g_ptr_array_unref);
+  relais_dmarc_answer_free (r->dmarc);
   g_free (r);
+}
+
+/* RFC 7489 §6.6.1: exactly one From field with one domain, else permerror. */
+static RelaisDmarcAnswer *
+evaluate_dmarc (const Work *w, const char *data, gsize length, GPtrArray *dkim)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *from = NULL;
+  g_autofree char *domain = NULL;
+  RelaisDmarcAnswer *answer;
+  guint count;
+
+  from = from_field (data, length, &count);
+  if (from != NULL && relais_dmarc_from_domain (from, &domain, &error))
+    return relais_dmarc_evaluate (domain, w->spf_domain, w->spf_result, dkim, relais_psl_default (),
+                                  relais_dmarc_dns_lookup, NULL, (guint) g_random_int_range (0, 100));
+  answer = g_new0 (RelaisDmarcAnswer, 1);
+  answer->result = RELAIS_DMARC_PERMERROR;
+  answer->reason = from != NULL ? g_strdup_printf ("the From field gives no single domain: %s", error->message)
+                                : g_strdup_printf ("the message has %u From fields instead of one", count);
+  return answer;
 }
 
 static void
@@ -244,16 +306,30 @@ worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
   g_string_append_printf (head, "%s", w->authserv_id);
   if (w->spf_clause != NULL)
     g_string_append_printf (head, ";\r\n\t%s", w->spf_clause);
-  if (w->dkim)
+  if (w->dkim || w->dmarc)
     {
-      g_autofree char *clauses = NULL;
-
       message = relais_dkim_message_new (data, length);
       r->dkim = relais_dkim_verify (message, relais_clock_now (), relais_dkim_dns_lookup, NULL);
-      clauses = relais_dkim_format_results (r->dkim);
+    }
+  if (w->dkim)
+    {
+      g_autofree char *clauses = relais_dkim_format_results (r->dkim);
+
       g_string_append_printf (head, ";\r\n\t%s", clauses);
     }
+  if (w->dmarc)
+    {
+      g_autofree char *clause = NULL;
+
+      r->dmarc = evaluate_dmarc (w, data, length, r->dkim);
+      clause = relais_dmarc_format (r->dmarc);
+      g_string_append_printf (head, ";\r\n\t%s", clause);
+    }
   g_string_append (head, "\r\n");
+  if (r->dmarc != NULL && r->dmarc->disposition == RELAIS_DMARC_POLICY_QUARANTINE)
+    g_string_append_printf (head, "X-Relais-Quarantine: DMARC policy of %s (%s)\r\n",
+                            r->dmarc->policy_domain != NULL ? r->dmarc->policy_domain : r->dmarc->from_domain,
+                            r->dmarc->applied ? "p=quarantine" : "p=reject, pct= not applied");
   stripped = relais_content_strip_results (data, length, "Authentication-Results", w->authserv_id, &r->removed);
   g_string_append_len (head, g_bytes_get_data (stripped, NULL), (gssize) g_bytes_get_size (stripped));
   r->content = g_string_free_to_bytes (head);
@@ -274,12 +350,15 @@ work_timed_out (gpointer unused)
 typedef struct {
   RelaisContentCheckRequest req;   /* pointers borrowed from the caller */
   RelaisContentVerdict *verdict;
+  gboolean antivirus, dkim, dmarc; /* what runs */
+  RelaisSpfAnswer *own_spf;        /* SPF checked here for DMARC (SPF itself off or skipped) */
 } Run;
 
 static void
 run_free (Run *run)
 {
   relais_content_verdict_free (run->verdict);
+  relais_spf_answer_free (run->own_spf);
   g_free (run);
 }
 
@@ -309,6 +388,38 @@ finish (GTask *task)
 
   g_task_return_pointer (task, g_steal_pointer (&run->verdict), (GDestroyNotify) relais_content_verdict_free);
   g_object_unref (task);
+}
+
+/* SPEC §4.2: reject 550 5.7.1, quarantine delivered with a header (added by
+ * the worker); a temporary DNS failure 451, never a pass. */
+static void
+dmarc_verdict (Run *run, const RelaisDmarcAnswer *a)
+{
+  const char *id = run->req.log_id;
+  const char *domain = a->from_domain != NULL ? a->from_domain : "?";
+  const char *policy_domain = a->policy_domain != NULL ? a->policy_domain : domain;
+
+  relais_stats_check_result (run->req.stats, "dmarc", relais_dmarc_result_to_string (a->result));
+  check_log (id, a->result == RELAIS_DMARC_PASS || a->result == RELAIS_DMARC_NONE ? G_LOG_LEVEL_INFO
+                                                                                : G_LOG_LEVEL_MESSAGE,
+             "DMARC %s for %s (p=%s dis=%s)%s%s", relais_dmarc_result_to_string (a->result), domain,
+             relais_dmarc_policy_to_string (a->policy), relais_dmarc_policy_to_string (a->disposition),
+             a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
+  if (a->result == RELAIS_DMARC_TEMPERROR)
+    refuse (run, 451, "4.7.1", "dmarc", "dmarc:temperror",
+            "DMARC: temporary DNS failure looking up the policy of %s, try again later", domain);
+  else if (a->disposition == RELAIS_DMARC_POLICY_REJECT)
+    {
+      relais_stats_check_result (run->req.stats, "dmarc", "reject");
+      refuse (run, 550, "5.7.1", "dmarc", "dmarc:reject",
+              "Message rejected: it fails the DMARC policy of %s (neither SPF nor DKIM aligned with %s)",
+              policy_domain, domain);
+    }
+  else if (a->disposition == RELAIS_DMARC_POLICY_QUARANTINE)
+    {
+      relais_stats_check_result (run->req.stats, "dmarc", "quarantine");
+      relais_stats_hit (run->req.stats, "dmarc:quarantine");
+    }
 }
 
 static void
@@ -342,7 +453,7 @@ work_done (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autoptr (GError) write_error = NULL;
 
-      for (guint i = 0; r->dkim != NULL && i < r->dkim->len; i++)
+      for (guint i = 0; run->dkim && r->dkim != NULL && i < r->dkim->len; i++)
         {
           const RelaisDkimVerdict *v = r->dkim->pdata[i];
           const char *result_name = relais_dkim_result_to_string (v->result);
@@ -352,12 +463,15 @@ work_done (GObject *source, GAsyncResult *result, gpointer user_data)
                 v->selector != NULL ? v->selector : "-", v->reason != NULL ? ": " : "",
                 v->reason != NULL ? v->reason : "");
         }
-      if (r->dkim != NULL && r->dkim->len == 0)
+      if (run->dkim && r->dkim != NULL && r->dkim->len == 0)
         relais_stats_check_result (run->req.stats, "dkim", "none");
+      if (r->dmarc != NULL)
+        dmarc_verdict (run, r->dmarc);
       if (r->removed > 0)
         check_log (id, G_LOG_LEVEL_INFO, "removed %u Authentication-Results field%s claiming to be from %s",
               r->removed, r->removed == 1 ? "" : "s", run->req.config->hostname);
-      if (!relais_spool_writer_replace (run->req.writer, g_bytes_get_data (r->content, NULL),
+      if (!run->verdict->refuse &&
+          !relais_spool_writer_replace (run->req.writer, g_bytes_get_data (r->content, NULL),
                                         g_bytes_get_size (r->content), &write_error))
         {
           check_log (id, G_LOG_LEVEL_WARNING, "queue file write error: %s", write_error->message);
@@ -378,27 +492,39 @@ spf_clause (const RelaisContentCheckRequest *req)
                           req->spf_subject != NULL ? req->spf_subject : "");
 }
 
-static void
-start_work (GTask *task)
+/* The message on disk, for clamd and the worker; refuses on a write error. */
+static const char *
+spool_path (Run *run)
 {
-  Run *run = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
-  g_autofree char *why = NULL;
-  const char *path;
-  Work *w;
+  const char *path = relais_spool_writer_sync (run->req.writer, &error);
 
-  if (!check_runs (&run->req, RELAIS_SKIP_DKIM, &why))
-    {
-      if (run->req.config->dkim)
-        check_log (run->req.log_id, G_LOG_LEVEL_DEBUG, "DKIM not checked: %s", why);
-      finish (task);
-      return;
-    }
-  path = relais_spool_writer_sync (run->req.writer, &error);
   if (path == NULL)
     {
       check_log (run->req.log_id, G_LOG_LEVEL_WARNING, "queue file write error: %s", error->message);
       refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+    }
+  return path;
+}
+
+/* Step 3: DKIM and DMARC in a worker, then the rewritten message. */
+static void
+start_work (GTask *task)
+{
+  Run *run = g_task_get_task_data (task);
+  const RelaisSpfAnswer *spf = run->req.spf != NULL ? run->req.spf : run->own_spf;
+  const char *path;
+  GTask *work;
+  Work *w;
+
+  if (!run->dkim && !run->dmarc)
+    {
+      finish (task);
+      return;
+    }
+  path = spool_path (run);
+  if (path == NULL)
+    {
       finish (task);
       return;
     }
@@ -406,14 +532,116 @@ start_work (GTask *task)
   w->path = g_strdup (path);
   w->authserv_id = g_strdup (run->req.config->hostname);
   w->spf_clause = spf_clause (&run->req);
-  w->dkim = TRUE;
-  {
-    GTask *work = g_task_new (NULL, g_task_get_cancellable (task), work_done, task);
+  w->dkim = run->dkim;
+  w->dmarc = run->dmarc;
+  w->spf_result = spf != NULL ? spf->result : RELAIS_SPF_NONE;
+  w->spf_domain = spf != NULL ? g_strdup (spf->domain) : NULL;
+  work = g_task_new (NULL, g_task_get_cancellable (task), work_done, task);
+  g_task_set_source_tag (work, start_work);
+  relais_dns_run_bounded (work, worker, w, (GDestroyNotify) work_free, check_timeout_ms, work_timed_out,
+                          NULL, NULL, (GDestroyNotify) work_result_free);
+}
 
-    g_task_set_source_tag (work, start_work);
-    relais_dns_run_bounded (work, worker, w, (GDestroyNotify) work_free, check_timeout_ms, work_timed_out,
-                            NULL, NULL, (GDestroyNotify) work_result_free);
-  }
+/* Step 2: the antivirus. A message clamd could not scan (unreachable, or its
+ * own ERROR such as a size limit) follows AntivirusUnreachable, logged and
+ * counted either way: never a silent pass. */
+static void
+scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Run *run = g_task_get_task_data (task);
+  const char *id = run->req.log_id;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisClamdAnswer) answer = relais_clamd_scan_finish (result, &error);
+  const char *problem = NULL;
+  const char *counted = NULL;
+
+  if (answer == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  if (answer == NULL)
+    {
+      problem = error->message;
+      counted = "unreachable";
+    }
+  else if (answer->result == RELAIS_CLAMD_ERROR)
+    {
+      problem = answer->message;
+      counted = "error";
+    }
+  else if (answer->result == RELAIS_CLAMD_VIRUS)
+    {
+      relais_stats_check_result (run->req.stats, "antivirus", "virus");
+      check_log (id, G_LOG_LEVEL_MESSAGE, "virus found by clamd: %s", answer->signature);
+      refuse (run, 554, "5.7.0", "antivirus", "antivirus:virus", "Message content rejected: virus found: %s",
+              answer->signature);
+      finish (task);
+      return;
+    }
+  else
+    {
+      relais_stats_check_result (run->req.stats, "antivirus", "clean");
+      check_log (id, G_LOG_LEVEL_DEBUG, "clamd: no virus");
+    }
+
+  if (problem != NULL)
+    {
+      gboolean defer = run->req.config->antivirus_unreachable == RELAIS_ANTIVIRUS_DEFER;
+
+      relais_stats_check_result (run->req.stats, "antivirus", counted);
+      relais_stats_hit (run->req.stats, "antivirus:unreachable");
+      check_log (id, G_LOG_LEVEL_WARNING, "the message could not be scanned for viruses (%s): %s", problem,
+                 defer ? "answering 451 4.7.1" : "accepting it unscanned (AntivirusUnreachable is \"accept\")");
+      if (defer)
+        {
+          refuse (run, 451, "4.7.1", "antivirus", NULL, "Virus scanner unavailable, try again later");
+          finish (task);
+          return;
+        }
+    }
+  start_work (task);
+}
+
+static void
+start_scan (GTask *task)
+{
+  Run *run = g_task_get_task_data (task);
+  const char *path;
+
+  if (!run->antivirus)
+    {
+      start_work (task);
+      return;
+    }
+  path = spool_path (run);
+  if (path == NULL)
+    {
+      finish (task);
+      return;
+    }
+  relais_clamd_scan_async (run->req.config->antivirus_socket, path, 0, 0, g_task_get_cancellable (task),
+                           scan_done, task);
+}
+
+/* Step 1: DMARC needs an SPF answer even when SPF itself is off or skipped. */
+static void
+own_spf_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Run *run = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  run->own_spf = relais_spf_check_host_finish (result, &error);
+  if (run->own_spf == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));     /* only a cancellation */
+      g_object_unref (task);
+      return;
+    }
+  start_scan (task);
 }
 
 void
@@ -422,12 +650,29 @@ relais_content_check_async (const RelaisContentCheckRequest *request, GCancellab
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   Run *run = g_new0 (Run, 1);
+  g_autofree char *why = NULL;
+  const char *sender = request->facts.sender != NULL ? request->facts.sender : "";
+  const char *at = strrchr (sender, '@');
 
   g_task_set_source_tag (task, relais_content_check_async);
   run->req = *request;
   run->verdict = g_new0 (RelaisContentVerdict, 1);
   g_task_set_task_data (task, run, (GDestroyNotify) run_free);
-  start_work (task);
+  run->antivirus = check_runs (request, RELAIS_SKIP_ANTIVIRUS, NULL);
+  run->dkim = check_runs (request, RELAIS_SKIP_DKIM, &why);
+  if (!run->dkim && request->config->dkim)
+    check_log (request->log_id, G_LOG_LEVEL_DEBUG, "DKIM not checked: %s", why);
+  run->dmarc = check_runs (request, RELAIS_SKIP_DMARC, NULL);
+  if (run->dmarc && request->spf == NULL && request->facts.client_inet != NULL)
+    {
+      const char *domain = at != NULL ? at + 1 : request->facts.helo != NULL ? request->facts.helo : "";
+
+      relais_spf_check_host_async (request->facts.client_inet, domain, at != NULL ? sender : domain,
+                                   request->facts.helo, request->config->hostname, cancellable, own_spf_done,
+                                   task);
+      return;
+    }
+  start_scan (task);
 }
 
 RelaisContentVerdict *

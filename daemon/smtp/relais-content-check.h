@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The checks run once per message at the end of DATA, before the queue
- * commit (issue 7): DKIM verification (RFC 6376) and, later in this file,
- * DMARC and the antivirus. The message is the spool file the session has
- * written (our Received-SPF and Received fields first); the verification runs
- * in a worker thread, bounded in time, and returns the message with an
- * Authentication-Results field (RFC 8601) on top, every such field already
- * there that claims our host name as its authserv-id removed (§5), which the
- * main thread writes back to the spool file. Counters are counted and lines
- * logged on the main thread. */
+ * commit (SPEC §4.2), in this order:
+ *   1. for DMARC when SPF gave no answer at RCPT (off, skipped, exempt), an
+ *      SPF check of its own, used only for DMARC's alignment;
+ *   2. the antivirus: the spool file streamed to clamd (relais-clamd.h); a
+ *      virus 554 5.7.0; clamd unreachable or answering ERROR per
+ *      AntivirusUnreachable (451 4.7.1 or accepted), logged and counted;
+ *   3. in a worker thread bounded in time, DKIM verification (RFC 6376) and
+ *      DMARC (RFC 7489): reject 550 5.7.1, a temporary DNS failure 451 4.7.1,
+ *      quarantine marked with an X-Relais-Quarantine field; the message comes
+ *      back with an Authentication-Results field (RFC 8601) on top, every such
+ *      field already there that claims our host name as its authserv-id
+ *      removed (§5), and the main thread writes it back to the spool file.
+ * A check runs unless every recipient skips it (relais_policy_content_check).
+ * The message is the spool file the session has written (our Received-SPF and
+ * Received fields first). Counters are counted and lines logged on the main
+ * thread. */
 #pragma once
 
 #include <gio/gio.h>
