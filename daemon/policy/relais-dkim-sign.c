@@ -98,9 +98,11 @@ relais_dkim_selector_validate (const char *selector, const char *domain, GError 
     }
   if (domain && strlen (selector) + strlen ("._domainkey.") + strlen (domain) > DNS_NAME_MAX)
     {
+      g_autofree char *shown_domain = g_strescape (domain, NULL);
+
       g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
                    "DKIM selector \"%s\" is too long: %s._domainkey.%s would exceed %d characters",
-                   shown, shown, domain, DNS_NAME_MAX);
+                   shown, shown, shown_domain, DNS_NAME_MAX);
       return FALSE;
     }
   return TRUE;

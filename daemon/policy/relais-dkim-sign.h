@@ -90,8 +90,10 @@ char *relais_dkim_signer_get_public_record (RelaisDkimSigner *signer);
  * LF line ends, taken as CRLF; no SMTP dot-stuffing) at time NOW (seconds
  * since the epoch, the t= tag). Returns the whole field to put on top of the
  * message, "DKIM-Signature: v=1; a=…; …; b=…\r\n", folded into lines of fewer
- * than 78 characters (continuation lines start with a tab). The message must
- * then be sent with CRLF line ends and otherwise unchanged. NULL with
+ * than 78 characters (continuation lines start with a tab; only a d= or s=
+ * too long for any line is left whole). The message must then be sent with
+ * CRLF line ends and otherwise unchanged. The message is parsed into one
+ * normalized copy: memory about twice its size for the call. NULL with
  * RELAIS_ERROR_FAILED only if GnuTLS fails to sign. */
 char *relais_dkim_signer_sign (RelaisDkimSigner *signer, const char *message, gsize length, gint64 now,
                                GError **error);
