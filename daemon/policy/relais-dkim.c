@@ -724,20 +724,20 @@ nth_signature_field (const RelaisDkimMessage *message, guint n, guint *index)
   return NULL;
 }
 
-GBytes *
-relais_dkim_signed_data (const RelaisDkimMessage *message, const RelaisDkimSignature *signature,
-                         guint signature_field)
+/* The header fields of SIGNATURE's h= (skipping the field at SKIP), then
+ * SIG_FIELD (a DKIM-Signature field, raw) with its b= emptied, canonical
+ * without the final CRLF. */
+static GBytes *
+build_signed_data (const RelaisDkimMessage *message, const RelaisDkimSignature *signature, guint skip,
+                   const char *sig_field, gsize sig_length)
 {
   g_autoptr(GString) data = g_string_new (NULL);
   g_autofree gboolean *used = g_new0 (gboolean, message->fields->len + 1);
   g_autoptr(GString) stripped = NULL;
   g_autofree char *canonical = NULL;
-  const Field *sig_field;
-  guint sig_index = 0;
 
-  if (!(sig_field = nth_signature_field (message, signature_field, &sig_index)))
-    return NULL;
-  used[sig_index] = TRUE;
+  if (skip < message->fields->len)
+    used[skip] = TRUE;
 
   for (guint n = 0; signature->headers[n]; n++)
     for (guint i = message->fields->len; i-- > 0;)
@@ -754,10 +754,43 @@ relais_dkim_signed_data (const RelaisDkimMessage *message, const RelaisDkimSigna
         break;
       }
 
-  stripped = without_b_value (message->data->str + sig_field->start, sig_field->length);
+  stripped = without_b_value (sig_field, sig_length);
   canonical = relais_dkim_canon_header (signature->header_canon, stripped->str, stripped->len);
   g_string_append_len (data, canonical, strlen (canonical) - 2);
   return g_string_free_to_bytes (g_steal_pointer (&data));
+}
+
+GBytes *
+relais_dkim_signed_data (const RelaisDkimMessage *message, const RelaisDkimSignature *signature,
+                         guint signature_field)
+{
+  const Field *sig_field;
+  guint sig_index = 0;
+
+  if (!(sig_field = nth_signature_field (message, signature_field, &sig_index)))
+    return NULL;
+  return build_signed_data (message, signature, sig_index, message->data->str + sig_field->start,
+                            sig_field->length);
+}
+
+GBytes *
+relais_dkim_signed_data_for_field (const RelaisDkimMessage *message, const RelaisDkimSignature *signature,
+                                   const char *field, gsize length)
+{
+  g_return_val_if_fail (message != NULL && signature != NULL && field != NULL, NULL);
+  return build_signed_data (message, signature, G_MAXUINT, field, length);
+}
+
+guint
+relais_dkim_message_count_fields (const RelaisDkimMessage *message, const char *name)
+{
+  guint count = 0;
+
+  g_return_val_if_fail (message != NULL && name != NULL, 0);
+  for (guint i = 0; i < message->fields->len; i++)
+    if (g_ascii_strcasecmp (g_array_index (message->fields, Field, i).name, name) == 0)
+      count++;
+  return count;
 }
 
 /* ---- signatures ---- */

@@ -99,6 +99,16 @@ GBytes *relais_dkim_body_hash (const RelaisDkimMessage *message, const RelaisDki
 GBytes *relais_dkim_signed_data (const RelaisDkimMessage *message, const RelaisDkimSignature *signature,
                                  guint signature_field);
 
+/* For a signer: the data a new DKIM-Signature FIELD (raw, "DKIM-Signature:"
+ * and folding, no final CRLF), not in MESSAGE but to be put on top of it,
+ * covers: the same bytes relais_dkim_signed_data() gives once it is there. */
+GBytes *relais_dkim_signed_data_for_field (const RelaisDkimMessage *message,
+                                           const RelaisDkimSignature *signature,
+                                           const char *field, gsize length);
+
+/* The number of header fields named NAME (ASCII case ignored) in MESSAGE. */
+guint relais_dkim_message_count_fields (const RelaisDkimMessage *message, const char *name);
+
 /* Key lookup: the TXT record at SELECTOR._domainkey.DOMAIN, its strings
  * joined, in *RECORD. */
 typedef enum {
