@@ -562,6 +562,14 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (task);
       return;
     }
+  if (answer == NULL && g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE))
+    {
+      /* Our spool file, not clamd: the same answer as any queue file error. */
+      check_log (id, G_LOG_LEVEL_WARNING, "queue file error before the virus scan: %s", error->message);
+      refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+      finish (task);
+      return;
+    }
   if (answer == NULL)
     {
       problem = error->message;
