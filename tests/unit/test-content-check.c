@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * The header surgery of the end-of-DATA checks: which Authentication-Results
+ * fields claim our authserv-id (RFC 8601 §5) and are removed, and that
+ * nothing else moves: other fields, folded lines, the body. */
+#include <string.h>
+
+#include <glib.h>
+
+#include "relais-content-check.h"
+
+static void
+check_strip (const char *message, const char *expected, guint expected_removed)
+{
+  guint removed = 99;
+  g_autoptr (GBytes) out = relais_content_strip_results (message, strlen (message), "Authentication-Results",
+                                                         "mx.example.org", &removed);
+  gsize size = g_bytes_get_size (out);
+  g_autofree char *text = size > 0 ? g_strndup (g_bytes_get_data (out, NULL), size) : g_strdup ("");
+
+  g_assert_cmpstr (text, ==, expected);
+  g_assert_cmpuint (removed, ==, expected_removed);
+}
+
+static void
+test_strip (void)
+{
+  /* ours in any case, with a comment first, folded, or with space before the colon */
+  check_strip ("Received: from a\r\n"
+               "Authentication-Results: MX.Example.ORG; dkim=pass\r\n"
+               "authentication-results : (forged) mx.example.org;\r\n\tspf=pass\r\n"
+               "Authentication-Results: mx.example.org\r\n"
+               "Subject: hi\r\n"
+               "\r\n"
+               "body\r\n",
+               "Received: from a\r\n"
+               "Subject: hi\r\n"
+               "\r\n"
+               "body\r\n", 3);
+  /* others are kept: another host, a longer name starting with ours, a prefix of ours */
+  check_strip ("Authentication-Results: other.example; dkim=fail\r\n"
+               "Authentication-Results: mx.example.org.evil.example; dkim=pass\r\n"
+               "Authentication-Results: mx.example; dkim=pass\r\n"
+               "Authentication-Results-Extra: mx.example.org\r\n"
+               "\r\n"
+               "Authentication-Results: mx.example.org; in the body\r\n",
+               "Authentication-Results: other.example; dkim=fail\r\n"
+               "Authentication-Results: mx.example.org.evil.example; dkim=pass\r\n"
+               "Authentication-Results: mx.example; dkim=pass\r\n"
+               "Authentication-Results-Extra: mx.example.org\r\n"
+               "\r\n"
+               "Authentication-Results: mx.example.org; in the body\r\n", 0);
+  /* bare LF line ends, no body, the last field without a line end */
+  check_strip ("A: 1\nAuthentication-Results: mx.example.org; x\n\tfolded\nB: 2\n",
+               "A: 1\nB: 2\n", 1);
+  check_strip ("A: 1\r\nAuthentication-Results: mx.example.org", "A: 1\r\n", 1);
+  check_strip ("", "", 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/content-check/strip-results", test_strip);
+  return g_test_run ();
+}
