@@ -178,7 +178,6 @@ struct _RelaisPageSecurity
   GtkSwitch *dkim_switch;
   AdwActionRow *dmarc_row;
   GtkSwitch *dmarc_switch;
-  AdwPreferencesGroup *antivirus_group;
   AdwActionRow *antivirus_row;
   GtkSwitch *antivirus_switch;
   AdwEntryRow *antivirus_socket_row;
@@ -614,8 +613,8 @@ static const char *const known_checks[] = { "dnsbl", "spf", "antivirus", "dkim",
 static const char *
 check_label (const char *check)
 {
-  /* TRANSLATORS: the columns of the table of checks a whitelist match skips */
   if (g_str_equal (check, "dnsbl"))
+    /* TRANSLATORS: the columns of the table of checks a whitelist match skips */
     return _("DNSBL");
   if (g_str_equal (check, "spf"))
     return _("SPF");
@@ -1166,7 +1165,6 @@ probe_skips (gpointer data, gboolean *sensitive, char **message)
 {
   RelaisPageSecurity *self = data;
   GVariantBuilder rows;
-
   int columns = 0;
 
   while (gtk_grid_get_child_at (self->skips_grid, columns, 0) != NULL)
@@ -1455,7 +1453,6 @@ relais_page_security_class_init (RelaisPageSecurityClass *klass)
   ROW (spf); CHILD (spf_switch);
   ROW (dkim); CHILD (dkim_switch);
   ROW (dmarc); CHILD (dmarc_switch);
-  CHILD (antivirus_group);
   ROW (antivirus); CHILD (antivirus_switch);
   ROW (antivirus_socket);
   ROW (antivirus_unreachable);
