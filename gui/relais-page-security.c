@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The Security page (SPEC §4): the black/white rules, what a whitelist
- * match skips, the sender and connection policies and the advanced
- * settings, and the addresses blocked now.
+ * match skips, the sender and connection policies, the DNS blocklists, the
+ * sender authentication (SPF, DKIM, DMARC) and antivirus checks, the
+ * advanced settings, and the addresses blocked now.
  *
  * The settings are fields of one form on org.relais.Relais1.Security (each
- * number is insensitive while its on/off switch is off). The rules are a
+ * number, and the antivirus socket and fallback, is insensitive while its
+ * on/off switch is off). The table of what a whitelist match skips is
+ * built from the daemon's WhitelistSkips property. The rules are a
  * GListStore of small RelaisRuleItem objects shown by a GtkColumnView
  * through a filter (search text on name and value, and which list), so
  * tens of thousands of rules cost no widgets beyond the visible rows; when
@@ -87,6 +90,24 @@ relais_rule_item_equal (RelaisRuleItem *self, const char *const *field)
   return TRUE;
 }
 
+/* The label of a rule type ("ip", "subnet", ...): the rules' Type column
+ * and the rows of the whitelist table; an unknown type as it is. */
+static const char *
+type_label (const char *type)
+{
+  if (g_str_equal (type, "ip"))
+    return _("IP");
+  if (g_str_equal (type, "subnet"))
+    return _("IP/subnet");
+  if (g_str_equal (type, "sender"))
+    return _("Sender");
+  if (g_str_equal (type, "recipient"))
+    return _("Recipient");
+  if (g_str_equal (type, "domain"))
+    return _("Domain");
+  return type;
+}
+
 /* What column COLUMN shows of ITEM. */
 static const char *
 rule_text (RelaisRuleItem *item, guint column)
@@ -99,17 +120,7 @@ rule_text (RelaisRuleItem *item, guint column)
       /* TRANSLATORS: the List column of the rules: the rule is on the blacklist or the whitelist */
       return g_str_equal (value, "white") ? C_("list", "White") : C_("list", "Black");
     case RULE_TYPE:
-      if (g_str_equal (value, "ip"))
-        return _("IP");
-      if (g_str_equal (value, "subnet"))
-        return _("IP/subnet");
-      if (g_str_equal (value, "sender"))
-        return _("Sender");
-      if (g_str_equal (value, "recipient"))
-        return _("Recipient");
-      if (g_str_equal (value, "domain"))
-        return _("Domain");
-      return value;
+      return type_label (value);
     case RULE_ACTION:
       if (g_str_equal (value, "reject"))
         return _("Reject");
@@ -160,6 +171,17 @@ struct _RelaisPageSecurity
   AdwActionRow *dnsbl_row;
   GtkSwitch *dnsbl_switch;
   RelaisStringList *dnsbl_zones_list;
+  AdwPreferencesGroup *authentication_group;
+  AdwActionRow *spf_row;
+  GtkSwitch *spf_switch;
+  AdwActionRow *dkim_row;
+  GtkSwitch *dkim_switch;
+  AdwActionRow *dmarc_row;
+  GtkSwitch *dmarc_switch;
+  AdwActionRow *antivirus_row;
+  GtkSwitch *antivirus_switch;
+  AdwEntryRow *antivirus_socket_row;
+  AdwComboRow *antivirus_unreachable_row;
 
   GtkSearchEntry *search_entry;
   GtkDropDown *list_filter;
@@ -191,6 +213,8 @@ struct _RelaisPageSecurity
 G_DEFINE_FINAL_TYPE (RelaisPageSecurity, relais_page_security, RELAIS_TYPE_PAGE)
 
 static const char *const list_filter_values[] = { "all", "black", "white", NULL };
+/* AntivirusUnreachable, in the order of its combo row's items */
+static const char *const unreachable_values[] = { "defer", "accept", NULL };
 
 /* --------------------------------------------------------------- filter */
 
@@ -359,13 +383,18 @@ load_rules (RelaisPageSecurity *self)
   show_rules (self, value);
 }
 
+static void show_skips (RelaisPageSecurity *self, GVariant *skips);
+
 static void
 properties_changed_cb (RelaisPageSecurity *self, GVariant *changed, const char *const *invalidated)
 {
   g_autoptr(GVariant) rules = g_variant_lookup_value (changed, "Rules", G_VARIANT_TYPE ("a(sssss)"));
+  g_autoptr(GVariant) skips = g_variant_lookup_value (changed, "WhitelistSkips", G_VARIANT_TYPE ("a(sas)"));
 
   if (rules != NULL)
     show_rules (self, rules);
+  if (skips != NULL)
+    show_skips (self, skips);
 }
 
 static void
@@ -576,17 +605,27 @@ down_clicked_cb (RelaisPageSecurity *self)
 
 /* ------------------------------------------------ whitelist skip table */
 
-/* SPEC §4.1: what a whitelist match of each type skips. */
-static const struct {
-  const char *type;
-  gboolean skips[5];          /* DNSBL, SPF, antivirus, DKIM, DMARC */
-} skip_table[] = {
-  { N_("IP"),        { TRUE,  TRUE, TRUE,  TRUE,  TRUE } },
-  { N_("IP/subnet"), { TRUE,  TRUE, FALSE, TRUE,  TRUE } },
-  { N_("Sender"),    { FALSE, TRUE, TRUE,  FALSE, FALSE } },
-  { N_("Recipient"), { FALSE, TRUE, TRUE,  FALSE, FALSE } },
-  { N_("Domain"),    { FALSE, TRUE, TRUE,  TRUE,  TRUE } },
-};
+/* The checks a whitelist match may skip (WhitelistSkips), in the order of
+ * the table's columns; a check the daemon names that this version does not
+ * know gets a column of its own after these. */
+static const char *const known_checks[] = { "dnsbl", "spf", "antivirus", "dkim", "dmarc", NULL };
+
+static const char *
+check_label (const char *check)
+{
+  if (g_str_equal (check, "dnsbl"))
+    /* TRANSLATORS: the columns of the table of checks a whitelist match skips */
+    return _("DNSBL");
+  if (g_str_equal (check, "spf"))
+    return _("SPF");
+  if (g_str_equal (check, "antivirus"))
+    return _("Antivirus");
+  if (g_str_equal (check, "dkim"))
+    return _("DKIM");
+  if (g_str_equal (check, "dmarc"))
+    return _("DMARC");
+  return check;
+}
 
 static GtkWidget *
 grid_label (const char *text, gboolean heading, float xalign)
@@ -599,34 +638,68 @@ grid_label (const char *text, gboolean heading, float xalign)
   return label;
 }
 
+/* Shows SKIPS (a(sas), or NULL while not connected): a row per rule type
+ * in the daemon's order, a column per check, a mark where it is skipped. */
 static void
-fill_skips_grid (RelaisPageSecurity *self)
+show_skips (RelaisPageSecurity *self, GVariant *skips)
 {
-  const char *checks[] = {
-    /* TRANSLATORS: the columns of the table of checks a whitelist match skips */
-    _("DNSBL"), _("SPF"), _("Antivirus"), _("DKIM"), _("DMARC"),
-  };
+  g_autoptr(GPtrArray) checks = g_ptr_array_new ();
+  GtkWidget *child;
+  gsize n_types = 0;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->skips_grid))) != NULL)
+    gtk_grid_remove (self->skips_grid, child);
+  if (skips != NULL && g_variant_is_of_type (skips, G_VARIANT_TYPE ("a(sas)")))
+    n_types = g_variant_n_children (skips);
+
+  for (guint i = 0; known_checks[i] != NULL; i++)
+    g_ptr_array_add (checks, (gpointer) known_checks[i]);
+  for (gsize r = 0; r < n_types; r++)
+    {
+      g_autofree const char **skipped = NULL;
+
+      g_variant_get_child (skips, r, "(&s^a&s)", NULL, &skipped);
+      for (guint i = 0; skipped[i] != NULL; i++)
+        if (!g_ptr_array_find_with_equal_func (checks, skipped[i], g_str_equal, NULL))
+          g_ptr_array_add (checks, (gpointer) skipped[i]);
+    }
 
   gtk_grid_attach (self->skips_grid, grid_label (_("Whitelist type"), TRUE, 0), 0, 0, 1, 1);
-  for (guint c = 0; c < G_N_ELEMENTS (checks); c++)
-    gtk_grid_attach (self->skips_grid, grid_label (checks[c], TRUE, 0.5), c + 1, 0, 1, 1);
-  for (guint r = 0; r < G_N_ELEMENTS (skip_table); r++)
-    {
-      GtkWidget *type = grid_label (_(skip_table[r].type), FALSE, 0);
+  for (guint c = 0; c < checks->len; c++)
+    gtk_grid_attach (self->skips_grid, grid_label (check_label (checks->pdata[c]), TRUE, 0.5), c + 1, 0, 1, 1);
 
-      gtk_widget_set_hexpand (type, TRUE);
-      gtk_grid_attach (self->skips_grid, type, 0, r + 1, 1, 1);
-      for (guint c = 0; c < G_N_ELEMENTS (checks); c++)
+  for (gsize r = 0; r < n_types; r++)
+    {
+      g_autofree const char **skipped = NULL;
+      const char *type;
+      GtkWidget *label;
+
+      g_variant_get_child (skips, r, "(&s^a&s)", &type, &skipped);
+      label = grid_label (type_label (type), FALSE, 0);
+      gtk_widget_set_hexpand (label, TRUE);
+      gtk_grid_attach (self->skips_grid, label, 0, r + 1, 1, 1);
+      for (guint c = 0; c < checks->len; c++)
         {
-          GtkWidget *cell = skip_table[r].skips[c] ? gtk_image_new_from_icon_name ("object-select-symbolic")
-                                                   : grid_label ("–", FALSE, 0.5);
+          gboolean skip = g_strv_contains (skipped, checks->pdata[c]);
+          GtkWidget *cell = skip ? gtk_image_new_from_icon_name ("object-select-symbolic") : grid_label ("–", FALSE, 0.5);
+
           /* for screen readers and the test hook: what the cell means */
-          gtk_widget_set_tooltip_text (cell, skip_table[r].skips[c] ? _("Skipped") : _("Checked"));
-          if (!skip_table[r].skips[c])
+          gtk_widget_set_tooltip_text (cell, skip ? _("Skipped") : _("Checked"));
+          if (!skip)
             gtk_widget_add_css_class (cell, "dim-label");
           gtk_grid_attach (self->skips_grid, cell, c + 1, r + 1, 1, 1);
         }
     }
+}
+
+static void
+load_skips (RelaisPageSecurity *self)
+{
+  g_autoptr(GVariant) value = NULL;
+
+  if (self->proxy != NULL)
+    value = g_dbus_proxy_get_cached_property (self->proxy, "WhitelistSkips");
+  show_skips (self, value);
 }
 
 /* ------------------------------------------------------ blocked list */
@@ -728,11 +801,28 @@ refresh_clicked_cb (RelaisPageSecurity *self)
 
 /* ------------------------------------------------ client and permission */
 
+/* The socket and the fallback are editable only while the antivirus is on.
+ * The form makes these rows sensitive when the client can edit and no
+ * apply is on its way; this runs after it (its handlers were connected
+ * first) and adds the switch. */
+static void
+update_antivirus_sensitive (RelaisPageSecurity *self)
+{
+  RelaisForm *form = relais_page_get_form (RELAIS_PAGE (self));
+  gboolean sensitive = relais_client_can_edit (relais_page_get_client (RELAIS_PAGE (self))) &&
+                       form != NULL && !relais_form_get_busy (form) &&
+                       gtk_switch_get_active (self->antivirus_switch);
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->antivirus_socket_row), sensitive);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->antivirus_unreachable_row), sensitive);
+}
+
 static void
 update_sensitive (RelaisPageSecurity *self)
 {
   gboolean can_edit = relais_client_can_edit (relais_page_get_client (RELAIS_PAGE (self)));
 
+  update_antivirus_sensitive (self);
   update_buttons (self);
   for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->blocked_list)); row != NULL;
        row = gtk_widget_get_next_sibling (row))
@@ -755,6 +845,7 @@ client_changed_cb (RelaisPageSecurity *self)
     g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self,
                              G_CONNECT_SWAPPED);
   load_rules (self);
+  load_skips (self);
   update_sensitive (self);
   if (gtk_widget_get_mapped (GTK_WIDGET (self)) || proxy == NULL)
     refresh_blocked (self);
@@ -1074,14 +1165,17 @@ probe_skips (gpointer data, gboolean *sensitive, char **message)
 {
   RelaisPageSecurity *self = data;
   GVariantBuilder rows;
+  int columns = 0;
 
+  while (gtk_grid_get_child_at (self->skips_grid, columns, 0) != NULL)
+    columns++;
   g_variant_builder_init (&rows, G_VARIANT_TYPE ("aas"));
   for (int r = 0; gtk_grid_get_child_at (self->skips_grid, 0, r) != NULL; r++)
     {
       GVariantBuilder cells;
 
       g_variant_builder_init (&cells, G_VARIANT_TYPE ("as"));
-      for (int c = 0; c < 6; c++)
+      for (int c = 0; c < columns; c++)
         {
           GtkWidget *cell = gtk_grid_get_child_at (self->skips_grid, c, r);
           if (GTK_IS_IMAGE (cell))
@@ -1097,22 +1191,46 @@ probe_skips (gpointer data, gboolean *sensitive, char **message)
   return g_variant_builder_end (&rows);
 }
 
-/* Scrolls the page to its end, the blocked addresses (for screenshots). */
-static GVariant *
-hook_show_blocked (gpointer data, GVariant *argument, GError **error)
+/* Scrolls the page so that WIDGET is at the top of the view, or to the
+ * end for NULL (for screenshots). */
+static gboolean
+scroll_to (RelaisPageSecurity *self, GtkWidget *widget, GError **error)
 {
-  RelaisPageSecurity *self = data;
   GtkWidget *scrolled = gtk_widget_get_ancestor (GTK_WIDGET (self->blocked_list), GTK_TYPE_SCROLLED_WINDOW);
   GtkAdjustment *adjustment;
+  double x = 0, y = 0;
 
   if (scrolled == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "the page does not scroll");
-      return NULL;
+      return FALSE;
     }
   adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
-  gtk_adjustment_set_value (adjustment,
-                            gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  if (widget == NULL)
+    y = gtk_adjustment_get_upper (adjustment);
+  else if (gtk_widget_translate_coordinates (widget, scrolled, 0, 0, &x, &y))
+    y += gtk_adjustment_get_value (adjustment) - 12;   /* a little room above */
+  /* the adjustment keeps the value within the page */
+  gtk_adjustment_set_value (adjustment, y);
+  return TRUE;
+}
+
+static GVariant *
+hook_show_blocked (gpointer data, GVariant *argument, GError **error)
+{
+  if (!scroll_to (data, NULL, error))
+    return NULL;
+  return g_variant_new_boolean (TRUE);
+}
+
+/* The sender authentication and antivirus groups at the top of the view. */
+static GVariant *
+hook_show_checks (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+
+  if (!scroll_to (self, GTK_WIDGET (self->authentication_group), error))
+    return NULL;
   return g_variant_new_boolean (TRUE);
 }
 
@@ -1157,6 +1275,7 @@ register_hooks (RelaisPageSecurity *self)
   relais_test_hook_add_action ("Security.refresh-blocked", owner, hook_refresh_blocked, self);
   relais_test_hook_add_action ("Security.unblock", owner, hook_unblock, self);
   relais_test_hook_add_action ("Security.show-blocked", owner, hook_show_blocked, self);
+  relais_test_hook_add_action ("Security.show-checks", owner, hook_show_checks, self);
 }
 
 /* ---------------------------------------------------------- DNSBL zones */
@@ -1247,7 +1366,18 @@ relais_page_security_constructed (GObject *object)
   SWITCH ("Dnsbl", dnsbl);
   relais_form_add_custom (form, "DnsblZones", GTK_WIDGET (self->dnsbl_zones_list), GTK_WIDGET (self->dnsbl_zones_list),
                           dnsbl_zones_get_value, dnsbl_zones_set_value, "changed");
+  SWITCH ("Spf", spf);
+  SWITCH ("Dkim", dkim);
+  SWITCH ("Dmarc", dmarc);
+  SWITCH ("Antivirus", antivirus);
+  relais_form_add_text (form, "AntivirusSocket", GTK_EDITABLE (self->antivirus_socket_row),
+                        GTK_WIDGET (self->antivirus_socket_row));
+  relais_form_add_choice (form, "AntivirusUnreachable", self->antivirus_unreachable_row, unreachable_values);
 #undef SWITCH
+  /* after the form's own handlers: its rows' sensitivity, then the switch's */
+  g_signal_connect_object (self->antivirus_switch, "notify::active", G_CALLBACK (update_antivirus_sensitive), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (form, "notify::busy", G_CALLBACK (update_antivirus_sensitive), self, G_CONNECT_SWAPPED);
 
   g_signal_connect_object (client, "changed", G_CALLBACK (client_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (client, "notify::can-edit", G_CALLBACK (update_sensitive), self, G_CONNECT_SWAPPED);
@@ -1319,6 +1449,13 @@ relais_page_security_class_init (RelaisPageSecurityClass *klass)
   ROW (max_nonexistent); CHILD (max_nonexistent_spin);
   ROW (max_junk); CHILD (max_junk_spin);
   ROW (dnsbl); CHILD (dnsbl_switch); CHILD (dnsbl_zones_list);
+  CHILD (authentication_group);
+  ROW (spf); CHILD (spf_switch);
+  ROW (dkim); CHILD (dkim_switch);
+  ROW (dmarc); CHILD (dmarc_switch);
+  ROW (antivirus); CHILD (antivirus_switch);
+  ROW (antivirus_socket);
+  ROW (antivirus_unreachable);
   CHILD (search_entry);
   CHILD (list_filter);
   CHILD (rules_view);
@@ -1362,7 +1499,7 @@ relais_page_security_init (RelaisPageSecurity *self)
   g_signal_connect_object (self->shown, "items-changed", G_CALLBACK (update_count), self, G_CONNECT_SWAPPED);
   gtk_column_view_set_model (self->rules_view, GTK_SELECTION_MODEL (self->selection));
   add_columns (self);
-  fill_skips_grid (self);
+  show_skips (self, NULL);
   update_count (self);
 }
 
