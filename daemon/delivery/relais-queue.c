@@ -441,7 +441,8 @@ relais_spool_writer_sync (RelaisSpoolWriter *writer, GError **error)
 }
 
 gboolean
-relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *data, gsize len, GError **error)
+relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *head, gsize head_len, const void *data,
+                             gsize len, GError **error)
 {
   g_return_val_if_fail (writer != NULL, FALSE);
 
@@ -457,7 +458,8 @@ relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *data, gsize 
       return FALSE;
     }
   writer->size = 0;
-  return relais_spool_writer_write (writer, data, len, error) && spool_writer_flush (writer, error);
+  return relais_spool_writer_write (writer, head, head_len, error) &&
+         relais_spool_writer_write (writer, data, len, error) && spool_writer_flush (writer, error);
 }
 
 void

@@ -65,10 +65,11 @@ goffset      relais_spool_writer_get_size (RelaisSpoolWriter *writer);
 /* Writes out what is buffered and returns the spool file's path, for a check
  * that reads the message (antivirus, DKIM); NULL + error after a write error. */
 const char  *relais_spool_writer_sync (RelaisSpoolWriter *writer, GError **error);
-/* Replaces the whole message with DATA (headers added or removed by the
- * content checks). Only while nothing else writes: the caller waits for it. */
-gboolean     relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *data, gsize len,
-                                          GError **error);
+/* Replaces the whole message with HEAD then DATA (header fields added or
+ * removed by the content checks). Only while nothing else writes: the caller
+ * waits for it. */
+gboolean     relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *head, gsize head_len,
+                                          const void *data, gsize len, GError **error);
 /* Drops a message that will not be accepted (size exceeded, too many hops, client gone). */
 void         relais_spool_writer_abort (RelaisSpoolWriter *writer);
 

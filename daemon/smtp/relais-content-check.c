@@ -235,7 +235,8 @@ typedef struct {
 typedef struct {
   gboolean timed_out;
   char *error;                     /* the spool file could not be read */
-  GBytes *content;                 /* the message with its new header */
+  char *head;                      /* the new header fields, to go on top */
+  GBytes *content;                 /* the message without the fields claiming to be ours */
   GPtrArray *dkim;                 /* RelaisDkimVerdict*, with dkim or dmarc */
   RelaisDmarcAnswer *dmarc;        /* with dmarc */
   guint removed;                   /* forged Authentication-Results fields */
@@ -257,6 +258,7 @@ work_result_free (WorkResult *r)
   if (r == NULL)
     return;
   g_free (r->error);
+  g_free (r->head);
   g_clear_pointer (&r->content, g_bytes_unref);
   g_clear_pointer (&r->dkim, g_ptr_array_unref);
   relais_dmarc_answer_free (r->dmarc);
@@ -292,7 +294,6 @@ worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
   g_autoptr (GError) error = NULL;
   g_autofree char *data = NULL;
   g_autoptr (RelaisDkimMessage) message = NULL;
-  g_autoptr (GBytes) stripped = NULL;
   GString *head;
   gsize length;
 
@@ -330,9 +331,9 @@ worker (GTask *task, gpointer source, gpointer task_data, GCancellable *cancella
     g_string_append_printf (head, "X-Relais-Quarantine: DMARC policy of %s (%s)\r\n",
                             r->dmarc->policy_domain != NULL ? r->dmarc->policy_domain : r->dmarc->from_domain,
                             r->dmarc->applied ? "p=quarantine" : "p=reject, pct= not applied");
-  stripped = relais_content_strip_results (data, length, "Authentication-Results", w->authserv_id, &r->removed);
-  g_string_append_len (head, g_bytes_get_data (stripped, NULL), (gssize) g_bytes_get_size (stripped));
-  r->content = g_string_free_to_bytes (head);
+  r->head = g_string_free (head, FALSE);
+  g_clear_pointer (&message, relais_dkim_message_free);
+  r->content = relais_content_strip_results (data, length, "Authentication-Results", w->authserv_id, &r->removed);
   g_task_return_pointer (task, r, (GDestroyNotify) work_result_free);
 }
 
@@ -471,8 +472,9 @@ work_done (GObject *source, GAsyncResult *result, gpointer user_data)
         check_log (id, G_LOG_LEVEL_INFO, "removed %u Authentication-Results field%s claiming to be from %s",
               r->removed, r->removed == 1 ? "" : "s", run->req.config->hostname);
       if (!run->verdict->refuse &&
-          !relais_spool_writer_replace (run->req.writer, g_bytes_get_data (r->content, NULL),
-                                        g_bytes_get_size (r->content), &write_error))
+          !relais_spool_writer_replace (run->req.writer, r->head, strlen (r->head),
+                                        g_bytes_get_data (r->content, NULL), g_bytes_get_size (r->content),
+                                        &write_error))
         {
           check_log (id, G_LOG_LEVEL_WARNING, "queue file write error: %s", write_error->message);
           refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
