@@ -49,6 +49,7 @@ static const SecuritySetting settings[] = {
   BOOL_SETTING ("Antivirus", antivirus),
   OTHER_SETTING ("AntivirusSocket", KIND_SOCKET, antivirus_socket),
   OTHER_SETTING ("AntivirusUnreachable", KIND_FALLBACK, antivirus_unreachable),
+  BOOL_SETTING ("DkimSigning", dkim_signing),
 };
 
 static const char *const fallback_names[] = { [RELAIS_ANTIVIRUS_DEFER] = "defer",

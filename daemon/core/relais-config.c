@@ -206,6 +206,8 @@ relais_config_new_default (void)
   config->dnsbl_zones = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dnsbl_zone_free);
   config->antivirus_socket = g_strdup (RELAIS_DEFAULT_ANTIVIRUS_SOCKET);
   config->antivirus_unreachable = RELAIS_ANTIVIRUS_DEFER;
+  config->dkim_signing = TRUE;
+  config->dkim_keys = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dkim_signing_key_free);
   return config;
 }
 
@@ -236,6 +238,7 @@ relais_config_unref (RelaisConfig *config)
   relais_rule_set_unref (config->security_rules);
   g_ptr_array_unref (config->dnsbl_zones);
   g_free (config->antivirus_socket);
+  g_ptr_array_unref (config->dkim_keys);
   g_free (config);
 }
 
@@ -285,6 +288,7 @@ relais_config_copy (const RelaisConfig *config)
   copy->security_rules = relais_rule_set_ref (config->security_rules);   /* immutable: shared */
   copy->dnsbl_zones = g_ptr_array_ref (config->dnsbl_zones);               /* immutable: shared */
   copy->antivirus_socket = g_strdup (config->antivirus_socket);
+  copy->dkim_keys = g_ptr_array_ref (config->dkim_keys);                   /* immutable: shared */
   return copy;
 }
 

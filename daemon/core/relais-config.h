@@ -9,6 +9,7 @@
 
 #include <gio/gio.h>
 
+#include "relais-dkim-sign.h"
 #include "relais-dnsbl.h"
 #include "relais-rules.h"
 
@@ -64,6 +65,19 @@ typedef struct {
   char *name;
   char *domain;          /* lower case */
 } RelaisRelayDomain;
+
+/* A DKIM signing key of one sending domain (issue 7): immutable once made.
+ * PRIVATE_PEM is a secret: it goes to the store and to SIGNER, never to D-Bus
+ * nor to the log. */
+typedef struct {
+  char *domain;                  /* lower case, ASCII (an IDN in its xn-- form) */
+  char *selector;
+  RelaisDkimAlgorithm algorithm;
+  char *private_pem;             /* PKCS#8 PEM */
+  gint64 created;                /* unix time */
+  char *record;                  /* the TXT record value to publish, "v=DKIM1; k=...; p=..." */
+  RelaisDkimSigner *signer;      /* ready to sign, from PRIVATE_PEM; thread-safe, reference counted */
+} RelaisDkimSigningKey;
 
 typedef struct {
   /*< private >*/
@@ -123,6 +137,9 @@ typedef struct {
   gboolean antivirus;                      /* clamd INSTREAM: 554 5.7.0 for a virus */
   char *antivirus_socket;                  /* "/path" (Unix) or "HOST:PORT" (TCP) */
   RelaisAntivirusFallback antivirus_unreachable; /* clamd unreachable: 451 4.7.1 or accept */
+  gboolean dkim_signing;                   /* sign outgoing remote mail whose From domain has a key */
+  GPtrArray *dkim_keys;                    /* of RelaisDkimSigningKey*, sorted by domain, one per
+                                            * domain; immutable, shared; never NULL */
 } RelaisConfig;
 
 /* Defaults of the content checks (issue 7). */
@@ -252,10 +269,30 @@ void           relais_account_free (RelaisAccount *account);
  * MaxJunkCommands (u 1..100000); Dnsbl (b), DnsblZones (a(ss): zone, answer
  * filter, at most 32, see relais-dnsbl.h); Spf, Dkim, Dmarc, Antivirus (b);
  * AntivirusSocket (s: an absolute Unix socket path or HOST:PORT);
- * AntivirusUnreachable (s: "defer" or "accept"). All checked together, all or nothing, like
+ * AntivirusUnreachable (s: "defer" or "accept"); DkimSigning (b). All checked together, all or nothing, like
  * relais_config_apply_general(). */
 RelaisConfig *relais_config_apply_security (const RelaisConfig *base, GVariant *changes, GError **error);
 GVariant     *relais_config_security_to_variant (const RelaisConfig *config);
+
+/* DKIM signing keys (issue 7). A key from its parts, checked: DOMAIN a fully
+ * qualified ASCII domain (lower-cased), SELECTOR as relais_dkim_selector_validate(),
+ * PRIVATE_PEM a key relais_dkim_signer_new() takes (the algorithm comes from
+ * it). NULL + RELAIS_ERROR_INVALID_ARGUMENT starting "Domain: ", "Selector: "
+ * or "Key: " otherwise. Parses the PEM: not for the main loop with RSA keys in
+ * bulk (one key is about a millisecond). */
+RelaisDkimSigningKey *relais_dkim_signing_key_new (const char *domain, const char *selector,
+                                                   const char *private_pem, gint64 created, GError **error);
+void                  relais_dkim_signing_key_free (RelaisDkimSigningKey *key);
+/* Checks DOMAIN as relais_dkim_signing_key_new() does ("Domain: ..."). */
+gboolean              relais_dkim_signing_domain_validate (const char *domain, GError **error);
+/* A new snapshot with KEY (taken) as its domain's key, replacing any other. */
+RelaisConfig *relais_config_put_dkim_key (const RelaisConfig *base, RelaisDkimSigningKey *key);
+/* NOT_FOUND ("domain: no DKIM key for ...") when DOMAIN (any case) has none. */
+RelaisConfig *relais_config_remove_dkim_key (const RelaisConfig *base, const char *domain, GError **error);
+/* The key of exactly DOMAIN (any case), or NULL. */
+const RelaisDkimSigningKey *relais_config_lookup_dkim_key (const RelaisConfig *config, const char *domain);
+/* DkimKeys: a(ssss) of (domain, selector, algorithm, record), sorted by domain. */
+GVariant     *relais_config_dkim_keys_to_variant (const RelaisConfig *config);
 
 /* Black/white rule edits (SPEC §4.1), each returning a new snapshot or NULL
  * + error, BASE untouched: RELAIS_ERROR_INVALID_ARGUMENT naming the field
@@ -334,5 +371,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayDomain, relais_relay_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisAccount, relais_account_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayHost, relais_relay_host_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisRelayRule, relais_relay_rule_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisDkimSigningKey, relais_dkim_signing_key_free)
 
 G_END_DECLS

@@ -79,6 +79,11 @@ static const char *const migrations[] = {
    * during that minute (a gauge's highest value). Rows of 0 are not stored. */
   "CREATE TABLE stats_minutes (counter TEXT NOT NULL, minute INTEGER NOT NULL,"
   "  value INTEGER NOT NULL, PRIMARY KEY (counter, minute)) WITHOUT ROWID;",
+  /* 6 -> 7: DKIM signing keys, one per sending domain (lower case):
+   * algorithm by its D-Bus name ("rsa-2048", "ed25519"), the private key as
+   * PKCS#8 PEM (a secret: the file is 0600), created in unix time. */
+  "CREATE TABLE dkim_keys (domain TEXT PRIMARY KEY, selector TEXT NOT NULL, algorithm TEXT NOT NULL,"
+  "  private_pem TEXT NOT NULL, created INTEGER NOT NULL);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);
@@ -691,9 +696,45 @@ load_security (RelaisConfig **config, GVariantDict *settings, GVariant *rules)
     g_warning ("%u more stored black/white rules ignored", problems->len - MAX_RULE_WARNINGS);
 }
 
+/* The stored DKIM keys, each checked and made ready to sign; a row that does
+ * not make a key (hand-edited, or a key GnuTLS no longer takes) is reported
+ * (domain and reason, never the key) and skipped. FALSE on a read error. */
+static gboolean
+load_dkim_keys (sqlite3 *db, GPtrArray *keys, GError **error)
+{
+  g_autoptr (RelaisStmt) stmt =
+    prepare (db, "SELECT domain, selector, algorithm, private_pem, created FROM dkim_keys ORDER BY domain", error);
+  int rc;
+
+  if (!stmt)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *domain = (const char *) sqlite3_column_text (stmt, 0);
+      g_autoptr (GError) local_error = NULL;
+      RelaisDkimSigningKey *key = relais_dkim_signing_key_new (domain, (const char *) sqlite3_column_text (stmt, 1),
+                                                               (const char *) sqlite3_column_text (stmt, 3),
+                                                               sqlite3_column_int64 (stmt, 4), &local_error);
+
+      if (key == NULL)
+        {
+          g_warning ("stored DKIM key of %s ignored: %s", domain, local_error->message);
+          continue;
+        }
+      g_ptr_array_add (keys, key);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "cannot read the DKIM keys", error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 RelaisConfig *
 relais_store_load_config (RelaisStore *store, const char *default_hostname, GError **error)
 {
+  g_autoptr (GPtrArray) dkim_keys = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_dkim_signing_key_free);
   g_autoptr (RelaisConfig) base = relais_config_new_default ();
   g_autoptr (RelaisConfig) config = NULL;
   g_auto (GStrv) domains = NULL;
@@ -731,6 +772,8 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
                                 error);
   if (relay_domains)
     security_rules = load_security_rules (db, error);
+  if (security_rules && !load_dkim_keys (db, dkim_keys, error))
+    g_clear_pointer (&security_rules, g_variant_unref);
   relais_store_unlock (store);
   if (!security_rules)
     return NULL;
@@ -766,6 +809,13 @@ relais_store_load_config (RelaisStore *store, const char *default_hostname, GErr
   load_distribution (&config, &distribution, relay_hosts, relay_rules);
   load_relay_control (&config, trusted_networks, relay_domains);
   load_security (&config, &security, security_rules);
+  while (dkim_keys->len > 0)
+    {
+      RelaisConfig *next = relais_config_put_dkim_key (config, g_ptr_array_steal_index (dkim_keys, 0));
+
+      relais_config_unref (config);
+      config = next;
+    }
   return g_steal_pointer (&config);
 }
 
@@ -1101,4 +1151,40 @@ gboolean
 relais_store_save_security_rules (RelaisStore *store, const RelaisConfig *config, GError **error)
 {
   return in_transaction (store, save_security_rules_txn, config, error);
+}
+
+static gboolean
+save_dkim_keys_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  const RelaisConfig *config = data;
+  g_autoptr (RelaisStmt) stmt = NULL;
+
+  if (!exec (db, "DELETE FROM dkim_keys", error))
+    return FALSE;
+  stmt = prepare (db,
+                  "INSERT INTO dkim_keys (domain, selector, algorithm, private_pem, created) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5)",
+                  error);
+  if (!stmt)
+    return FALSE;
+  for (guint i = 0; i < config->dkim_keys->len; i++)
+    {
+      const RelaisDkimSigningKey *key = config->dkim_keys->pdata[i];
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, key->domain, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, key->selector, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 3, relais_dkim_algorithm_to_string (key->algorithm), -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 4, key->private_pem, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 5, key->created);
+      if (!step_done (db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+relais_store_save_dkim_keys (RelaisStore *store, const RelaisConfig *config, GError **error)
+{
+  return in_transaction (store, save_dkim_keys_txn, config, error);
 }

@@ -6,7 +6,8 @@
  * relais_store_lock()/unlock(): the handle is shared between the main thread and
  * the queue's commit thread, and the lock serializes them.
  * The database file is created 0600: it holds password hashes and the relay
- * hosts' passwords in clear (the daemon must present them). */
+ * hosts' passwords in clear (the daemon must present them) and the DKIM
+ * private keys. */
 #pragma once
 
 #include <glib.h>
@@ -18,7 +19,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisStore RelaisStore;
 
-#define RELAIS_STORE_SCHEMA_VERSION 6
+#define RELAIS_STORE_SCHEMA_VERSION 7
 
 RelaisStore  *relais_store_open (const char *path, GError **error);
 void          relais_store_free (RelaisStore *store);
@@ -46,6 +47,9 @@ gboolean      relais_store_save_relay_control (RelaisStore *store, const RelaisC
  * rule list in its order, each in one transaction. */
 gboolean      relais_store_save_security (RelaisStore *store, const RelaisConfig *config, GError **error);
 gboolean      relais_store_save_security_rules (RelaisStore *store, const RelaisConfig *config, GError **error);
+/* Writes the DKIM signing keys (domain, selector, algorithm, private key,
+ * creation time) whole, in one transaction. */
+gboolean      relais_store_save_dkim_keys (RelaisStore *store, const RelaisConfig *config, GError **error);
 
 /* For modules with tables of their own (queue): the handle, held under the lock. */
 sqlite3      *relais_store_lock (RelaisStore *store);

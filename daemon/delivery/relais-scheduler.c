@@ -18,6 +18,7 @@
 #include "relais-scheduler.h"
 
 #include "relais-bounce.h"
+#include "relais-dkim-outbound.h"
 #include "relais-error.h"
 #include "relais-maildir.h"
 #include "relais-remote.h"
@@ -745,14 +746,13 @@ remote_batch_free (RemoteBatch *batch)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RemoteBatch, remote_batch_free)
 
+/* The attempt of BATCH (taken) ended: OK FALSE with ERROR for a local error. */
 static void
-remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+remote_finished (RemoteBatch *batch_, gboolean ok, const GError *error)
 {
-  g_autoptr(RemoteBatch) batch = user_data;
+  g_autoptr(RemoteBatch) batch = batch_;
   RelaisScheduler *self = batch->scheduler;
   RelaisSmtpDelivery *delivery = batch->delivery;
-  g_autoptr(GError) error = NULL;
-  gboolean ok = relais_remote_deliver_finish (result, &error);
   gboolean any_delivered = FALSE;
 
   self->n_remote--;
@@ -801,6 +801,53 @@ remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     relais_scheduler_kick (self);
 }
 
+static void
+remote_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = relais_remote_deliver_finish (result, &error);
+
+  remote_finished (user_data, ok, error);
+}
+
+/* The message is signed (or not, or signing failed: then it goes unsigned,
+ * never held back): now the delivery itself. */
+static void
+remote_signed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RemoteBatch *batch = user_data;
+  RelaisScheduler *self = batch->scheduler;
+  RelaisSmtpDelivery *delivery = batch->delivery;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *domain = NULL;
+  g_autofree char *selector = NULL;
+
+  delivery->header_prefix = relais_dkim_outbound_sign_file_finish (result, &domain, &selector, &error);
+  if (delivery->header_prefix != NULL)
+    {
+      g_info ("%s: DKIM-signed for %s with selector %s (to %s)", batch->message_id, domain, selector,
+              batch->destination);
+      if (self->services->stats != NULL)
+        relais_stats_check_result (self->services->stats, "dkim-sign", "signed");
+    }
+  else if (error != NULL)
+    {
+      g_warning ("%s: DKIM signing for %s failed, the message is sent unsigned: %s", batch->message_id,
+                 domain != NULL ? domain : "its domain", error->message);
+      if (self->services->stats != NULL)
+        relais_stats_check_result (self->services->stats, "dkim-sign", "error");
+    }
+  if (g_cancellable_is_cancelled (self->cancellable))
+    {
+      g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+
+      remote_finished (batch, FALSE, cancelled);
+      return;
+    }
+  relais_remote_deliver_async (batch->config, batch->destination, delivery, self->cancellable,
+                               remote_done_cb, batch);
+}
+
 /* What scheduler_start_remote() reads of the message for its batches. */
 typedef struct {
   char *sender;
@@ -830,6 +877,14 @@ scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const Remo
       g_hash_table_add (self->in_flight, g_strdup (job->key));
     }
   self->n_remote++;
+  /* Outgoing mail is signed at each attempt, off the main loop (issue 7). */
+  if (relais_dkim_outbound_enabled (batch->config))
+    {
+      /* not cancellable: it is short, and a shutdown is noticed once it is done */
+      relais_dkim_outbound_sign_file_async (batch->config, delivery->message_path, delivery->sender,
+                                            NULL, remote_signed_cb, batch);
+      return;
+    }
   relais_remote_deliver_async (batch->config, batch->destination, delivery, self->cancellable,
                                remote_done_cb, batch);
 }

@@ -307,6 +307,7 @@ relais_smtp_delivery_free (RelaisSmtpDelivery *d)
   g_free (d->sender);
   g_free (d->mail_params);
   g_free (d->message_path);
+  g_free (d->header_prefix);
   g_ptr_array_unref (d->recipients);
   g_free (d->connected_host);
   g_free (d->tls_description);
@@ -1163,6 +1164,17 @@ data_cb (Client *c, const RelaisSmtpReply *reply)
   c->d->bytes_sent = 0;
   if (!g_seekable_seek (G_SEEKABLE (c->spool), 0, G_SEEK_SET, NULL, NULL))
     g_debug ("%s: spool file not rewound", host_label (c));
+  if (c->d->header_prefix != NULL && c->d->header_prefix[0] != '\0')
+    {
+      /* Header fields put on top of the message (a DKIM-Signature), then the spool file. */
+      gsize len = strlen (c->d->header_prefix);
+
+      g_string_truncate (c->out, 0);
+      c->d->bytes_sent += (goffset) len;
+      relais_smtp_dot_stuff (c->d->header_prefix, len, &c->at_line_start, c->out);
+      write_out (c, STEP_CONTENT, c->t.data_block, content_written);
+      return;
+    }
   read_chunk (c);
 }
 
@@ -1658,6 +1670,8 @@ client_start (RelaisSmtpDelivery *d, gboolean probe, GCancellable *cancellable,
         }
       c->spool = G_INPUT_STREAM (g_steal_pointer (&spool));
       c->spool_size = g_file_info_get_size (info);
+      if (d->header_prefix != NULL)
+        c->spool_size += (goffset) strlen (d->header_prefix);
       if (d->recipients->len == 0)
         {
           finish (c);

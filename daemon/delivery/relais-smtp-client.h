@@ -54,6 +54,8 @@ typedef struct {
   char *mail_params;                 /* "RET=HDRS ENVID=xyz" or NULL: sent only if the server offers DSN */
   gboolean smtputf8, body_8bit;
   char *message_path;                /* spool file: CRLF line ends, dots not stuffed */
+  char *header_prefix;               /* or NULL: header fields sent before the spool file's content
+                                      * (a DKIM-Signature), CRLF line ends, counted in SIZE */
   GPtrArray *recipients;             /* RelaisSmtpRecipient* (owned), outcomes filled in */
   RelaisSmtpTimeouts timeouts;       /* from relais_smtp_timeouts_default() */
   /* out, for logs, statistics and the TestRelayHost report */

@@ -5,15 +5,21 @@
  * settings or the whole rule list to the store in one transaction, and only
  * then publishes the new snapshot. Runtime state: ListBlocked (open) and
  * Unblock (authorized) show and lift the nonexistent-account blocks of the
- * per-client counters (relais-anvil.h). */
+ * per-client counters (relais-anvil.h). DKIM signing keys: GenerateDkimKey
+ * makes the key pair in a worker thread (RSA takes a while), then stores and
+ * publishes it like any edit; the private key goes to the store only, never
+ * to a property, a reply or the log. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
 
 #include "relais-dbus.h"
 
+#include <string.h>
+
 #include "relais-anvil.h"
 #include "relais-clock.h"
+#include "relais-dkim-sign.h"
 #include "relais-error.h"
 #include "relais-networks.h"
 
@@ -21,6 +27,8 @@
  * sets are immutable and shared between snapshots, so the same pointer means
  * the same rules and a publish of another page costs nothing here. */
 #define SYNCED_RULES_KEY "relais-synced-rules"
+/* The same for the DKIM key list (immutable and shared too). */
+#define SYNCED_DKIM_KEYS_KEY "relais-synced-dkim-keys"
 
 static gboolean
 authorize (GDBusMethodInvocation *invocation, gboolean interactive, gpointer daemon, RelaisConfigEditFunc edit,
@@ -139,6 +147,145 @@ handle_replace_rules_cb (RelaisSecurity *skeleton, GDBusMethodInvocation *invoca
   return authorize (invocation, interactive, daemon, edit_replace_rules, relais_store_save_security_rules, FALSE);
 }
 
+static RelaisConfig *
+edit_remove_dkim_key (const RelaisConfig *base, GVariant *parameters, GVariant **reply, GError **error)
+{
+  const char *domain;
+
+  g_variant_get (parameters, "(&sb)", &domain, NULL);
+  return relais_config_remove_dkim_key (base, domain, error);
+}
+
+static gboolean
+handle_remove_dkim_key_cb (RelaisSecurity *skeleton, GDBusMethodInvocation *invocation, const char *domain,
+                           gboolean interactive, gpointer daemon)
+{
+  return authorize (invocation, interactive, daemon, edit_remove_dkim_key, relais_store_save_dkim_keys, TRUE);
+}
+
+/* ---------------------------------------------------------------- DKIM key generation */
+
+typedef struct {
+  RelaisDaemon *daemon;
+  GDBusMethodInvocation *invocation;
+  char *domain;                 /* lower case */
+  char *selector;
+  RelaisDkimAlgorithm algorithm;
+} GenerateCall;
+
+static void
+generate_call_free (GenerateCall *call)
+{
+  g_object_unref (call->invocation);
+  g_free (call->domain);
+  g_free (call->selector);
+  g_free (call);
+}
+
+/* Worker thread: the key pair, checked and made ready to sign. */
+static void
+generate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GenerateCall *call = task_data;
+  g_autofree char *pem = NULL;
+  g_autofree char *record = NULL;
+  RelaisDkimSigningKey *key;
+  GError *error = NULL;
+
+  if (!relais_dkim_key_generate (call->algorithm, &pem, &record, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  key = relais_dkim_signing_key_new (call->domain, call->selector, pem, relais_clock_now (), &error);
+  memset (pem, 0, strlen (pem));
+  if (key == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, key, (GDestroyNotify) relais_dkim_signing_key_free);
+}
+
+/* Main thread: store the new key, publish it, answer. */
+static void
+generated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GenerateCall *call = g_task_get_task_data (G_TASK (result));
+  GDBusMethodInvocation *invocation = call->invocation;
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) next = NULL;
+  RelaisDkimSigningKey *key = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autofree char *name = NULL;
+  g_autofree char *zone_text = NULL;
+  g_autofree char *zone = NULL;
+  g_autofree char *record = NULL;
+
+  if (key != NULL)
+    {
+      name = relais_dkim_record_name (key->selector, key->domain);
+      record = g_strdup (key->record);
+      /* takes KEY; the snapshot current now, not the one at the call */
+      next = relais_config_put_dkim_key (relais_daemon_get_config (call->daemon), key);
+    }
+  if (next == NULL || !relais_store_save_dkim_keys (relais_daemon_get_store (call->daemon), next, &error))
+    {
+      g_warning ("Security.GenerateDkimKey for %s from %s failed: %s", call->domain, sender, error->message);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  g_message ("Security.GenerateDkimKey(%s, %s, %s) by %s: publish the TXT record %s", call->domain,
+             call->selector, relais_dkim_algorithm_to_string (call->algorithm), sender, name);
+  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  zone_text = relais_dkim_record_zone_text (record);
+  zone = g_strdup_printf ("%s. IN TXT ( %s )", name, zone_text);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(sss)", name, record, zone));
+}
+
+static void
+generate_authorized (GDBusMethodInvocation *invocation, gpointer daemon)
+{
+  const char *domain, *selector, *algorithm_name;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTask) task = NULL;
+  RelaisDkimAlgorithm algorithm;
+  GenerateCall *call;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(&s&s&sb)", &domain, &selector,
+                 &algorithm_name, NULL);
+  if (!relais_dkim_signing_domain_validate (domain, &error))
+    ;
+  else if (!relais_dkim_selector_validate (selector, domain, &error))
+    g_prefix_error (&error, "Selector: ");
+  else if (!relais_dkim_algorithm_parse (algorithm_name, &algorithm, &error))
+    g_prefix_error (&error, "Algorithm: ");
+  if (error != NULL)
+    {
+      g_info ("Security.GenerateDkimKey from %s refused: %s", g_dbus_method_invocation_get_sender (invocation),
+              error->message);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  call = g_new0 (GenerateCall, 1);
+  call->daemon = daemon;
+  call->invocation = g_object_ref (invocation);
+  call->domain = g_ascii_strdown (domain, -1);
+  call->selector = g_strdup (selector);
+  call->algorithm = algorithm;
+  task = g_task_new (NULL, NULL, generated_cb, NULL);
+  g_task_set_source_tag (task, generate_authorized);
+  g_task_set_task_data (task, call, (GDestroyNotify) generate_call_free);
+  g_task_run_in_thread (task, generate_thread);
+}
+
+static gboolean
+handle_generate_dkim_key_cb (RelaisSecurity *skeleton, GDBusMethodInvocation *invocation, const char *domain,
+                             const char *selector, const char *algorithm, gboolean interactive, gpointer daemon)
+{
+  relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive, generate_authorized,
+                          daemon, NULL);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ---------------------------------------------------------------- runtime */
 
 static gboolean
@@ -213,6 +360,8 @@ relais_dbus_security_new (RelaisDaemon *daemon)
   g_signal_connect (skeleton, "handle-replace-rules", G_CALLBACK (handle_replace_rules_cb), daemon);
   g_signal_connect (skeleton, "handle-list-blocked", G_CALLBACK (handle_list_blocked_cb), daemon);
   g_signal_connect (skeleton, "handle-unblock", G_CALLBACK (handle_unblock_cb), daemon);
+  g_signal_connect (skeleton, "handle-generate-dkim-key", G_CALLBACK (handle_generate_dkim_key_cb), daemon);
+  g_signal_connect (skeleton, "handle-remove-dkim-key", G_CALLBACK (handle_remove_dkim_key_cb), daemon);
   relais_security_set_whitelist_skips (skeleton, relais_whitelist_skips_to_variant ());
   relais_dbus_security_sync (skeleton, relais_daemon_get_config (daemon));
   return skeleton;
@@ -253,6 +402,18 @@ relais_dbus_security_sync (RelaisSecurity *skeleton, const RelaisConfig *c)
   relais_security_set_antivirus_socket (skeleton, c->antivirus_socket);
   relais_security_set_antivirus_unreachable (skeleton,
                                              c->antivirus_unreachable == RELAIS_ANTIVIRUS_ACCEPT ? "accept" : "defer");
+
+  relais_security_set_dkim_signing (skeleton, c->dkim_signing);
+  if (g_object_get_data (G_OBJECT (skeleton), SYNCED_DKIM_KEYS_KEY) != c->dkim_keys)
+    {
+      g_autoptr (GVariant) keys = relais_config_dkim_keys_to_variant (c);
+      GVariant *old = relais_security_get_dkim_keys (skeleton);
+
+      if (old == NULL || !g_variant_equal (old, keys))
+        relais_security_set_dkim_keys (skeleton, keys);
+      g_object_set_data_full (G_OBJECT (skeleton), SYNCED_DKIM_KEYS_KEY, g_ptr_array_ref (c->dkim_keys),
+                              (GDestroyNotify) g_ptr_array_unref);
+    }
 
   if (g_object_get_data (G_OBJECT (skeleton), SYNCED_RULES_KEY) != c->security_rules)
     {

@@ -44,6 +44,7 @@ DEFAULT_SETTINGS = {
     "Antivirus": False,
     "AntivirusSocket": "/run/clamav/clamd.ctl",
     "AntivirusUnreachable": "defer",
+    "DkimSigning": True,
 }
 # SPEC §4.1's table of the checks each whitelist type skips (a constant).
 WHITELIST_SKIPS = [
@@ -53,7 +54,7 @@ WHITELIST_SKIPS = [
     ("recipient", ["spf", "antivirus"]),
     ("domain", ["spf", "antivirus", "dkim", "dmarc"]),
 ]
-DEFAULTS = dict(DEFAULT_SETTINGS, Rules=[], WhitelistSkips=WHITELIST_SKIPS)
+DEFAULTS = dict(DEFAULT_SETTINGS, Rules=[], WhitelistSkips=WHITELIST_SKIPS, DkimKeys=[])
 
 S = lambda v: GLib.Variant("s", v)  # noqa: E731
 U = lambda v: GLib.Variant("u", v)  # noqa: E731

@@ -3,8 +3,11 @@
  * local domains, accounts and the address index, password hashing, the
  * Distribution settings (single host, relay hosts, rules) and remote routing,
  * the Relay Control lists (trusted networks, relay domains) and their edits,
- * the Security settings and the black/white rule edits. */
+ * the Security settings and the black/white rule edits, the DKIM signing keys
+ * of the snapshot (checks, replace, remove, sharing, no private key shown). */
 #include "config.h"
+
+#include <string.h>
 
 #include "relais-config.h"
 #include "relais-error.h"
@@ -1483,6 +1486,123 @@ test_security_rule_strings (void)
   g_assert_cmpstr (relais_rule_type_to_string (42), ==, "");
 }
 
+/* ---------------------------------------------------------------- DKIM keys */
+
+static char *
+read_test_pem (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (RELAIS_TEST_SOURCE_DIR, "data", "dkim-rsa2048.pem", NULL);
+  char *pem = NULL;
+
+  g_assert_true (g_file_get_contents (path, &pem, NULL, &error));
+  g_assert_no_error (error);
+  return pem;
+}
+
+static void
+assert_key_error (const char *domain, const char *selector, const char *pem, const char *pattern)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisDkimSigningKey) key = relais_dkim_signing_key_new (domain, selector, pem, 0, &error);
+
+  g_assert_null (key);
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
+  if (!g_pattern_match_simple (pattern, error->message))
+    g_error ("'%s' does not match '%s'", error->message, pattern);
+}
+
+static void
+test_dkim_key_checks (void)
+{
+  g_autofree char *pem = read_test_pem ();
+
+  assert_key_error ("", "s1", pem, "Domain: give the sending domain*");
+  assert_key_error ("localhost", "s1", pem, "Domain: 'localhost' is not a fully qualified domain name*");
+  assert_key_error ("exa mple.org", "s1", pem, "Domain: *not a fully qualified*");
+  assert_key_error ("bücher.example", "s1", pem, "Domain: *xn-- form*");
+  assert_key_error ("example.org", "", pem, "Selector: *");
+  assert_key_error ("example.org", "bad_selector", pem, "Selector: DKIM selector \"bad_selector\" is not valid*");
+  assert_key_error ("example.org", "s1", "not a key", "Key: *PEM*");
+}
+
+static void
+test_dkim_keys (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *pem = read_test_pem ();
+  g_autoptr (RelaisConfig) c0 = relais_config_new_default ();
+  g_autoptr (RelaisConfig) c1 = NULL;
+  g_autoptr (RelaisConfig) c2 = NULL;
+  g_autoptr (RelaisConfig) c3 = NULL;
+  g_autoptr (RelaisConfig) c4 = NULL;
+  g_autoptr (RelaisConfig) c5 = NULL;
+  g_autoptr (GVariant) shown = NULL;
+  g_autofree char *text = NULL;
+  const RelaisDkimSigningKey *key;
+  RelaisDkimSigningKey *k;
+
+  g_assert_true (c0->dkim_signing);
+  g_assert_cmpuint (c0->dkim_keys->len, ==, 0);
+
+  k = relais_dkim_signing_key_new ("Mail.Example.ORG", "s2026", pem, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (k->domain, ==, "mail.example.org");
+  g_assert_cmpint (k->algorithm, ==, RELAIS_DKIM_RSA_SHA256);
+  g_assert_true (g_str_has_prefix (k->record, "v=DKIM1; k=rsa; p=MIIB"));
+  g_assert_nonnull (k->signer);
+  c1 = relais_config_put_dkim_key (c0, k);
+  g_assert_cmpuint (c0->dkim_keys->len, ==, 0);   /* the base is untouched */
+
+  k = relais_dkim_signing_key_new ("a.example", "s1", pem, 101, &error);
+  g_assert_no_error (error);
+  c2 = relais_config_put_dkim_key (c1, k);
+  g_assert_cmpuint (c2->dkim_keys->len, ==, 2);
+  g_assert_cmpstr (((RelaisDkimSigningKey *) c2->dkim_keys->pdata[0])->domain, ==, "a.example");
+
+  /* exact domain match, any case; no parent or subdomain match */
+  key = relais_config_lookup_dkim_key (c2, "MAIL.example.org");
+  g_assert_nonnull (key);
+  g_assert_cmpstr (key->selector, ==, "s2026");
+  g_assert_null (relais_config_lookup_dkim_key (c2, "example.org"));
+  g_assert_null (relais_config_lookup_dkim_key (c2, "sub.mail.example.org"));
+  g_assert_null (relais_config_lookup_dkim_key (c2, NULL));
+
+  /* a new key for a domain replaces the old one; the signer is shared with
+   * the snapshots the key list is copied to */
+  k = relais_dkim_signing_key_new ("mail.example.org", "s2027", pem, 102, &error);
+  g_assert_no_error (error);
+  c3 = relais_config_put_dkim_key (c2, k);
+  g_assert_cmpuint (c3->dkim_keys->len, ==, 2);
+  g_assert_cmpstr (relais_config_lookup_dkim_key (c3, "mail.example.org")->selector, ==, "s2027");
+  g_assert_cmpstr (relais_config_lookup_dkim_key (c2, "mail.example.org")->selector, ==, "s2026");
+  g_assert_true (relais_config_lookup_dkim_key (c3, "a.example")->signer ==
+                 relais_config_lookup_dkim_key (c2, "a.example")->signer);
+
+  /* other edits share the list itself */
+  c4 = relais_config_apply_security (c3, changes ("{'DkimSigning': <false>}"), &error);
+  g_assert_no_error (error);
+  g_assert_false (c4->dkim_signing);
+  g_assert_true (c4->dkim_keys == c3->dkim_keys);
+
+  /* shown without the private key */
+  shown = relais_config_dkim_keys_to_variant (c4);
+  text = g_variant_print (shown, FALSE);
+  g_assert_true (g_variant_is_of_type (shown, G_VARIANT_TYPE ("a(ssss)")));
+  g_assert_true (g_str_has_prefix (text, "[('a.example', 's1', 'rsa-2048', 'v=DKIM1; k=rsa; p=MIIB"));
+  g_assert_null (strstr (text, "PRIVATE"));
+  g_assert_null (strstr (text, "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCQRTH273aNm"));
+
+  /* remove */
+  c5 = relais_config_remove_dkim_key (c4, "A.EXAMPLE", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (c5->dkim_keys->len, ==, 1);
+  g_assert_null (relais_config_remove_dkim_key (c5, "a.example", &error));
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, "domain: no DKIM key for 'a.example'");
+  g_assert_cmpuint (c4->dkim_keys->len, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1514,5 +1634,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/config/security-rule-load", test_security_rule_load);
   g_test_add_func ("/relais/config/security-rule-limit", test_security_rule_limit);
   g_test_add_func ("/relais/config/security-rule-strings", test_security_rule_strings);
+  g_test_add_func ("/relais/config/dkim-key-checks", test_dkim_key_checks);
+  g_test_add_func ("/relais/config/dkim-keys", test_dkim_keys);
   return g_test_run ();
 }

@@ -328,7 +328,7 @@ test_migration_from_v5 (Fixture *f, gconstpointer data)
   g_autoptr (RelaisStatsHistory) history = NULL;
 
   g_clear_pointer (&f->history, relais_stats_history_free);
-  db_exec (f->store, "DROP TABLE stats_minutes; PRAGMA user_version = 5;");
+  db_exec (f->store, "DROP TABLE stats_minutes; DROP TABLE dkim_keys; PRAGMA user_version = 5;");
   g_clear_pointer (&f->store, relais_store_free);
 
   f->store = relais_store_open (f->path, &error);
@@ -338,7 +338,7 @@ test_migration_from_v5 (Fixture *f, gconstpointer data)
   g_assert_true (relais_stats_history_flush (history, T + 60, FALSE, &error));
   g_assert_no_error (error);
   assert_rows (f->store, "TlsSessions", "0:1");
-  g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 6);
+  g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, >=, 6);
 }
 
 /* RelaisStats passes every change on, at the clock's time. */

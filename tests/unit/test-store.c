@@ -4,11 +4,15 @@
  * is refused; the Distribution page round trip, its migration from a
  * version-2 database and its bad stored values; the same for Relay Control
  * (trusted networks, relay domains) from a version-3 database, and for
- * Security (settings, black/white rules) from a version-4 database. */
+ * Security (settings, black/white rules) from a version-4 database; the DKIM
+ * signing keys round trip, their migration from a version-6 database, a bad
+ * stored key skipped, and the database and its WAL files kept 0600 (they hold
+ * the private keys), even for a file that was created readable by others. */
 #include "config.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "relais-error.h"
@@ -368,7 +372,7 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
                                    "DROP TABLE relay_hosts; DROP TABLE trusted_networks;"
-                                   "DROP TABLE relay_domains; DROP TABLE security_rules; DROP TABLE stats_minutes;"
+                                   "DROP TABLE relay_domains; DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys;"
                                    "PRAGMA user_version = 2;"
                                    "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
                                    "INSERT INTO local_domains VALUES ('example.org');",
@@ -550,7 +554,7 @@ test_migration_from_v3 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE trusted_networks; DROP TABLE relay_domains;"
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; PRAGMA user_version = 3;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; PRAGMA user_version = 3;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO local_domains VALUES ('example.org');"
                                    "INSERT INTO relay_hosts VALUES ('office', 'smtp.office.example', 587,"
@@ -741,7 +745,7 @@ test_migration_from_v4 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; PRAGMA user_version = 4;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; PRAGMA user_version = 4;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO trusted_networks VALUES ('lan', '192.0.2.0/24');",
                                    NULL, NULL, NULL),
@@ -873,6 +877,218 @@ test_security_many_rules (Fixture *f, gconstpointer data)
   assert_same_security (many, loaded);
 }
 
+/* ---------------------------------------------------------------- DKIM keys */
+
+static RelaisDkimSigningKey *
+make_key (const char *domain, const char *selector, RelaisDkimAlgorithm algorithm)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *pem = NULL;
+  g_autofree char *record = NULL;
+  RelaisDkimSigningKey *key;
+
+  g_assert_true (relais_dkim_key_generate (algorithm, &pem, &record, &error));
+  g_assert_no_error (error);
+  key = relais_dkim_signing_key_new (domain, selector, pem, 1767225600, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (key);
+  g_assert_cmpstr (key->record, ==, record);
+  return key;
+}
+
+static RelaisConfig *
+dkim_config (void)
+{
+  g_autoptr (RelaisConfig) base = relais_config_new_default ();
+  g_autoptr (RelaisConfig) one = relais_config_put_dkim_key (base, make_key ("Example.ORG", "mail2026",
+                                                                             RELAIS_DKIM_ED25519_SHA256));
+  g_autoptr (GVariant) off = g_variant_new_parsed ("{'DkimSigning': <false>}");
+
+  /* the RSA key from the tests' data: generating one takes a while */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *path = g_build_filename (RELAIS_TEST_SOURCE_DIR, "data", "dkim-rsa2048.pem", NULL);
+    g_autofree char *pem = NULL;
+    RelaisDkimSigningKey *rsa;
+    RelaisConfig *two;
+
+    g_assert_true (g_file_get_contents (path, &pem, NULL, &error));
+    rsa = relais_dkim_signing_key_new ("a.example.net", "s1", pem, 1767225601, &error);
+    g_assert_no_error (error);
+    two = relais_config_put_dkim_key (one, rsa);
+    relais_config_unref (one);
+    one = two;
+  }
+  return relais_config_apply_security (one, g_steal_pointer (&off), NULL);
+}
+
+static void
+assert_same_dkim_keys (const RelaisConfig *a, const RelaisConfig *b)
+{
+  g_assert_cmpint (a->dkim_signing, ==, b->dkim_signing);
+  g_assert_cmpuint (a->dkim_keys->len, ==, b->dkim_keys->len);
+  for (guint i = 0; i < a->dkim_keys->len; i++)
+    {
+      const RelaisDkimSigningKey *x = a->dkim_keys->pdata[i], *y = b->dkim_keys->pdata[i];
+
+      g_assert_cmpstr (x->domain, ==, y->domain);
+      g_assert_cmpstr (x->selector, ==, y->selector);
+      g_assert_cmpint (x->algorithm, ==, y->algorithm);
+      g_assert_cmpstr (x->private_pem, ==, y->private_pem);
+      g_assert_cmpint (x->created, ==, y->created);
+      g_assert_cmpstr (x->record, ==, y->record);
+      g_assert_nonnull (y->signer);
+    }
+}
+
+static void
+test_dkim_roundtrip (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autoptr (RelaisConfig) saved = dkim_config ();
+  g_autoptr (RelaisConfig) loaded = NULL;
+  g_autoptr (RelaisConfig) fewer = NULL;
+  g_autofree char *algorithm = NULL;
+
+  g_assert_no_error (error);
+  /* sorted by domain, lower case */
+  g_assert_cmpuint (saved->dkim_keys->len, ==, 2);
+  g_assert_cmpstr (((RelaisDkimSigningKey *) saved->dkim_keys->pdata[0])->domain, ==, "a.example.net");
+  g_assert_cmpstr (((RelaisDkimSigningKey *) saved->dkim_keys->pdata[1])->domain, ==, "example.org");
+
+  g_assert_true (relais_store_save_security (store, saved, &error));
+  g_assert_true (relais_store_save_dkim_keys (store, saved, &error));
+  g_assert_no_error (error);
+  g_assert_true (db_query_text (store, "SELECT algorithm FROM dkim_keys WHERE domain = 'a.example.net'",
+                                &algorithm));
+  g_assert_cmpstr (algorithm, ==, "rsa-2048");
+  g_ptr_array_set_size (warnings, 0);
+  loaded = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 0);
+  assert_same_dkim_keys (saved, loaded);
+
+  /* removing rewrites the table */
+  fewer = relais_config_remove_dkim_key (loaded, "EXAMPLE.org", &error);
+  g_assert_no_error (error);
+  g_assert_true (relais_store_save_dkim_keys (store, fewer, &error));
+  g_clear_pointer (&loaded, relais_config_unref);
+  loaded = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_dkim_keys (fewer, loaded);
+  g_assert_cmpuint (loaded->dkim_keys->len, ==, 1);
+}
+
+static void
+test_migration_from_v6 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) loaded = NULL;
+
+  /* A version-6 database: version 7 less the DKIM key table, with older data. */
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "DROP TABLE dkim_keys; PRAGMA user_version = 6;"
+                                   "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
+                                   "INSERT INTO stats_minutes VALUES ('MessagesReceived', 60, 3);",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autofree char *version = NULL;
+    g_autofree char *minutes = NULL;
+    g_autoptr (RelaisConfig) saved = dkim_config ();
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
+    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 7);
+    g_assert_true (db_query_text (store, "SELECT value FROM stats_minutes", &minutes));
+    g_assert_cmpstr (minutes, ==, "3");
+    g_ptr_array_set_size (warnings, 0);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (warnings->len, ==, 0);
+    g_assert_cmpuint (loaded->max_hops, ==, 12);
+    g_assert_cmpuint (loaded->dkim_keys->len, ==, 0);
+    g_assert_true (loaded->dkim_signing);   /* the default */
+
+    /* the new table works */
+    g_assert_true (relais_store_save_security (store, saved, &error));
+    g_assert_true (relais_store_save_dkim_keys (store, saved, &error));
+    g_clear_pointer (&loaded, relais_config_unref);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    assert_same_dkim_keys (saved, loaded);
+  }
+}
+
+static void
+test_dkim_bad_rows (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autoptr (RelaisConfig) saved = dkim_config ();
+  g_autoptr (RelaisConfig) loaded = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (relais_store_save_security (store, saved, &error));
+  g_assert_true (relais_store_save_dkim_keys (store, saved, &error));
+  g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                 "INSERT INTO dkim_keys VALUES ('broken.example', 's1', 'rsa-2048',"
+                                 "  '-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n', 0);"
+                                 "INSERT INTO dkim_keys VALUES ('bad selector.example', 's1', 'ed25519', 'x', 0);"
+                                 "INSERT INTO dkim_keys VALUES ('c.example', 'no_underscores', 'ed25519', 'x', 0);",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  relais_store_unlock (store);
+  g_ptr_array_set_size (warnings, 0);
+  loaded = relais_store_load_config (store, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_dkim_keys (saved, loaded);
+  g_assert_cmpuint (warnings->len, ==, 3);
+  g_assert_true (warned ("stored DKIM key of broken.example ignored: Key: *"));
+  g_assert_true (warned ("stored DKIM key of bad selector.example ignored: Domain: *"));
+  g_assert_true (warned ("stored DKIM key of c.example ignored: Selector: *"));
+  /* never the key itself */
+  for (guint i = 0; i < warnings->len; i++)
+    g_assert_null (strstr (warnings->pdata[i], "c2VjcmV0"));
+}
+
+/* The database, its WAL and shared-memory files are the daemon's alone, even
+ * when the file existed with a looser mode and the umask is permissive. */
+static void
+test_file_modes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisConfig) saved = dkim_config ();
+  const char *suffixes[] = { "", "-wal", "-shm" };
+  mode_t old_umask = umask (0);
+
+  g_assert_true (g_file_set_contents (f->path, "", 0, &error));
+  g_assert_cmpint (g_chmod (f->path, 0644), ==, 0);
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (relais_store_save_dkim_keys (store, saved, &error));
+    for (gsize i = 0; i < G_N_ELEMENTS (suffixes); i++)
+      {
+        g_autofree char *path = g_strconcat (f->path, suffixes[i], NULL);
+        struct stat st;
+
+        g_assert_cmpint (g_stat (path, &st), ==, 0);
+        g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+      }
+  }
+  umask (old_umask);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -897,5 +1113,9 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/migration-from-v4", Fixture, NULL, setup, test_migration_from_v4, teardown);
   g_test_add ("/relais/store/security-bad-values", Fixture, NULL, setup, test_security_bad_values, teardown);
   g_test_add ("/relais/store/security-many-rules", Fixture, NULL, setup, test_security_many_rules, teardown);
+  g_test_add ("/relais/store/dkim-roundtrip", Fixture, NULL, setup, test_dkim_roundtrip, teardown);
+  g_test_add ("/relais/store/migration-from-v6", Fixture, NULL, setup, test_migration_from_v6, teardown);
+  g_test_add ("/relais/store/dkim-bad-rows", Fixture, NULL, setup, test_dkim_bad_rows, teardown);
+  g_test_add ("/relais/store/file-modes", Fixture, NULL, setup, test_file_modes, teardown);
   return g_test_run ();
 }
