@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The Status page (SPEC §5-§6): the Statistics counters as tiles, updated
  * from the proxy's PropertiesChanged (coalesced by the daemon to one a
- * second), a chart of messages per minute from Statistics.History (asked
- * again at most every few seconds, and when the range changes), and the
- * queue from Queue.List, listed again on Queue.Changed, with hold / release
- * / retry now / delete per message ("status.*" actions, so the buttons and
- * the test hook go the same way, and the permission switches them all). */
+ * second), the answers of the sender and content checks (CheckResults and
+ * the DNSBL hits of RuleHits) one row per check, a chart of messages per
+ * minute from Statistics.History (asked again at most every few seconds,
+ * and when the range changes), and the queue from Queue.List, listed again
+ * on Queue.Changed, with hold / release / retry now / delete per message
+ * ("status.*" actions, so the buttons and the test hook go the same way, and
+ * the permission switches them all). */
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "relais-chart.h"
 #include "relais-gui-util.h"
@@ -96,6 +99,84 @@ static const struct
 };
 #define N_COUNTERS G_N_ELEMENTS (counters)
 
+/* The sender and content checks: one row each, from Statistics.CheckResults
+ * ("CHECK:RESULT") or, for DNSBL, from the "dnsbl:ZONE" and
+ * "dnsbl-tempfail:ZONE" keys of RuleHits summed over the zones. */
+typedef struct
+{
+  const char *id;             /* the key's prefix in CheckResults; the hook's name */
+  const char *title;
+  const char *security;       /* the Security property that turns it on, or NULL */
+  const char *empty;          /* shown while nothing is counted */
+  const char *const *results; /* the known results, in the order shown */
+} CheckRow;
+
+static const char *const spf_results[] = { "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror",
+                                           NULL };
+static const char *const dkim_results[] = { "pass", "fail", "neutral", "temperror", "permerror", "none", NULL };
+static const char *const dmarc_results[] = { "pass", "fail", "none", "temperror", "permerror", "reject",
+                                             "quarantine", NULL };
+static const char *const antivirus_results[] = { "clean", "virus", "error", "unreachable", NULL };
+static const char *const dkim_sign_results[] = { "signed", "error", NULL };
+static const char *const dnsbl_results[] = { "listed", "tempfail", NULL };
+
+#define CHECK_DNSBL "dnsbl"
+
+static const CheckRow checks[] = {
+  { "spf", N_("SPF"), "Spf", N_("No messages checked yet"), spf_results },
+  { "dkim", N_("DKIM"), "Dkim", N_("No messages checked yet"), dkim_results },
+  { "dmarc", N_("DMARC"), "Dmarc", N_("No messages checked yet"), dmarc_results },
+  { "antivirus", N_("Antivirus"), "Antivirus", N_("No messages checked yet"), antivirus_results },
+  { "dkim-sign", N_("DKIM signing"), NULL, N_("No messages signed yet"), dkim_sign_results },
+  { CHECK_DNSBL, N_("DNSBL"), "Dnsbl", N_("No client found listed yet"), dnsbl_results },
+};
+#define N_CHECKS G_N_ELEMENTS (checks)
+
+#define RESULT_CONTEXT "check result"
+
+/* How each result is shown; the words are those of the protocols. */
+static const struct
+{
+  const char *result;
+  const char *label;
+} result_labels[] = {
+  /* TRANSLATORS: the results of SPF, DKIM and DMARC are the RFC 8601 result
+   * names, as in Authentication-Results headers ("spf=pass"); each is
+   * followed by how many messages got it ("pass 12 · fail 3"). Translate
+   * them or keep them as they are. */
+  { "pass", NC_ ("check result", "pass") },
+  /* TRANSLATORS: an RFC 8601 result name (see "pass") */
+  { "fail", NC_ ("check result", "fail") },
+  /* TRANSLATORS: an RFC 8601 result name (see "pass"): SPF's weak fail (~all) */
+  { "softfail", NC_ ("check result", "softfail") },
+  /* TRANSLATORS: an RFC 8601 result name (see "pass") */
+  { "neutral", NC_ ("check result", "neutral") },
+  /* TRANSLATORS: an RFC 8601 result name (see "pass"): no policy published, no signature */
+  { "none", NC_ ("check result", "none") },
+  /* TRANSLATORS: an RFC 8601 result name (see "pass"): a temporary (DNS) error */
+  { "temperror", NC_ ("check result", "temperror") },
+  /* TRANSLATORS: an RFC 8601 result name (see "pass"): a permanent error (a broken record) */
+  { "permerror", NC_ ("check result", "permerror") },
+  /* TRANSLATORS: DMARC: messages refused because the domain's policy says p=reject */
+  { "reject", NC_ ("check result", "rejected") },
+  /* TRANSLATORS: DMARC: messages put aside because the domain's policy says p=quarantine */
+  { "quarantine", NC_ ("check result", "quarantined") },
+  /* TRANSLATORS: antivirus: messages found free of viruses */
+  { "clean", NC_ ("check result", "clean") },
+  /* TRANSLATORS: antivirus: messages carrying a virus */
+  { "virus", NC_ ("check result", "virus") },
+  /* TRANSLATORS: antivirus or DKIM signing: the check or signature failed */
+  { "error", NC_ ("check result", "error") },
+  /* TRANSLATORS: antivirus: the virus scanner could not be reached */
+  { "unreachable", NC_ ("check result", "unreachable") },
+  /* TRANSLATORS: DKIM signing: messages signed */
+  { "signed", NC_ ("check result", "signed") },
+  /* TRANSLATORS: DNSBL: clients found in a DNS blocklist */
+  { "listed", NC_ ("check result", "listed") },
+  /* TRANSLATORS: DNSBL: the blocklist could not be asked (temporary DNS error) */
+  { "tempfail", NC_ ("check result", "temperror") },
+};
+
 typedef struct
 {
   const char *id;             /* the test hook's name */
@@ -138,11 +219,14 @@ struct _RelaisPageStatus
   GtkColumnView *queue_view;
 
   GtkLabel *counter_labels[N_COUNTERS];
+  AdwPreferencesGroup *checks_group;
+  AdwActionRow *check_rows[N_CHECKS];
   GtkLabel *uptime_label;     /* not shown: the uptime is in the group's description */
   GListStore *queue_store;    /* RelaisQueueEntry */
 
   RelaisStatistics *statistics;
   RelaisMailQueue *queue;
+  RelaisSecurity *security;   /* which checks are on */
   GCancellable *cancellable;  /* every call; replaced when the proxies change */
   GCancellable *history_cancellable;
   gint64 history_requested;   /* monotonic */
@@ -313,6 +397,155 @@ counter_tile (const char *title, GtkLabel **value_label)
   gtk_box_append (GTK_BOX (box), caption);
   *value_label = GTK_LABEL (value);
   return box;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static const char *
+result_label (const char *result)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (result_labels); i++)
+    if (g_str_equal (result_labels[i].result, result))
+      return g_dpgettext2 (NULL, RESULT_CONTEXT, result_labels[i].label);
+  return result;              /* a result this version does not know: its own name */
+}
+
+/* Adds each counter of TABLE (a{st}, may be NULL) whose key is PREFIX then a
+ * name to COUNTS (name -> guint64 *), under INTO instead when not NULL. */
+static void
+add_counts (GHashTable *counts, GVariant *table, const char *prefix, const char *into)
+{
+  GVariantIter iter;
+  const char *key;
+  guint64 value;
+  gsize len = strlen (prefix);
+
+  if (table == NULL)
+    return;
+  g_variant_iter_init (&iter, table);
+  while (g_variant_iter_next (&iter, "{&st}", &key, &value))
+    {
+      const char *name = into != NULL ? into : key + len;
+      guint64 *count;
+
+      if (!g_str_has_prefix (key, prefix) || key[len] == '\0' || value == 0)
+        continue;
+      count = g_hash_table_lookup (counts, name);
+      if (count == NULL)
+        {
+          count = g_new0 (guint64, 1);
+          g_hash_table_insert (counts, g_strdup (name), count);
+        }
+      *count += value;
+    }
+}
+
+static void
+add_result_text (GPtrArray *parts, const char *result, const guint64 *count)
+{
+  /* a result and its count: "pass 12" */
+  g_ptr_array_add (parts, g_strdup_printf ("%s %'" G_GUINT64_FORMAT, result_label (result), *count));
+}
+
+/* "pass 12 · fail 3": the known results in CHECK's order, then the others
+ * by name; NULL when nothing is counted. */
+static char *
+format_check (const CheckRow *check, GHashTable *counts)
+{
+  g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GList) names = g_list_sort (g_hash_table_get_keys (counts), (GCompareFunc) strcmp);
+
+  for (guint i = 0; check->results[i] != NULL; i++)
+    {
+      const guint64 *count = g_hash_table_lookup (counts, check->results[i]);
+
+      if (count != NULL)
+        add_result_text (parts, check->results[i], count);
+    }
+  for (GList *l = names; l != NULL; l = l->next)
+    if (!g_strv_contains (check->results, l->data))
+      add_result_text (parts, l->data, g_hash_table_lookup (counts, l->data));
+  if (parts->len == 0)
+    return NULL;
+  g_ptr_array_add (parts, NULL);
+  return g_strjoinv (" · ", (char **) parts->pdata);
+}
+
+/* The cached a{st} property NAME of PROXY, or NULL. */
+static GVariant *
+cached_table (gpointer proxy, const char *name)
+{
+  GVariant *value = proxy != NULL ? g_dbus_proxy_get_cached_property (G_DBUS_PROXY (proxy), name) : NULL;
+
+  if (value != NULL && !g_variant_is_of_type (value, G_VARIANT_TYPE ("a{st}")))
+    g_clear_pointer (&value, g_variant_unref);
+  return value;
+}
+
+/* Is CHECK turned off in Security? FALSE when unknown. */
+static gboolean
+check_is_off (RelaisPageStatus *self, const CheckRow *check)
+{
+  g_autoptr(GVariant) on = NULL;
+
+  if (check->security == NULL || self->security == NULL)
+    return FALSE;
+  on = g_dbus_proxy_get_cached_property (G_DBUS_PROXY (self->security), check->security);
+  return on != NULL && g_variant_is_of_type (on, G_VARIANT_TYPE_BOOLEAN) && !g_variant_get_boolean (on);
+}
+
+/* Shows the counters of RESULTS (CheckResults) and HITS (RuleHits); NULL:
+ * not known. */
+static void
+show_checks (RelaisPageStatus *self, GVariant *results, GVariant *hits)
+{
+  for (guint i = 0; i < N_CHECKS; i++)
+    {
+      const CheckRow *check = &checks[i];
+      g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_autofree char *text = NULL;
+      gboolean dnsbl = g_str_equal (check->id, CHECK_DNSBL);
+
+      if (dnsbl)
+        {
+          add_counts (counts, hits, "dnsbl:", "listed");
+          add_counts (counts, hits, "dnsbl-tempfail:", "tempfail");
+        }
+      else
+        {
+          g_autofree char *prefix = g_strconcat (check->id, ":", NULL);
+          add_counts (counts, results, prefix, NULL);
+        }
+      text = format_check (check, counts);
+      if (text == NULL && (dnsbl ? hits : results) == NULL)
+        text = g_strdup ("—");
+      else if (text == NULL && check_is_off (self, check))
+        text = g_strdup (_("Not checked: turned off on the Security page"));
+      else if (text == NULL)
+        text = g_strdup (_(check->empty));
+      adw_action_row_set_subtitle (self->check_rows[i], text);
+    }
+}
+
+static void
+update_checks (RelaisPageStatus *self)
+{
+  g_autoptr(GVariant) results = cached_table (self->statistics, "CheckResults");
+  g_autoptr(GVariant) hits = cached_table (self->statistics, "RuleHits");
+
+  show_checks (self, results, hits);
+}
+
+static AdwActionRow *
+check_row (const char *title)
+{
+  AdwActionRow *row = ADW_ACTION_ROW (adw_action_row_new ());
+
+  /* the daemon's raw result names are shown as they are, never as markup */
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (row, "—");
+  return row;
 }
 
 /* ---------------------------------------------------------------- the chart */
@@ -826,6 +1059,7 @@ static void
 statistics_changed_cb (RelaisPageStatus *self)
 {
   update_counters (self);
+  update_checks (self);
   schedule_history (self);
 }
 
@@ -838,17 +1072,24 @@ client_changed_cb (RelaisPageStatus *self)
     g_signal_handlers_disconnect_by_data (self->statistics, self);
   if (self->queue != NULL)
     g_signal_handlers_disconnect_by_data (self->queue, self);
+  if (self->security != NULL)
+    g_signal_handlers_disconnect_by_data (self->security, self);
   g_cancellable_cancel (self->cancellable);
   g_set_object (&self->cancellable, g_cancellable_new ());
   g_set_object (&self->statistics, relais_client_get_statistics (client));
   g_set_object (&self->queue, relais_client_get_queue (client));
+  g_set_object (&self->security, relais_client_get_security (client));
 
   if (self->statistics != NULL)
     g_signal_connect_object (self->statistics, "g-properties-changed", G_CALLBACK (statistics_changed_cb), self,
                              G_CONNECT_SWAPPED);
   if (self->queue != NULL)
     g_signal_connect_object (self->queue, "changed", G_CALLBACK (refresh_queue), self, G_CONNECT_SWAPPED);
+  if (self->security != NULL)
+    g_signal_connect_object (self->security, "g-properties-changed", G_CALLBACK (update_checks), self,
+                             G_CONNECT_SWAPPED);
   update_counters (self);
+  update_checks (self);
   refresh_history (self);
   refresh_queue (self);
   update_sensitivity (self);
@@ -1072,6 +1313,52 @@ hook_chart_load (gpointer data, GVariant *argument, GError **error)
   return g_variant_new_boolean (TRUE);
 }
 
+static GVariant *
+probe_check (gpointer data, gboolean *sensitive, char **message)
+{
+  *sensitive = TRUE;
+  return g_variant_new_string (adw_action_row_get_subtitle (data));
+}
+
+/* "Status.show-checks": scrolls the page to the checks group (for screenshots). */
+static GVariant *
+hook_show_checks (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageStatus *self = data;
+  GtkWidget *group = GTK_WIDGET (self->checks_group);
+  GtkWidget *scrolled = gtk_widget_get_ancestor (group, GTK_TYPE_SCROLLED_WINDOW);
+  GtkAdjustment *adjustment;
+  double x, y;
+
+  if (scrolled == NULL || !gtk_widget_translate_coordinates (group, scrolled, 0, 0, &x, &y))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the page is not shown");
+      return NULL;
+    }
+  adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  /* a little room above; the adjustment keeps the value within the page */
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_value (adjustment) + y - 12);
+  return g_variant_new_boolean (TRUE);
+}
+
+/* "Status.checks-load" (a{st} CheckResults, a{st} RuleHits): shows them as
+ * if the daemon had sent them, to check results it does not give yet. */
+static GVariant *
+hook_checks_load (gpointer data, GVariant *argument, GError **error)
+{
+  g_autoptr(GVariant) results = NULL;
+  g_autoptr(GVariant) hits = NULL;
+
+  if (!g_variant_is_of_type (argument, G_VARIANT_TYPE ("(a{st}a{st})")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "argument (a{st}a{st}) expected");
+      return NULL;
+    }
+  g_variant_get (argument, "(@a{st}@a{st})", &results, &hits);
+  show_checks (data, results, hits);
+  return g_variant_new_boolean (TRUE);
+}
+
 static void
 add_hook_entries (RelaisPageStatus *self)
 {
@@ -1083,6 +1370,13 @@ add_hook_entries (RelaisPageStatus *self)
       relais_test_hook_add_probe (name, owner, probe_label, NULL, self->counter_labels[i]);
     }
   relais_test_hook_add_probe ("Status.counter:Uptime", owner, probe_label, NULL, self->uptime_label);
+  for (guint i = 0; i < N_CHECKS; i++)
+    {
+      g_autofree char *name = g_strconcat ("Status.check:", checks[i].id, NULL);
+      relais_test_hook_add_probe (name, owner, probe_check, NULL, self->check_rows[i]);
+    }
+  relais_test_hook_add_action ("Status.show-checks", owner, hook_show_checks, self);
+  relais_test_hook_add_action ("Status.checks-load", owner, hook_checks_load, self);
   relais_test_hook_add_probe ("Status.chart-range", owner, probe_chart_range, probe_set_chart_range, self);
   relais_test_hook_add_probe ("Status.chart-points", owner, probe_chart_points, NULL, self);
   relais_test_hook_add_probe ("Status.chart-axes", owner, probe_chart_axes, NULL, self);
@@ -1136,8 +1430,11 @@ relais_page_status_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->statistics, self);
   if (self->queue != NULL)
     g_signal_handlers_disconnect_by_data (self->queue, self);
+  if (self->security != NULL)
+    g_signal_handlers_disconnect_by_data (self->security, self);
   g_clear_object (&self->statistics);
   g_clear_object (&self->queue);
+  g_clear_object (&self->security);
   g_clear_object (&self->uptime_label);
   gtk_widget_dispose_template (GTK_WIDGET (self), RELAIS_TYPE_PAGE_STATUS);
   G_OBJECT_CLASS (relais_page_status_parent_class)->dispose (object);
@@ -1168,6 +1465,7 @@ relais_page_status_class_init (RelaisPageStatusClass *klass)
 #define CHILD(name) gtk_widget_class_bind_template_child (widget_class, RelaisPageStatus, name)
   CHILD (messages_group);
   CHILD (messages_box);
+  CHILD (checks_group);
   CHILD (connections_box);
   CHILD (hour_button);
   CHILD (day_button);
@@ -1199,6 +1497,11 @@ relais_page_status_init (RelaisPageStatus *self)
   for (guint i = 0; i < N_COUNTERS; i++)
     gtk_flow_box_append (boxes[counters[i].box], counter_tile (_(counters[i].title), &self->counter_labels[i]));
   self->uptime_label = GTK_LABEL (g_object_ref_sink (gtk_label_new ("—")));
+  for (guint i = 0; i < N_CHECKS; i++)
+    {
+      self->check_rows[i] = check_row (_(checks[i].title));
+      adw_preferences_group_add (self->checks_group, GTK_WIDGET (self->check_rows[i]));
+    }
 
   self->queue_store = g_list_store_new (RELAIS_TYPE_QUEUE_ENTRY);
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->queue_store)));
