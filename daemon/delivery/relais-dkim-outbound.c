@@ -10,69 +10,9 @@
 #include <string.h>
 
 #include "relais-clock.h"
+#include "relais-dmarc.h"
 #include "relais-error.h"
-
-/* The address of one From field's VALUE (unfolded), without its display
- * name, comments and quoted strings (a quoted local part keeps only its
- * '@'-free shape, enough to find the domain); NULL when the field holds
- * more than one address, a group, or nothing. */
-static char *
-from_address (const char *value)
-{
-  g_autoptr (GString) outside = g_string_new (NULL);
-  g_autoptr (GString) angle = NULL;
-  gboolean quoted = FALSE, in_angle = FALSE;
-  guint comment = 0;
-
-  for (const char *p = value; *p != '\0'; p++)
-    {
-      char ch = *p;
-
-      if ((quoted || comment > 0) && ch == '\\' && p[1] != '\0')
-        {
-          p++;
-          continue;
-        }
-      if (quoted)
-        {
-          quoted = ch != '"';
-          continue;
-        }
-      if (comment > 0)
-        {
-          if (ch == '(')
-            comment++;
-          else if (ch == ')')
-            comment--;
-          continue;
-        }
-      if (ch == '"')
-        quoted = TRUE;
-      else if (ch == '(')
-        comment = 1;
-      else if (in_angle)
-        {
-          if (ch == '>')
-            in_angle = FALSE;
-          else
-            g_string_append_c (angle, ch);
-        }
-      else if (ch == '<')
-        {
-          if (angle != NULL)
-            return NULL;                /* two addresses */
-          angle = g_string_new (NULL);
-          in_angle = TRUE;
-        }
-      else if (ch == ',' || ch == ':' || ch == ';')
-        return NULL;                    /* a list or a group */
-      else
-        g_string_append_c (outside, ch);
-    }
-  if (angle != NULL)
-    return g_strstrip (g_string_free (g_steal_pointer (&angle), FALSE));
-  return g_strstrip (g_string_free (g_steal_pointer (&outside), FALSE));
-}
+#include "relais-header.h"
 
 /* The lower-case domain of ADDRESS, or NULL. */
 static char *
@@ -92,55 +32,15 @@ address_domain (const char *address)
 char *
 relais_dkim_outbound_domain (const char *message, gsize length, const char *sender)
 {
-  g_autoptr (GString) from = NULL;
-  gboolean in_from = FALSE;
-  guint n_from = 0;
-  gsize pos = 0;
+  g_autofree char *from = NULL;
+  char *domain = NULL;
 
   g_return_val_if_fail (message != NULL || length == 0, NULL);
 
-  while (pos < length)
-    {
-      const char *line = message + pos;
-      const char *nl = memchr (line, '\n', length - pos);
-      gsize line_len = nl != NULL ? (gsize) (nl - line) : length - pos;
-      gsize end = line_len;
-
-      pos += line_len + (nl != NULL ? 1 : 0);
-      if (end > 0 && line[end - 1] == '\r')
-        end--;
-      if (end == 0)
-        break;                          /* the end of the header */
-      if (line[0] == ' ' || line[0] == '\t')
-        {
-          if (in_from)
-            g_string_append_len (from, line, (gssize) end);
-          continue;
-        }
-      in_from = FALSE;
-      if (end >= 5 && g_ascii_strncasecmp (line, "from", 4) == 0)
-        {
-          gsize i = 4;
-
-          while (i < end && (line[i] == ' ' || line[i] == '\t'))
-            i++;
-          if (i < end && line[i] == ':')
-            {
-              n_from++;
-              in_from = TRUE;
-              if (from == NULL)
-                from = g_string_new_len (line + i + 1, (gssize) (end - i - 1));
-            }
-        }
-    }
-  if (n_from == 1)
-    {
-      g_autofree char *address = from_address (from->str);
-      char *domain = address_domain (address);
-
-      if (domain != NULL)
-        return domain;
-    }
+  /* The same reading of From as DMARC's (RFC 7489 §6.6.1). */
+  from = relais_header_single_value (message, length, "From", NULL);
+  if (from != NULL && relais_dmarc_from_domain (from, &domain, NULL))
+    return domain;
   return address_domain (sender);
 }
 

@@ -13,6 +13,7 @@
 #include "relais-psl.h"
 #include "relais-dns-query.h"
 #include "relais-error.h"
+#include "relais-header.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
 
@@ -50,23 +51,6 @@ check_log (const char *id, GLogLevelFlags level, const char *format, ...)
 }
 
 /* ---- header surgery ------------------------------------------------------ */
-
-/* The end of the header field starting at P (after its last folded line's
- * CRLF), within END. */
-static const char *
-field_end (const char *p, const char *end)
-{
-  for (;;)
-    {
-      const char *nl = memchr (p, '\n', (gsize) (end - p));
-
-      if (nl == NULL)
-        return end;
-      p = nl + 1;
-      if (p >= end || (*p != ' ' && *p != '\t'))
-        return p;
-    }
-}
 
 /* Skips white space (folding included) and RFC 5322 comments. */
 static const char *
@@ -118,33 +102,20 @@ relais_content_strip_results (const char *message, gsize length, const char *nam
   GByteArray *out = g_byte_array_sized_new ((guint) MIN (length, G_MAXUINT));
   const char *p = message;
   const char *end = message + length;
-  gsize name_len = strlen (name);
   guint removed = 0;
 
-  while (p < end)
+  while (p < end && !relais_header_at_end (p, end))
     {
-      const char *next;
+      const char *next = relais_header_field_end (p, end);
+      const char *value;
 
-      /* The empty line: the body follows, copied as is. */
-      if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
-        break;
-      next = field_end (p, end);
-      if ((gsize) (next - p) > name_len && g_ascii_strncasecmp (p, name, name_len) == 0)
-        {
-          const char *colon = p + name_len;
-
-          while (colon < next && (*colon == ' ' || *colon == '\t'))
-            colon++;
-          if (colon < next && *colon == ':' && claims_id (colon + 1, next, authserv_id))
-            {
-              removed++;
-              p = next;
-              continue;
-            }
-        }
-      g_byte_array_append (out, (const guint8 *) p, (guint) (next - p));
+      if (relais_header_field_is (p, next, name, &value) && claims_id (value, next, authserv_id))
+        removed++;
+      else
+        g_byte_array_append (out, (const guint8 *) p, (guint) (next - p));
       p = next;
     }
+  /* The empty line and the body, copied as is. */
   g_byte_array_append (out, (const guint8 *) p, (guint) (end - p));
   if (n_removed != NULL)
     *n_removed = removed;
@@ -187,37 +158,6 @@ relais_content_check_needed (const RelaisContentCheckRequest *request)
 {
   return check_runs (request, RELAIS_SKIP_ANTIVIRUS, NULL) || check_runs (request, RELAIS_SKIP_DKIM, NULL) ||
          check_runs (request, RELAIS_SKIP_DMARC, NULL);
-}
-
-/* The value of the only From field of the header section of DATA; NULL with
- * *COUNT the number of From fields when there is not exactly one. */
-static char *
-from_field (const char *data, gsize length, guint *count)
-{
-  const char *p = data, *end = data + length;
-  const char *found = NULL, *found_end = NULL;
-
-  *count = 0;
-  while (p < end && !(*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
-    {
-      const char *next = field_end (p, end);
-
-      if (next - p > 5 && g_ascii_strncasecmp (p, "from", 4) == 0)
-        {
-          const char *colon = p + 4;
-
-          while (colon < next && (*colon == ' ' || *colon == '\t'))
-            colon++;
-          if (colon < next && *colon == ':')
-            {
-              (*count)++;
-              found = colon + 1;
-              found_end = next;
-            }
-        }
-      p = next;
-    }
-  return *count == 1 ? g_strndup (found, (gsize) (found_end - found)) : NULL;
 }
 
 /* ---- the worker ----------------------------------------------------------- */
@@ -275,7 +215,7 @@ evaluate_dmarc (const Work *w, const char *data, gsize length, GPtrArray *dkim)
   RelaisDmarcAnswer *answer;
   guint count;
 
-  from = from_field (data, length, &count);
+  from = relais_header_single_value (data, length, "From", &count);
   if (from != NULL && relais_dmarc_from_domain (from, &domain, &error))
     return relais_dmarc_evaluate (domain, w->spf_domain, w->spf_result, dkim, relais_psl_default (),
                                   relais_dmarc_dns_lookup, NULL, (guint) g_random_int_range (0, 100));

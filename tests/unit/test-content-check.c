@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "relais-content-check.h"
+#include "relais-header.h"
 
 static void
 check_strip (const char *message, const char *expected, guint expected_removed)
@@ -56,10 +57,32 @@ test_strip (void)
   check_strip ("", "", 0);
 }
 
+/* The only field of a name (DMARC's From, the outbound signer's From). */
+static void
+test_single_value (void)
+{
+  static const char message[] = "Subject: a\r\nFROM : Alice\r\n\t<alice@example.org>\r\nTo: b\r\n\r\nFrom: body\r\n";
+  g_autofree char *from = NULL;
+  g_autofree char *none = NULL;
+  g_autofree char *two = NULL;
+  guint count = 99;
+
+  from = relais_header_single_value (message, strlen (message), "From", &count);
+  g_assert_cmpstr (from, ==, " Alice\r\n\t<alice@example.org>");
+  g_assert_cmpuint (count, ==, 1);
+  none = relais_header_single_value (message, strlen (message), "Cc", &count);
+  g_assert_null (none);
+  g_assert_cmpuint (count, ==, 0);
+  two = relais_header_single_value ("From: a\nfrom: b\n\n", 18, "From", &count);
+  g_assert_null (two);
+  g_assert_cmpuint (count, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/content-check/strip-results", test_strip);
+  g_test_add_func ("/content-check/single-value", test_single_value);
   return g_test_run ();
 }
