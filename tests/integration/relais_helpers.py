@@ -24,6 +24,7 @@ OBJ_PATH = "/org/relais/Relais1"
 IFACE_GENERAL = "org.relais.Relais1.General"
 IFACE_ACCOUNTS = "org.relais.Relais1.Accounts"
 IFACE_STATS = "org.relais.Relais1.Statistics"
+IFACE_SECURITY = "org.relais.Relais1.Security"
 ERR = "org.relais.Relais1.Error."
 
 TEST_DOMAIN = "relais.test"
@@ -644,6 +645,17 @@ class Daemon:
 
     def update(self, **changes):
         return self.dbus().update(changes)
+
+    def update_security(self, **changes):
+        """Security.Update with the changes given as Python values."""
+        d = {k: guess_variant(v) for k, v in changes.items()}
+        self.dbus().call(IFACE_SECURITY, "Update", "(a{sv}b)", (d, False))
+
+    def add_rule(self, name, lst, typ, value, action=""):
+        self.dbus().call(IFACE_SECURITY, "AddRule", "(sssssb)", (name, lst, typ, value, action, False))
+
+    def remove_rule(self, name):
+        self.dbus().call(IFACE_SECURITY, "RemoveRule", "(sb)", (name, False))
 
     def add_domain(self, domain=TEST_DOMAIN):
         self.dbus().call(IFACE_ACCOUNTS, "AddLocalDomain", "(sb)", (domain, False))

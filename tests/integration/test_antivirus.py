@@ -9,16 +9,14 @@ way; the whitelist rows of SPEC §4.1 that skip the antivirus (IP, sender,
 recipient, domain) do, the subnet row does not, and one whitelisted
 recipient does not carry a virus to the others."""
 
-import os
 import smtplib
 
 import pytest
 
 import relais_helpers as H
 from clamd_server import EICAR, SIGNATURE_NAME, STREAM_MAX_LENGTH, ClamdServer
-from relais_helpers import IFACE_STATS, TEST_DOMAIN, guess_variant, wait_for
+from relais_helpers import IFACE_STATS, TEST_DOMAIN, wait_for
 
-IFACE_SECURITY = "org.relais.Relais1.Security"
 ALICE = "alice@" + TEST_DOMAIN
 BOB = "bob@" + TEST_DOMAIN
 
@@ -35,13 +33,9 @@ def daemon(request, tmp_path, session_bus, clamd):
     d.start()
     d.setup_mailbox()
     d.add_account("bob")
-    security(d, Antivirus=True, AntivirusSocket=clamd.unix_socket)
+    d.update_security(Antivirus=True, AntivirusSocket=clamd.unix_socket)
     return d
 
-
-def security(daemon, **changes):
-    d = {k: guess_variant(v) for k, v in changes.items()}
-    daemon.dbus().call(IFACE_SECURITY, "Update", "(a{sv}b)", (d, False))
 
 
 def infected(sender="joe@elsewhere.example"):
@@ -67,7 +61,7 @@ def test_virus_refused_clean_delivered(daemon, clamd):
     code, text = send(daemon, infected())
     assert (code, text) == (554, "5.7.0 Message content rejected: virus found: " + SIGNATURE_NAME)
     assert send(daemon, H.make_message(to=ALICE))[0] == 250
-    security(daemon, AntivirusSocket=clamd.tcp_address)
+    daemon.update_security(AntivirusSocket=clamd.tcp_address)
     assert send(daemon, infected())[0] == 554
     assert len(daemon.wait_messages(1)) == 1
     wait_for(lambda: check_results(daemon) == {"antivirus:virus": 2, "antivirus:clean": 1}, 5,
@@ -78,10 +72,10 @@ def test_virus_refused_clean_delivered(daemon, clamd):
 
 
 def test_unreachable_defers_or_accepts_per_setting(daemon, tmp_path):
-    security(daemon, AntivirusSocket=str(tmp_path / "no-clamd.sock"))
+    daemon.update_security(AntivirusSocket=str(tmp_path / "no-clamd.sock"))
     code, text = send(daemon, infected())
     assert (code, text) == (451, "4.7.1 Virus scanner unavailable, try again later")
-    security(daemon, AntivirusUnreachable="accept")
+    daemon.update_security(AntivirusUnreachable="accept")
     assert send(daemon, H.make_message(to=ALICE))[0] == 250
     daemon.wait_messages(1)
     wait_for(lambda: check_results(daemon).get("antivirus:unreachable") == 2, 5, "unreachable counted twice",
@@ -102,10 +96,10 @@ def test_clamd_error_past_its_size_limit_defers(daemon):
 
 def test_whitelist_rows_that_skip_the_antivirus(daemon):
     def add(name, typ, value):
-        daemon.dbus().call(IFACE_SECURITY, "AddRule", "(sssssb)", (name, "white", typ, value, "", False))
+        daemon.add_rule(name, "white", typ, value)
 
     def remove(name):
-        daemon.dbus().call(IFACE_SECURITY, "RemoveRule", "(sb)", (name, False))
+        daemon.remove_rule(name)
 
     add("lan", "subnet", "127.0.0.0/8")          # IP/subnet rules do not skip it
     assert send(daemon, infected())[0] == 554

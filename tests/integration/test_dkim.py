@@ -15,11 +15,10 @@ import smtplib
 import pytest
 
 import relais_helpers as H
-from relais_helpers import IFACE_STATS, TEST_DOMAIN, guess_variant, wait_for
+from relais_helpers import IFACE_STATS, TEST_DOMAIN, wait_for
 
 dkim = pytest.importorskip("dkim")
 
-IFACE_SECURITY = "org.relais.Relais1.Security"
 ALICE = "alice@" + TEST_DOMAIN
 HOSTNAME = "mx.relais.test"
 DOMAIN = b"football.dkim.test"
@@ -36,13 +35,9 @@ def daemon(request, tmp_path, session_bus):
     d.start()
     d.setup_mailbox()
     d.update(Hostname=HOSTNAME)
-    security(d, Dkim=True)
+    d.update_security(Dkim=True)
     return d
 
-
-def security(daemon, **changes):
-    d = {k: guess_variant(v) for k, v in changes.items()}
-    daemon.dbus().call(IFACE_SECURITY, "Update", "(a{sv}b)", (d, False))
 
 
 def rsa_key():
@@ -60,8 +55,8 @@ def sign_rsa(message, canonicalize=(b"relaxed", b"relaxed")):
                      include_headers=SIGNED_HEADERS) + message
 
 
-def message(sender="joe@football.dkim.test", body="Is dinner ready?\n", extra=()):
-    return H.make_message(sender=sender, to=ALICE, body=body, extra_headers=extra)
+def message(sender="joe@football.dkim.test", body="Is dinner ready?\n", extra=(), subject=None):
+    return H.make_message(sender=sender, to=ALICE, body=body, extra_headers=extra, subject=subject)
 
 
 def send(daemon, raw, sender="joe@football.dkim.test"):
@@ -74,30 +69,37 @@ def results(raw):
     return H.header_values(raw, "Authentication-Results")
 
 
+def by_subject(msgs):
+    """The delivered messages by Subject (deliveries may end in any order)."""
+    return {H.header_values(raw, "Subject")[0]: raw for raw in msgs}
+
+
 def test_signed_messages_pass_and_tampered_copies_fail(daemon):
-    ed = sign_ed25519(message())
+    ed = sign_ed25519(message(subject="both"))
     both = sign_rsa(ed)
-    simple = sign_rsa(message(), canonicalize=(b"simple", b"simple"))
+    simple = sign_rsa(message(subject="simple"), canonicalize=(b"simple", b"simple"))
     send(daemon, both)
     send(daemon, simple)
-    send(daemon, both.replace(b"Is dinner ready?", b"Is dinner ready!"))
-    msgs = daemon.wait_messages(3)
+    send(daemon, both.replace(b"Is dinner ready?", b"Is dinner ready!").replace(b"Subject: both",
+                                                                                 b"Subject: tampered"))
+    msgs = by_subject(daemon.wait_messages(3))
 
-    headers, _ = H.split_message(msgs[0])
+    headers, _ = H.split_message(msgs["both"])
     names = [n.lower() for (n, _v) in headers]
     # on top, above our Received (local delivery adds Return-Path and Delivered-To)
     assert names[:4] == ["return-path", "delivered-to", "authentication-results", "received"], names
-    ar = results(msgs[0])
+    ar = results(msgs["both"])
     assert len(ar) == 1, ar
     assert ar[0].startswith(HOSTNAME + "; "), ar
     # the RSA signature was added last, so it is the first field
     assert "dkim=pass header.d=football.dkim.test header.s=rsa2048" in ar[0], ar
     assert "dkim=pass header.d=football.dkim.test header.s=brisbane" in ar[0], ar
 
-    ar = results(msgs[1])
+    ar = results(msgs["simple"])
     assert "dkim=pass header.d=football.dkim.test header.s=rsa2048" in ar[0], ar
 
-    ar = results(msgs[2])
+    # the Subject is signed too: both signatures fail, the body hash first
+    ar = results(msgs["tampered"])
     assert ar[0].count("dkim=fail") == 2 and "body hash" in ar[0], ar
     counted = lambda: daemon.dbus().get(IFACE_STATS, "CheckResults")  # noqa: E731
     wait_for(lambda: counted() == {"dkim:pass": 3, "dkim:fail": 2}, 5, "DKIM results counted",
@@ -125,17 +127,17 @@ def test_forged_results_claiming_our_name_are_removed(daemon):
 
 
 def test_off_adds_nothing(daemon):
-    security(daemon, Dkim=False)
+    daemon.update_security(Dkim=False)
     send(daemon, sign_ed25519(message()))
     assert results(daemon.wait_messages(1)[0]) == []
 
 
 def test_whitelist_rows_that_skip_dkim(daemon):
     def add(name, typ, value):
-        daemon.dbus().call(IFACE_SECURITY, "AddRule", "(sssssb)", (name, "white", typ, value, "", False))
+        daemon.add_rule(name, "white", typ, value)
 
     def remove(name):
-        daemon.dbus().call(IFACE_SECURITY, "RemoveRule", "(sb)", (name, False))
+        daemon.remove_rule(name)
 
     # sender and recipient rules do not skip DKIM
     add("joe", "sender", "joe@football.dkim.test")

@@ -11,14 +11,13 @@ Security.ListBlocked until the next local midnight and Security.Unblock
 import datetime
 import json
 import os
-import socket
 import zoneinfo
 
 import pytest
 from gi.repository import GLib
 
 from relais_helpers import (
-    BUS_NAME, CLIENT_HELO, ERR, IFACE_ACCOUNTS, IFACE_STATS, OBJ_PATH, SENDER, TEST_DOMAIN,
+    BUS_NAME, CLIENT_HELO, ERR, IFACE_ACCOUNTS, OBJ_PATH, SENDER, TEST_DOMAIN,
     DBusCallError, RawSMTP, busctl, guess_variant, make_daemon,
 )
 # The system-like bus with the polkit mock, shared with test_polkit.py.
@@ -75,13 +74,6 @@ def can_relay(daemon, client, login, sender, recipient):
                                     timeout_ms=30000))
 
 
-def security_update(daemon, **changes):
-    d = {k: guess_variant(v) for k, v in changes.items()}
-    daemon.dbus().call(IFACE_SECURITY, "Update", "(a{sv}b)", (d, False))
-
-
-def add_rule(daemon, name, lst, typ, value, action=""):
-    daemon.dbus().call(IFACE_SECURITY, "AddRule", "(sssssb)", (name, lst, typ, value, action, False))
 
 
 def decided(result):
@@ -100,7 +92,7 @@ def full_envelope(sender=SENDER, recipients=(ALICE,), client=FOREIGN, **more):
 
 def test_blacklisted_sender(explain_daemon):
     d = explain_daemon
-    add_rule(d, "spammers", "black", "sender", "spam@bad.example", "reject")
+    d.add_rule("spammers", "black", "sender", "spam@bad.example", "reject")
     r = explain(d, **full_envelope(sender="spam@bad.example"))
     assert outcome(r) == ("reject", "554 5.7.1 Access denied", "blacklist:spammers")
     assert r["Recipients"] == [(ALICE, "reject", "blacklist:spammers", "554 5.7.1 Access denied")]
@@ -130,8 +122,8 @@ def test_blacklisted_sender(explain_daemon):
 
 def test_whitelisted_ip_overrides_the_blacklist(explain_daemon):
     d = explain_daemon
-    add_rule(d, "spammers", "black", "sender", "spam@bad.example", "reject")
-    add_rule(d, "partner", "white", "ip", FOREIGN)
+    d.add_rule("spammers", "black", "sender", "spam@bad.example", "reject")
+    d.add_rule("partner", "white", "ip", FOREIGN)
     r = explain(d, **full_envelope(sender="spam@bad.example"))
     assert outcome(r) == ("accept", "250 2.1.5 Ok", "whitelist:partner")
     assert decided(r) == [("rcpt " + ALICE, "whitelist")]
@@ -164,7 +156,7 @@ def test_relay_refusal(explain_daemon):
 
 def test_discard(explain_daemon):
     d = explain_daemon
-    add_rule(d, "sink", "black", "recipient", ALICE, "discard")
+    d.add_rule("sink", "black", "recipient", ALICE, "discard")
     r = explain(d, **full_envelope())
     assert outcome(r) == ("discard", "250 2.1.5 Ok", "blacklist:sink")
     assert decided(r) == [("rcpt " + ALICE, "blacklist")]
@@ -174,7 +166,7 @@ def test_discard(explain_daemon):
 
 def test_can_relay_with_a_blacklisted_ip(explain_daemon):
     d = explain_daemon
-    add_rule(d, "bad-host", "black", "ip", FOREIGN, "reject")
+    d.add_rule("bad-host", "black", "ip", FOREIGN, "reject")
     assert can_relay(d, FOREIGN, "", SENDER, ALICE) == (False, "blacklist:bad-host", "554 5.7.1 Access denied")
     assert can_relay(d, "::ffff:" + FOREIGN, "", SENDER, ALICE)[1] == "blacklist:bad-host"
     assert can_relay(d, "127.0.0.67", "", SENDER, ALICE) == (True, "local-account", "250 2.1.5 Ok")
@@ -188,7 +180,7 @@ def test_without_recipients_the_last_stage_answers(explain_daemon):
     assert {s for (s, _c, _a, _d) in r["Steps"]} == {"connect"} and decided(r) == []
     r = explain(d, ClientAddress=FOREIGN, Helo=CLIENT_HELO, Sender="")
     assert outcome(r) == ("accept", "250 2.1.0 Ok", "")
-    security_update(d, RejectNonFqdnHelo=True)
+    d.update_security(RejectNonFqdnHelo=True)
     r = explain(d, ClientAddress=FOREIGN, Helo="localhost", Sender=SENDER, Recipients=[ALICE])
     assert outcome(r) == ("reject", "504 5.5.2 Helo command rejected: need fully-qualified hostname",
                           "policy:non-fqdn-helo")
@@ -200,7 +192,7 @@ def test_without_recipients_the_last_stage_answers(explain_daemon):
 @needs_dns
 def test_unknown_helo(explain_daemon):
     d = explain_daemon
-    security_update(d, RejectUnknownHelo=True)
+    d.update_security(RejectUnknownHelo=True)
     for helo in ("good.client.test", "mxonly.test"):
         r = explain(d, ClientAddress=FOREIGN, Helo=helo, Sender=SENDER, Recipients=[ALICE])
         assert outcome(r) == ("accept", "250 2.1.5 Ok", "local-account"), helo
@@ -229,7 +221,7 @@ def test_unknown_helo(explain_daemon):
 @needs_dns
 def test_unknown_client_hostname(explain_daemon):
     d = explain_daemon
-    security_update(d, RejectUnknownClientHostname=True)
+    d.update_security(RejectUnknownClientHostname=True)
     cases = {
         "127.0.0.61": ("accept", "250 2.1.5 Ok", "local-account"),
         "127.0.0.62": ("defer", "450 4.7.25 Client host rejected: cannot find your hostname, [127.0.0.62]",
@@ -245,7 +237,7 @@ def test_unknown_client_hostname(explain_daemon):
         if expected[0] != "accept":
             assert decided(r) == [("mail", "unknown-client-hostname")], r["Steps"]
     # an IP whitelist rule skips the check
-    add_rule(d, "known", "white", "ip", "127.0.0.63")
+    d.add_rule("known", "white", "ip", "127.0.0.63")
     r = explain(d, **full_envelope(client="127.0.0.63"))
     assert r["Decision"] == "accept"
     assert ("mail", "unknown-client-hostname", "skipped: whitelist rule 'known'", False) in r["Steps"]
@@ -254,7 +246,7 @@ def test_unknown_client_hostname(explain_daemon):
 @needs_dns
 def test_unknown_sender_domain(explain_daemon):
     d = explain_daemon
-    security_update(d, RejectUnknownSenderDomain=True)
+    d.update_security(RejectUnknownSenderDomain=True)
     # checked only when a recipient is not a local account: relay as alice
     r = explain(d, **full_envelope(sender="x@nohost.test", recipients=[ALICE, REMOTE], Login="alice"))
     assert outcome(r) == ("reject", "550 5.1.8 Sender address rejected: Domain not found",
@@ -300,8 +292,8 @@ def test_invalid_envelope(explain_daemon, envelope, key):
 
 def test_explain_counts_nothing(explain_daemon):
     d = explain_daemon
-    add_rule(d, "spammers", "black", "sender", "spam@bad.example", "reject")
-    security_update(d, LimitConnectionRate=True, MaxConnectionsPerMinute=2,
+    d.add_rule("spammers", "black", "sender", "spam@bad.example", "reject")
+    d.update_security(LimitConnectionRate=True, MaxConnectionsPerMinute=2,
                     LimitMessageRate=True, MaxMessagesPerMinute=1)
     stats = d.stats()
     for _ in range(5):
@@ -348,7 +340,7 @@ def block_daemon(request, tmp_path, system_bus, polkit_mock):
                     extra_env={"RELAIS_TEST_CLOCK_FILE": str(clock), "TZ": TZ})
     d.start()
     d.dbus().call(IFACE_ACCOUNTS, "AddLocalDomain", "(sb)", (TEST_DOMAIN, False))
-    security_update(d, BlockNonexistentRecipients=True, MaxNonexistentRecipients=2)
+    d.update_security(BlockNonexistentRecipients=True, MaxNonexistentRecipients=2)
     set_allowed(polkit_mock, [])
     clear_calls(polkit_mock)
     return d

@@ -15,7 +15,7 @@ import pytest
 
 import relais_helpers as H
 from relais_helpers import (
-    IFACE_STATS, SENDER, TEST_DOMAIN, RawSMTP, guess_variant, make_message,
+    IFACE_STATS, SENDER, TEST_DOMAIN, RawSMTP, make_message,
     wait_for,
 )
 
@@ -58,13 +58,6 @@ def daemon(request, tmp_path, session_bus, clock):
     return d
 
 
-def security(daemon, **changes):
-    d = {k: guess_variant(v) for k, v in changes.items()}
-    daemon.dbus().call(IFACE_SECURITY, "Update", "(a{sv}b)", (d, False))
-
-
-def add_rule(daemon, name, lst, typ, value, action=""):
-    daemon.dbus().call(IFACE_SECURITY, "AddRule", "(sssssb)", (name, lst, typ, value, action, False))
 
 
 def trust(daemon, network):
@@ -114,7 +107,7 @@ def send(daemon, source="127.0.0.1", sender=SENDER, recipients=(ALICE,), subject
     ("subnet", "127.0.2.0/255.255.255.0", "127.0.2.9"),
 ])
 def test_blacklisted_client_is_denied(daemon, typ, value, source):
-    add_rule(daemon, "bad-client", "black", typ, value, "reject")
+    daemon.add_rule("bad-client", "black", typ, value, "reject")
     rcpt, _ = send(daemon, source=source)
     assert_reply(rcpt[0], 554, ACCESS_DENIED)
     rcpt, end = send(daemon, source="127.0.0.1")
@@ -124,14 +117,14 @@ def test_blacklisted_client_is_denied(daemon, typ, value, source):
 
 
 def test_blacklisted_sender_is_denied(daemon):
-    add_rule(daemon, "spammer", "black", "sender", "spam@bad.example", "reject")
+    daemon.add_rule("spammer", "black", "sender", "spam@bad.example", "reject")
     rcpt, _ = send(daemon, sender="spam@BAD.example")
     assert_reply(rcpt[0], 554, ACCESS_DENIED)
     wait_hits(daemon, "blacklist:spammer", 1)
 
 
 def test_blacklisted_recipient_is_denied_alone(daemon):
-    add_rule(daemon, "no-bob", "black", "recipient", BOB, "reject")
+    daemon.add_rule("no-bob", "black", "recipient", BOB, "reject")
     rcpt, end = send(daemon, recipients=(BOB, ALICE))
     assert_reply(rcpt[0], 554, ACCESS_DENIED)
     assert rcpt[1].code == 250 and end.code == 250
@@ -140,7 +133,7 @@ def test_blacklisted_recipient_is_denied_alone(daemon):
 
 
 def test_discarded_message_is_accepted_never_delivered_and_counted(daemon):
-    add_rule(daemon, "drop", "black", "sender", "drop@bad.example", "discard")
+    daemon.add_rule("drop", "black", "sender", "drop@bad.example", "discard")
     rcpt, end = send(daemon, sender="drop@bad.example", recipients=(ALICE, BOB))
     assert [r.code for r in rcpt] == [250, 250]
     assert end.code == 250 and end.text.startswith("2.0.0 Ok: queued as "), end
@@ -155,7 +148,7 @@ def test_discarded_message_is_accepted_never_delivered_and_counted(daemon):
 
 
 def test_discarded_recipient_leaves_the_others(daemon):
-    add_rule(daemon, "drop-bob", "black", "recipient", BOB, "discard")
+    daemon.add_rule("drop-bob", "black", "recipient", BOB, "discard")
     rcpt, end = send(daemon, recipients=(BOB, ALICE))
     assert [r.code for r in rcpt] == [250, 250] and end.code == 250
     daemon.wait_messages(1, "alice")
@@ -172,8 +165,8 @@ def test_discarded_recipient_leaves_the_others(daemon):
     ("domain", "partner.example", "127.0.0.1", "anyone@Partner.example", ALICE),
 ])
 def test_whitelist_overrides_the_blacklist(daemon, typ, value, source, sender, recipient):
-    add_rule(daemon, "everyone-out", "black", "subnet", "127.0.0.0/8", "reject")
-    add_rule(daemon, "friend", "white", typ, value)
+    daemon.add_rule("everyone-out", "black", "subnet", "127.0.0.0/8", "reject")
+    daemon.add_rule("friend", "white", typ, value)
     rcpt, end = send(daemon, source=source, sender=sender, recipients=(recipient,))
     assert rcpt[0].code == 250 and end.code == 250
     daemon.wait_messages(1, "alice")
@@ -184,7 +177,7 @@ def test_whitelist_overrides_the_blacklist(daemon, typ, value, source, sender, r
 
 
 def test_no_whitelist_skips_relay_control(daemon):
-    add_rule(daemon, "friend", "white", "ip", "127.0.0.71")
+    daemon.add_rule("friend", "white", "ip", "127.0.0.71")
     rcpt, _ = send(daemon, source="127.0.0.71", recipients=("someone@direct.test",))
     assert rcpt[0].code in (454, 554) and rcpt[0].text.endswith("Relay access denied"), rcpt[0]
     wait_hits(daemon, "relay-denied", 1)
@@ -192,13 +185,13 @@ def test_no_whitelist_skips_relay_control(daemon):
 
 
 def test_ip_whitelist_skips_sender_helo_and_client_checks(daemon):
-    security(daemon, RejectNonFqdnHelo=True, RejectUnknownHelo=True, RejectUnknownClientHostname=True)
-    add_rule(daemon, "friend", "white", "ip", "127.0.0.63")        # no PTR at all
+    daemon.update_security(RejectNonFqdnHelo=True, RejectUnknownHelo=True, RejectUnknownClientHostname=True)
+    daemon.add_rule("friend", "white", "ip", "127.0.0.63")        # no PTR at all
     with connect(daemon, source="127.0.0.63", helo="nohost.test") as c:
         assert c.cmd("MAIL FROM:<root@localhost>").code == 250
         assert c.cmd("RCPT TO:<%s>" % ALICE).code == 250
     # a subnet rule is not an IP rule: the checks apply
-    add_rule(daemon, "lan", "white", "subnet", "127.0.4.0/24")
+    daemon.add_rule("lan", "white", "subnet", "127.0.4.0/24")
     with connect(daemon, source="127.0.4.4", helo="nohost.test") as c:
         assert_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 450, "4.7.1 Helo command rejected: Host not found")
 
@@ -211,7 +204,7 @@ def test_non_fqdn_sender(daemon):
                      "5.5.2 Sender address rejected: need fully-qualified address")
         assert c.cmd("MAIL FROM:<>").code == 250
     wait_hits(daemon, "policy:non-fqdn-sender", 1)
-    security(daemon, RejectNonFqdnSender=False)
+    daemon.update_security(RejectNonFqdnSender=False)
     with connect(daemon) as c:
         assert c.cmd("MAIL FROM:<root@localhost>").code == 250
 
@@ -222,7 +215,7 @@ def test_non_fqdn_sender(daemon):
     ("x@broken.test", 450, "4.1.8 Sender address rejected: temporary DNS failure, try again later"),
 ])
 def test_unknown_sender_domain(daemon, sender, code, text):
-    security(daemon, RejectUnknownSenderDomain=True)
+    daemon.update_security(RejectUnknownSenderDomain=True)
     trust(daemon, "127.0.0.0/8")
     with connect(daemon) as c:
         assert c.cmd("MAIL FROM:<%s>" % sender).code == 250
@@ -250,7 +243,7 @@ def test_unknown_sender_domain_is_off_by_default(daemon):
     ("127.0.0.64", 450, "4.7.25"),      # the PTR lookup fails
 ])
 def test_unknown_client_hostname(daemon, source, code, enhanced):
-    security(daemon, RejectUnknownClientHostname=True)
+    daemon.update_security(RejectUnknownClientHostname=True)
     with connect(daemon, source=source) as c:
         assert_reply(c.cmd("MAIL FROM:<%s>" % SENDER, timeout=30), code,
                      "%s Client host rejected: cannot find your hostname, [%s]" % (enhanced, source))
@@ -260,7 +253,7 @@ def test_unknown_client_hostname(daemon, source, code, enhanced):
 
 
 def test_concurrent_connections(daemon):
-    security(daemon, MaxConnections=2)
+    daemon.update_security(MaxConnections=2)
     a = connect(daemon, source="127.0.0.72", helo=None)
     b = connect(daemon, source="127.0.0.72", helo=None)
     with RawSMTP(daemon.host, daemon.port, source="127.0.0.72") as c:
@@ -278,7 +271,7 @@ def test_concurrent_connections(daemon):
 
 
 def test_concurrent_connections_unlimited_when_off(daemon):
-    security(daemon, LimitConnections=False, MaxConnections=1)
+    daemon.update_security(LimitConnections=False, MaxConnections=1)
     a = connect(daemon, source="127.0.0.72", helo=None)
     b = connect(daemon, source="127.0.0.72", helo=None)
     a.close()
@@ -286,7 +279,7 @@ def test_concurrent_connections_unlimited_when_off(daemon):
 
 
 def test_message_rate_until_the_next_minute(daemon, clock):
-    security(daemon, LimitMessageRate=True, MaxMessagesPerMinute=2)
+    daemon.update_security(LimitMessageRate=True, MaxMessagesPerMinute=2)
     with connect(daemon, source="127.0.0.74") as c:
         for _ in range(2):
             assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
@@ -301,7 +294,7 @@ def test_message_rate_until_the_next_minute(daemon, clock):
 
 
 def test_connection_rate_until_the_next_minute(daemon, clock):
-    security(daemon, LimitConnectionRate=True, MaxConnectionsPerMinute=2)
+    daemon.update_security(LimitConnectionRate=True, MaxConnectionsPerMinute=2)
     for _ in range(2):
         connect(daemon, source="127.0.0.75", helo=None).close()
     with RawSMTP(daemon.host, daemon.port, source="127.0.0.75") as c:
@@ -319,7 +312,7 @@ def test_connection_rate_until_the_next_minute(daemon, clock):
 # The HELO name is judged at MAIL FROM, once the server knows whether the
 # client authenticated (as Postfix's delayed rejection does).
 def test_non_fqdn_helo(daemon):
-    security(daemon, RejectNonFqdnHelo=True)
+    daemon.update_security(RejectNonFqdnHelo=True)
     with connect(daemon, helo="localhost") as c:
         assert_reply(c.cmd("MAIL FROM:<%s>" % SENDER), 504,
                      "5.5.2 Helo command rejected: need fully-qualified hostname")
@@ -332,7 +325,7 @@ def test_non_fqdn_helo(daemon):
 
 
 def test_host_checks_spare_trusted_networks(daemon):
-    security(daemon, RejectNonFqdnHelo=True, RejectUnknownHelo=True, RejectUnknownClientHostname=True)
+    daemon.update_security(RejectNonFqdnHelo=True, RejectUnknownHelo=True, RejectUnknownClientHostname=True)
     trust(daemon, "127.0.0.63/32")          # no PTR, and says EHLO laptop
     with connect(daemon, source="127.0.0.63", helo="laptop") as c:
         assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
@@ -347,7 +340,7 @@ def test_host_checks_spare_trusted_networks(daemon):
     ("mxonly.test", 250, None),
 ])
 def test_unknown_helo(daemon, name, code, text):
-    security(daemon, RejectUnknownHelo=True)
+    daemon.update_security(RejectUnknownHelo=True)
     with connect(daemon, helo=name) as c:
         r = c.cmd("MAIL FROM:<%s>" % SENDER, timeout=30)
         assert r.code == code, r
@@ -356,7 +349,7 @@ def test_unknown_helo(daemon, name, code, text):
 
 
 def test_nonexistent_account_block_until_local_midnight(daemon, clock):
-    security(daemon, BlockNonexistentRecipients=True, MaxNonexistentRecipients=2)
+    daemon.update_security(BlockNonexistentRecipients=True, MaxNonexistentRecipients=2)
     with connect(daemon, source="127.0.0.76") as c:
         assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
         for who in ("nobody1", "nobody2"):
