@@ -415,9 +415,16 @@ relais_dkim_key_dialog_class_init (RelaisDkimKeyDialogClass *klass)
 static void
 relais_dkim_key_dialog_init (RelaisDkimKeyDialog *self)
 {
+  g_autoptr(PangoAttrList) attributes = pango_attr_list_new ();
+
   self->error_field = "";
   gtk_widget_init_template (GTK_WIDGET (self));
   gtk_window_set_default_widget (GTK_WINDOW (self), GTK_WIDGET (self->ok_button));
+  /* a key wrapped across lines must not look as if it had hyphens in it */
+  pango_attr_list_insert (attributes, pango_attr_insert_hyphens_new (FALSE));
+  gtk_label_set_attributes (self->name_label, attributes);
+  gtk_label_set_attributes (self->value_label, attributes);
+  gtk_label_set_attributes (self->zone_label, attributes);
 }
 
 /* The local domain to suggest: the first without a key, else the first. */

@@ -871,7 +871,8 @@ dkim_remove_clicked_cb (GtkWidget *button, RelaisPageSecurity *self)
   adw_message_dialog_format_heading (dialog, _("Remove the DKIM key of %s?"), domain);
   /* TRANSLATORS: %1$s is a mail domain, %2$s the name of its DKIM record in the DNS */
   adw_message_dialog_format_body (dialog, _("Mail from %1$s is no longer signed. Remove the DNS record %2$s a few "
-                                            "days later, once the mail signed with the key has been read."),
+                                            "days later, once the mail already signed with the key has been "
+                                            "delivered."),
                                   domain, name);
   g_object_set_data_full (G_OBJECT (dialog), "domain", g_strdup (domain), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (dkim_confirm_response_cb), self, 0);

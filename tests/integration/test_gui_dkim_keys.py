@@ -266,6 +266,17 @@ def screenshots(daemon, app, lang):
     app.call("Security.dkim-dialog-close")
     wait_closed(app)
 
+    # the form, with the daemon's refusal on the selector
+    app.call("Security.add-dkim-key", ("example.net", "bad selector!", "ed25519"), "(sss)")
+    H.wait_for(lambda: dialog(app)["error-field"] == "selector", 10, "the refusal",
+               details=lambda: repr(dialog(app)))
+    time.sleep(0.3)   # let the dialog draw the error
+    path = os.path.join(G.screenshot_dir(lang), "security-dkim-dialog-error.png")
+    width, height = app.call("Security.dkim-dialog-screenshot", path)
+    assert width > 0 and height > 0 and os.path.getsize(path) > 1000
+    app.call("Security.dkim-dialog-close")
+    wait_closed(app)
+
 
 def test_screenshots(daemon, app):
     screenshots(daemon, app, "en")
