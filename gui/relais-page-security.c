@@ -834,7 +834,9 @@ open_dkim_dialog (RelaisPageSecurity *self, RelaisDkimKeyDialog *dialog)
 static void
 dkim_add_clicked_cb (RelaisPageSecurity *self)
 {
-  open_dkim_dialog (self, relais_dkim_key_dialog_new (parent_window (self), relais_page_get_client (RELAIS_PAGE (self))));
+  RelaisClient *client = relais_page_get_client (RELAIS_PAGE (self));
+
+  open_dkim_dialog (self, relais_dkim_key_dialog_new (parent_window (self), client));
 }
 
 static void
@@ -863,8 +865,8 @@ dkim_remove_clicked_cb (GtkWidget *button, RelaisPageSecurity *self)
 {
   GtkWidget *row = gtk_widget_get_ancestor (button, ADW_TYPE_ACTION_ROW);
   const char *domain = g_object_get_data (G_OBJECT (row), "domain");
-  g_autofree char *name = g_strdup_printf ("%s._domainkey.%s", (const char *) g_object_get_data (G_OBJECT (row), "selector"),
-                                           domain);
+  const char *selector = g_object_get_data (G_OBJECT (row), "selector");
+  g_autofree char *name = g_strdup_printf ("%s._domainkey.%s", selector, domain);
   AdwMessageDialog *dialog = relais_gui_confirm_dialog (GTK_WIDGET (self), NULL, NULL, "remove", _("_Remove"));
 
   /* TRANSLATORS: %s is a mail domain */
