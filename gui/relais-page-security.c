@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The Security page (SPEC §4): the black/white rules, what a whitelist
  * match skips, the sender and connection policies, the DNS blocklists, the
- * sender authentication (SPF, DKIM, DMARC) and antivirus checks, the
- * advanced settings, and the addresses blocked now.
+ * sender authentication (SPF, DKIM, DMARC) and antivirus checks, the DKIM
+ * signing keys, the advanced settings, and the addresses blocked now.
  *
  * The settings are fields of one form on org.relais.Relais1.Security (each
  * number, and the antivirus socket and fallback, is insensitive while its
@@ -15,7 +15,10 @@
  * spliced into the store. Rules are added and edited in a
  * RelaisSecurityRuleDialog, removed after a confirmation and moved with
  * MoveRule, each with its own call. The blocked addresses come from
- * ListBlocked when the page is shown and on demand. */
+ * ListBlocked when the page is shown and on demand. The DKIM signing keys
+ * are a row each, rebuilt from DkimKeys whenever the proxy notifies it; a
+ * key is made in a RelaisDkimKeyDialog, which also shows the DNS record of
+ * an existing key, and removed after a confirmation. */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -23,6 +26,7 @@
 #include "relais-gui-util.h"
 #include "relais-page-security.h"
 
+#include "relais-dkim-key-dialog.h"
 #include "relais-string-list.h"
 #include "relais-security-rule-dialog.h"
 #include "relais-test-hook.h"
@@ -178,6 +182,11 @@ struct _RelaisPageSecurity
   GtkSwitch *dkim_switch;
   AdwActionRow *dmarc_row;
   GtkSwitch *dmarc_switch;
+  AdwPreferencesGroup *dkim_signing_group;
+  AdwActionRow *dkim_signing_row;
+  GtkSwitch *dkim_signing_switch;
+  GtkButton *dkim_add_button;
+  GtkListBox *dkim_keys_list;
   AdwActionRow *antivirus_row;
   GtkSwitch *antivirus_switch;
   AdwEntryRow *antivirus_socket_row;
@@ -208,6 +217,7 @@ struct _RelaisPageSecurity
   GCancellable *blocked_cancellable;
   RelaisSecurityRuleDialog *dialog;   /* weak: the add/edit dialog now open */
   AdwMessageDialog *confirm;          /* weak: the removal being confirmed */
+  RelaisDkimKeyDialog *dkim_dialog;   /* weak: the DKIM key dialog now open */
 };
 
 G_DEFINE_FINAL_TYPE (RelaisPageSecurity, relais_page_security, RELAIS_TYPE_PAGE)
@@ -799,6 +809,148 @@ refresh_clicked_cb (RelaisPageSecurity *self)
   refresh_blocked (self);
 }
 
+/* ---------------------------------------------------- DKIM signing keys */
+
+static const char *
+dkim_algorithm_label (const char *algorithm)
+{
+  if (g_str_equal (algorithm, "rsa-2048"))
+    /* TRANSLATORS: DKIM key types */
+    return _("RSA 2048");
+  if (g_str_equal (algorithm, "ed25519"))
+    return _("Ed25519");
+  return algorithm;
+}
+
+static void
+open_dkim_dialog (RelaisPageSecurity *self, RelaisDkimKeyDialog *dialog)
+{
+  if (self->dkim_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->dkim_dialog));
+  g_set_weak_pointer (&self->dkim_dialog, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+dkim_add_clicked_cb (RelaisPageSecurity *self)
+{
+  RelaisClient *client = relais_page_get_client (RELAIS_PAGE (self));
+
+  open_dkim_dialog (self, relais_dkim_key_dialog_new (parent_window (self), client));
+}
+
+static void
+dkim_record_clicked_cb (GtkWidget *button, RelaisPageSecurity *self)
+{
+  GtkWidget *row = gtk_widget_get_ancestor (button, ADW_TYPE_ACTION_ROW);
+
+  open_dkim_dialog (self, relais_dkim_key_dialog_new_record (parent_window (self),
+                                                             g_object_get_data (G_OBJECT (row), "domain"),
+                                                             g_object_get_data (G_OBJECT (row), "selector"),
+                                                             g_object_get_data (G_OBJECT (row), "record")));
+}
+
+static void
+dkim_confirm_response_cb (AdwMessageDialog *dialog, const char *response, RelaisPageSecurity *self)
+{
+  const char *domain = g_object_get_data (G_OBJECT (dialog), "domain");
+
+  if (g_str_equal (response, "remove"))
+    call_security (self, "RemoveDkimKey", g_variant_new ("(sb)", domain, TRUE), _("The DKIM key was not removed"),
+                   FALSE);
+}
+
+static void
+dkim_remove_clicked_cb (GtkWidget *button, RelaisPageSecurity *self)
+{
+  GtkWidget *row = gtk_widget_get_ancestor (button, ADW_TYPE_ACTION_ROW);
+  const char *domain = g_object_get_data (G_OBJECT (row), "domain");
+  const char *selector = g_object_get_data (G_OBJECT (row), "selector");
+  g_autofree char *name = g_strdup_printf ("%s._domainkey.%s", selector, domain);
+  AdwMessageDialog *dialog = relais_gui_confirm_dialog (GTK_WIDGET (self), NULL, NULL, "remove", _("_Remove"));
+
+  /* TRANSLATORS: %s is a mail domain */
+  adw_message_dialog_format_heading (dialog, _("Remove the DKIM key of %s?"), domain);
+  /* TRANSLATORS: %1$s is a mail domain, %2$s the name of its DKIM record in the DNS */
+  adw_message_dialog_format_body (dialog, _("Mail from %1$s is no longer signed. Remove the DNS record %2$s a few "
+                                            "days later, once the mail already signed with the key has been "
+                                            "delivered."),
+                                  domain, name);
+  g_object_set_data_full (G_OBJECT (dialog), "domain", g_strdup (domain), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (dkim_confirm_response_cb), self, 0);
+  g_set_weak_pointer (&self->confirm, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+update_dkim_sensitive (RelaisPageSecurity *self)
+{
+  gboolean can_edit = relais_client_can_edit (relais_page_get_client (RELAIS_PAGE (self))) && self->proxy != NULL;
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->dkim_add_button), can_edit);
+  for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->dkim_keys_list)); row != NULL;
+       row = gtk_widget_get_next_sibling (row))
+    {
+      GtkWidget *button = g_object_get_data (G_OBJECT (row), "remove-button");
+      if (button != NULL)
+        gtk_widget_set_sensitive (button, can_edit);
+    }
+}
+
+/* A row per key of DkimKeys (a(ssss), sorted by domain), or none while not
+ * connected: the domain, its selector and algorithm, a button that shows
+ * its DNS record (a read: open to everyone) and one that removes it. */
+static void
+show_dkim_keys (RelaisPageSecurity *self)
+{
+  GVariant *keys = self->proxy != NULL ? relais_security_get_dkim_keys (RELAIS_SECURITY (self->proxy)) : NULL;
+  GtkWidget *child;
+  GVariantIter iter;
+  const char *domain, *selector, *algorithm, *record;
+
+  /* the placeholder is a child too: remove the rows only */
+  for (child = gtk_widget_get_first_child (GTK_WIDGET (self->dkim_keys_list)); child != NULL;)
+    {
+      GtkWidget *next = gtk_widget_get_next_sibling (child);
+      if (GTK_IS_LIST_BOX_ROW (child))
+        gtk_list_box_remove (self->dkim_keys_list, child);
+      child = next;
+    }
+  if (keys == NULL || !g_variant_is_of_type (keys, G_VARIANT_TYPE ("a(ssss)")))
+    return;
+
+  g_variant_iter_init (&iter, keys);
+  while (g_variant_iter_next (&iter, "(&s&s&s&s)", &domain, &selector, &algorithm, &record))
+    {
+      GtkWidget *row = adw_action_row_new ();
+      GtkWidget *show = gtk_button_new_with_mnemonic (_("DNS _Record"));
+      GtkWidget *remove = gtk_button_new_from_icon_name ("user-trash-symbolic");
+      /* TRANSLATORS: the subtitle of a DKIM key's row: its selector and its key type ("RSA 2048") */
+      g_autofree char *subtitle = g_strdup_printf (_("Selector %s · %s"), selector, dkim_algorithm_label (algorithm));
+
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), domain);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+      gtk_widget_set_valign (show, GTK_ALIGN_CENTER);
+      gtk_widget_set_tooltip_text (show, _("Show the DNS record to publish"));
+      g_signal_connect_object (show, "clicked", G_CALLBACK (dkim_record_clicked_cb), self, 0);
+      gtk_widget_set_valign (remove, GTK_ALIGN_CENTER);
+      gtk_widget_set_tooltip_text (remove, _("Remove the key"));
+      gtk_widget_add_css_class (remove, "flat");
+      g_signal_connect_object (remove, "clicked", G_CALLBACK (dkim_remove_clicked_cb), self, 0);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), show);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), remove);
+      adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), show);
+      g_object_set_data_full (G_OBJECT (row), "domain", g_strdup (domain), g_free);
+      g_object_set_data_full (G_OBJECT (row), "selector", g_strdup (selector), g_free);
+      g_object_set_data_full (G_OBJECT (row), "record", g_strdup (record), g_free);
+      g_object_set_data (G_OBJECT (row), "record-button", show);
+      g_object_set_data (G_OBJECT (row), "remove-button", remove);
+      gtk_list_box_append (self->dkim_keys_list, row);
+    }
+  update_dkim_sensitive (self);
+}
+
 /* ------------------------------------------------ client and permission */
 
 /* The socket and the fallback are editable only while the antivirus is on.
@@ -824,6 +976,7 @@ update_sensitive (RelaisPageSecurity *self)
 
   update_antivirus_sensitive (self);
   update_buttons (self);
+  update_dkim_sensitive (self);
   for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->blocked_list)); row != NULL;
        row = gtk_widget_get_next_sibling (row))
     {
@@ -842,10 +995,14 @@ client_changed_cb (RelaisPageSecurity *self)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
   g_set_object (&self->proxy, proxy);
   if (proxy != NULL)
-    g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self,
-                             G_CONNECT_SWAPPED);
+    {
+      g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (proxy, "notify::dkim-keys", G_CALLBACK (show_dkim_keys), self, G_CONNECT_SWAPPED);
+    }
   load_rules (self);
   load_skips (self);
+  show_dkim_keys (self);
   update_sensitive (self);
   if (gtk_widget_get_mapped (GTK_WIDGET (self)) || proxy == NULL)
     refresh_blocked (self);
@@ -1234,6 +1391,213 @@ hook_show_checks (gpointer data, GVariant *argument, GError **error)
   return g_variant_new_boolean (TRUE);
 }
 
+/* The DKIM signing group at the top of the view. */
+static GVariant *
+hook_show_dkim (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+
+  if (!scroll_to (self, GTK_WIDGET (self->dkim_signing_group), error))
+    return NULL;
+  return g_variant_new_boolean (TRUE);
+}
+
+static GtkWidget *
+dkim_row (RelaisPageSecurity *self, const char *domain, GError **error)
+{
+  for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->dkim_keys_list)); row != NULL;
+       row = gtk_widget_get_next_sibling (row))
+    if (g_strcmp0 (g_object_get_data (G_OBJECT (row), "domain"), domain) == 0)
+      return row;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no DKIM key of %s is shown", domain);
+  return NULL;
+}
+
+/* a(sssbb): the keys shown: title, subtitle, record, whether the record
+ * and the remove buttons can be pressed; sensitive: Add Key…. */
+static GVariant *
+probe_dkim_keys (gpointer data, gboolean *sensitive, char **message)
+{
+  RelaisPageSecurity *self = data;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sssbb)"));
+  for (GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->dkim_keys_list)); row != NULL;
+       row = gtk_widget_get_next_sibling (row))
+    if (ADW_IS_ACTION_ROW (row))
+      g_variant_builder_add (&builder, "(sssbb)", adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
+                             adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                             (const char *) g_object_get_data (G_OBJECT (row), "record"),
+                             gtk_widget_is_sensitive (g_object_get_data (G_OBJECT (row), "record-button")),
+                             gtk_widget_is_sensitive (g_object_get_data (G_OBJECT (row), "remove-button")));
+  *sensitive = gtk_widget_is_sensitive (GTK_WIDGET (self->dkim_add_button));
+  return g_variant_builder_end (&builder);
+}
+
+static GVariant *
+dkim_dialog_state (RelaisPageSecurity *self)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+
+  if (self->dkim_dialog != NULL)
+    g_variant_dict_init (&dict, relais_dkim_key_dialog_describe (self->dkim_dialog));
+  g_variant_dict_insert (&dict, "open", "b",
+                         self->dkim_dialog != NULL && gtk_widget_get_visible (GTK_WIDGET (self->dkim_dialog)));
+  return g_variant_dict_end (&dict);
+}
+
+/* The DKIM key dialog now open: a{sv} with "open" (b) and what it shows. */
+static GVariant *
+probe_dkim_dialog (gpointer data, gboolean *sensitive, char **message)
+{
+  *sensitive = TRUE;
+  return dkim_dialog_state (data);
+}
+
+static gboolean
+dkim_dialog_open (RelaisPageSecurity *self, GError **error)
+{
+  if (self->dkim_dialog == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no DKIM key dialog is open");
+  return self->dkim_dialog != NULL;
+}
+
+/* Fills the open dialog from (sss) domain, selector, algorithm ("" keeps
+ * what it shows) and presses Generate; answers what it shows just after. */
+static GVariant *
+dkim_dialog_fill (RelaisPageSecurity *self, GVariant *argument)
+{
+  const char *f[3];
+
+  g_variant_get (argument, "(&s&s&s)", &f[0], &f[1], &f[2]);
+  relais_dkim_key_dialog_set_fields (self->dkim_dialog, *f[0] ? f[0] : NULL, *f[1] ? f[1] : NULL,
+                                     *f[2] ? f[2] : NULL);
+  relais_dkim_key_dialog_press_ok (self->dkim_dialog);
+  return dkim_dialog_state (self);
+}
+
+/* (sss): Add Key…, the dialog filled in, Generate. */
+static GVariant *
+hook_add_dkim_key (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+
+  if (!hook_click (GTK_WIDGET (self->dkim_add_button), error) || !dkim_dialog_open (self, error))
+    return NULL;
+  return dkim_dialog_fill (self, argument);
+}
+
+/* (sss): the open dialog's fields changed, then Generate. */
+static GVariant *
+hook_dkim_dialog_fill (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+
+  if (!dkim_dialog_open (self, error))
+    return NULL;
+  return dkim_dialog_fill (self, argument);
+}
+
+/* s "replace" or "cancel": the answer to "replace the current key?". */
+static GVariant *
+hook_dkim_dialog_answer (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+
+  if (!dkim_dialog_open (self, error))
+    return NULL;
+  if (!relais_dkim_key_dialog_answer (self->dkim_dialog, g_variant_get_string (argument, NULL)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "the dialog asks nothing now");
+      return NULL;
+    }
+  return dkim_dialog_state (self);
+}
+
+/* s "name", "value" or "zone": its Copy button; answers the clipboard's text. */
+static GVariant *
+hook_dkim_dialog_copy (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+  GdkContentProvider *content;
+  g_auto(GValue) value = G_VALUE_INIT;
+
+  if (!dkim_dialog_open (self, error))
+    return NULL;
+  if (!relais_dkim_key_dialog_copy (self->dkim_dialog, g_variant_get_string (argument, NULL)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no Copy button for that is shown");
+      return NULL;
+    }
+  content = gdk_clipboard_get_content (gtk_widget_get_clipboard (GTK_WIDGET (self->dkim_dialog)));
+  g_value_init (&value, G_TYPE_STRING);
+  if (content == NULL || !gdk_content_provider_get_value (content, &value, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the clipboard holds nothing of this app");
+      return NULL;
+    }
+  return g_variant_new_string (g_value_get_string (&value));
+}
+
+static GVariant *
+hook_dkim_dialog_close (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+
+  if (self->dkim_dialog != NULL)
+    gtk_window_close (GTK_WINDOW (self->dkim_dialog));
+  return g_variant_new_boolean (TRUE);
+}
+
+/* s PATH: the open dialog as a PNG; (ii) its size. */
+static GVariant *
+hook_dkim_dialog_screenshot (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+  int width = 0, height = 0;
+
+  if (!dkim_dialog_open (self, error) ||
+      !relais_gui_save_screenshot (GTK_WIDGET (self->dkim_dialog), g_variant_get_string (argument, NULL), &width,
+                                   &height, error))
+    return NULL;
+  return g_variant_new ("(ii)", width, height);
+}
+
+/* s DOMAIN: the DNS Record button of its row. */
+static GVariant *
+hook_show_dkim_record (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+  GtkWidget *row = dkim_row (self, g_variant_get_string (argument, NULL), error);
+
+  if (row == NULL || !hook_click (g_object_get_data (G_OBJECT (row), "record-button"), error) ||
+      !dkim_dialog_open (self, error))
+    return NULL;
+  return dkim_dialog_state (self);
+}
+
+/* (ss) domain, response ("remove" or "cancel"): the remove button of its
+ * row, RESPONSE in the confirmation; returns its heading and body. */
+static GVariant *
+hook_remove_dkim_key (gpointer data, GVariant *argument, GError **error)
+{
+  RelaisPageSecurity *self = data;
+  const char *domain, *response;
+  GtkWidget *row;
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+
+  g_variant_get (argument, "(&s&s)", &domain, &response);
+  row = dkim_row (self, domain, error);
+  if (row == NULL || !hook_click (g_object_get_data (G_OBJECT (row), "remove-button"), error))
+    return NULL;
+  heading = g_strdup (adw_message_dialog_get_heading (self->confirm));
+  body = g_strdup (adw_message_dialog_get_body (self->confirm));
+  adw_message_dialog_response (self->confirm, response);
+  return g_variant_new ("(ss)", heading, body);
+}
+
 /* Types a zone ("zone" or "zone=filter") into the zones' entry row and adds
  * it, as the user does; answers the list's strings. */
 static GVariant *
@@ -1276,6 +1640,17 @@ register_hooks (RelaisPageSecurity *self)
   relais_test_hook_add_action ("Security.unblock", owner, hook_unblock, self);
   relais_test_hook_add_action ("Security.show-blocked", owner, hook_show_blocked, self);
   relais_test_hook_add_action ("Security.show-checks", owner, hook_show_checks, self);
+  relais_test_hook_add_probe ("Security.dkim-keys", owner, probe_dkim_keys, NULL, self);
+  relais_test_hook_add_probe ("Security.dkim-dialog", owner, probe_dkim_dialog, NULL, self);
+  relais_test_hook_add_action ("Security.show-dkim", owner, hook_show_dkim, self);
+  relais_test_hook_add_action ("Security.add-dkim-key", owner, hook_add_dkim_key, self);
+  relais_test_hook_add_action ("Security.dkim-dialog-fill", owner, hook_dkim_dialog_fill, self);
+  relais_test_hook_add_action ("Security.dkim-dialog-answer", owner, hook_dkim_dialog_answer, self);
+  relais_test_hook_add_action ("Security.dkim-dialog-copy", owner, hook_dkim_dialog_copy, self);
+  relais_test_hook_add_action ("Security.dkim-dialog-close", owner, hook_dkim_dialog_close, self);
+  relais_test_hook_add_action ("Security.dkim-dialog-screenshot", owner, hook_dkim_dialog_screenshot, self);
+  relais_test_hook_add_action ("Security.show-dkim-record", owner, hook_show_dkim_record, self);
+  relais_test_hook_add_action ("Security.remove-dkim-key", owner, hook_remove_dkim_key, self);
 }
 
 /* ---------------------------------------------------------- DNSBL zones */
@@ -1369,6 +1744,7 @@ relais_page_security_constructed (GObject *object)
   SWITCH ("Spf", spf);
   SWITCH ("Dkim", dkim);
   SWITCH ("Dmarc", dmarc);
+  SWITCH ("DkimSigning", dkim_signing);
   SWITCH ("Antivirus", antivirus);
   relais_form_add_text (form, "AntivirusSocket", GTK_EDITABLE (self->antivirus_socket_row),
                         GTK_WIDGET (self->antivirus_socket_row));
@@ -1397,6 +1773,9 @@ relais_page_security_dispose (GObject *object)
   if (self->dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->dialog));
   g_clear_weak_pointer (&self->dialog);
+  if (self->dkim_dialog != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->dkim_dialog));
+  g_clear_weak_pointer (&self->dkim_dialog);
   g_clear_weak_pointer (&self->confirm);
   if (self->proxy != NULL)
     g_signal_handlers_disconnect_by_data (self->proxy, self);
@@ -1453,6 +1832,10 @@ relais_page_security_class_init (RelaisPageSecurityClass *klass)
   ROW (spf); CHILD (spf_switch);
   ROW (dkim); CHILD (dkim_switch);
   ROW (dmarc); CHILD (dmarc_switch);
+  CHILD (dkim_signing_group);
+  ROW (dkim_signing); CHILD (dkim_signing_switch);
+  CHILD (dkim_add_button);
+  CHILD (dkim_keys_list);
   ROW (antivirus); CHILD (antivirus_switch);
   ROW (antivirus_socket);
   ROW (antivirus_unreachable);
@@ -1479,6 +1862,7 @@ relais_page_security_class_init (RelaisPageSecurityClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, up_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, down_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, refresh_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, dkim_add_clicked_cb);
 }
 
 static void
