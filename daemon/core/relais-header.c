@@ -70,3 +70,26 @@ relais_header_single_value (const char *message, gsize length, const char *name,
     found_end--;
   return g_strndup (found, (gsize) (found_end - found));
 }
+
+void
+relais_header_append_value (GString *out, const char *value)
+{
+  gboolean token = value[0] != '\0';
+
+  for (const char *c = value; *c; c++)
+    if ((guchar) *c <= ' ' || (guchar) *c >= 0x7f || strchr ("()<>@,;:\\\"/[]?=", *c))
+      token = FALSE;
+  if (token)
+    {
+      g_string_append (out, value);
+      return;
+    }
+  g_string_append_c (out, '"');
+  for (const char *c = value; *c; c++)
+    {
+      if (*c == '"' || *c == '\\')
+        g_string_append_c (out, '\\');
+      g_string_append_c (out, ((guchar) *c < ' ' || *c == 0x7f) ? '?' : *c);
+    }
+  g_string_append_c (out, '"');
+}

@@ -21,5 +21,9 @@ gboolean    relais_header_field_is (const char *p, const char *end, const char *
  * colon, folding kept, without the final line end); NULL when there is not
  * exactly one, with *COUNT (may be NULL) the number of NAME fields. */
 char       *relais_header_single_value (const char *message, gsize length, const char *name, guint *count);
+/* Appends VALUE to OUT as a MIME token (RFC 2045) when it is one, else as a
+ * quoted string; control characters (a header injection) become '?'. For
+ * the values of Authentication-Results (RFC 8601 §2.2). */
+void        relais_header_append_value (GString *out, const char *value);
 
 G_END_DECLS

@@ -18,6 +18,7 @@
 
 #include "relais-dns-check.h"
 #include "relais-error.h"
+#include "relais-header.h"
 
 #define SHA256_LEN 32
 #define ED25519_KEY_LEN 32
@@ -1027,31 +1028,6 @@ relais_dkim_result_to_string (RelaisDkimResult result)
     }
 }
 
-/* VALUE as a MIME token when it is one, else as a quoted string; control
- * characters (a header injection) become "?". */
-static void
-append_value (GString *out, const char *value)
-{
-  gboolean token = value[0] != '\0';
-
-  for (const char *c = value; *c; c++)
-    if ((guchar) *c <= ' ' || (guchar) *c >= 0x7f || strchr ("()<>@,;:\\\"/[]?=", *c))
-      token = FALSE;
-  if (token)
-    {
-      g_string_append (out, value);
-      return;
-    }
-  g_string_append_c (out, '"');
-  for (const char *c = value; *c; c++)
-    {
-      if (*c == '"' || *c == '\\')
-        g_string_append_c (out, '\\');
-      g_string_append_c (out, ((guchar) *c < ' ' || *c == 0x7f) ? '?' : *c);
-    }
-  g_string_append_c (out, '"');
-}
-
 char *
 relais_dkim_verdict_format (const RelaisDkimVerdict *verdict)
 {
@@ -1061,24 +1037,24 @@ relais_dkim_verdict_format (const RelaisDkimVerdict *verdict)
   if (verdict->reason)
     {
       g_string_append (out, " reason=");
-      append_value (out, verdict->reason);
+      relais_header_append_value (out, verdict->reason);
     }
   if (verdict->domain)
     {
       g_string_append (out, " header.d=");
-      append_value (out, verdict->domain);
+      relais_header_append_value (out, verdict->domain);
     }
   if (verdict->selector)
     {
       g_string_append (out, " header.s=");
-      append_value (out, verdict->selector);
+      relais_header_append_value (out, verdict->selector);
     }
   if (verdict->signature_text)
     {
       g_autofree char *prefix = g_strndup (verdict->signature_text, 8);
 
       g_string_append (out, " header.b=");
-      append_value (out, prefix);
+      relais_header_append_value (out, prefix);
     }
   return g_string_free (out, FALSE);
 }

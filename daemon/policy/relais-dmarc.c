@@ -16,6 +16,7 @@
 
 #include "relais-dns-check.h"
 #include "relais-error.h"
+#include "relais-header.h"
 
 static gboolean
 is_fws (char c)
@@ -804,31 +805,6 @@ relais_dmarc_policy_to_string (RelaisDmarcPolicy policy)
     }
 }
 
-/* VALUE as a token when it is one, else quoted; control characters (a
- * header injection) become "?". */
-static void
-append_value (GString *out, const char *value)
-{
-  gboolean token = value[0] != '\0';
-
-  for (const char *c = value; *c; c++)
-    if ((guchar) *c <= ' ' || (guchar) *c >= 0x7f || strchr ("()<>@,;:\\\"/[]?=", *c))
-      token = FALSE;
-  if (token)
-    {
-      g_string_append (out, value);
-      return;
-    }
-  g_string_append_c (out, '"');
-  for (const char *c = value; *c; c++)
-    {
-      if (*c == '"' || *c == '\\')
-        g_string_append_c (out, '\\');
-      g_string_append_c (out, ((guchar) *c < ' ' || *c == 0x7f) ? '?' : *c);
-    }
-  g_string_append_c (out, '"');
-}
-
 char *
 relais_dmarc_format (const RelaisDmarcAnswer *answer)
 {
@@ -844,12 +820,12 @@ relais_dmarc_format (const RelaisDmarcAnswer *answer)
            && answer->reason)
     {
       g_string_append (out, " reason=");
-      append_value (out, answer->reason);
+      relais_header_append_value (out, answer->reason);
     }
   if (answer->from_domain)
     {
       g_string_append (out, " header.from=");
-      append_value (out, answer->from_domain);
+      relais_header_append_value (out, answer->from_domain);
     }
   return g_string_free (out, FALSE);
 }
