@@ -64,7 +64,7 @@ def test_virus_refused_clean_delivered(daemon, clamd):
     daemon.update_security(AntivirusSocket=clamd.tcp_address)
     assert send(daemon, infected())[0] == 554
     assert len(daemon.wait_messages(1)) == 1
-    wait_for(lambda: check_results(daemon) == {"antivirus:virus": 2, "antivirus:clean": 1}, 5,
+    wait_for(lambda: check_results(daemon) == {"antivirus:virus": 2, "antivirus:clean": 1}, 20,
              "scans counted", details=lambda: str(check_results(daemon)))
     stats = daemon.dbus().get_all(IFACE_STATS)
     assert stats["RuleHits"].get("antivirus:virus") == 2
@@ -78,7 +78,7 @@ def test_unreachable_defers_or_accepts_per_setting(daemon, tmp_path):
     daemon.update_security(AntivirusUnreachable="accept")
     assert send(daemon, H.make_message(to=ALICE))[0] == 250
     daemon.wait_messages(1)
-    wait_for(lambda: check_results(daemon).get("antivirus:unreachable") == 2, 5, "unreachable counted twice",
+    wait_for(lambda: check_results(daemon).get("antivirus:unreachable") == 2, 20, "unreachable counted twice",
              details=lambda: str(check_results(daemon)))
     with open(daemon.log_path, errors="replace") as f:
         log = f.read()
@@ -90,7 +90,7 @@ def test_clamd_error_past_its_size_limit_defers(daemon):
     big = H.make_message(to=ALICE, body=("x" * 76 + "\n") * (STREAM_MAX_LENGTH // 77 + 100))
     code, text = send(daemon, big)
     assert (code, text[:6]) == (451, "4.7.1 "), text
-    wait_for(lambda: check_results(daemon).get("antivirus:error") == 1, 5, "clamd's ERROR counted",
+    wait_for(lambda: check_results(daemon).get("antivirus:error") == 1, 20, "clamd's ERROR counted",
              details=lambda: str(check_results(daemon)))
 
 

@@ -102,7 +102,7 @@ def test_signed_messages_pass_and_tampered_copies_fail(daemon):
     ar = results(msgs["tampered"])
     assert ar[0].count("dkim=fail") == 2 and "body hash" in ar[0], ar
     counted = lambda: daemon.dbus().get(IFACE_STATS, "CheckResults")  # noqa: E731
-    wait_for(lambda: counted() == {"dkim:pass": 3, "dkim:fail": 2}, 5, "DKIM results counted",
+    wait_for(lambda: counted() == {"dkim:pass": 3, "dkim:fail": 2}, 20, "DKIM results counted",
              details=lambda: str(counted()))
 
 

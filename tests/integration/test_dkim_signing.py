@@ -257,7 +257,7 @@ def test_outgoing_mail_is_signed(daemon, peer, tmp_path):
     assert b"DKIM-Signature" not in got["not signed"]
     assert our_verify(tmp_path, got["not signed"], "other.test", "s1", rsa_record) == "dkim=none"
 
-    H.wait_for(lambda: check_results(daemon).get("dkim-sign:signed") == 2, 5, "two signatures counted",
+    H.wait_for(lambda: check_results(daemon).get("dkim-sign:signed") == 2, 20, "two signatures counted",
                details=lambda: repr(check_results(daemon)))
     assert "dkim-sign:error" not in check_results(daemon)
     with open(daemon.log_path, errors="replace") as f:

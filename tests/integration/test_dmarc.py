@@ -72,7 +72,7 @@ def test_reject_without_alignment(daemon):
                       signed(message("joe@dmarc-reject.test"), domain=b"football.dkim.test"))
     assert code == 550, text
     stats = lambda: daemon.dbus().get_all(IFACE_STATS)  # noqa: E731
-    wait_for(lambda: stats()["CheckResults"].get("dmarc:reject") == 2, 5, "two DMARC rejections counted",
+    wait_for(lambda: stats()["CheckResults"].get("dmarc:reject") == 2, 20, "two DMARC rejections counted",
              details=lambda: str(stats()["CheckResults"]))
     assert stats()["RuleHits"].get("dmarc:reject") == 2
     assert stats()["RejectedByReason"].get("dmarc") == 2
@@ -97,7 +97,7 @@ def test_quarantine_is_delivered_marked(daemon):
     raw = daemon.wait_messages(1)[0]
     assert dmarc_clause(raw) == ["dmarc=fail (p=quarantine dis=quarantine) header.from=dmarc-quarantine.test"]
     assert H.header_values(raw, "X-Relais-Quarantine") == ["DMARC policy of dmarc-quarantine.test (p=quarantine)"]
-    wait_for(lambda: daemon.dbus().get(IFACE_STATS, "CheckResults").get("dmarc:quarantine") == 1, 5,
+    wait_for(lambda: daemon.dbus().get(IFACE_STATS, "CheckResults").get("dmarc:quarantine") == 1, 20,
              "quarantine counted")
 
 

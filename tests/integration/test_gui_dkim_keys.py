@@ -49,7 +49,7 @@ def wait_record(app):
 
 
 def wait_closed(app):
-    H.wait_for(lambda: not dialog(app)["open"], 5, "the DKIM key dialog to close",
+    H.wait_for(lambda: not dialog(app)["open"], 20, "the DKIM key dialog to close",
                details=lambda: repr(dialog(app)))
 
 
@@ -65,7 +65,7 @@ def expected_rows(daemon_keys, lang="en"):
 
 
 def wait_rows(app, daemon, lang="en"):
-    H.wait_for(lambda: shown_keys(app) == expected_rows(keys(daemon), lang), 5,
+    H.wait_for(lambda: shown_keys(app) == expected_rows(keys(daemon), lang), 20,
                "the page to show the daemon's DKIM keys", details=lambda: repr(app.value("Security.dkim-keys")))
 
 
@@ -201,7 +201,7 @@ def test_keys_follow_the_daemon(daemon, app):
 
     # nothing to edit while the daemon is gone
     daemon.stop()
-    H.wait_for(lambda: not app.state()["connected"], 5, "the app to see the daemon go")
+    H.wait_for(lambda: not app.state()["connected"], 20, "the app to see the daemon go")
     assert app.get("Security.dkim-keys")[:2] == ([], False)
     daemon.start()
     H.wait_for(lambda: app.state()["connected"], 10, "the app to reconnect")
@@ -222,7 +222,7 @@ def test_remove_through_the_row(daemon, app):
     assert [k[0] for k in keys(daemon)] == ["example.net", "example.org"]
 
     app.call("Security.remove-dkim-key", ("example.org", "remove"), "(ss)")
-    H.wait_for(lambda: [k[0] for k in keys(daemon)] == ["example.net"], 5, "the key to go")
+    H.wait_for(lambda: [k[0] for k in keys(daemon)] == ["example.net"], 20, "the key to go")
     wait_rows(app, daemon)
     assert [r[0] for r in shown_keys(app)] == ["example.net"]
 
@@ -234,7 +234,7 @@ def test_signing_switch_reaches_the_daemon(daemon, app):
     app.set("Security.DkimSigning", False)
     assert app.state()["dirty"]
     app.action("win.apply")
-    H.wait_for(lambda: not app.state()["dirty"] and not app.state()["busy"], 5, "the page to be applied")
+    H.wait_for(lambda: not app.state()["dirty"] and not app.state()["busy"], 20, "the page to be applied")
     assert daemon.dbus().get(IFACE, "DkimSigning") is False
     assert daemon.dbus().get(IFACE, "Dkim") is False, "verification is another setting"
 

@@ -43,7 +43,7 @@ def update(daemon, **changes):
 
 def applied(app):
     app.action("win.apply")
-    H.wait_for(lambda: not app.state()["dirty"] and not app.state()["busy"], 5, "the page to be applied")
+    H.wait_for(lambda: not app.state()["dirty"] and not app.state()["busy"], 20, "the page to be applied")
 
 
 def expected_table(skips, lang):
@@ -125,7 +125,7 @@ def test_a_refused_socket_is_marked_on_its_row_and_nothing_changes(daemon, app):
     app.set("Security.AntivirusSocket", "clamd")
     app.set("Security.Spf", True)
     app.action("win.apply")
-    H.wait_for(lambda: app.get("Security.AntivirusSocket")[2] != "", 5, "the error on the socket row",
+    H.wait_for(lambda: app.get("Security.AntivirusSocket")[2] != "", 20, "the error on the socket row",
                details=lambda: repr(app.get("Security.AntivirusSocket")))
     value, sensitive, error = app.get("Security.AntivirusSocket")
     assert error == "'clamd' is neither an absolute Unix socket path nor HOST:PORT"
@@ -152,7 +152,7 @@ def test_the_whitelist_table_is_the_daemon_one(daemon, app):
 
     # rebuilt from the proxy: gone with the daemon, back with it
     daemon.stop()
-    H.wait_for(lambda: not app.state()["connected"], 5, "the app to see the daemon go")
+    H.wait_for(lambda: not app.state()["connected"], 20, "the app to see the daemon go")
     assert app.value("Security.whitelist-skips") == [expected_table([], "en")[0]]
     daemon.start()
     H.wait_for(lambda: app.state()["connected"], 10, "the app to reconnect")

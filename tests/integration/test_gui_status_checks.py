@@ -81,7 +81,7 @@ def rows(app):
 def test_rows_say_what_is_off_and_follow_the_security_settings(daemon, app):
     app.show_page("status")
     H.wait_for(lambda: rows(app) == {"spf": OFF, "dkim": OFF, "dmarc": OFF, "antivirus": OFF,
-                                     "dkim-sign": "No messages signed yet", "dnsbl": OFF}, 5,
+                                     "dkim-sign": "No messages signed yet", "dnsbl": OFF}, 20,
                "the rows of the checks turned off", details=lambda: repr(rows(app)))
     assert check_results(daemon) == {}
     H.busctl(daemon.bus_address, "call", H.BUS_NAME, H.OBJ_PATH, IFACE_SECURITY, "Update", "a{sv}b", "2",
@@ -90,7 +90,7 @@ def test_rows_say_what_is_off_and_follow_the_security_settings(daemon, app):
     app.wait_value("Status.check:dnsbl", "No client found listed yet", timeout=20)
     assert app.value("Status.check:dkim") == OFF
     daemon.stop()
-    H.wait_for(lambda: not app.state()["connected"], 5, "the app to see relaisd go")
+    H.wait_for(lambda: not app.state()["connected"], 20, "the app to see relaisd go")
     H.wait_for(lambda: set(rows(app).values()) == {"—"}, 3, "every row to show —",
                details=lambda: repr(rows(app)))
 
@@ -197,7 +197,7 @@ def screenshot_traffic(daemon, tmp_path):
         assert send(daemon, sender)
     assert not send(daemon, "d@spf-fail.test")
     assert rcpt_from(daemon, LISTED) == 554
-    H.wait_for(lambda: check_results(daemon).get("antivirus:unreachable") == 3, 5, "the checks to count",
+    H.wait_for(lambda: check_results(daemon).get("antivirus:unreachable") == 3, 20, "the checks to count",
                details=lambda: repr(check_results(daemon)))
 
 

@@ -61,7 +61,7 @@ def test_fail_and_temperror_use_spec_codes(daemon):
     r = rcpt(daemon, "someone@spf-temp.test")
     assert r.code == 451 and r.text.startswith("4.7.24 SPF: temporary error checking spf-temp.test"), r
     results = lambda: daemon.dbus().get(IFACE_STATS, "CheckResults")  # noqa: E731
-    wait_for(lambda: results() == {"spf:fail": 2, "spf:temperror": 1}, 5,
+    wait_for(lambda: results() == {"spf:fail": 2, "spf:temperror": 1}, 20,
              "two SPF fails and a temperror counted", details=lambda: str(results()))
     stats = daemon.dbus().get_all(IFACE_STATS)
     assert stats["RuleHits"].get("spf:fail") == 2 and stats["RuleHits"].get("spf:temperror") == 1
