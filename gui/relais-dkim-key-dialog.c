@@ -23,10 +23,11 @@
 #include <glib/gi18n.h>
 
 #include "relais-dkim-key-dialog.h"
+
+#include "relais-dkim-record.h"
 #include "relais-gui-util.h"
 
 #define SECURITY_INTERFACE "org.relais.Relais1.Security"
-#define TXT_STRING_MAX 255   /* bytes of one character-string of a TXT record (RFC 1035 §3.3) */
 
 /* The daemon's words for the items of the algorithm row, in their order. */
 static const char *const algorithm_values[] = { "rsa-2048", "ed25519", NULL };
@@ -61,79 +62,6 @@ struct _RelaisDkimKeyDialog
 };
 
 G_DEFINE_FINAL_TYPE (RelaisDkimKeyDialog, relais_dkim_key_dialog, ADW_TYPE_WINDOW)
-
-/* ------------------------------------------------------------ zone line */
-
-/* Where the "p=" tag of RECORD starts, or NULL. */
-static const char *
-find_key_tag (const char *record)
-{
-  const char *tag = record;
-
-  while (tag != NULL)
-    {
-      const char *p = tag;
-
-      while (*p == ' ' || *p == '\t')
-        p++;
-      if (*p == 'p')
-        {
-          const char *q = p + 1;
-
-          while (*q == ' ' || *q == '\t')
-            q++;
-          if (*q == '=')
-            return p;
-        }
-      tag = strchr (tag, ';');
-      if (tag != NULL)
-        tag++;
-    }
-  return NULL;
-}
-
-/* TEXT[0..LENGTH) as quoted strings of at most 255 bytes each. */
-static void
-append_strings (GString *out, const char *text, gsize length)
-{
-  for (gsize start = 0; start < length; start += TXT_STRING_MAX)
-    {
-      gsize end = MIN (length, start + TXT_STRING_MAX);
-
-      if (out->len > 0 && out->str[out->len - 1] != ' ')
-        g_string_append_c (out, ' ');
-      g_string_append_c (out, '"');
-      for (gsize i = start; i < end; i++)
-        {
-          if (text[i] == '"' || text[i] == '\\')
-            g_string_append_c (out, '\\');
-          g_string_append_c (out, text[i]);
-        }
-      g_string_append_c (out, '"');
-    }
-}
-
-char *
-relais_dkim_key_zone_line (const char *name, const char *record)
-{
-  GString *out;
-  const char *key;
-  gsize before;
-
-  g_return_val_if_fail (name != NULL && record != NULL, NULL);
-  out = g_string_new (NULL);
-  g_string_append_printf (out, "%s. IN TXT ( ", name);
-  before = out->len;
-  key = find_key_tag (record);
-  if (key == NULL)
-    key = record;
-  append_strings (out, record, key - record);
-  append_strings (out, key, strlen (key));
-  if (out->len == before)
-    g_string_append (out, "\"\"");
-  g_string_append (out, " )");
-  return g_string_free (out, FALSE);
-}
 
 /* ------------------------------------------------------------- the form */
 
@@ -193,7 +121,7 @@ show_error (RelaisDkimKeyDialog *self, const char *message)
 static void
 show_record (RelaisDkimKeyDialog *self, const char *domain, const char *name, const char *record, const char *zone)
 {
-  g_autofree char *built = zone == NULL ? relais_dkim_key_zone_line (name, record) : NULL;
+  g_autofree char *built = zone == NULL ? relais_dkim_record_zone_line (name, record) : NULL;
   g_autofree char *description = NULL;
   g_autofree char *title = NULL;
 

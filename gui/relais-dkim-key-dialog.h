@@ -19,10 +19,6 @@ RelaisDkimKeyDialog *relais_dkim_key_dialog_new          (GtkWindow *parent, Rel
 RelaisDkimKeyDialog *relais_dkim_key_dialog_new_record   (GtkWindow *parent, const char *domain,
                                                           const char *selector, const char *record);
 
-/* The zone-file line publishing RECORD at NAME, in quoted strings of at
- * most 255 bytes, the key's "p=" starting a string of its own. */
-char                *relais_dkim_key_zone_line           (const char *name, const char *record);
-
 /* For the test hook: fills the fields as a user would (ALGORITHM
  * "rsa-2048" or "ed25519"; NULL leaves a field as it is). */
 void                 relais_dkim_key_dialog_set_fields   (RelaisDkimKeyDialog *self, const char *domain,

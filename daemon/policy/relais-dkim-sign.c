@@ -29,7 +29,6 @@
 #define ED25519_KEY_LEN 32
 #define SHA256_LEN 32
 #define LINE_MAX_CHARS 76       /* a folded line, without its CRLF */
-#define TXT_STRING_MAX 255      /* one <character-string> of a TXT record */
 #define DNS_NAME_MAX 253
 
 /* ---- names ---- */
@@ -75,13 +74,6 @@ static const char *
 signature_algorithm_name (RelaisDkimAlgorithm algorithm)
 {
   return algorithm == RELAIS_DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
-}
-
-char *
-relais_dkim_record_name (const char *selector, const char *domain)
-{
-  g_return_val_if_fail (selector != NULL && domain != NULL, NULL);
-  return g_strdup_printf ("%s._domainkey.%s", selector, domain);
 }
 
 gboolean
@@ -256,71 +248,6 @@ out:
 
 /* ---- zone-file text ---- */
 
-/* Where the p= tag starts in RECORD (its "p"), or NULL. */
-static const char *
-find_p_tag (const char *record)
-{
-  const char *spec = record;
-
-  for (;;)
-    {
-      const char *p = spec;
-
-      while (*p == ' ' || *p == '\t')
-        p++;
-      if (*p == 'p')
-        {
-          const char *q = p + 1;
-
-          while (*q == ' ' || *q == '\t')
-            q++;
-          if (*q == '=')
-            return p;
-        }
-      if (!(spec = strchr (spec, ';')))
-        return NULL;
-      spec++;
-    }
-}
-
-/* TEXT[0..LENGTH) as quoted strings of at most 255 bytes each. */
-static void
-append_strings (GString *out, const char *text, gsize length)
-{
-  for (gsize pos = 0; pos < length; pos += TXT_STRING_MAX)
-    {
-      gsize end = MIN (length, pos + TXT_STRING_MAX);
-
-      if (out->len > 0)
-        g_string_append_c (out, ' ');
-      g_string_append_c (out, '"');
-      for (gsize i = pos; i < end; i++)
-        {
-          if (text[i] == '"' || text[i] == '\\')
-            g_string_append_c (out, '\\');
-          g_string_append_c (out, text[i]);
-        }
-      g_string_append_c (out, '"');
-    }
-}
-
-char *
-relais_dkim_record_zone_text (const char *record)
-{
-  GString *out;
-  const char *p;
-
-  g_return_val_if_fail (record != NULL, NULL);
-  out = g_string_new (NULL);
-  p = find_p_tag (record);
-  if (!p)
-    p = record;
-  append_strings (out, record, p - record);
-  append_strings (out, p, strlen (p));
-  if (out->len == 0)
-    g_string_append (out, "\"\"");
-  return g_string_free (out, FALSE);
-}
 
 /* ---- the signer ---- */
 

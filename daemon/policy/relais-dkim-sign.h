@@ -24,6 +24,7 @@
 #include <glib.h>
 
 #include "relais-dkim.h"
+#include "relais-dkim-record.h"     /* the record's name and zone-file text */
 
 G_BEGIN_DECLS
 
@@ -43,14 +44,6 @@ const char *relais_dkim_algorithm_to_string (RelaisDkimAlgorithm algorithm);
  * thread in the daemon. */
 gboolean relais_dkim_key_generate (RelaisDkimAlgorithm algorithm, char **private_pem, char **public_record,
                                    GError **error);
-
-/* RECORD (one string, any length) as the text of a TXT record in a zone file:
- * quoted strings of at most 255 bytes each, separated by a space, the p= tag
- * starting a string of its own, e.g. `"v=DKIM1; k=rsa; " "p=MIIB…" "…"`. */
-char *relais_dkim_record_zone_text (const char *record);
-
-/* "SELECTOR._domainkey.DOMAIN", the name the record is published at. */
-char *relais_dkim_record_name (const char *selector, const char *domain);
 
 /* Validates SELECTOR (dot-separated labels of letters, digits and inner
  * hyphens, RFC 6376 §3.1) and, when DOMAIN is not NULL, that the record name

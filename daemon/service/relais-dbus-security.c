@@ -216,7 +216,6 @@ generated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (RelaisConfig) next = NULL;
   RelaisDkimSigningKey *key = g_task_propagate_pointer (G_TASK (result), &error);
   g_autofree char *name = NULL;
-  g_autofree char *zone_text = NULL;
   g_autofree char *zone = NULL;
   g_autofree char *record = NULL;
 
@@ -236,8 +235,7 @@ generated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_message ("Security.GenerateDkimKey(%s, %s, %s) by %s: publish the TXT record %s", call->domain,
              call->selector, relais_dkim_algorithm_to_string (call->algorithm), sender, name);
   relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
-  zone_text = relais_dkim_record_zone_text (record);
-  zone = g_strdup_printf ("%s. IN TXT ( %s )", name, zone_text);
+  zone = relais_dkim_record_zone_line (name, record);
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(sss)", name, record, zone));
 }
 
