@@ -45,8 +45,10 @@ def rsa_key():
         return f.read()
 
 
-def sign_ed25519(message):
-    return dkim.sign(message, b"brisbane", DOMAIN, ED25519_SEED, signature_algorithm=b"ed25519-sha256",
+def sign_ed25519(message, domain=DOMAIN):
+    """MESSAGE signed with RFC 8463's ed25519 key, published by the test DNS
+    at brisbane._domainkey of football.dkim.test and dmarc-reject.test."""
+    return dkim.sign(message, b"brisbane", domain, ED25519_SEED, signature_algorithm=b"ed25519-sha256",
                      include_headers=SIGNED_HEADERS) + message
 
 

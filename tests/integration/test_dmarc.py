@@ -15,12 +15,12 @@ import pytest
 
 import relais_helpers as H
 from relais_helpers import IFACE_STATS, TEST_DOMAIN, wait_for
+from test_dkim import sign_ed25519
 
 dkim = pytest.importorskip("dkim")
 
 ALICE = "alice@" + TEST_DOMAIN
 HOSTNAME = "mx.relais.test"
-ED25519_SEED = b"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="   # RFC 8463 Appendix A
 
 pytestmark = pytest.mark.skipif(os.environ.get("RELAIS_TEST_NET") != "1",
                                 reason="needs build-aux/with-test-net --dnsmasq (the test DNS zone)")
@@ -36,14 +36,12 @@ def daemon(request, tmp_path, session_bus):
     return d
 
 
-
 def message(author, extra=()):
     return H.make_message(sender=author, to=ALICE, extra_headers=extra)
 
 
 def signed(raw, domain=b"dmarc-reject.test"):
-    return dkim.sign(raw, b"brisbane", domain, ED25519_SEED, signature_algorithm=b"ed25519-sha256",
-                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + raw
+    return sign_ed25519(raw, domain)
 
 
 def send(daemon, envelope_from, raw):
