@@ -192,6 +192,27 @@ def _read_line_with_timeout(fd, timeout):
     return buf.decode()
 
 
+class SettableClock:
+    """The daemon's test clock (RELAIS_TEST_CLOCK_FILE, daemon/policy/relais-clock.h):
+    a file holding "now" in unix seconds, read again at each call. It is
+    replaced atomically: the daemon reads it at any moment (its flush timer
+    every second), and a half-written file would mean the real time."""
+
+    def __init__(self, path, now):
+        self.path = path
+        self.set(now)
+
+    def set(self, now):
+        self.now = now
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % now)
+        os.replace(tmp, self.path)
+
+    def advance(self, seconds):
+        self.set(self.now + seconds)
+
+
 class MessageBus:
     """A dbus-daemon we started; stop() ends it."""
 

@@ -29,23 +29,9 @@ BOB = "bob@" + TEST_DOMAIN
 CLOCK_START = calendar.timegm((2026, 11, 29, 22, 58, 30, 0, 0, 0))
 
 
-class Clock:
-    def __init__(self, path, now):
-        self.path = path
-        self.set(now)
-
-    def set(self, now):
-        self.now = now
-        with open(self.path, "w") as f:
-            f.write("%d\n" % now)
-
-    def advance(self, seconds):
-        self.set(self.now + seconds)
-
-
 @pytest.fixture
 def clock(tmp_path):
-    return Clock(str(tmp_path / "clock"), CLOCK_START)
+    return H.SettableClock(str(tmp_path / "clock"), CLOCK_START)
 
 
 @pytest.fixture

@@ -27,23 +27,9 @@ WEEK_MINUTES = 7 * 24 * 60
 DAY = 86400
 
 
-class Clock:
-    def __init__(self, path, now):
-        self.path = path
-        self.set(now)
-
-    def set(self, now):
-        self.now = now
-        with open(self.path, "w") as f:
-            f.write("%d\n" % now)
-
-    def advance(self, seconds):
-        self.set(self.now + seconds)
-
-
 @pytest.fixture
 def clock(tmp_path):
-    return Clock(str(tmp_path / "clock"), CLOCK_START)
+    return H.SettableClock(str(tmp_path / "clock"), CLOCK_START)
 
 
 @pytest.fixture
