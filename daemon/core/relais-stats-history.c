@@ -386,14 +386,14 @@ add_memory (const Minute *minute, RelaisStat stat, gint64 from, gint64 to, gint6
 }
 
 GVariant *
-relais_stats_history_query (RelaisStatsHistory *history, const char *counter, gint64 since, guint step,
-                            gint64 now, GError **error)
+relais_stats_history_query (RelaisStatsHistory *history, const char *counter, gint64 since, gint64 until,
+                            guint step, gint64 now, GError **error)
 {
   g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(xt)"));
   g_autofree gint64 *values = NULL;
   gint64 oldest = oldest_kept (now);
   gint64 current = floor_to (now, 60);
-  gint64 first, last, n, from;
+  gint64 first, last, n, from, to;
   RelaisStat stat;
 
   if (!relais_stats_history_counter_lookup (counter, &stat))
@@ -413,11 +413,21 @@ relais_stats_history_query (RelaisStatsHistory *history, const char *counter, gi
       return NULL;
     }
 
+  if (until < since)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                   "to: %" G_GINT64_FORMAT " is before from: %" G_GINT64_FORMAT "; give the earlier instant first",
+                   until, since);
+      return NULL;
+    }
+
   since = MAX (since, oldest);
   first = floor_to (since, step);
-  last = floor_to (current, step);
-  if (first > last)   /* SINCE is in the future */
+  last = floor_to (MIN (until, current), step);
+  if (first > last)   /* SINCE is in the future, or UNTIL before the kept week */
     return g_variant_builder_end (&builder);
+  /* the last minute counted: the end of UNTIL's bucket, or the current one */
+  to = MIN (last + step - 60, current);
   n = (last - first) / step + 1;
   /* The week clamp keeps N within a week of minutes; this guards the
    * allocation should the kept period ever change. */
@@ -435,12 +445,12 @@ relais_stats_history_query (RelaisStatsHistory *history, const char *counter, gi
   roll (history, now);
   values = g_new0 (gint64, n);
   from = MAX (first, oldest);   /* the whole first bucket, as far as it is kept */
-  if (!read_table (history, stat, from, current, first, step, values, error))
+  if (!read_table (history, stat, from, to, first, step, values, error))
     return NULL;
   for (guint i = 0; i < history->closed->len; i++)
-    add_memory (&g_array_index (history->closed, Minute, i), stat, from, current, first, step, values);
+    add_memory (&g_array_index (history->closed, Minute, i), stat, from, to, first, step, values);
   if (history->started)
-    add_memory (&history->current, stat, from, current, first, step, values);
+    add_memory (&history->current, stat, from, to, first, step, values);
 
   for (gint64 i = 0; i < n; i++)
     g_variant_builder_add (&builder, "(xt)", first + i * step, (guint64) values[i]);

@@ -56,13 +56,14 @@ gboolean            relais_stats_history_flush (RelaisStatsHistory *history, gin
 
 /* a(xt): (bucket start, value) for every STEP-second bucket (aligned to the
  * epoch) from the one holding SINCE, clamped to the kept week, up to the one
- * holding NOW's minute; event counters summed over the bucket, gauges their
- * maximum, 0 for nothing: at most RELAIS_STATS_HISTORY_MAX_POINTS points.
- * RELAIS_ERROR_INVALID_ARGUMENT for an unknown COUNTER or a STEP that is not
- * a positive multiple of 60; RELAIS_ERROR_STORAGE if the table
- * cannot be read. SINCE after NOW: no points. */
+ * holding UNTIL, or NOW's minute if earlier; event counters summed over the
+ * bucket, gauges their maximum, 0 for nothing: at most
+ * RELAIS_STATS_HISTORY_MAX_POINTS points. RELAIS_ERROR_INVALID_ARGUMENT for an
+ * unknown COUNTER, a STEP that is not a positive multiple of 60, or UNTIL
+ * before SINCE; RELAIS_ERROR_STORAGE if the table cannot be read. SINCE after
+ * NOW, or UNTIL before the kept week: no points. */
 GVariant           *relais_stats_history_query (RelaisStatsHistory *history, const char *counter, gint64 since,
-                                                guint step, gint64 now, GError **error);
+                                                gint64 until, guint step, gint64 now, GError **error);
 
 /* Flushes at every minute boundary of the real clock, from the default main
  * context, with relais_clock_now() as now; a failed flush is logged. For

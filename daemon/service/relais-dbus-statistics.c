@@ -79,19 +79,39 @@ handle_reset_rule_hits_cb (RelaisStatistics *skeleton, GDBusMethodInvocation *in
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* The points, or NULL with INVOCATION answered with the error. */
+static GVariant *
+query_history (RelaisDaemon *daemon, GDBusMethodInvocation *invocation, const char *counter, gint64 from,
+               gint64 to, guint step)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *points = relais_stats_history_query (relais_daemon_get_stats_history (daemon), counter, from, to,
+                                                 step, relais_clock_now (), &error);
+
+  if (points == NULL)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  return points;
+}
+
 static gboolean
 handle_history_cb (RelaisStatistics *skeleton, GDBusMethodInvocation *invocation, const char *counter,
                    gint64 since, guint step, gpointer user_data)
 {
-  RelaisDaemon *daemon = user_data;
-  g_autoptr (GError) error = NULL;
-  GVariant *points = relais_stats_history_query (relais_daemon_get_stats_history (daemon), counter, since, step,
-                                                 relais_clock_now (), &error);
+  GVariant *points = query_history (user_data, invocation, counter, since, G_MAXINT64, step);
 
-  if (points == NULL)
-    g_dbus_method_invocation_return_gerror (invocation, error);
-  else
+  if (points != NULL)
     relais_statistics_complete_history (skeleton, invocation, points);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_history_cb (RelaisStatistics *skeleton, GDBusMethodInvocation *invocation, const char *counter,
+                       gint64 from, gint64 to, guint step, gpointer user_data)
+{
+  GVariant *points = query_history (user_data, invocation, counter, from, to, step);
+
+  if (points != NULL)
+    relais_statistics_complete_get_history (skeleton, invocation, points);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -108,6 +128,7 @@ relais_dbus_statistics_new (RelaisDaemon *daemon)
   relais_statistics_set_start_time (skeleton, g_get_real_time ());
   g_signal_connect (skeleton, "handle-reset-rule-hits", G_CALLBACK (handle_reset_rule_hits_cb), daemon);
   g_signal_connect (skeleton, "handle-history", G_CALLBACK (handle_history_cb), daemon);
+  g_signal_connect (skeleton, "handle-get-history", G_CALLBACK (handle_get_history_cb), daemon);
   relais_dbus_statistics_sync (skeleton, poller->stats);
   id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, poll_cb, poller, g_free);
   g_object_weak_ref (G_OBJECT (skeleton), skeleton_gone, GUINT_TO_POINTER (id));

@@ -122,6 +122,32 @@ def test_ended_minutes_are_written_and_survive_a_restart(daemon, clock):
     assert rows(daemon, "MessagesReceived") == [(MINUTE, 2), (MINUTE + 60, 2)]
 
 
+def test_get_history_over_a_window_that_ended(daemon, clock):
+    send(daemon, 2)
+    clock.advance(60)                          # 10:01:10
+    send(daemon, 1)
+    clock.advance(120)                         # 10:03:10
+
+    def window(frm, to, step=60):
+        return [tuple(p) for p in daemon.dbus().call(IFACE_STATS, "GetHistory", "(sxxu)",
+                                                      ("MessagesReceived", frm, to, step))[0]]
+
+    assert window(MINUTE, MINUTE + 59) == [(MINUTE, 2)]
+    assert window(MINUTE, MINUTE + 60) == [(MINUTE, 2), (MINUTE + 60, 1)]
+    assert window(MINUTE - 60, MINUTE + 3600) == history(daemon, "MessagesReceived", MINUTE - 60)
+    assert window(MINUTE, MINUTE + 60, 3600) == [(MINUTE, 3)]
+    assert window(MINUTE + 3600, MINUTE + 7200) == []
+    with pytest.raises(DBusCallError) as e:
+        window(MINUTE + 60, MINUTE)
+    assert e.value.name == ERR + "InvalidArgument"
+    assert "is before from" in e.value.message, e.value.message
+
+    p = gdbus_call(daemon.bus_address, IFACE_STATS + ".GetHistory", "MessagesReceived",
+                   str(MINUTE), str(MINUTE + 60), "60")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "([(int64 %d, uint64 2), (%d, 1)],)" % (MINUTE, MINUTE + 60), p.stdout
+
+
 def test_a_gauge_keeps_its_value_in_quiet_minutes(daemon, clock):
     wait_for(lambda: daemon.stats()["SessionsOpen"] == 0, 5, "no session open")
     clock.advance(60)                          # 10:01:10

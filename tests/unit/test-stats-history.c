@@ -53,10 +53,10 @@ teardown (Fixture *f, gconstpointer data)
 
 /* The points as "start:value" words, e.g. "1767225600:3 1767225660:0". */
 static char *
-query (RelaisStatsHistory *history, const char *counter, gint64 since, guint step, gint64 now)
+query (RelaisStatsHistory *history, const char *counter, gint64 since, gint64 until, guint step, gint64 now)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) points = relais_stats_history_query (history, counter, since, step, now, &error);
+  g_autoptr (GVariant) points = relais_stats_history_query (history, counter, since, until, step, now, &error);
   g_autoptr (GString) text = g_string_new (NULL);
   GVariantIter iter;
   gint64 start;
@@ -97,9 +97,13 @@ db_exec (RelaisStore *store, const char *sql)
   relais_store_unlock (store);
 }
 
+/* Up to now, as History() asks. */
 #define assert_query(h, counter, since, step, now, expected)          \
+  assert_range ((h), (counter), (since), G_MAXINT64, (step), (now), (expected))
+
+#define assert_range(h, counter, since, until, step, now, expected)   \
   G_STMT_START {                                                       \
-    g_autofree char *got_ = query ((h), (counter), (since), (step), (now)); \
+    g_autofree char *got_ = query ((h), (counter), (since), (until), (step), (now)); \
     g_assert_cmpstr (got_, ==, (expected));                            \
   } G_STMT_END
 
@@ -176,6 +180,35 @@ test_buckets (Fixture *f, gconstpointer data)
   assert_query (f->history, "Connections", T, 3600, T + 9 * 60 + 10, "0:15");
 }
 
+/* GetHistory(): a window that ends before now. */
+static void
+test_range (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) points = NULL;
+  static const int minutes[] = { 0, 1, 4, 5, 9 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (minutes); i++)
+    relais_stats_history_note (f->history, RELAIS_STAT_CONNECTIONS, T + minutes[i] * 60 + 7, i + 1, 0);
+  g_assert_true (relais_stats_history_flush (f->history, T + 9 * 60 + 9, FALSE, NULL));
+
+  /* the bucket holding UNTIL is the last, whole: minutes 1 to 5 */
+  assert_range (f->history, "Connections", T + 60, T + 5 * 60 + 30, 60, T + 9 * 60 + 10, "60:2 120:0 180:0 240:3 300:4");
+  assert_range (f->history, "Connections", T + 60, T + 60, 60, T + 9 * 60 + 10, "60:2");
+  /* 5-minute buckets: UNTIL in the first one gives it all (minutes 0 to 4) */
+  assert_range (f->history, "Connections", T, T + 1, 300, T + 9 * 60 + 10, "0:6");
+  /* past the current minute: up to now, the memory included */
+  assert_range (f->history, "Connections", T + 8 * 60, T + 3600, 60, T + 9 * 60 + 10, "480:0 540:5");
+  /* before the kept week: nothing */
+  assert_range (f->history, "Connections", 0, 3600, 60, T, "");
+
+  points = relais_stats_history_query (f->history, "Connections", T + 60, T, 60, T + 600, &error);
+  g_assert_null (points);
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
+  g_assert_true (g_str_has_prefix (error->message, "to: "));
+  g_assert_nonnull (strstr (error->message, "is before from"));
+}
+
 static void
 test_gauges (Fixture *f, gconstpointer data)
 {
@@ -246,7 +279,7 @@ test_prune (Fixture *f, gconstpointer data)
 
   db_exec (f->store, sql);
   /* a week of minutes at most, whatever since says; 8 days ago is not read */
-  points = relais_stats_history_query (f->history, "Bounced", 0, 60, now, &error);
+  points = relais_stats_history_query (f->history, "Bounced", 0, G_MAXINT64, 60, now, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_variant_n_children (points), ==, WEEK_MINUTES);
   g_variant_get_child (points, 0, "(xt)", &start, &value);
@@ -273,7 +306,7 @@ test_errors (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) points = NULL;
 
-  points = relais_stats_history_query (f->history, "Messages", T, 60, T, &error);
+  points = relais_stats_history_query (f->history, "Messages", T, T, 60, T, &error);
   g_assert_null (points);
   g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "counter: 'Messages'"));
@@ -284,7 +317,7 @@ test_errors (Fixture *f, gconstpointer data)
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_steps); i++)
     {
-      points = relais_stats_history_query (f->history, "Connections", T, bad_steps[i], T, &error);
+      points = relais_stats_history_query (f->history, "Connections", T, T, bad_steps[i], T, &error);
       g_assert_null (points);
       g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT);
       g_assert_true (g_str_has_prefix (error->message, "step: "));
@@ -310,7 +343,7 @@ test_write_error (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "stats_minutes"));
   g_clear_error (&error);
   /* reading fails the same way, as an error, not a crash */
-  g_assert_null (relais_stats_history_query (f->history, "Rejected", T, 60, T + 125, &error));
+  g_assert_null (relais_stats_history_query (f->history, "Rejected", T, G_MAXINT64, 60, T + 125, &error));
   g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE);
   g_clear_error (&error);
 
@@ -378,6 +411,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/stats-history/names", test_names);
   g_test_add ("/relais/stats-history/current-minute", Fixture, NULL, setup, test_current_minute, teardown);
   g_test_add ("/relais/stats-history/buckets", Fixture, NULL, setup, test_buckets, teardown);
+  g_test_add ("/relais/stats-history/range", Fixture, NULL, setup, test_range, teardown);
   g_test_add ("/relais/stats-history/gauges", Fixture, NULL, setup, test_gauges, teardown);
   g_test_add ("/relais/stats-history/persist", Fixture, NULL, setup, test_persist, teardown);
   g_test_add ("/relais/stats-history/prune", Fixture, NULL, setup, test_prune, teardown);
