@@ -236,7 +236,7 @@ relais_audit_record_change (RelaisAudit *audit, GDBusMethodInvocation *invocatio
 
       if (old_value != NULL && g_variant_equal (old_value, new_value))
         continue;
-      if (old_value != NULL && is_keyed (new_value) && g_variant_is_of_type (old_value, g_variant_get_type (new_value)))
+      if (old_value != NULL && is_keyed (new_value))
         diff_items (entries, invocation, property, old_value, new_value);
       else
         add_entry (entries, invocation, g_strdup (property), print (old_value), print (new_value));

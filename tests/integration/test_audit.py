@@ -188,6 +188,20 @@ def test_order_change_and_removal(daemon):
     assert e["old"] == "('first', 'black', 'ip', '192.0.2.1', 'reject')" and e["new"] == "", e
 
 
+def test_many_items_and_counters(daemon):
+    dbus = daemon.dbus()
+    rules = [("r%02d" % i, "black", "ip", "192.0.2.%d" % i, "reject") for i in range(1, 26)]
+    dbus.call(IFACE_SECURITY, "ReplaceRules", "(a(sssss)b)", (rules, False))
+    dbus.call(H.IFACE_STATS, "ResetRuleHits", "(b)", (False,))
+    entries = audit_list(daemon)
+    # 25 rules at once: one entry with the counts, not 25
+    e = the_entry(entries, "ReplaceRules", "Rules")
+    assert (e["old"], e["new"]) == ("0 items", "25 items (25 added, removed or changed)"), e
+    assert len(entries_of(entries, "ReplaceRules")) == 1
+    e = the_entry(entries, "ResetRuleHits", "RuleHits")
+    assert (e["interface"], e["new"]) == ("org.relais.Relais1.Statistics", "{}"), e
+
+
 def test_bad_arguments(daemon):
     for since, max_entries, word in ((-1, 10, "since"), (0, 0, "max_entries"), (0, 10001, "max_entries")):
         with pytest.raises(DBusCallError) as e:
