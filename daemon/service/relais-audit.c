@@ -207,8 +207,10 @@ diff_secrets (GPtrArray *entries, GDBusMethodInvocation *invocation, const Relai
       const RelaisRelayHost *host = next->relay_hosts->pdata[i];
       const RelaisRelayHost *was = relais_config_lookup_relay_host (old, host->name);
 
-      diff_secret (entries, invocation, g_strdup_printf ("RelayHosts[%s].Password", host->name),
-                   was != NULL ? was->password : NULL, host->password);
+      /* a new (or renamed) host: its RelayHosts item says whether it has a password */
+      if (was != NULL)
+        diff_secret (entries, invocation, g_strdup_printf ("RelayHosts[%s].Password", host->name),
+                     was->password, host->password);
     }
   for (guint i = 0; i < next->accounts->len; i++)
     {

@@ -30,6 +30,7 @@ FIELDS = ("time", "uid", "sender", "interface", "member", "name", "old", "new")
 # distinctive, so finding them anywhere is no coincidence
 FIRST_PASSWORD = "Audit-first-9f3c51e2"
 SECOND_PASSWORD = "Audit-second-4b7d08a6"
+RELAY_PASSWORD = "Audit-relay-c2e95f17"
 
 
 @pytest.fixture
@@ -88,6 +89,9 @@ def test_changes_are_audited(daemon, clock):
     # a relay host and a rule, added and removed
     dbus.call(IFACE_DISTRIBUTION, "AddRelayHost", "(sa{sv}b)",
               ("backup", {"Server": H.GLib.Variant("s", "relay.relais.test")}, False))
+    dbus.call(IFACE_DISTRIBUTION, "UpdateRelayHost", "(sa{sv}b)",
+              ("backup", {"Authentication": H.GLib.Variant("b", True), "Username": H.GLib.Variant("s", "relay"),
+                          "Password": H.GLib.Variant("s", RELAY_PASSWORD)}, False))
     (rule_id,) = dbus.call(IFACE_DISTRIBUTION, "AddRule", "(ssasb)",
                            ("recipient", "backup", ["example.org"], False))
     dbus.call(IFACE_DISTRIBUTION, "RemoveRule", "(ub)", (rule_id, False))
@@ -116,6 +120,10 @@ def test_changes_are_audited(daemon, clock):
 
     e = the_entry(entries, "AddRelayHost", "RelayHosts[backup]")
     assert (e["old"], e["new"]) == ("", "('backup', 'relay.relais.test', 25, false, false, '', false)"), e
+    e = the_entry(entries, "UpdateRelayHost", "RelayHosts[backup]")
+    assert e["new"] == "('backup', 'relay.relais.test', 25, false, true, 'relay', true)", e
+    e = the_entry(entries, "UpdateRelayHost", "RelayHosts[backup].Password")
+    assert (e["old"], e["new"]) == ("", "changed"), e
     added = the_entry(entries, "AddRule", "Rules[%d]" % rule_id)
     assert added["interface"] == IFACE_DISTRIBUTION
     assert (added["old"], added["new"]) == ("", "(%d, 'recipient', 'backup', ['example.org'])" % rule_id), added
@@ -140,7 +148,7 @@ def test_changes_are_audited(daemon, clock):
     assert (e["interface"], e["old"], e["new"]) == (IFACE_QUEUE, "queued", "held"), e
 
     # no secret anywhere: not in the trail, not in the log
-    secrets = [FIRST_PASSWORD, SECOND_PASSWORD] + private_key_lines(daemon, TEST_DOMAIN)
+    secrets = [FIRST_PASSWORD, SECOND_PASSWORD, RELAY_PASSWORD] + private_key_lines(daemon, TEST_DOMAIN)
     text = "\n".join(str(v) for e in entries for v in e.values())
     log = read_log(daemon)
     for secret in secrets:
@@ -200,6 +208,22 @@ def test_many_items_and_counters(daemon):
     assert len(entries_of(entries, "ReplaceRules")) == 1
     e = the_entry(entries, "ResetRuleHits", "RuleHits")
     assert (e["interface"], e["new"]) == ("org.relais.Relais1.Statistics", "{}"), e
+
+
+def test_unblock(daemon):
+    blocked = "127.0.0.5"
+    daemon.add_domain()
+    daemon.update_security(BlockNonexistentRecipients=True, MaxNonexistentRecipients=2)
+    with H.RawSMTP(daemon.host, daemon.port, source=blocked) as c:
+        c.greeting()
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<%s>" % H.SENDER).code == 250
+        for i in range(3):
+            reply = c.cmd("RCPT TO:<nobody%d@%s>" % (i, TEST_DOMAIN))
+        assert reply.code == 421, reply
+    daemon.dbus().call(IFACE_SECURITY, "Unblock", "(sb)", ("::ffff:" + blocked, False))
+    e = the_entry(audit_list(daemon), "Unblock", blocked)
+    assert (e["interface"], e["old"], e["new"]) == (IFACE_SECURITY, "blocked", ""), e
 
 
 def test_bad_arguments(daemon):
