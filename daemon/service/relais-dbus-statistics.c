@@ -59,7 +59,6 @@ reset_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
 {
   ResetCall *call = user_data;
   RelaisStats *stats = relais_daemon_get_stats (call->daemon);
-
   g_autoptr (GVariant) hits = g_variant_ref_sink (relais_stats_rule_hits (stats));
   g_autofree char *before = g_variant_print (hits, FALSE);
 
