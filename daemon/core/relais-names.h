@@ -12,7 +12,9 @@
 #define RELAIS_IFACE_SECURITY   "org.relais.Relais1.Security"
 #define RELAIS_IFACE_STATISTICS "org.relais.Relais1.Statistics"
 #define RELAIS_IFACE_QUEUE      "org.relais.Relais1.Queue"
+#define RELAIS_IFACE_AUDIT      "org.relais.Relais1.Audit"
 
 #define RELAIS_ACTION_CONFIGURE       "org.relais.relais1.configure"
 #define RELAIS_ACTION_MANAGE_ACCOUNTS "org.relais.relais1.manage-accounts"
 #define RELAIS_ACTION_MANAGE_QUEUE    "org.relais.relais1.manage-queue"
+#define RELAIS_ACTION_READ_AUDIT      "org.relais.relais1.read-audit"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The SQLite database: schema, migrations, settings, local domains, accounts.
+ * The SQLite database: schema, migrations, settings, local domains, accounts,
+ * the audit trail.
  * One handle, opened in serialized mode and guarded by our own mutex so the
  * queue's commit thread and the main thread never interleave a transaction.
  * Settings are stored as GVariant text under their D-Bus property names, so a
@@ -84,6 +85,14 @@ static const char *const migrations[] = {
    * PKCS#8 PEM (a secret: the file is 0600), created in unix time. */
   "CREATE TABLE dkim_keys (domain TEXT PRIMARY KEY, selector TEXT NOT NULL, algorithm TEXT NOT NULL,"
   "  private_pem TEXT NOT NULL, created INTEGER NOT NULL);",
+  /* 7 -> 8: the audit trail of administration (relais-audit.h), one row per
+   * applied change: time in unix seconds, the caller's unix uid and bus name,
+   * the D-Bus interface and method, the setting or item changed, and its old
+   * and new value as text ('' where there was none). Never a secret. */
+  "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+  "  uid INTEGER NOT NULL, sender TEXT NOT NULL, interface TEXT NOT NULL, member TEXT NOT NULL,"
+  "  name TEXT NOT NULL, old_value TEXT NOT NULL, new_value TEXT NOT NULL);"
+  "CREATE INDEX audit_time ON audit (time);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);
@@ -1187,4 +1196,122 @@ gboolean
 relais_store_save_dkim_keys (RelaisStore *store, const RelaisConfig *config, GError **error)
 {
   return in_transaction (store, save_dkim_keys_txn, config, error);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+void
+relais_audit_entry_free (RelaisAuditEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->sender);
+  g_free (entry->interface);
+  g_free (entry->member);
+  g_free (entry->name);
+  g_free (entry->old_value);
+  g_free (entry->new_value);
+  g_free (entry);
+}
+
+typedef struct {
+  GPtrArray *entries;
+  gint64 oldest;
+  guint max_rows;
+} AuditAdd;
+
+static gboolean
+add_audit_txn (sqlite3 *db, gconstpointer data, GError **error)
+{
+  const AuditAdd *add = data;
+  g_autoptr (RelaisStmt) insert =
+    prepare (db,
+             "INSERT INTO audit (time, uid, sender, interface, member, name, old_value, new_value) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             error);
+  g_autoptr (RelaisStmt) by_age = NULL;
+  g_autoptr (RelaisStmt) by_count = NULL;
+
+  if (!insert)
+    return FALSE;
+  for (guint i = 0; i < add->entries->len; i++)
+    {
+      const RelaisAuditEntry *e = add->entries->pdata[i];
+
+      sqlite3_reset (insert);
+      sqlite3_bind_int64 (insert, 1, e->time);
+      sqlite3_bind_int64 (insert, 2, e->uid);
+      sqlite3_bind_text (insert, 3, e->sender, -1, SQLITE_STATIC);
+      sqlite3_bind_text (insert, 4, e->interface, -1, SQLITE_STATIC);
+      sqlite3_bind_text (insert, 5, e->member, -1, SQLITE_STATIC);
+      sqlite3_bind_text (insert, 6, e->name, -1, SQLITE_STATIC);
+      sqlite3_bind_text (insert, 7, e->old_value, -1, SQLITE_STATIC);
+      sqlite3_bind_text (insert, 8, e->new_value, -1, SQLITE_STATIC);
+      if (!step_done (db, insert, error))
+        return FALSE;
+    }
+  by_age = prepare (db, "DELETE FROM audit WHERE time < ?1", error);
+  by_count = prepare (db, "DELETE FROM audit WHERE id <= "
+                          "(SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)", error);
+  if (!by_age || !by_count)
+    return FALSE;
+  sqlite3_bind_int64 (by_age, 1, add->oldest);
+  sqlite3_bind_int64 (by_count, 1, add->max_rows);
+  return step_done (db, by_age, error) && step_done (db, by_count, error);
+}
+
+gboolean
+relais_store_add_audit (RelaisStore *store, GPtrArray *entries, gint64 oldest, guint max_rows, GError **error)
+{
+  AuditAdd add = { entries, oldest, max_rows };
+
+  return in_transaction (store, add_audit_txn, &add, error);
+}
+
+static char *
+column_dup (sqlite3_stmt *stmt, int column)
+{
+  const char *text = (const char *) sqlite3_column_text (stmt, column);
+
+  return g_strdup (text != NULL ? text : "");
+}
+
+GPtrArray *
+relais_store_list_audit (RelaisStore *store, gint64 since, guint max_entries, GError **error)
+{
+  sqlite3 *db = relais_store_lock (store);
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_audit_entry_free);
+  /* the newest MAX_ENTRIES at or after SINCE, given back oldest first */
+  g_autoptr (RelaisStmt) stmt =
+    prepare (db,
+             "SELECT time, uid, sender, interface, member, name, old_value, new_value FROM "
+             "(SELECT * FROM audit WHERE time >= ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+             error);
+  int rc = SQLITE_DONE;
+
+  if (stmt)
+    {
+      sqlite3_bind_int64 (stmt, 1, since);
+      sqlite3_bind_int64 (stmt, 2, max_entries);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          RelaisAuditEntry *e = g_new0 (RelaisAuditEntry, 1);
+
+          e->time = sqlite3_column_int64 (stmt, 0);
+          e->uid = (guint32) sqlite3_column_int64 (stmt, 1);
+          e->sender = column_dup (stmt, 2);
+          e->interface = column_dup (stmt, 3);
+          e->member = column_dup (stmt, 4);
+          e->name = column_dup (stmt, 5);
+          e->old_value = column_dup (stmt, 6);
+          e->new_value = column_dup (stmt, 7);
+          g_ptr_array_add (entries, e);
+        }
+      if (rc != SQLITE_DONE)
+        relais_store_set_error (db, "cannot read the audit trail", error);
+    }
+  relais_store_unlock (store);
+  if (stmt == NULL || rc != SQLITE_DONE)
+    return NULL;
+  return g_steal_pointer (&entries);
 }

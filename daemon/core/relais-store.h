@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisStore RelaisStore;
 
-#define RELAIS_STORE_SCHEMA_VERSION 7
+#define RELAIS_STORE_SCHEMA_VERSION 8
 
 RelaisStore  *relais_store_open (const char *path, GError **error);
 void          relais_store_free (RelaisStore *store);
@@ -50,6 +50,30 @@ gboolean      relais_store_save_security_rules (RelaisStore *store, const Relais
 /* Writes the DKIM signing keys (domain, selector, algorithm, private key,
  * creation time) whole, in one transaction. */
 gboolean      relais_store_save_dkim_keys (RelaisStore *store, const RelaisConfig *config, GError **error);
+
+/* One row of the audit trail (relais-audit.h): what changed, when, by whom. */
+typedef struct {
+  gint64 time;          /* unix seconds */
+  guint32 uid;          /* the caller's unix user */
+  char *sender;         /* the caller's unique bus name */
+  char *interface;
+  char *member;
+  char *name;           /* the setting or item */
+  char *old_value;      /* "" when there was none */
+  char *new_value;      /* "" when there is none now */
+} RelaisAuditEntry;
+
+void          relais_audit_entry_free (RelaisAuditEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisAuditEntry, relais_audit_entry_free)
+
+/* Appends ENTRIES (of RelaisAuditEntry*) to the audit table and, in the same
+ * transaction, drops the rows older than OLDEST (unix seconds) and all but
+ * the newest MAX_ROWS. */
+gboolean      relais_store_add_audit (RelaisStore *store, GPtrArray *entries, gint64 oldest, guint max_rows,
+                                      GError **error);
+/* The newest MAX_ENTRIES rows made at or after SINCE, oldest first, as a
+ * GPtrArray of RelaisAuditEntry* (owning). */
+GPtrArray    *relais_store_list_audit (RelaisStore *store, gint64 since, guint max_entries, GError **error);
 
 /* For modules with tables of their own (queue): the handle, held under the lock. */
 sqlite3      *relais_store_lock (RelaisStore *store);

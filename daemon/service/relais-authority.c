@@ -2,7 +2,9 @@
  * polkit checks for D-Bus methods: one table of method -> action, default deny.
  * The polkit authority is fetched lazily on the first check, so a daemon
  * started before polkitd (or on a bus without it) still starts; a check that
- * cannot reach polkit is refused with a message saying so. */
+ * cannot reach polkit is refused with a message saying so. Before polkit,
+ * the bus is asked for the caller's unix uid (on either bus), which the audit
+ * trail records (relais_authority_get_caller_uid()). */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
@@ -53,7 +55,10 @@ static const struct {
   { RELAIS_IFACE_QUEUE ".RetryNow", RELAIS_ACTION_MANAGE_QUEUE },
   { RELAIS_IFACE_QUEUE ".Delete", RELAIS_ACTION_MANAGE_QUEUE },
   { RELAIS_IFACE_STATISTICS ".ResetRuleHits", RELAIS_ACTION_CONFIGURE },
+  { RELAIS_IFACE_AUDIT ".List", RELAIS_ACTION_READ_AUDIT },
 };
+
+#define CALLER_UID_KEY "relais-caller-uid"
 
 struct _RelaisAuthority {
   gboolean use_polkit;
@@ -180,6 +185,30 @@ get_authority_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   run_check (g_steal_pointer (&check));
 }
 
+/* The bus told the caller's uid: keep it on the invocation, then ask polkit. */
+static void
+caller_uid_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Check) check = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  guint32 uid;
+
+  if (reply == NULL)
+    {
+      deny (check, "cannot learn the caller's user id from the bus: %s", error->message);
+      return;
+    }
+  g_variant_get (reply, "(u)", &uid);
+  g_object_set_data_full (G_OBJECT (check->invocation), CALLER_UID_KEY, g_memdup2 (&uid, sizeof uid), g_free);
+  if (!check->authority->use_polkit)
+    check->func (check->invocation, check->user_data);
+  else if (check->authority->polkit == NULL)
+    polkit_authority_get_async (NULL, get_authority_cb, g_steal_pointer (&check));
+  else
+    run_check (g_steal_pointer (&check));
+}
+
 void
 relais_authority_check (RelaisAuthority *authority, GDBusMethodInvocation *invocation,
                         gboolean interactive, RelaisAuthorizedFunc func, gpointer user_data,
@@ -200,13 +229,25 @@ relais_authority_check (RelaisAuthority *authority, GDBusMethodInvocation *invoc
       deny (check, "no polkit action is defined for this method");
       return;
     }
-  if (!authority->use_polkit)
+  if (g_dbus_method_invocation_get_sender (invocation) == NULL)
     {
-      func (invocation, user_data);
+      deny (check, "the caller has no bus name");
       return;
     }
-  if (authority->polkit == NULL)
-    polkit_authority_get_async (NULL, get_authority_cb, g_steal_pointer (&check));
-  else
-    run_check (g_steal_pointer (&check));
+  g_dbus_connection_call (g_dbus_method_invocation_get_connection (invocation), "org.freedesktop.DBus",
+                          "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, caller_uid_cb,
+                          g_steal_pointer (&check));
+}
+
+gboolean
+relais_authority_get_caller_uid (GDBusMethodInvocation *invocation, guint32 *uid)
+{
+  const guint32 *known = g_object_get_data (G_OBJECT (invocation), CALLER_UID_KEY);
+
+  if (known == NULL)
+    return FALSE;
+  *uid = *known;
+  return TRUE;
 }

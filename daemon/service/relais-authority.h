@@ -31,6 +31,10 @@ void             relais_authority_check (RelaisAuthority *authority, GDBusMethod
                                          gboolean interactive, RelaisAuthorizedFunc func,
                                          gpointer user_data, GDestroyNotify destroy);
 
+/* The caller's unix uid, which relais_authority_check() learnt from the bus
+ * before calling FUNC; FALSE for an invocation it did not check. */
+gboolean         relais_authority_get_caller_uid (GDBusMethodInvocation *invocation, guint32 *uid);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisAuthority, relais_authority_free)
 
 G_END_DECLS

@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "relais-anvil.h"
+#include "relais-audit.h"
 #include "relais-auth-guard.h"
 #include "relais-clock.h"
 #include "relais-dbus.h"
@@ -31,6 +32,7 @@ struct _RelaisDaemon {
   RelaisServices services;
   RelaisStatsHistory *history;
   RelaisAuthority *authority;
+  RelaisAudit *audit;
   RelaisListener *listener;
   RelaisScheduler *scheduler;
   RelaisNetworksMonitor *networks;
@@ -185,6 +187,7 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
     return NULL;
 
   daemon->authority = relais_authority_new (!options->session_bus);
+  daemon->audit = relais_audit_new (daemon->store, daemon->authority);
   return g_steal_pointer (&daemon);
 }
 
@@ -219,6 +222,7 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_object (&daemon->general);
   g_clear_object (&daemon->accounts);
   g_clear_object (&daemon->statistics);
+  g_clear_pointer (&daemon->audit, relais_audit_free);
   if (daemon->bus)
     g_dbus_connection_flush_sync (daemon->bus, NULL, NULL);
   g_clear_object (&daemon->bus);
@@ -307,7 +311,8 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
   if (!export (daemon, daemon->general, error) || !export (daemon, daemon->accounts, error) ||
       !export (daemon, daemon->statistics, error) || !export (daemon, daemon->distribution, error) ||
       !export (daemon, daemon->relay_control, error) || !export (daemon, daemon->queue, error) ||
-      !export (daemon, daemon->policy, error) || !export (daemon, daemon->security, error))
+      !export (daemon, daemon->policy, error) || !export (daemon, daemon->security, error) ||
+      !export (daemon, relais_audit_get_skeleton (daemon->audit), error))
     return FALSE;
 
   relais_listener_start (daemon->listener);
@@ -357,6 +362,12 @@ relais_daemon_get_authority (RelaisDaemon *daemon)
   return daemon->authority;
 }
 
+RelaisAudit *
+relais_daemon_get_audit (RelaisDaemon *daemon)
+{
+  return daemon->audit;
+}
+
 RelaisQueue *
 relais_daemon_get_queue (RelaisDaemon *daemon)
 {
@@ -400,6 +411,40 @@ relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
     relais_dbus_security_sync (daemon->security, config);
 }
 
+/* The exported skeleton of INTERFACE_NAME among the settings pages, or NULL. */
+static GDBusInterfaceSkeleton *
+page_skeleton (RelaisDaemon *daemon, const char *interface_name)
+{
+  gpointer pages[] = { daemon->general, daemon->accounts, daemon->distribution, daemon->relay_control,
+                       daemon->security };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pages); i++)
+    if (pages[i] != NULL &&
+        g_str_equal (g_dbus_interface_skeleton_get_info (pages[i])->name, interface_name))
+      return pages[i];
+  return NULL;
+}
+
+void
+relais_daemon_publish_change (RelaisDaemon *daemon, GDBusMethodInvocation *invocation, RelaisConfig *config)
+{
+  GDBusInterfaceSkeleton *page =
+    page_skeleton (daemon, g_dbus_method_invocation_get_interface_name (invocation));
+  g_autoptr (RelaisConfig) old = relais_config_ref (daemon->services.config);
+  g_autoptr (GVariant) before = page != NULL ? g_dbus_interface_skeleton_get_properties (page) : NULL;
+  g_autoptr (GVariant) after = NULL;
+
+  relais_daemon_publish_config (daemon, config);
+  if (page == NULL)
+    {
+      g_critical ("no settings page for %s: the change is not audited",
+                  g_dbus_method_invocation_get_interface_name (invocation));
+      return;
+    }
+  after = g_dbus_interface_skeleton_get_properties (page);
+  relais_audit_record_change (daemon->audit, invocation, before, after, old, config);
+}
+
 /* ---- settings edits over D-Bus ---------------------------------------- */
 
 typedef struct {
@@ -438,7 +483,7 @@ edit_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
     }
   else
     g_message ("%s.%s by %s", call->page, method, sender);
-  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  relais_daemon_publish_change (call->daemon, invocation, g_steal_pointer (&next));
   g_dbus_method_invocation_return_value (invocation, reply);
 }
 

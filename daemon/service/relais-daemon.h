@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "relais-audit.h"
 #include "relais-authority.h"
 #include "relais-config.h"
 #include "relais-services.h"
@@ -43,12 +44,18 @@ RelaisStore     *relais_daemon_get_store (RelaisDaemon *daemon);
 RelaisStats     *relais_daemon_get_stats (RelaisDaemon *daemon);
 RelaisStatsHistory *relais_daemon_get_stats_history (RelaisDaemon *daemon);   /* the per-minute history */
 RelaisAuthority *relais_daemon_get_authority (RelaisDaemon *daemon);
+RelaisAudit     *relais_daemon_get_audit (RelaisDaemon *daemon);       /* the audit trail */
 RelaisQueue     *relais_daemon_get_queue (RelaisDaemon *daemon);
 RelaisScheduler *relais_daemon_get_scheduler (RelaisDaemon *daemon);
 RelaisNetworks  *relais_daemon_get_networks (RelaisDaemon *daemon);   /* borrowed, the local networks now */
 RelaisServices  *relais_daemon_get_services (RelaisDaemon *daemon);   /* borrowed, what the sessions see */
 /* Takes ownership of CONFIG and makes it current. */
 void             relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config);
+/* The same for a change made by the D-Bus call INVOCATION on one of the
+ * settings pages: also records in the audit trail what it changed (the
+ * page's properties before and after, and its secrets compared). */
+void             relais_daemon_publish_change (RelaisDaemon *daemon, GDBusMethodInvocation *invocation,
+                                               RelaisConfig *config);
 
 /* One settings-changing D-Bus method, the same way on every page: polkit
  * (the method's action, INTERACTIVE), then EDIT builds the next snapshot from

@@ -87,7 +87,7 @@ finish (Call *call, GDBusMethodInvocation *invocation, RelaisConfig *next,
     }
   g_message ("Accounts.%s(%s) by %s", g_dbus_method_invocation_get_method_name (invocation), call->name,
              g_dbus_method_invocation_get_sender (invocation));
-  relais_daemon_publish_config (call->daemon, g_steal_pointer (&config));
+  relais_daemon_publish_change (call->daemon, invocation, g_steal_pointer (&config));
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 

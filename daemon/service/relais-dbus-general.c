@@ -47,7 +47,7 @@ update_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
     g_message ("General settings changed by %s: %s", g_dbus_method_invocation_get_sender (invocation),
                text);
   }
-  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  relais_daemon_publish_change (call->daemon, invocation, g_steal_pointer (&next));
   relais_general_complete_update (call->skeleton, invocation);
 }
 

@@ -21,6 +21,7 @@ typedef struct {
   char *id;
   QueueChangeFunc change;
   gboolean kick;             /* the message may be due now: wake the scheduler */
+  const char *was, *now;     /* the message's state before and after, for the audit trail */
 } Call;
 
 static void
@@ -140,6 +141,7 @@ change_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
     }
   g_message ("Queue.%s(%s) by %s", g_dbus_method_invocation_get_method_name (invocation), call->id,
              g_dbus_method_invocation_get_sender (invocation));
+  relais_audit_record (relais_daemon_get_audit (call->daemon), invocation, call->id, call->was, call->now);
   if (call->kick)
     relais_scheduler_kick (relais_daemon_get_scheduler (call->daemon));
   g_dbus_method_invocation_return_value (invocation, NULL);
@@ -147,7 +149,7 @@ change_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
 
 static gboolean
 authorize_change (GDBusMethodInvocation *invocation, RelaisDaemon *daemon, const char *id,
-                  gboolean interactive, QueueChangeFunc change, gboolean kick)
+                  gboolean interactive, QueueChangeFunc change, gboolean kick, const char *was, const char *now)
 {
   Call *call = g_new0 (Call, 1);
 
@@ -155,6 +157,8 @@ authorize_change (GDBusMethodInvocation *invocation, RelaisDaemon *daemon, const
   call->id = g_strdup (id);
   call->change = change;
   call->kick = kick;
+  call->was = was;
+  call->now = now;
   relais_authority_check (relais_daemon_get_authority (daemon), invocation, interactive,
                           change_authorized, call, call_free);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -164,28 +168,28 @@ static gboolean
 handle_hold_cb (RelaisMailQueue *skeleton, GDBusMethodInvocation *invocation, const char *id,
                 gboolean interactive, gpointer daemon)
 {
-  return authorize_change (invocation, daemon, id, interactive, relais_queue_hold, FALSE);
+  return authorize_change (invocation, daemon, id, interactive, relais_queue_hold, FALSE, "queued", "held");
 }
 
 static gboolean
 handle_release_cb (RelaisMailQueue *skeleton, GDBusMethodInvocation *invocation, const char *id,
                    gboolean interactive, gpointer daemon)
 {
-  return authorize_change (invocation, daemon, id, interactive, relais_queue_release, TRUE);
+  return authorize_change (invocation, daemon, id, interactive, relais_queue_release, TRUE, "held", "queued");
 }
 
 static gboolean
 handle_retry_now_cb (RelaisMailQueue *skeleton, GDBusMethodInvocation *invocation, const char *id,
                      gboolean interactive, gpointer daemon)
 {
-  return authorize_change (invocation, daemon, id, interactive, relais_queue_retry_now, TRUE);
+  return authorize_change (invocation, daemon, id, interactive, relais_queue_retry_now, TRUE, "waiting", "due now");
 }
 
 static gboolean
 handle_delete_cb (RelaisMailQueue *skeleton, GDBusMethodInvocation *invocation, const char *id,
                   gboolean interactive, gpointer daemon)
 {
-  return authorize_change (invocation, daemon, id, interactive, relais_queue_delete, FALSE);
+  return authorize_change (invocation, daemon, id, interactive, relais_queue_delete, FALSE, "queued", NULL);
 }
 
 /* ---- Changed ------------------------------------------------------------ */

@@ -234,7 +234,7 @@ generated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_message ("Security.GenerateDkimKey(%s, %s, %s) by %s: publish the TXT record %s", call->domain,
              call->selector, relais_dkim_algorithm_to_string (call->algorithm), sender, name);
-  relais_daemon_publish_config (call->daemon, g_steal_pointer (&next));
+  relais_daemon_publish_change (call->daemon, invocation, g_steal_pointer (&next));
   zone = relais_dkim_record_zone_line (name, record);
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(sss)", name, record, zone));
 }
@@ -330,6 +330,7 @@ unblock_authorized (GDBusMethodInvocation *invocation, gpointer daemon)
     }
   g_message ("Security.Unblock(%s) by %s: the nonexistent-account block is lifted", normalized,
              g_dbus_method_invocation_get_sender (invocation));
+  relais_audit_record (relais_daemon_get_audit (daemon), invocation, normalized, "blocked", NULL);
   g_dbus_method_invocation_return_value (invocation, NULL);
 }
 

@@ -59,9 +59,12 @@ reset_authorized (GDBusMethodInvocation *invocation, gpointer user_data)
 {
   ResetCall *call = user_data;
   RelaisStats *stats = relais_daemon_get_stats (call->daemon);
+  g_autoptr (GVariant) hits = g_variant_ref_sink (relais_stats_rule_hits (stats));
+  g_autofree char *before = g_variant_print (hits, FALSE);
 
   relais_stats_reset_rule_hits (stats);
   g_message ("Rule hit counters reset by %s", g_dbus_method_invocation_get_sender (invocation));
+  relais_audit_record (relais_daemon_get_audit (call->daemon), invocation, "RuleHits", before, "{}");
   relais_dbus_statistics_sync (call->skeleton, stats);
   relais_statistics_complete_reset_rule_hits (call->skeleton, invocation);
 }

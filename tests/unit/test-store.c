@@ -7,7 +7,9 @@
  * Security (settings, black/white rules) from a version-4 database; the DKIM
  * signing keys round trip, their migration from a version-6 database, a bad
  * stored key skipped, and the database and its WAL files kept 0600 (they hold
- * the private keys), even for a file that was created readable by others. */
+ * the private keys), even for a file that was created readable by others; the
+ * audit trail: its migration from a version-7 database, rows written and
+ * listed (since, max_entries, order), and trimmed by age and by count. */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -372,7 +374,7 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
                                    "DROP TABLE relay_hosts; DROP TABLE trusted_networks;"
-                                   "DROP TABLE relay_domains; DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys;"
+                                   "DROP TABLE relay_domains; DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit;"
                                    "PRAGMA user_version = 2;"
                                    "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
                                    "INSERT INTO local_domains VALUES ('example.org');",
@@ -554,7 +556,7 @@ test_migration_from_v3 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE trusted_networks; DROP TABLE relay_domains;"
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; PRAGMA user_version = 3;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; PRAGMA user_version = 3;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO local_domains VALUES ('example.org');"
                                    "INSERT INTO relay_hosts VALUES ('office', 'smtp.office.example', 587,"
@@ -745,7 +747,7 @@ test_migration_from_v4 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; PRAGMA user_version = 4;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; PRAGMA user_version = 4;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO trusted_networks VALUES ('lan', '192.0.2.0/24');",
                                    NULL, NULL, NULL),
@@ -991,7 +993,7 @@ test_migration_from_v6 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE dkim_keys; PRAGMA user_version = 6;"
+                                   "DROP TABLE dkim_keys; DROP TABLE audit; PRAGMA user_version = 6;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO stats_minutes VALUES ('MessagesReceived', 60, 3);",
                                    NULL, NULL, NULL),
@@ -1007,7 +1009,6 @@ test_migration_from_v6 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
     g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
-    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 7);
     g_assert_true (db_query_text (store, "SELECT value FROM stats_minutes", &minutes));
     g_assert_cmpstr (minutes, ==, "3");
     g_ptr_array_set_size (warnings, 0);
@@ -1089,6 +1090,170 @@ test_file_modes (Fixture *f, gconstpointer data)
   umask (old_umask);
 }
 
+static RelaisAuditEntry *
+audit_entry (gint64 time, const char *name, const char *old_value, const char *new_value)
+{
+  RelaisAuditEntry *e = g_new0 (RelaisAuditEntry, 1);
+
+  e->time = time;
+  e->uid = 1000;
+  e->sender = g_strdup (":1.7");
+  e->interface = g_strdup ("org.relais.Relais1.General");
+  e->member = g_strdup ("Update");
+  e->name = g_strdup (name);
+  e->old_value = g_strdup (old_value);
+  e->new_value = g_strdup (new_value);
+  return e;
+}
+
+/* Adds one entry per time in TIMES (named "N<time>"), keeping what OLDEST and MAX_ROWS allow. */
+static void
+add_audit (RelaisStore *store, const gint64 *times, guint n, gint64 oldest, guint max_rows)
+{
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_audit_entry_free);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("N%" G_GINT64_FORMAT, times[i]);
+
+      g_ptr_array_add (entries, audit_entry (times[i], name, "100", "50"));
+    }
+  g_assert_true (relais_store_add_audit (store, entries, oldest, max_rows, &error));
+  g_assert_no_error (error);
+}
+
+/* The names listed from SINCE, at most MAX, joined by spaces. */
+static char *
+list_audit_names (RelaisStore *store, gint64 since, guint max)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = relais_store_list_audit (store, since, max, &error);
+  g_autoptr (GString) names = g_string_new ("");
+
+  g_assert_no_error (error);
+  g_assert_nonnull (rows);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const RelaisAuditEntry *e = rows->pdata[i];
+      g_string_append_printf (names, "%s%s", i > 0 ? " " : "", e->name);
+    }
+  return g_string_free (g_steal_pointer (&names), FALSE);
+}
+
+static void
+test_audit_roundtrip (Fixture *f, gconstpointer data)
+{
+  static const gint64 times[] = { 100, 200, 200, 300 };
+  g_autoptr (GError) error = NULL;
+
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_audit_entry_free);
+
+    g_assert_no_error (error);
+    add_audit (store, times, G_N_ELEMENTS (times), 0, 10);
+    /* an item added: no old value */
+    g_ptr_array_add (entries, audit_entry (400, "Rules[1]", "", "(1, 'recipient', 'backup', ['example.org'])"));
+    g_assert_true (relais_store_add_audit (store, entries, 0, 10, &error));
+  }
+  {
+    /* kept across a reopen */
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autoptr (GPtrArray) rows = NULL;
+    const RelaisAuditEntry *e;
+    g_autofree char *all = NULL;
+    g_autofree char *since_200 = NULL;
+    g_autofree char *newest_two = NULL;
+    g_autofree char *future = NULL;
+
+    g_assert_no_error (error);
+    all = list_audit_names (store, 0, 100);
+    g_assert_cmpstr (all, ==, "N100 N200 N200 N300 Rules[1]");
+    since_200 = list_audit_names (store, 200, 100);
+    g_assert_cmpstr (since_200, ==, "N200 N200 N300 Rules[1]");
+    newest_two = list_audit_names (store, 0, 2);    /* the newest, still oldest first */
+    g_assert_cmpstr (newest_two, ==, "N300 Rules[1]");
+    future = list_audit_names (store, 401, 100);
+    g_assert_cmpstr (future, ==, "");
+
+    rows = relais_store_list_audit (store, 400, 1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (rows->len, ==, 1);
+    e = rows->pdata[0];
+    g_assert_cmpint (e->time, ==, 400);
+    g_assert_cmpuint (e->uid, ==, 1000);
+    g_assert_cmpstr (e->sender, ==, ":1.7");
+    g_assert_cmpstr (e->interface, ==, "org.relais.Relais1.General");
+    g_assert_cmpstr (e->member, ==, "Update");
+    g_assert_cmpstr (e->name, ==, "Rules[1]");
+    g_assert_cmpstr (e->old_value, ==, "");
+    g_assert_cmpstr (e->new_value, ==, "(1, 'recipient', 'backup', ['example.org'])");
+  }
+}
+
+static void
+test_audit_trim (Fixture *f, gconstpointer data)
+{
+  static const gint64 first[] = { 100, 200, 300 };
+  static const gint64 second[] = { 400, 500 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  g_autofree char *by_age = NULL;
+  g_autofree char *by_count = NULL;
+
+  g_assert_no_error (error);
+  add_audit (store, first, G_N_ELEMENTS (first), 0, 10);
+  /* older than 250: gone, in the same write */
+  add_audit (store, second, G_N_ELEMENTS (second), 250, 10);
+  by_age = list_audit_names (store, 0, 100);
+  g_assert_cmpstr (by_age, ==, "N300 N400 N500");
+  /* beyond 2 rows: the oldest go */
+  add_audit (store, second, 1, 0, 2);
+  by_count = list_audit_names (store, 0, 100);
+  g_assert_cmpstr (by_count, ==, "N500 N400");
+}
+
+static void
+test_migration_from_v7 (Fixture *f, gconstpointer data)
+{
+  static const gint64 times[] = { 1767222000 };
+  g_autoptr (GError) error = NULL;
+
+  /* A version-7 database: version 8 less the audit table, with older data. */
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "DROP TABLE audit; PRAGMA user_version = 7;"
+                                   "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autoptr (RelaisConfig) loaded = NULL;
+    g_autofree char *version = NULL;
+    g_autofree char *none = NULL;
+    g_autofree char *one = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
+    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 8);
+    loaded = relais_store_load_config (store, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (loaded->max_hops, ==, 12);
+    none = list_audit_names (store, 0, 100);
+    g_assert_cmpstr (none, ==, "");
+    /* the new table works */
+    add_audit (store, times, 1, 0, 10);
+    one = list_audit_names (store, 0, 100);
+    g_assert_cmpstr (one, ==, "N1767222000");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1117,5 +1282,8 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/migration-from-v6", Fixture, NULL, setup, test_migration_from_v6, teardown);
   g_test_add ("/relais/store/dkim-bad-rows", Fixture, NULL, setup, test_dkim_bad_rows, teardown);
   g_test_add ("/relais/store/file-modes", Fixture, NULL, setup, test_file_modes, teardown);
+  g_test_add ("/relais/store/audit-roundtrip", Fixture, NULL, setup, test_audit_roundtrip, teardown);
+  g_test_add ("/relais/store/audit-trim", Fixture, NULL, setup, test_audit_trim, teardown);
+  g_test_add ("/relais/store/migration-from-v7", Fixture, NULL, setup, test_migration_from_v7, teardown);
   return g_test_run ();
 }
