@@ -1066,7 +1066,9 @@ cmd_rcpt (RelaisSession *s, const char *arg)
   if (verdict.kind == RELAIS_VERDICT_DISCARD)
     {
       /* SPEC §4.1: the client is told 250; the recipient is never delivered. */
-      SLOG (s, G_LOG_LEVEL_MESSAGE, "discard to=<%s> rule=%s", path.address, verdict.rule);
+      RelaisLogIds ids = { s->id, NULL, s->client_ip, verdict.rule };
+
+      relais_log (G_LOG_LEVEL_MESSAGE, &ids, "discard to=<%s> rule=%s", path.address, verdict.rule);
       tx->discarded++;
       relais_smtp_path_clear (&path);
       session_set_state (s, STATE_RCPT);

@@ -182,3 +182,18 @@ def test_a_refused_rcpt_names_its_rule(daemon):
     assert line.fields["RELAIS_RULE"] == "relay-denied"
     assert line.fields["RELAIS_CLIENT"] == "127.0.0.1"
     assert "RELAIS_QUEUE_ID" not in line.fields
+
+
+def test_a_discard_names_its_rule(daemon):
+    daemon.add_rule("droppers", "black", "sender", "drop@bad.example", "discard")
+    with smtplib.SMTP(daemon.host, daemon.port, local_hostname=H.CLIENT_HELO, timeout=15) as s:
+        s.ehlo()
+        assert s.mail("drop@bad.example")[0] == 250
+        assert s.rcpt("alice@relais.test")[0] == 250   # the client cannot tell
+
+    def discard():
+        return [r for r in records(daemon) if "discard to=<alice@relais.test>" in r.text]
+    line = H.wait_for(discard, 20, "the discard line")[0]
+    assert line.text.endswith(" rule=blacklist:droppers"), line
+    assert line.fields["RELAIS_RULE"] == "blacklist:droppers"
+    assert line.fields["RELAIS_CLIENT"] == "127.0.0.1"
