@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "relais-daemon.h"
+#include "relais-log.h"
 
 static gboolean
 quit_cb (gpointer user_data)
@@ -63,6 +64,7 @@ main (int argc, char **argv)
   };
 
   setlocale (LC_ALL, "");
+  g_log_set_writer_func (relais_log_writer, NULL, NULL);
 
   context = g_option_context_new ("- the Relais mail transfer agent");
   g_option_context_add_main_entries (context, entries, NULL);

@@ -21,6 +21,7 @@
 
 #include "relais-bounce.h"
 #include "relais-error.h"
+#include "relais-log.h"
 
 #define SPOOL_BUFFER_SIZE (64 * 1024)
 #define QUEUE_ID_LENGTH   16
@@ -1369,7 +1370,7 @@ relais_queue_show (RelaisQueue *queue, const char *id, GError **error)
   path = relais_queue_spool_path (queue, id);
   entry->headers = relais_bounce_read_headers (path, RELAIS_QUEUE_MAX_HEADERS, &local_error);
   if (entry->headers == NULL)
-    g_message ("%s: cannot read its headers: %s", id, local_error->message);
+    relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "cannot read its headers: %s", local_error->message);
   return entry;
 }
 
@@ -1445,7 +1446,7 @@ relais_queue_hold (RelaisQueue *queue, const char *id, GError **error)
     }
   if (!ok)
     return FALSE;
-  g_message ("%s: held: it is not delivered until it is released", id);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "held: it is not delivered until it is released");
   relais_queue_changed (queue);
   return TRUE;
 }
@@ -1480,7 +1481,7 @@ relais_queue_release (RelaisQueue *queue, const char *id, GError **error)
       set_not_found (error, id);
       return FALSE;
     }
-  g_message ("%s: released: its pending recipients are due now", id);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "released: its pending recipients are due now");
   relais_queue_changed (queue);
   return TRUE;
 }
@@ -1506,7 +1507,7 @@ relais_queue_retry_now (RelaisQueue *queue, const char *id, GError **error)
                  "Message %s is held: release it first (releasing also retries it at once)", id);
   if (!ok)
     return FALSE;
-  g_message ("%s: retry now: its pending recipients are due now", id);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "retry now: its pending recipients are due now");
   relais_queue_changed (queue);
   return TRUE;
 }
@@ -1518,6 +1519,6 @@ relais_queue_delete (RelaisQueue *queue, const char *id, GError **error)
 
   if (!check_id (id, error) || !relais_queue_remove (queue, id, error))
     return FALSE;
-  g_message ("%s: deleted from the queue by an administrator; no bounce is sent", id);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "deleted from the queue by an administrator; no bounce is sent");
   return TRUE;
 }

@@ -20,6 +20,7 @@
 #include "relais-bounce.h"
 #include "relais-dkim-outbound.h"
 #include "relais-error.h"
+#include "relais-log.h"
 #include "relais-maildir.h"
 #include "relais-remote.h"
 
@@ -69,6 +70,7 @@ typedef struct {
   char *message_id;
   gint position;
   char *address;
+  char *original;            /* the recipient as received (before aliases and forwards) */
   gint route;
   char *mailbox;
   char *sender;
@@ -81,7 +83,7 @@ typedef struct {
   /* outcome */
   RelaisDeliveryStatus status;
   char *reason;
-  char *via;                 /* remote: the server that gave the outcome, for the log */
+  char *via;                 /* remote: the server that gave the outcome, "host[ip]:port", for the log */
   char *rcpt_params;         /* remote: DSN parameters to pass on */
   gboolean dsn_relayed;      /* see scheduler_job_relayed() */
 } DeliveryJob;
@@ -92,6 +94,7 @@ delivery_job_free (DeliveryJob *job)
   g_free (job->key);
   g_free (job->message_id);
   g_free (job->address);
+  g_free (job->original);
   g_free (job->mailbox);
   g_free (job->sender);
   g_free (job->state_dir);
@@ -256,22 +259,24 @@ bounce_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_hash_table_remove (self->bouncing, request->id);
   if (!relais_queue_commit_finish (self->services->queue, result, &error))
     {
-      g_warning ("%s: cannot queue the bounce for %u recipient(s) to %s: %s; "
-                 "the message stays queued until the next start",
-                 request->id, request->n_failed, request->to, error->message);
+      relais_log_queue (G_LOG_LEVEL_WARNING, request->id,
+                        "cannot queue the bounce for %u recipient(s) to %s: %s; the message stays queued until "
+                        "the next start", request->n_failed, request->to, error->message);
       return;
     }
-  g_message ("%s: bounce %s sent to %s for %u recipient(s)", request->id, request->dsn_id,
-             request->to, request->n_failed);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "bounce %s sent to %s for %u recipient(s)",
+                    request->dsn_id, request->to, request->n_failed);
   if (!relais_queue_remove (self->services->queue, request->id, &error))
     {
       if (g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND))
-        g_message ("%s: already deleted from the queue", request->id);
+        relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "already deleted from the queue");
       else
-        g_warning ("%s: cannot remove the message from the queue: %s", request->id, error->message);
+        relais_log_queue (G_LOG_LEVEL_WARNING, request->id, "cannot remove the message from the queue: %s",
+                          error->message);
       return;
     }
-  g_message ("%s: removed from the queue (%u failed recipients)", request->id, request->n_failed);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "removed from the queue (%u failed recipients)",
+                    request->n_failed);
 }
 
 /* Queues the delivery status notification (RFC 3464) for message ID about
@@ -348,14 +353,15 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
     g_ptr_array_add (to, g_strdup (sender));
   else if (ours && g_strcmp0 (helo, BOUNCE_HELO_DOUBLE) == 0)
     {
-      g_warning ("%s: double bounce lost: it failed for %u recipient(s): %s",
-                 id, failed->len, reasons->str);
+      relais_log_queue (G_LOG_LEVEL_WARNING, id, "double bounce lost: it failed for %u recipient(s): %s",
+                        failed->len, reasons->str);
       return BOUNCE_NONE;
     }
   else if (config->external_administrators == NULL || config->external_administrators[0] == NULL)
     {
-      g_warning ("%s: message from the null sender lost: it failed for %u recipient(s) and no "
-                 "external administrator is set for a double bounce: %s", id, failed->len, reasons->str);
+      relais_log_queue (G_LOG_LEVEL_WARNING, id,
+                        "message from the null sender lost: it failed for %u recipient(s) and no external "
+                        "administrator is set for a double bounce: %s", failed->len, reasons->str);
       return BOUNCE_NONE;
     }
   else
@@ -368,11 +374,13 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
     {
       message = relais_bounce_read_message (spool_path, RELAIS_BOUNCE_MAX_FULL, &too_big, &error);
       if (too_big)
-        g_message ("%s: RET=FULL, but the message is over %u octets: the bounce returns its headers only",
-                   id, RELAIS_BOUNCE_MAX_FULL);
+        relais_log_queue (G_LOG_LEVEL_MESSAGE, id,
+                          "RET=FULL, but the message is over %u octets: the bounce returns its headers only",
+                          RELAIS_BOUNCE_MAX_FULL);
       else if (message == NULL)
         {
-          g_message ("%s: the bounce goes without the original message: %s", id, error->message);
+          relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "the bounce goes without the original message: %s",
+                            error->message);
           g_clear_error (&error);
         }
     }
@@ -381,7 +389,8 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
       headers = relais_bounce_read_headers (spool_path, RELAIS_BOUNCE_MAX_HEADERS, &error);
       if (headers == NULL)
         {
-          g_message ("%s: the bounce goes without the original headers: %s", id, error->message);
+          relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "the bounce goes without the original headers: %s",
+                            error->message);
           g_clear_error (&error);
         }
     }
@@ -402,16 +411,18 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
   writer = relais_queue_begin (self->services->queue, &error);
   if (writer == NULL)
     {
-      g_warning ("%s: cannot queue a bounce: %s; the message stays queued until the next start",
-                 id, error->message);
+      relais_log_queue (G_LOG_LEVEL_WARNING, id,
+                        "cannot queue a bounce: %s; the message stays queued until the next start",
+                        error->message);
       return BOUNCE_KEEP;
     }
   data = g_bytes_get_data (dsn, &len);
   if (!relais_spool_writer_write (writer, data, len, &error))
     {
       relais_spool_writer_abort (writer);
-      g_warning ("%s: cannot queue a bounce: %s; the message stays queued until the next start",
-                 id, error->message);
+      relais_log_queue (G_LOG_LEVEL_WARNING, id,
+                        "cannot queue a bounce: %s; the message stays queued until the next start",
+                        error->message);
       return BOUNCE_KEEP;
     }
 
@@ -485,7 +496,7 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
       {
         relais_store_set_error (db, "Cannot read failed recipients", &error);
         relais_store_unlock (self->store);
-        g_warning ("%s: %s", id, error->message);
+        relais_log_queue (G_LOG_LEVEL_WARNING, id, "%s", error->message);
         return;
       }
     sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
@@ -502,8 +513,8 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
           {
             g_autofree char *flags = relais_dsn_notify_to_string (notify);
 
-            g_message ("%s: no failure notification for <%s>: the sender asked NOTIFY=%s",
-                       id, address, flags);
+            relais_log_queue (G_LOG_LEVEL_MESSAGE, id,
+                              "no failure notification for <%s>: the sender asked NOTIFY=%s", address, flags);
             continue;
           }
         /* Success is never reported to the null sender: nothing could read it. */
@@ -533,20 +544,22 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
       }
   if (!relais_queue_remove (self->services->queue, id, &error))
     {
-      g_warning ("%s: cannot remove the message from the queue: %s", id, error->message);
+      relais_log_queue (G_LOG_LEVEL_WARNING, id, "cannot remove the message from the queue: %s",
+                        error->message);
       return;
     }
-  g_message ("%s: removed from the queue (%u failed recipients)", id, n_failed);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "removed from the queue (%u failed recipients)", n_failed);
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
 
-/* The row state, next attempt and reply for JOB's outcome; logs it and counts it. */
+/* The row state, next attempt and reply for JOB's outcome; logs it (the
+ * delivery line, relais-log.h) and counts it. */
 static gint
 scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *next_attempt, char **reply)
 {
-  g_autofree char *via = job->via != NULL ? g_strdup_printf (" via %s", job->via) : g_strdup ("");
-  gint attempts = job->attempts + 1;
+  RelaisLogDelivery line = { 0 };
+  gint state;
 
   *next_attempt = 0;
   *reply = g_strdup (job->reason != NULL ? job->reason : "");
@@ -554,10 +567,9 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
     {
     case RELAIS_DELIVERY_OK:
       stats_add (self, job->route == ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
-      g_message ("%s: delivered to <%s>%s%s%s: %s", job->message_id, job->address,
-                 job->mailbox != NULL ? " in mailbox " : "", job->mailbox != NULL ? job->mailbox : "",
-                 via, *reply);
-      return RECIPIENT_DELIVERED;
+      line.status = RELAIS_LOG_SENT;
+      state = RECIPIENT_DELIVERED;
+      break;
     case RELAIS_DELIVERY_TEMPFAIL:
       stats_add (self, RELAIS_STAT_DEFERRED);
       if (now >= job->received_at + self->max_age)
@@ -568,19 +580,31 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
                                     self->max_age >= 24 * 3600 ? self->max_age / (24 * 3600) : self->max_age,
                                     self->max_age >= 24 * 3600 ? "days" : "seconds");
           stats_add (self, RELAIS_STAT_BOUNCED);
-          g_message ("%s: delivery to <%s>%s failed for good: %s", job->message_id, job->address, via, *reply);
-          return RECIPIENT_FAILED;
+          line.status = RELAIS_LOG_BOUNCED;
+          state = RECIPIENT_FAILED;
+          break;
         }
-      *next_attempt = now + backoff_seconds (self, attempts);
-      g_message ("%s: delivery to <%s>%s deferred (attempt %d, next in %" G_GINT64_FORMAT " s): %s",
-                 job->message_id, job->address, via, attempts, *next_attempt - now, *reply);
-      return RECIPIENT_PENDING;
+      *next_attempt = now + backoff_seconds (self, job->attempts + 1);
+      line.status = RELAIS_LOG_DEFERRED;
+      line.retry_in = *next_attempt - now;
+      state = RECIPIENT_PENDING;
+      break;
     case RELAIS_DELIVERY_PERMFAIL:
     default:
       stats_add (self, RELAIS_STAT_BOUNCED);
-      g_message ("%s: delivery to <%s>%s failed: %s", job->message_id, job->address, via, *reply);
-      return RECIPIENT_FAILED;
+      line.status = RELAIS_LOG_BOUNCED;
+      state = RECIPIENT_FAILED;
+      break;
     }
+  line.queue_id = job->message_id;
+  line.to = job->address;
+  line.orig_to = job->original;
+  line.relay = job->route == ROUTE_LOCAL ? "local" : job->via;
+  line.delay_usec = g_get_real_time () - job->received_at * G_USEC_PER_SEC;
+  line.attempt = job->attempts + 1;
+  line.reply = *reply;
+  relais_log_delivery (&line);
+  return state;
 }
 
 /* Writes the outcome of every job in JOBS (of one message) to its row, in one
@@ -631,8 +655,9 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
       /* Deleted over D-Bus while it was being delivered: nothing to record,
        * and the UPDATE creates no row. */
       if (ok && sqlite3_changes (db) == 0)
-        g_message ("%s: <%s>: the message was deleted during the delivery; its outcome is not recorded",
-                   job->message_id, job->address);
+        relais_log_queue (G_LOG_LEVEL_MESSAGE, job->message_id,
+                          "<%s>: the message was deleted during the delivery; its outcome is not recorded",
+                          job->address);
     }
   if (ok)
     ok = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
@@ -646,8 +671,8 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
 
   if (!ok)
     {
-      g_warning ("%s: %s; %u recipient(s) will not be tried again before a restart",
-                 n_jobs > 0 ? jobs[0]->message_id : "?", error->message, n_jobs);
+      relais_log_queue (G_LOG_LEVEL_WARNING, n_jobs > 0 ? jobs[0]->message_id : "?",
+                        "%s; %u recipient(s) will not be tried again before a restart", error->message, n_jobs);
       return;
     }
   for (guint i = 0; i < n_jobs; i++)
@@ -764,8 +789,9 @@ remote_finished (RemoteBatch *batch_, gboolean ok, const GError *error)
         {
           DeliveryJob *job = g_ptr_array_index (batch->jobs, i);
 
-          g_message ("%s: delivery to <%s> interrupted by the shutdown; it is tried again at the next start",
-                     job->message_id, job->address);
+          relais_log_queue (G_LOG_LEVEL_MESSAGE, job->message_id,
+                            "delivery to <%s> interrupted by the shutdown; it is tried again at the next start",
+                            job->address);
           g_hash_table_remove (self->in_flight, job->key);
         }
       return;
@@ -825,15 +851,16 @@ remote_signed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   delivery->header_prefix = relais_dkim_outbound_sign_file_finish (result, &domain, &selector, &error);
   if (delivery->header_prefix != NULL)
     {
-      g_info ("%s: DKIM-signed for %s with selector %s (to %s)", batch->message_id, domain, selector,
-              batch->destination);
+      relais_log_queue (G_LOG_LEVEL_INFO, batch->message_id, "DKIM-signed for %s with selector %s (to %s)",
+                        domain, selector, batch->destination);
       if (self->services->stats != NULL)
         relais_stats_check_result (self->services->stats, "dkim-sign", "signed");
     }
   else if (error != NULL)
     {
-      g_warning ("%s: DKIM signing for %s failed, the message is sent unsigned: %s", batch->message_id,
-                 domain != NULL ? domain : "its domain", error->message);
+      relais_log_queue (G_LOG_LEVEL_WARNING, batch->message_id,
+                        "DKIM signing for %s failed, the message is sent unsigned: %s",
+                        domain != NULL ? domain : "its domain", error->message);
       if (self->services->stats != NULL)
         relais_stats_check_result (self->services->stats, "dkim-sign", "error");
     }
@@ -863,6 +890,7 @@ scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const Remo
 
   batch->delivery = delivery;
   delivery->helo_name = g_strdup (batch->config->hostname);
+  delivery->queue_id = g_strdup (batch->message_id);
   g_free (delivery->sender);
   delivery->sender = g_strdup (message->sender);
   delivery->mail_params = g_strdup (message->mail_params);
@@ -905,7 +933,7 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
   db = relais_store_lock (self->store);
   if (sqlite3_prepare_v2 (db,
                           "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags, "
-                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt "
+                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt, r.original "
                           "FROM recipients r JOIN messages m ON m.id = r.message_id "
                           "WHERE r.message_id = ? AND r.state = 0 AND r.route = 1 "
                           "AND r.next_attempt <= ? AND m.held = 0 ORDER BY r.position",
@@ -913,7 +941,7 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
     {
       relais_store_set_error (db, "Cannot read the queue", &error);
       relais_store_unlock (self->store);
-      g_warning ("%s: %s", id, error->message);
+      relais_log_queue (G_LOG_LEVEL_WARNING, id, "%s", error->message);
       return;
     }
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
@@ -941,6 +969,7 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
       job->message_id = g_strdup (id);
       job->position = position;
       job->address = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      job->original = g_strdup ((const char *) sqlite3_column_text (stmt, 10));
       job->route = ROUTE_REMOTE;
       job->attempts = sqlite3_column_int (stmt, 2);
       job->sender = g_strdup (message.sender);
@@ -1000,7 +1029,7 @@ scheduler_run_due (RelaisScheduler *self)
   db = relais_store_lock (self->store);
   if (sqlite3_prepare_v2 (db,
                           "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
-                          "r.attempts, m.sender, m.received_at "
+                          "r.attempts, m.sender, m.received_at, r.original "
                           "FROM recipients r JOIN messages m ON m.id = r.message_id "
                           "WHERE r.state = 0 AND r.next_attempt <= ? AND m.held = 0 "
                           "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?",
@@ -1051,6 +1080,7 @@ scheduler_run_due (RelaisScheduler *self)
       job->attempts = sqlite3_column_int (stmt, 5);
       job->sender = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
       job->received_at = sqlite3_column_int64 (stmt, 7);
+      job->original = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
       g_ptr_array_add (jobs, job);
     }
   g_clear_pointer (&stmt, sqlite3_finalize);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "relais-error.h"
+#include "relais-log.h"
 
 #define IN_BUFFER_SIZE 4096          /* > RELAIS_SMTP_REPLY_LINE_MAX + 2 */
 #define SPOOL_CHUNK    65536
@@ -309,6 +310,7 @@ relais_smtp_delivery_free (RelaisSmtpDelivery *d)
   g_free (d->message_path);
   g_free (d->header_prefix);
   g_ptr_array_unref (d->recipients);
+  g_free (d->queue_id);
   g_free (d->connected_host);
   g_free (d->tls_description);
   g_free (d);
@@ -476,12 +478,13 @@ attempt_failed (Client *c, gboolean in_sync, const char *permanent_reply, char *
   if (c->step == STEP_QUIT)
     {
       /* The outcome is already known: a lost QUIT changes nothing. */
-      g_debug ("%s: no reply to QUIT: %s", host_label (c), problem);
+      relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: no reply to QUIT: %s", host_label (c), problem);
       close_connection (c);
       c->after_quit (c);
       return;
     }
-  g_message ("%s: %s failed: %s", host_label (c), step_names[c->step], problem);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: %s failed: %s", host_label (c),
+                    step_names[c->step], problem);
   g_free (c->probe_error);
   c->probe_error = g_strdup_printf ("%s: %s", step_names[c->step], problem);
   if (user_cancelled (c))
@@ -604,7 +607,7 @@ parse_input (Client *c)
           g_autofree char *text = relais_smtp_reply_to_string (reply);
 
           disarm (c);
-          g_debug ("%s: < %s", host_label (c), text);
+          relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: < %s", host_label (c), text);
           c->on_reply (c, reply);
           return;
         }
@@ -662,9 +665,9 @@ static void
 log_command (Client *c, const char *line)
 {
   if (g_ascii_strncasecmp (line, "AUTH ", 5) == 0 || c->step == STEP_AUTH)
-    g_debug ("%s: > AUTH (credentials not logged)", host_label (c));
+    relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: > AUTH (credentials not logged)", host_label (c));
   else
-    g_debug ("%s: > %s", host_label (c), line);
+    relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: > %s", host_label (c), line);
 }
 
 static void
@@ -748,7 +751,8 @@ accept_certificate_cb (GTlsConnection *conn G_GNUC_UNUSED, GTlsCertificate *peer
   c->cert_errors = errors;
   if (c->d->verify_certificate)
     return FALSE;
-  g_message ("%s: accepting a certificate that does not verify (%s)", host_label (c), names);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id,
+                    "%s: accepting a certificate that does not verify (%s)", host_label (c), names);
   return TRUE;
 }
 
@@ -792,8 +796,8 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                            protocol_name (g_tls_connection_get_protocol_version (tls)),
                                            cipher != NULL ? cipher : "unknown cipher");
   names = cert_errors_string (c->cert_errors);
-  g_info ("%s: TLS established: %s, certificate %s", host_label (c), c->d->tls_description,
-          *names != '\0' ? names : "verified");
+  relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id, "%s: TLS established: %s, certificate %s", host_label (c),
+                    c->d->tls_description, *names != '\0' ? names : "verified");
   then (c);
 }
 
@@ -940,7 +944,8 @@ starttls_cb (Client *c, const RelaisSmtpReply *reply)
                            host_label (c), text);
           return;
         }
-      g_message ("%s: STARTTLS refused, going on without TLS: %s", host_label (c), text);
+      relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: STARTTLS refused, going on without TLS: %s",
+                        host_label (c), text);
       c->starttls_refused = TRUE;
       after_ehlo (c);
       return;
@@ -985,7 +990,8 @@ auth_cb (Client *c, const RelaisSmtpReply *reply)
       return;
     }
   c->d->authenticated = TRUE;
-  g_info ("%s: authenticated as %s", host_label (c), c->d->username);
+  relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id, "%s: authenticated as %s", host_label (c),
+                    c->d->username);
   if (c->probe)
     {
       c->probe_ok = TRUE;
@@ -1061,7 +1067,8 @@ after_ehlo (Client *c)
 static void
 final_for_all (Client *c, RelaisDeliveryStatus status, const char *reply)
 {
-  g_message ("%s: not sending the message: %s", host_label (c), reply);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: not sending the message: %s", host_label (c),
+                    reply);
   c->in_transaction = TRUE;
   set_pending (c, status, reply);
   end_connection (c, TRUE, finish);
@@ -1080,8 +1087,9 @@ dot_cb (Client *c, const RelaisSmtpReply *reply)
                                     host_label (c), text);
       status = RELAIS_DELIVERY_TEMPFAIL;
     }
-  g_message ("%s: message sent, %u recipient(s), %" G_GOFFSET_FORMAT " bytes: %s", host_label (c),
-             c->n_accepted, c->d->bytes_sent, text);
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id,
+                    "%s: message sent, %u recipient(s), %" G_GOFFSET_FORMAT " bytes: %s", host_label (c),
+                    c->n_accepted, c->d->bytes_sent, text);
   set_pending (c, status, unexpected != NULL ? unexpected : text);
   end_connection (c, TRUE, finish);
 }
@@ -1163,7 +1171,7 @@ data_cb (Client *c, const RelaisSmtpReply *reply)
   c->at_line_start = TRUE;
   c->d->bytes_sent = 0;
   if (!g_seekable_seek (G_SEEKABLE (c->spool), 0, G_SEEK_SET, NULL, NULL))
-    g_debug ("%s: spool file not rewound", host_label (c));
+    relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: spool file not rewound", host_label (c));
   if (c->d->header_prefix != NULL && c->d->header_prefix[0] != '\0')
     {
       /* Header fields put on top of the message (a DKIM-Signature), then the spool file. */
@@ -1227,7 +1235,8 @@ rcpt_cb (Client *c, const RelaisSmtpReply *reply)
     }
   if (c->n_accepted == 0)
     {
-      g_message ("%s: every recipient was refused, not sending the message", host_label (c));
+      relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id,
+                        "%s: every recipient was refused, not sending the message", host_label (c));
       end_connection (c, TRUE, finish);
       return;
     }
@@ -1262,7 +1271,7 @@ mail_cb (Client *c, const RelaisSmtpReply *reply)
       g_autofree char *text = relais_smtp_reply_to_string (reply);
 
       c->mail_failed = TRUE;
-      g_message ("%s: MAIL refused: %s", host_label (c), text);
+      relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: MAIL refused: %s", host_label (c), text);
       set_pending (c, reply->code >= 500 ? RELAIS_DELIVERY_PERMFAIL : RELAIS_DELIVERY_TEMPFAIL, text);
       if (!c->pipelining)
         {
@@ -1303,7 +1312,8 @@ begin_transaction (Client *c)
       return;
     }
   if (d->body_8bit && !c->eightbit)
-    g_message ("%s does not offer 8BITMIME; sending the 8-bit message anyway", host_label (c));
+    relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id,
+                      "%s does not offer 8BITMIME; sending the 8-bit message anyway", host_label (c));
 
   g_string_truncate (c->out, 0);
   g_string_append_printf (c->out, "MAIL FROM:<%s>", d->sender);
@@ -1365,7 +1375,7 @@ connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   c->connection = connection;
   c->stream = G_IO_STREAM (g_object_ref (connection));
-  g_debug ("%s: connected", c->host);
+  relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: connected", c->host);
   if (c->d->tls_mode == RELAIS_SMTP_TLS_IMPLICIT)
     start_tls (c, c->t.greeting, read_greeting);
   else
@@ -1424,7 +1434,7 @@ next_address (Client *c)
   c->retry_plain = FALSE;
   if (c->plain_only && c->address != NULL)
     {
-      g_message ("%s: trying again without TLS", host_label (c));
+      relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: trying again without TLS", host_label (c));
       connect_address (c);
       return;
     }

@@ -58,6 +58,7 @@ typedef struct {
                                       * (a DKIM-Signature), CRLF line ends, counted in SIZE */
   GPtrArray *recipients;             /* RelaisSmtpRecipient* (owned), outcomes filled in */
   RelaisSmtpTimeouts timeouts;       /* from relais_smtp_timeouts_default() */
+  char *queue_id;                    /* the message's queue id for log lines (RELAIS_QUEUE_ID), or NULL */
   /* out, for logs, statistics and the TestRelayHost report */
   char *connected_host;              /* "mx.example.org[192.0.2.1]:25" ("[192.0.2.1]:25" for an address): the last server talked to */
   gboolean tls, authenticated;

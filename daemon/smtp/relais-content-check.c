@@ -35,21 +35,6 @@ relais_content_verdict_free (RelaisContentVerdict *verdict)
   g_free (verdict);
 }
 
-/* A log line of the session ID, as the session's own. */
-static void check_log (const char *id, GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-static void
-check_log (const char *id, GLogLevelFlags level, const char *format, ...)
-{
-  g_autofree char *text = NULL;
-  va_list args;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_log_structured (G_LOG_DOMAIN, level, "RELAIS_SESSION", id, "MESSAGE", "%s: %s", id, text);
-}
-
 /* ---- header surgery ------------------------------------------------------ */
 
 /* Skips white space (folding included) and RFC 5322 comments. */
@@ -336,16 +321,16 @@ finish (GTask *task)
 static void
 dmarc_verdict (Run *run, const RelaisDmarcAnswer *a)
 {
-  const char *id = run->req.log_id;
+  const RelaisLogIds *id = &run->req.log;
   const char *domain = a->from_domain != NULL ? a->from_domain : "?";
   const char *policy_domain = a->policy_domain != NULL ? a->policy_domain : domain;
 
   relais_stats_check_result (run->req.stats, "dmarc", relais_dmarc_result_to_string (a->result));
-  check_log (id, a->result == RELAIS_DMARC_PASS || a->result == RELAIS_DMARC_NONE ? G_LOG_LEVEL_INFO
-                                                                                : G_LOG_LEVEL_MESSAGE,
-             "DMARC %s for %s (p=%s dis=%s)%s%s", relais_dmarc_result_to_string (a->result), domain,
-             relais_dmarc_policy_to_string (a->policy), relais_dmarc_policy_to_string (a->disposition),
-             a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
+  relais_log (a->result == RELAIS_DMARC_PASS || a->result == RELAIS_DMARC_NONE ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_MESSAGE,
+              id,
+              "DMARC %s for %s (p=%s dis=%s)%s%s", relais_dmarc_result_to_string (a->result), domain,
+              relais_dmarc_policy_to_string (a->policy), relais_dmarc_policy_to_string (a->disposition),
+              a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
   if (a->result == RELAIS_DMARC_TEMPERROR)
     refuse (run, 451, "4.7.1", "dmarc", "dmarc:temperror",
             "DMARC: temporary DNS failure looking up the policy of %s, try again later", domain);
@@ -368,7 +353,7 @@ work_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Run *run = g_task_get_task_data (task);
-  const char *id = run->req.log_id;
+  const RelaisLogIds *id = &run->req.log;
   g_autoptr (GError) error = NULL;
   WorkResult *r = g_task_propagate_pointer (G_TASK (result), &error);
 
@@ -380,14 +365,14 @@ work_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (r->timed_out)
     {
-      check_log (id, G_LOG_LEVEL_WARNING, "message authentication checks took more than %u ms: answering 451",
-            check_timeout_ms);
+      relais_log (G_LOG_LEVEL_WARNING, id, "message authentication checks took more than %u ms: answering 451",
+             check_timeout_ms);
       refuse (run, 451, "4.7.24", "content-timeout", NULL,
               "Message authentication checks timed out, try again later");
     }
   else if (r->error != NULL)
     {
-      check_log (id, G_LOG_LEVEL_WARNING, "cannot read the message for its checks: %s", r->error);
+      relais_log (G_LOG_LEVEL_WARNING, id, "cannot read the message for its checks: %s", r->error);
       refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
     }
   else
@@ -400,23 +385,23 @@ work_done (GObject *source, GAsyncResult *result, gpointer user_data)
           const char *result_name = relais_dkim_result_to_string (v->result);
 
           relais_stats_check_result (run->req.stats, "dkim", result_name);
-          check_log (id, G_LOG_LEVEL_INFO, "DKIM %s d=%s s=%s%s%s", result_name, v->domain != NULL ? v->domain : "-",
-                v->selector != NULL ? v->selector : "-", v->reason != NULL ? ": " : "",
-                v->reason != NULL ? v->reason : "");
+          relais_log (G_LOG_LEVEL_INFO, id, "DKIM %s d=%s s=%s%s%s", result_name, v->domain != NULL ? v->domain : "-",
+                 v->selector != NULL ? v->selector : "-", v->reason != NULL ? ": " : "",
+                 v->reason != NULL ? v->reason : "");
         }
       if (run->dkim && r->dkim != NULL && r->dkim->len == 0)
         relais_stats_check_result (run->req.stats, "dkim", "none");
       if (r->dmarc != NULL)
         dmarc_verdict (run, r->dmarc);
       if (r->removed > 0)
-        check_log (id, G_LOG_LEVEL_INFO, "removed %u Authentication-Results field%s claiming to be from %s",
-              r->removed, r->removed == 1 ? "" : "s", run->req.config->hostname);
+        relais_log (G_LOG_LEVEL_INFO, id, "removed %u Authentication-Results field%s claiming to be from %s",
+               r->removed, r->removed == 1 ? "" : "s", run->req.config->hostname);
       if (!run->verdict->refuse &&
           !relais_spool_writer_replace (run->req.writer, r->head, strlen (r->head),
                                         g_bytes_get_data (r->content, NULL), g_bytes_get_size (r->content),
                                         &write_error))
         {
-          check_log (id, G_LOG_LEVEL_WARNING, "queue file write error: %s", write_error->message);
+          relais_log (G_LOG_LEVEL_WARNING, id, "queue file write error: %s", write_error->message);
           refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
         }
     }
@@ -443,7 +428,7 @@ spool_path (Run *run)
 
   if (path == NULL)
     {
-      check_log (run->req.log_id, G_LOG_LEVEL_WARNING, "queue file write error: %s", error->message);
+      relais_log (G_LOG_LEVEL_WARNING, &run->req.log, "queue file write error: %s", error->message);
       refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
     }
   return path;
@@ -492,7 +477,7 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Run *run = g_task_get_task_data (task);
-  const char *id = run->req.log_id;
+  const RelaisLogIds *id = &run->req.log;
   g_autoptr (GError) error = NULL;
   g_autoptr (RelaisClamdAnswer) answer = relais_clamd_scan_finish (result, &error);
   const char *problem = NULL;
@@ -507,7 +492,7 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (answer == NULL && g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE))
     {
       /* Our spool file, not clamd: the same answer as any queue file error. */
-      check_log (id, G_LOG_LEVEL_WARNING, "queue file error before the virus scan: %s", error->message);
+      relais_log (G_LOG_LEVEL_WARNING, id, "queue file error before the virus scan: %s", error->message);
       refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
       finish (task);
       return;
@@ -525,7 +510,7 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (answer->result == RELAIS_CLAMD_VIRUS)
     {
       relais_stats_check_result (run->req.stats, "antivirus", "virus");
-      check_log (id, G_LOG_LEVEL_MESSAGE, "virus found by clamd: %s", answer->signature);
+      relais_log (G_LOG_LEVEL_MESSAGE, id, "virus found by clamd: %s", answer->signature);
       refuse (run, 554, "5.7.0", "antivirus", "antivirus:virus", "Message content rejected: virus found: %s",
               answer->signature);
       finish (task);
@@ -534,7 +519,7 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     {
       relais_stats_check_result (run->req.stats, "antivirus", "clean");
-      check_log (id, G_LOG_LEVEL_DEBUG, "clamd: no virus");
+      relais_log (G_LOG_LEVEL_DEBUG, id, "clamd: no virus");
     }
 
   if (problem != NULL)
@@ -543,8 +528,8 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
       relais_stats_check_result (run->req.stats, "antivirus", counted);
       relais_stats_hit (run->req.stats, "antivirus:unreachable");
-      check_log (id, G_LOG_LEVEL_WARNING, "the message could not be scanned for viruses (%s): %s", problem,
-                 defer ? "answering 451 4.7.1" : "accepting it unscanned (AntivirusUnreachable is \"accept\")");
+      relais_log (G_LOG_LEVEL_WARNING, id, "the message could not be scanned for viruses (%s): %s", problem,
+                  defer ? "answering 451 4.7.1" : "accepting it unscanned (AntivirusUnreachable is \"accept\")");
       if (defer)
         {
           refuse (run, 451, "4.7.1", "antivirus", NULL, "Virus scanner unavailable, try again later");
@@ -611,7 +596,7 @@ relais_content_check_async (const RelaisContentCheckRequest *request, GCancellab
   run->antivirus = check_runs (request, RELAIS_SKIP_ANTIVIRUS, NULL);
   run->dkim = check_runs (request, RELAIS_SKIP_DKIM, &why);
   if (!run->dkim && request->config->dkim)
-    check_log (request->log_id, G_LOG_LEVEL_DEBUG, "DKIM not checked: %s", why);
+    relais_log (G_LOG_LEVEL_DEBUG, &request->log, "DKIM not checked: %s", why);
   run->dmarc = check_runs (request, RELAIS_SKIP_DMARC, NULL);
   if (run->dmarc && request->spf == NULL && request->facts.client_inet != NULL)
     {

@@ -21,6 +21,7 @@
 #include <gio/gio.h>
 
 #include "relais-config.h"
+#include "relais-log.h"
 #include "relais-policy.h"
 #include "relais-queue.h"
 #include "relais-spf.h"
@@ -31,7 +32,7 @@ G_BEGIN_DECLS
 typedef struct {
   RelaisConfig *config;            /* the transaction's snapshot */
   RelaisStats *stats;
-  const char *log_id;              /* the session id, for log lines */
+  RelaisLogIds log;                /* the session, client and queue id, for log lines */
   RelaisSpoolWriter *writer;       /* the message; rewritten when fields change. The
                                     * caller writes nothing else until the answer. */
   RelaisPolicyFacts facts;         /* client, HELO, sender, authenticated, trusted, as at RCPT */

@@ -45,6 +45,7 @@
 #include "relais-clock.h"
 #include "relais-content-check.h"
 #include "relais-dns-check.h"
+#include "relais-log.h"
 #include "relais-policy.h"
 #include "relais-queue.h"
 #include "relais-reply.h"
@@ -169,30 +170,15 @@ struct _RelaisSession {
   gsize in_pos, in_len;
 };
 
+/* A log line about session S: its id, client and (from DATA on) queue id. */
 #define SLOG(s, level, ...) \
-  g_log_structured (G_LOG_DOMAIN, level, "RELAIS_SESSION", (s)->id, \
-                    "MESSAGE", "%s: %s", (s)->id, session_format (__VA_ARGS__))
+  relais_log ((level), (&(const RelaisLogIds) { (s)->id, (s)->tx != NULL ? (s)->tx->queue_id : NULL, \
+                                                (s)->client_ip, NULL }), __VA_ARGS__)
 
 static void pump (RelaisSession *s);
 static void close_now (RelaisSession *s);
 
 /* ---- small helpers ----------------------------------------------------- */
-
-/* Formats into a per-thread buffer so SLOG can take printf arguments. */
-G_GNUC_PRINTF (1, 2)
-static const char *
-session_format (const char *format, ...)
-{
-  static GPrivate buffer = G_PRIVATE_INIT (g_free);
-  va_list ap;
-  char *text;
-
-  va_start (ap, format);
-  text = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  g_private_replace (&buffer, text);
-  return text;
-}
 
 static void
 session_set_state (RelaisSession *s, SessionState state)
@@ -223,15 +209,49 @@ replyf (RelaisSession *s, guint code, const char *enhanced, const char *format, 
   reply (s, code, enhanced, text);
 }
 
-/* A refusal: counted under REASON, logged with the client, the stage and the reason. */
+/* A refusal at STAGE ("CONNECT", "MAIL", "RCPT", "END-OF-DATA", ...): counted
+ * under REASON and logged in one line, with RELAIS_RULE, as
+ * "reject RCPT from NAME[IP]: 554 5.7.1 TEXT; from=<S> to=<R> helo=<H> reason=REASON rule=RULE".
+ * SENDER: NULL for the transaction's; RECIPIENT: the one refused, or NULL;
+ * RULE: the rule or check that decided, NULL when REASON says it all. */
+static void
+reject_full (RelaisSession *s, const char *stage, const char *sender, const char *recipient,
+             const char *reason, const char *rule, guint code, const char *enhanced, const char *text)
+{
+  g_autoptr(GString) envelope = g_string_new (NULL);
+  RelaisLogIds ids = { s->id, s->tx != NULL ? s->tx->queue_id : NULL, s->client_ip,
+                       rule != NULL ? rule : reason };
+
+  if (sender == NULL && s->tx != NULL)
+    sender = s->tx->sender;
+  if (sender != NULL)
+    g_string_append_printf (envelope, "from=<%s> ", sender);
+  if (recipient != NULL)
+    g_string_append_printf (envelope, "to=<%s> ", recipient);
+  if (s->helo != NULL)
+    g_string_append_printf (envelope, "helo=<%s> ", s->helo);
+  relais_stats_reject (s->services->stats, reason);
+  relais_log (G_LOG_LEVEL_MESSAGE, &ids, "reject %s from %s[%s]: %u %s %s; %sreason=%s rule=%s", stage,
+              s->client_name != NULL ? s->client_name : "unknown", s->client_ip, code, enhanced, text,
+              envelope->str, reason, ids.rule);
+  reply (s, code, enhanced, text);
+}
+
+/* A refusal by a fixed check, named by REASON. */
 static void
 reject (RelaisSession *s, const char *stage, const char *reason, guint code, const char *enhanced,
         const char *text)
 {
-  relais_stats_reject (s->services->stats, reason);
-  SLOG (s, G_LOG_LEVEL_MESSAGE, "reject %s from %s [%s]: reason=%s: %u %s %s",
-        stage, s->helo != NULL ? s->helo : "unknown", s->client_ip, reason, code, enhanced, text);
-  reply (s, code, enhanced, text);
+  reject_full (s, stage, NULL, NULL, reason, NULL, code, enhanced, text);
+}
+
+/* A refusal by a policy VERDICT. */
+static void
+reject_verdict (RelaisSession *s, const char *stage, const char *sender, const char *recipient,
+                const RelaisVerdict *verdict)
+{
+  reject_full (s, stage, sender, recipient, verdict->reason, verdict->rule, verdict->code, verdict->enhanced,
+               verdict->text);
 }
 
 /* SPEC §4.5 "Reject unauthorized pipelining": 554 5.5.0, the rest of the
@@ -241,7 +261,8 @@ pipelining_violation (RelaisSession *s, const char *stage, const char *what)
 {
   SLOG (s, G_LOG_LEVEL_MESSAGE, "improper pipelining from %s: %s", s->client_ip, what);
   relais_stats_hit (s->services->stats, "policy:unauthorized-pipelining");
-  reject (s, stage, "unauthorized-pipelining", 554, "5.5.0", "Improper use of SMTP command pipelining");
+  reject_full (s, stage, NULL, NULL, "unauthorized-pipelining", "policy:unauthorized-pipelining", 554, "5.5.0",
+               "Improper use of SMTP command pipelining");
   s->in_pos = s->in_len;
   session_set_state (s, STATE_CLOSING);
 }
@@ -626,7 +647,8 @@ content_check_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (verdict->rule != NULL)
         relais_stats_hit (s->services->stats, verdict->rule);
-      reject (s, "DATA", verdict->reason, verdict->code, verdict->enhanced, verdict->text);
+      reject_full (s, "END-OF-DATA", NULL, NULL, verdict->reason, verdict->rule, verdict->code,
+                   verdict->enhanced, verdict->text);
       transaction_end (s);
       pump (s);
     }
@@ -648,7 +670,7 @@ transaction_check_content (RelaisSession *s)
 
   request.config = tx->config;
   request.stats = s->services->stats;
-  request.log_id = s->id;
+  request.log = (RelaisLogIds) { s->id, tx->queue_id, s->client_ip, NULL };
   request.writer = tx->writer;
   security_facts (s, &request.facts);
   fill_auth_facts (s, tx->config, &request.facts);
@@ -681,26 +703,26 @@ transaction_finish (RelaisSession *s)
   s->flush_now = TRUE;
   if (tx->size_exceeded)
     {
-      reject (s, "DATA", "message-size", 552, "5.3.4", "Message size exceeds limit");
+      reject (s, "END-OF-DATA", "message-size", 552, "5.3.4", "Message size exceeds limit");
       transaction_end (s);
       return;
     }
   if (tx->scan.nul)
     {
-      reject (s, "DATA", "nul-in-message", 554, "5.6.0", "Message contains NUL characters");
+      reject (s, "END-OF-DATA", "nul-in-message", 554, "5.6.0", "Message contains NUL characters");
       transaction_end (s);
       return;
     }
   if (tx->config->max_hops > 0 && tx->scan.received > tx->config->max_hops)
     {
-      reject (s, "DATA", "max-hops", 554, "5.4.6", "Too many hops");
+      reject (s, "END-OF-DATA", "max-hops", 554, "5.4.6", "Too many hops");
       transaction_end (s);
       return;
     }
   if (tx->config->disable_auto_forward && tx->scan.auto_forwarded &&
       relais_queue_routes_remote (tx->config, tx->recipients))
     {
-      reject (s, "DATA", "auto-forward", 550, "5.7.1", "Auto-forwarding is disabled");
+      reject (s, "END-OF-DATA", "auto-forward", 550, "5.7.1", "Auto-forwarding is disabled");
       transaction_end (s);
       return;
     }
@@ -919,9 +941,7 @@ cmd_mail (RelaisSession *s, const char *arg)
   count_hits (s, &verdict, FALSE);
   if (relais_verdict_is_reject (&verdict))
     {
-      g_autofree char *stage = g_strdup_printf ("MAIL from=<%s>", path.address);
-
-      reject (s, stage, verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      reject_verdict (s, "MAIL", path.address, NULL, &verdict);
       relais_smtp_path_clear (&path);
       return;
     }
@@ -929,7 +949,8 @@ cmd_mail (RelaisSession *s, const char *arg)
   if (path.size >= 0 && relais_config_max_message_size (config) > 0 &&
       (guint64) path.size > relais_config_max_message_size (config))
     {
-      reject (s, "MAIL", "message-size", 552, "5.3.4", "Message size exceeds fixed maximum message size");
+      reject_full (s, "MAIL", path.address, NULL, "message-size", NULL, 552, "5.3.4",
+                   "Message size exceeds fixed maximum message size");
       relais_smtp_path_clear (&path);
       return;
     }
@@ -963,7 +984,7 @@ cmd_mail (RelaisSession *s, const char *arg)
  * past the limit the address is blocked until local midnight and the
  * session ends with 421 instead: TRUE then. */
 static gboolean
-count_nonexistent (RelaisSession *s, const RelaisConfig *config)
+count_nonexistent (RelaisSession *s, const RelaisConfig *config, const char *recipient)
 {
   RelaisPolicyFacts facts = { 0 };
   g_auto(RelaisVerdict) verdict = { 0 };
@@ -980,7 +1001,7 @@ count_nonexistent (RelaisSession *s, const RelaisConfig *config)
   SLOG (s, G_LOG_LEVEL_WARNING, "blocking %s until midnight: %u nonexistent recipients today",
         s->client_ip, facts.nonexistent_recipients);
   count_hits (s, &verdict, FALSE);
-  reject (s, "RCPT", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+  reject_verdict (s, "RCPT", NULL, recipient, &verdict);
   transaction_end (s);
   s->in_pos = s->in_len;
   session_set_state (s, STATE_CLOSING);
@@ -1012,7 +1033,7 @@ cmd_rcpt (RelaisSession *s, const char *arg)
 
   if (tx->config->max_recipients > 0 && tx->recipients->len >= tx->config->max_recipients)
     {
-      reject (s, "RCPT", "max-recipients", 452, "4.5.3", "Too many recipients");
+      reject_full (s, "RCPT", NULL, path.address, "max-recipients", NULL, 452, "4.5.3", "Too many recipients");
       relais_smtp_path_clear (&path);
       return;
     }
@@ -1037,18 +1058,17 @@ cmd_rcpt (RelaisSession *s, const char *arg)
   count_hits (s, &verdict, TRUE);
   if (relais_verdict_is_reject (&verdict))
     {
-      g_autofree char *stage = g_strdup_printf ("RCPT to=<%s>", path.address);
-
+      if (g_strcmp0 (verdict.reason, "unknown-recipient") != 0 || !count_nonexistent (s, tx->config, path.address))
+        reject_verdict (s, "RCPT", NULL, path.address, &verdict);
       relais_smtp_path_clear (&path);
-      if (g_strcmp0 (verdict.reason, "unknown-recipient") == 0 && count_nonexistent (s, tx->config))
-        return;
-      reject (s, stage, verdict.reason, verdict.code, verdict.enhanced, verdict.text);
       return;
     }
   if (verdict.kind == RELAIS_VERDICT_DISCARD)
     {
       /* SPEC §4.1: the client is told 250; the recipient is never delivered. */
-      SLOG (s, G_LOG_LEVEL_MESSAGE, "discard to=<%s> rule=%s", path.address, verdict.rule);
+      RelaisLogIds ids = { s->id, NULL, s->client_ip, verdict.rule };
+
+      relais_log (G_LOG_LEVEL_MESSAGE, &ids, "discard to=<%s> rule=%s", path.address, verdict.rule);
       tx->discarded++;
       relais_smtp_path_clear (&path);
       session_set_state (s, STATE_RCPT);
@@ -1573,7 +1593,8 @@ execute (RelaisSession *s, const char *line)
       /* The command's own reply gives way to the 421. */
       g_string_truncate (s->out, replies_before);
       relais_stats_hit (s->services->stats, "policy:junk-commands");
-      reject (s, "command", "junk-commands", 421, "4.7.0", "Too many junk commands");
+      reject_full (s, "COMMAND", NULL, NULL, "junk-commands", "policy:junk-commands", 421, "4.7.0",
+                   "Too many junk commands");
       transaction_end (s);
       s->in_pos = s->in_len;
       session_set_state (s, STATE_CLOSING);
@@ -1721,7 +1742,7 @@ process_command_line (RelaisSession *s)
   /* SPEC §4.5: before PIPELINING was offered, one command at a time. */
   if (!in_auth && !s->pipelining_offered && s->in_len > s->in_pos &&
       s->services->config->reject_unauthorized_pipelining)
-    pipelining_violation (s, "command", "several commands sent at once without PIPELINING");
+    pipelining_violation (s, "COMMAND", "several commands sent at once without PIPELINING");
   else if (in_auth)
     auth_response (s, line);
   else
@@ -1946,7 +1967,7 @@ greet (RelaisSession *s)
   count_hits (s, &verdict, FALSE);
   if (relais_verdict_is_reject (&verdict))
     {
-      reject (s, "connect", verdict.reason, verdict.code, verdict.enhanced, verdict.text);
+      reject_verdict (s, "CONNECT", NULL, NULL, &verdict);
       s->flush_now = TRUE;
       session_set_state (s, STATE_CLOSING);
       return;
@@ -2212,7 +2233,7 @@ relais_session_start (RelaisSession *s)
   if (s->kind == RELAIS_ENDPOINT_SMTPS)
     session_set_state (s, STATE_HANDSHAKE);
   else if (sent_before_greeting (s))
-    pipelining_violation (s, "connect", "sent data before the greeting");
+    pipelining_violation (s, "CONNECT", "sent data before the greeting");
   else
     greet (s);
   pump (s);

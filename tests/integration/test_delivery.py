@@ -202,7 +202,7 @@ def test_temporary_failure_retries_with_backoff(relay, peers):
     assert len(mx1.data_attempts) == 3
     # The schedule the daemon chose: 5 min doubling, scaled to BACKOFF.
     with open(relay.log_path, errors="replace") as f:
-        chosen = re.findall(r"deferred \(attempt (\d+), next in (\d+) s\)", f.read())
+        chosen = re.findall(r"attempt=(\d+), retry_in=(\d+), dsn=4\.3\.0, status=deferred", f.read())
     assert chosen == [("1", str(BACKOFF)), ("2", str(2 * BACKOFF))], chosen
     # and kept: next_attempt is in whole seconds, so a retry comes at most 1 s
     # early by the wall clock, never sooner (no upper bound: a loaded machine)

@@ -6,6 +6,7 @@ path is blocked (temporary failure), then, with the daemon stopped, its queue
 row loses its mailbox (the account is gone) and is made due at once."""
 
 import os
+import re
 import smtplib
 import sqlite3
 
@@ -44,7 +45,8 @@ def send(daemon, rcpt, mail_options=(), rcpt_options=(), subject=None, extra_hea
 def fail_carol_later(daemon, queue_id):
     """Carol's delivery defers (Maildir path blocked); then her row loses its
     mailbox and is retried at the next start: 5.1.1, for good."""
-    wait_for(lambda: "%s: delivery to <%s> deferred" % (queue_id, CAROL) in log_text(daemon), 15,
+    wait_for(lambda: re.search(r"^relais-Message: .*: %s: to=<%s>, .* status=deferred \(" % (queue_id, CAROL),
+                               log_text(daemon), re.M), 15,
              "the first delivery attempt to be deferred")
     daemon.stop()
     db = sqlite3.connect(os.path.join(daemon.state_dir, "relais.db"))
@@ -124,7 +126,8 @@ def test_notify_never_sends_no_dsn(daemon):
     wait_for(lambda: "%s: removed from the queue" % queue_id in log_text(daemon), 20,
              "the failed message to leave the queue")
     log = log_text(daemon)
-    assert "%s: delivery to <%s> failed: 5.1.1" % (queue_id, CAROL) in log, log
+    assert re.search(r": %s: to=<%s>, relay=local, .* dsn=5\.1\.1, status=bounced \(5\.1\.1 " % (queue_id, CAROL),
+                     log), log
     assert "%s: no failure notification for <%s>: the sender asked NOTIFY=NEVER" % (queue_id, CAROL) in log
     assert daemon.messages("bob") == []
 

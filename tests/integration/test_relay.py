@@ -10,6 +10,7 @@ Trusted networks and relay domains are set through RelayControl."""
 
 import json
 import os
+import re
 import smtplib
 import socket
 import subprocess
@@ -99,7 +100,8 @@ def test_foreign_client_is_refused_relay_but_reaches_local_mail(relay):
     wait_for(lambda: rejected(relay, "relay-denied") == before + 1, 5, "relay-denied counted")
     with open(relay.log_path, errors="replace") as f:
         log = f.read()
-    assert "[%s]: reason=relay-denied" % FOREIGN in log
+    assert re.search(r"reject RCPT from \S+\[%s\]: 454 4\.7\.1 .* reason=relay-denied rule=relay-denied"
+                     % re.escape(FOREIGN), log), log
     assert queued_non_local(relay) == []
 
 

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ * Log records with the fields that follow a session and a message
+ * (journalctl RELAIS_QUEUE_ID=...), the delivery line, and relaisd's log
+ * writer. See relais-log.h. */
+#define G_LOG_DOMAIN "relais"
+
+#include "relais-log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define FIELD_PREFIX "RELAIS_"
+
+/* syslog(3) priorities, as GLib gives them to journald */
+static const char *
+level_priority (GLogLevelFlags level)
+{
+  if (level & G_LOG_LEVEL_ERROR)
+    return "3";
+  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    return "4";
+  if (level & G_LOG_LEVEL_MESSAGE)
+    return "5";
+  if (level & G_LOG_LEVEL_INFO)
+    return "6";
+  return "7";
+}
+
+static void
+add_field (GLogField *fields, gsize *n, const char *key, const char *value)
+{
+  if (value == NULL)
+    return;
+  fields[*n].key = key;
+  fields[*n].value = value;
+  fields[*n].length = -1;
+  (*n)++;
+}
+
+void
+relais_log_full (const char *file, const char *line, const char *func, GLogLevelFlags level,
+                 const RelaisLogIds *ids, const char *format, ...)
+{
+  static const RelaisLogIds none = { 0 };
+  g_autofree char *text = NULL;
+  g_autofree char *message = NULL;
+  const char *prefix;
+  GLogField fields[11];
+  gsize n = 0;
+  va_list ap;
+
+  if (g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
+    return;
+  if (ids == NULL)
+    ids = &none;
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  prefix = ids->session != NULL ? ids->session : ids->queue_id;
+  message = prefix != NULL ? g_strconcat (prefix, ": ", text, NULL) : g_steal_pointer (&text);
+
+  add_field (fields, &n, "GLIB_DOMAIN", G_LOG_DOMAIN);
+  add_field (fields, &n, "PRIORITY", level_priority (level));
+  add_field (fields, &n, "CODE_FILE", file);
+  add_field (fields, &n, "CODE_LINE", line);
+  add_field (fields, &n, "CODE_FUNC", func);
+  add_field (fields, &n, "MESSAGE", message);
+  add_field (fields, &n, "RELAIS_SESSION", ids->session);
+  add_field (fields, &n, "RELAIS_QUEUE_ID", ids->queue_id);
+  add_field (fields, &n, "RELAIS_CLIENT", ids->client);
+  add_field (fields, &n, "RELAIS_RULE", ids->rule);
+  g_log_structured_array (level, fields, n);
+}
+
+/* ---- the delivery line --------------------------------------------------- */
+
+static const char *const status_names[] = { "sent", "deferred", "bounced" };
+
+/* The length of the enhanced status code "C.S.D" at P (RFC 3463), 0 if none. */
+static gsize
+enhanced_code_length (const char *p)
+{
+  const char *q = p;
+
+  if (*q != '2' && *q != '4' && *q != '5')
+    return 0;
+  q++;
+  for (guint part = 0; part < 2; part++)
+    {
+      gsize digits;
+
+      if (*q != '.')
+        return 0;
+      q++;
+      digits = strspn (q, "0123456789");
+      if (digits < 1 || digits > 3)
+        return 0;
+      q += digits;
+    }
+  return *q == '\0' || *q == ' ' ? (gsize) (q - p) : 0;
+}
+
+char *
+relais_log_dsn (const char *reply, RelaisLogStatus status)
+{
+  const char *p = reply != NULL ? reply : "";
+  gsize len;
+
+  /* "550 5.1.1 text": skip the reply code */
+  if (g_ascii_isdigit (p[0]) && g_ascii_isdigit (p[1]) && g_ascii_isdigit (p[2]) && p[3] == ' ')
+    p += 4;
+  len = enhanced_code_length (p);
+  if (len > 0)
+    {
+      char *dsn = g_strndup (p, len);
+
+      /* given up after temporary failures: it failed for good */
+      if (status == RELAIS_LOG_BOUNCED && dsn[0] == '4')
+        dsn[0] = '5';
+      return dsn;
+    }
+  return g_strdup (status == RELAIS_LOG_SENT ? "2.0.0" : status == RELAIS_LOG_DEFERRED ? "4.0.0" : "5.0.0");
+}
+
+/* "[192.0.2.1]:25" (a server given by its address) becomes "192.0.2.1[192.0.2.1]:25". */
+static char *
+relay_name (const char *relay)
+{
+  const char *end;
+
+  if (relay == NULL || relay[0] == '\0')
+    return g_strdup ("none");
+  if (relay[0] == '[' && (end = strchr (relay, ']')) != NULL)
+    return g_strdup_printf ("%.*s%s", (int) (end - relay - 1), relay + 1, relay);
+  return g_strdup (relay);
+}
+
+char *
+relais_log_delivery_text (const RelaisLogDelivery *d)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autofree char *relay = relay_name (d->relay);
+  g_autofree char *dsn = relais_log_dsn (d->reply, d->status);
+  char delay[G_ASCII_DTOSTR_BUF_SIZE];
+
+  /* one decimal, with a point whatever the locale */
+  g_ascii_formatd (delay, sizeof delay, "%.1f", (double) MAX (d->delay_usec, 0) / G_USEC_PER_SEC);
+  g_string_append_printf (line, "to=<%s>, ", d->to);
+  if (d->orig_to != NULL && g_strcmp0 (d->orig_to, d->to) != 0)
+    g_string_append_printf (line, "orig_to=<%s>, ", d->orig_to);
+  g_string_append_printf (line, "relay=%s, delay=%s, attempt=%d, ", relay, delay, d->attempt);
+  if (d->status == RELAIS_LOG_DEFERRED)
+    g_string_append_printf (line, "retry_in=%" G_GINT64_FORMAT ", ", d->retry_in);
+  g_string_append_printf (line, "dsn=%s, status=%s (%s)", dsn, status_names[d->status],
+                          d->reply != NULL ? d->reply : "");
+  return g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+void
+relais_log_delivery (const RelaisLogDelivery *delivery)
+{
+  g_autofree char *text = relais_log_delivery_text (delivery);
+
+  relais_log_queue (G_LOG_LEVEL_MESSAGE, delivery->queue_id, "%s", text);
+}
+
+/* ---- the writer ----------------------------------------------------------- */
+
+char *
+relais_log_fields_suffix (const GLogField *fields, gsize n_fields)
+{
+  g_autoptr(GString) suffix = g_string_new (NULL);
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (!g_str_has_prefix (fields[i].key, FIELD_PREFIX) || fields[i].value == NULL)
+        continue;
+      g_string_append (suffix, suffix->len == 0 ? " [" : " ");
+      g_string_append_printf (suffix, "%s=", fields[i].key);
+      if (fields[i].length < 0)
+        g_string_append (suffix, fields[i].value);
+      else
+        g_string_append_len (suffix, fields[i].value, fields[i].length);
+    }
+  if (suffix->len > 0)
+    g_string_append_c (suffix, ']');
+  return g_string_free (g_steal_pointer (&suffix), FALSE);
+}
+
+GLogWriterOutput
+relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  static gsize append_fields = 0;   /* 1: no, 2: yes */
+  g_autofree char *message = NULL;
+  GLogField *copy = g_newa (GLogField, n_fields + 1);
+  gboolean has_identifier = FALSE;
+  gsize n = 0;
+
+  if (g_once_init_enter (&append_fields))
+    g_once_init_leave (&append_fields, g_strcmp0 (g_getenv ("RELAIS_LOG_FIELDS"), "1") == 0 &&
+                                         !g_log_writer_is_journald (fileno (stderr)) ? 2 : 1);
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      copy[n] = fields[i];
+      if (g_str_equal (fields[i].key, "SYSLOG_IDENTIFIER"))
+        has_identifier = TRUE;
+      else if (append_fields == 2 && message == NULL && g_str_equal (fields[i].key, "MESSAGE"))
+        {
+          g_autofree char *suffix = relais_log_fields_suffix (fields, n_fields);
+          g_autofree char *text = fields[i].length < 0 ? g_strdup (fields[i].value)
+                                                        : g_strndup (fields[i].value, fields[i].length);
+
+          message = g_strconcat (text, suffix, NULL);
+          copy[n].value = message;
+          copy[n].length = -1;
+        }
+      n++;
+    }
+  if (!has_identifier)
+    add_field (copy, &n, "SYSLOG_IDENTIFIER", "relaisd");
+  return g_log_writer_default (level, copy, n, user_data);
+}
