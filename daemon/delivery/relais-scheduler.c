@@ -554,6 +554,9 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
     {
     case RELAIS_DELIVERY_OK:
       stats_add (self, job->route == ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
+      if (self->services->stats != NULL)
+        relais_stats_observe_delivery (self->services->stats,
+                                       (double) g_get_real_time () / G_USEC_PER_SEC - (double) job->received_at);
       g_message ("%s: delivered to <%s>%s%s%s: %s", job->message_id, job->address,
                  job->mailbox != NULL ? " in mailbox " : "", job->mailbox != NULL ? job->mailbox : "",
                  via, *reply);
