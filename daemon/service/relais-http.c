@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The HTTP endpoint: a SoupServer on the main loop with one handler. Order per
- * request: the bearer token (when one is configured), the method (GET, HEAD),
- * the path (/metrics, /healthz). /metrics reads RelaisStats at the moment of
+ * The HTTP endpoint: a SoupServer on the main loop. Once the headers are in,
+ * the bearer token (when one is configured) and the method (GET, HEAD) are
+ * checked; request bodies are dropped unread; then the path (/metrics,
+ * /healthz). /metrics reads RelaisStats at the moment of
  * the request, the very values the D-Bus Statistics properties are made of;
  * /healthz queries the store, creates and removes a file in the spool and
  * asks the SMTP listener, and names each problem on a line of its own. */
@@ -473,15 +474,19 @@ respond (SoupServerMessage *msg, guint status, const char *content_type, char *b
   soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE, body, strlen (body));
 }
 
+/* Once the headers are in. No request body is ever needed: none is kept in
+ * memory (a client without the token cannot fill it), and a request refused
+ * on its headers alone (token, method) is answered without the handler. */
 static void
-request_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
-            gpointer user_data)
+early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+          gpointer user_data)
 {
   RelaisHttp *self = user_data;
   const char *method = soup_server_message_get_method (msg);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   const char *challenge = check_authorization (self, msg);
 
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   soup_message_headers_replace (headers, "Cache-Control", "no-store");
   if (challenge != NULL)
     {
@@ -495,7 +500,16 @@ request_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
       soup_message_headers_replace (headers, "Allow", "GET, HEAD");
       respond (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, TEXT_PLAIN, g_strdup ("method not allowed: use GET or HEAD\n"));
     }
-  else if (strcmp (path, "/metrics") == 0)
+}
+
+/* An authorized GET or HEAD (early_cb() answered the others). */
+static void
+request_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+            gpointer user_data)
+{
+  RelaisHttp *self = user_data;
+
+  if (strcmp (path, "/metrics") == 0)
     respond (msg, SOUP_STATUS_OK, PROMETHEUS_TEXT,
              relais_http_metrics_text (self->stats, g_get_real_time () / G_USEC_PER_SEC));
   else if (strcmp (path, "/healthz") == 0)
@@ -573,6 +587,7 @@ relais_http_new (const RelaisHttpOptions *options, RelaisStats *stats, RelaisSto
         }
     }
   self->server = soup_server_new ("server-header", "relaisd", "tls-certificate", certificate, NULL);
+  soup_server_add_early_handler (self->server, NULL, early_cb, self, NULL);
   soup_server_add_handler (self->server, NULL, request_cb, self, NULL);
   for (guint i = 0; options->listen[i] != NULL; i++)
     if (!listen_on (self, options->listen[i], certificate != NULL, error))

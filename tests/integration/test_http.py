@@ -201,6 +201,12 @@ def test_unknown_paths_and_methods(http_daemon):
     for method in ("POST", "PUT", "DELETE"):
         status, headers, _ = curl(d.http + "/metrics", "-X", method)
         assert status == 405 and headers["allow"] == "GET, HEAD", (method, status)
+    # a request body is never wanted: refused, and the endpoint goes on
+    big = d.state_dir + "/../big-body"
+    with open(big, "wb") as f:
+        f.write(b"x" * (8 << 20))
+    assert curl(d.http + "/healthz", "--data-binary", "@" + big)[0] == 405
+    assert curl(d.http + "/healthz")[::2] == (200, "ok\n")
 
 
 def test_https_with_a_bearer_token(request, tmp_path, session_bus):
@@ -217,6 +223,9 @@ def test_https_with_a_bearer_token(request, tmp_path, session_bus):
     assert status == 401 and 'error="invalid_token"' in headers["www-authenticate"]
     status, _, _ = curl(url, "--cacert", ca, "-H", "Authorization: Bearer " + TOKEN[:-1])
     assert status == 401
+    status, _, _ = curl(url, "--cacert", ca, "-H", "Authorization: Basic " + TOKEN)
+    assert status == 401
+    assert curl(url, "--cacert", ca, "-X", "POST", "--data-binary", "x" * 100000)[0] == 401
     assert curl(url, "--cacert", ca, "-H", "Authorization: Bearer " + TOKEN)[::2] == (200, "ok\n")
     status, _, body = curl(d.http + "/metrics", "--cacert", ca, "-H", "Authorization: bearer " + TOKEN)
     assert status == 200 and "\nrelais_messages_received_total 0\n" in body
