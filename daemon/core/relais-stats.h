@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Counters since start (SPEC §5). Modules bump them from the main thread; the
- * D-Bus Statistics interface reads them. Rejections are counted by reason, a
+ * D-Bus Statistics interface and HTTP /metrics read them. Rejections are counted by reason, a
  * short stable key such as "max-recipients" or "unknown-recipient", which the
  * statistics expose as is. Cheap: plain integers, no locking (main thread only). */
 #pragma once

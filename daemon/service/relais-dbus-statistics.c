@@ -129,7 +129,8 @@ relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
   relais_statistics_set_bytes_received (s, relais_stats_get (stats, RELAIS_STAT_BYTES_IN));
   relais_statistics_set_tls_sessions (s, relais_stats_get (stats, RELAIS_STAT_TLS_SESSIONS));
   relais_statistics_set_queue_length (s, relais_stats_get (stats, RELAIS_STAT_QUEUE_LENGTH));
-  relais_statistics_set_queue_oldest_age (s, relais_stats_queue_oldest_age (stats, g_get_real_time () / G_USEC_PER_SEC));
+  relais_statistics_set_queue_oldest_age (s, relais_stats_queue_oldest_age (stats,
+                                                                           g_get_real_time () / G_USEC_PER_SEC));
   relais_statistics_set_bytes_sent (s, relais_stats_get (stats, RELAIS_STAT_BYTES_SENT));
   relais_statistics_set_auth_successes (s, relais_stats_get (stats, RELAIS_STAT_AUTH_SUCCESSES));
   relais_statistics_set_auth_failures (s, relais_stats_get (stats, RELAIS_STAT_AUTH_FAILURES));

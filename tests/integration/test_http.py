@@ -10,9 +10,10 @@ import socket
 import subprocess
 
 import pytest
+from gi.repository import GLib
 
 import relais_helpers as H
-from smtp_peers import make_certificates
+from smtp_peers import Peer, make_certificates
 
 prometheus_parser = pytest.importorskip("prometheus_client.parser")
 
@@ -20,6 +21,7 @@ TOKEN = "s3cret-Token_for.tests~42"
 SPAMMER = "spammer@bad.example"
 # a rule name with the characters a label value must escape (\ and ")
 RULE = 'Bad "guy" \\ list'
+MX1 = "127.0.0.21"          # mx1.direct.test, MX 10 of direct.test (tests/dns/test.conf)
 
 
 def curl(url, *args):
@@ -162,6 +164,35 @@ def test_metrics_parse_and_agree_with_dbus(http_daemon):
                        timeout=30)
     assert p.returncode == 0 and p.stdout.strip() == "" and p.stderr.strip() == "", \
         "promtool: %s%s" % (p.stdout, p.stderr)
+
+
+def test_histogram_counts_remote_deliveries(http_daemon):
+    if os.environ.get("RELAIS_TEST_NET") != "1":
+        pytest.skip("needs build-aux/with-test-net (the MX of direct.test on 127.0.0.21)")
+    d = http_daemon
+    mx = Peer(MX1).start()
+    try:
+        rcpt = d.setup_mailbox()
+        d.dbus().call(H.IFACE_ACCOUNTS, "UpdateAccount", "(sa{sv}b)",
+                      ("alice", {"Forwards": GLib.Variant("as", ["bob@direct.test"])}, False))
+        with smtplib.SMTP(d.host, d.port, timeout=20) as s:
+            s.sendmail(H.SENDER, [rcpt], H.make_message(to=rcpt))
+        mx.wait_received(1)
+    finally:
+        mx.stop()
+    state = {}
+
+    def counted():
+        stats = d.stats()
+        metrics = samples(curl(d.http + "/metrics")[2])
+        state.update(stats=stats, metrics=metrics)
+        return stats["DeliveredRemote"] == 1 and stats["QueueLength"] == 0 and not differences(stats, metrics)
+
+    H.wait_for(counted, 20, "the remote delivery in the statistics", details=lambda: repr(state))
+    stats, metrics = state["stats"], state["metrics"]
+    deliveries = stats["DeliveredLocal"] + stats["DeliveredRemote"]
+    assert metrics[("relais_delivery_duration_seconds_count", ())] == deliveries
+    assert metrics[("relais_delivery_duration_seconds_bucket", (("le", "+Inf"),))] == deliveries
 
 
 def test_healthz_reports_a_broken_spool_and_recovers(http_daemon):
