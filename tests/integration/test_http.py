@@ -41,9 +41,10 @@ def curl(url, *args):
 
 
 def start_http_daemon(request, tmp_path, session_bus, *options, scheme="http"):
-    port = H.free_port()
-    d = H.make_daemon(request, tmp_path, session_bus.address,
-                      extra_args=["--http-listen", "127.0.0.1:%d" % port, *options])
+    d = H.make_daemon(request, tmp_path, session_bus.address, extra_args=options)
+    # a port none of the daemon's SMTP endpoints took
+    port = next(p for p in H.free_ports(4) if p not in (d.port, d.submission_port, d.smtps_port))
+    d.extra_args += ["--http-listen", "127.0.0.1:%d" % port]
     d.start()
     H.wait_tcp("127.0.0.1", port, 20)
     d.http = "%s://127.0.0.1:%d" % (scheme, port)
