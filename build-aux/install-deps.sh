@@ -10,7 +10,7 @@ libio-socket-ssl-perl python3-aiosmtpd python3-dkim python3-nacl
 dbus dbus-daemon python3-gi gir1.2-gtk-4.0 gir1.2-adw-1 python3-pytest python3-dbusmock polkitd
 xvfb xauth imagemagick adwaita-icon-theme gsettings-desktop-schemas dnsmasq-base iproute2
 locales systemd appstream desktop-file-utils libxml2-utils libdbus-1-dev curl
-publicsuffix clamav-daemon"
+publicsuffix clamav-daemon prometheus python3-prometheus-client"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -23,7 +23,8 @@ if [ -n "$missing" ]; then
   # clamav-daemon pulls in clamav-freshclam, whose daemon would download
   # virus databases from the Internet: the tests bring their own tiny database
   # and must contact nothing. Ask for manual updates, and keep package scripts
-  # from starting any service while installing (policy-rc.d, exit 101).
+  # from starting any service while installing (policy-rc.d, exit 101): the
+  # prometheus package is here for promtool only, its server must not run.
   echo "clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual" | $SUDO debconf-set-selections
   policy_rc=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then

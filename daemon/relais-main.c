@@ -58,6 +58,15 @@ main (int argc, char **argv)
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_cert,
       "PEM certificate chain (default: STATE/tls/cert.pem, self-signed at first start)", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_key, "PEM private key of --tls-cert", "FILE" },
+    { "http-listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.http.listen,
+      "HTTP endpoint for /metrics and /healthz, repeatable (default: none; loopback unless --http-token-file)",
+      "ADDR:PORT" },
+    { "http-tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &options.http.tls_cert,
+      "PEM certificate chain: serve HTTPS on --http-listen", "FILE" },
+    { "http-tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options.http.tls_key, "PEM private key of --http-tls-cert",
+      "FILE" },
+    { "http-token-file", 0, 0, G_OPTION_ARG_FILENAME, &options.http.token_file,
+      "File holding the bearer token every HTTP request must present", "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
@@ -91,6 +100,11 @@ main (int argc, char **argv)
   if ((options.tls_cert == NULL) != (options.tls_key == NULL))
     {
       g_printerr ("relaisd: --tls-cert and --tls-key go together\n");
+      return 2;
+    }
+  if (!relais_http_options_check (&options.http, &error))
+    {
+      g_printerr ("relaisd: %s\n", error->message);
       return 2;
     }
   if (options.state_dir == NULL)

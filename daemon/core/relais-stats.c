@@ -19,6 +19,15 @@ struct _RelaisStats {
   GHashTable *check_results; /* "check:result" (owned) -> guint64* count (owned) */
   guint64 generation;
   RelaisStatsHistory *history;   /* borrowed, may be NULL */
+  gint64 start_time;
+  guint64 delivery_counts[RELAIS_STATS_DELIVERY_N_BOUNDS];
+  RelaisStatsHistogram delivery;
+};
+
+/* From a local delivery (well under a second, but counted from a whole-second
+ * received_at) to retries that last days (the queue keeps a message 5 days). */
+static const double delivery_bounds[RELAIS_STATS_DELIVERY_N_BOUNDS] = {
+  1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600,
 };
 
 RelaisStats *
@@ -29,6 +38,9 @@ relais_stats_new (void)
   stats->rejections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   stats->rule_hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   stats->check_results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  stats->start_time = g_get_real_time ();
+  stats->delivery.bounds = delivery_bounds;
+  stats->delivery.counts = stats->delivery_counts;
   return stats;
 }
 
@@ -161,6 +173,37 @@ relais_stats_reset_rule_hits (RelaisStats *stats)
 {
   g_hash_table_remove_all (stats->rule_hits);
   stats->generation++;
+}
+
+gint64
+relais_stats_get_start_time (RelaisStats *stats)
+{
+  return stats->start_time;
+}
+
+guint64
+relais_stats_queue_oldest_age (RelaisStats *stats, gint64 now)
+{
+  gint64 oldest = stats->values[RELAIS_STAT_QUEUE_OLDEST];
+
+  return oldest != 0 && now > oldest ? (guint64) (now - oldest) : 0;
+}
+
+void
+relais_stats_observe_delivery (RelaisStats *stats, double seconds)
+{
+  seconds = MAX (seconds, 0);
+  for (guint i = 0; i < RELAIS_STATS_DELIVERY_N_BOUNDS; i++)
+    if (seconds <= delivery_bounds[i])
+      stats->delivery_counts[i]++;
+  stats->delivery.count++;
+  stats->delivery.sum += seconds;
+}
+
+const RelaisStatsHistogram *
+relais_stats_delivery_histogram (RelaisStats *stats)
+{
+  return &stats->delivery;
 }
 
 guint64

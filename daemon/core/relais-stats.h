@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Counters since start (SPEC §5). Modules bump them from the main thread; the
- * D-Bus Statistics interface reads them. Rejections are counted by reason, a
+ * D-Bus Statistics interface and HTTP /metrics read them. Rejections are counted by reason, a
  * short stable key such as "max-recipients" or "unknown-recipient", which the
  * statistics expose as is. Cheap: plain integers, no locking (main thread only). */
 #pragma once
@@ -59,6 +59,28 @@ GVariant    *relais_stats_check_results (RelaisStats *stats);
  * (relais-stats-history.h), at relais_clock_now(); the gauges' current values
  * are noted at once. HISTORY is borrowed: detach it (NULL) before freeing it. */
 void         relais_stats_set_history (RelaisStats *stats, struct _RelaisStatsHistory *history);
+/* When the counters started (relais_stats_new()), microseconds since the
+ * Unix epoch: Statistics.StartTime. */
+gint64       relais_stats_get_start_time (RelaisStats *stats);
+/* Seconds since the oldest queued message was received, at NOW (Unix
+ * seconds); 0 when the queue is empty: Statistics.QueueOldestAge. */
+guint64      relais_stats_queue_oldest_age (RelaisStats *stats, gint64 now);
+
+/* The delivery latency histogram: one observation per recipient delivered
+ * (locally or remotely), SECONDS from its message's queueing (received_at,
+ * whole seconds, so up to one second too long) to the delivery. */
+#define RELAIS_STATS_DELIVERY_N_BOUNDS 12
+typedef struct {
+  const double *bounds;     /* RELAIS_STATS_DELIVERY_N_BOUNDS upper bounds, ascending; +Inf implied */
+  const guint64 *counts;    /* per bound: observations <= it (cumulative) */
+  guint64 count;            /* every observation: the +Inf bucket */
+  double sum;               /* seconds */
+} RelaisStatsHistogram;
+
+void         relais_stats_observe_delivery (RelaisStats *stats, double seconds);
+/* Borrowed; valid until the next observation. */
+const RelaisStatsHistogram *relais_stats_delivery_histogram (RelaisStats *stats);
+
 /* Bumped on every change; the D-Bus side compares it to coalesce signals. */
 guint64      relais_stats_generation (RelaisStats *stats);
 

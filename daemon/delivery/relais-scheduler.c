@@ -601,6 +601,8 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
   line.orig_to = job->original;
   line.relay = job->route == ROUTE_LOCAL ? "local" : job->via;
   line.delay_usec = g_get_real_time () - job->received_at * G_USEC_PER_SEC;
+  if (state == RECIPIENT_DELIVERED && self->services->stats != NULL)
+    relais_stats_observe_delivery (self->services->stats, (double) line.delay_usec / G_USEC_PER_SEC);
   line.attempt = job->attempts + 1;
   line.reply = *reply;
   relais_log_delivery (&line);

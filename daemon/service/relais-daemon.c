@@ -34,6 +34,7 @@ struct _RelaisDaemon {
   RelaisAuthority *authority;
   RelaisAudit *audit;
   RelaisListener *listener;
+  RelaisHttp *http;
   RelaisScheduler *scheduler;
   RelaisNetworksMonitor *networks;
 
@@ -118,6 +119,7 @@ relais_daemon_options_clear (RelaisDaemonOptions *options)
   g_clear_pointer (&options->smtps_listen, g_strfreev);
   g_clear_pointer (&options->tls_cert, g_free);
   g_clear_pointer (&options->tls_key, g_free);
+  relais_http_options_clear (&options->http);
 }
 
 RelaisDaemon *
@@ -185,6 +187,13 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
       !add_endpoints (daemon, RELAIS_ENDPOINT_SUBMISSION, daemon->options.submission_listen, error) ||
       !add_endpoints (daemon, RELAIS_ENDPOINT_SMTPS, daemon->options.smtps_listen, error))
     return NULL;
+  if (options->http.listen != NULL && options->http.listen[0] != NULL)
+    {
+      daemon->http = relais_http_new (&options->http, daemon->services.stats, daemon->store, daemon->listener,
+                                      options->state_dir, error);
+      if (daemon->http == NULL)
+        return NULL;
+    }
 
   daemon->authority = relais_authority_new (!options->session_bus);
   daemon->audit = relais_audit_new (daemon->store, daemon->authority);
@@ -227,6 +236,7 @@ relais_daemon_free (RelaisDaemon *daemon)
     g_dbus_connection_flush_sync (daemon->bus, NULL, NULL);
   g_clear_object (&daemon->bus);
 
+  g_clear_pointer (&daemon->http, relais_http_free);
   g_clear_pointer (&daemon->listener, relais_listener_free);
   g_clear_pointer (&daemon->scheduler, relais_scheduler_free);
   g_clear_pointer (&daemon->services.queue, relais_queue_free);

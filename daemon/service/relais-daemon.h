@@ -11,6 +11,7 @@
 #include "relais-audit.h"
 #include "relais-authority.h"
 #include "relais-config.h"
+#include "relais-http.h"
 #include "relais-services.h"
 #include "relais-stats-history.h"
 #include "relais-store.h"
@@ -25,6 +26,7 @@ typedef struct {
   GStrv smtps_listen;        /* 465 */
   char *tls_cert;
   char *tls_key;
+  RelaisHttpOptions http;    /* the /metrics and /healthz endpoint */
 } RelaisDaemonOptions;
 
 void relais_daemon_options_clear (RelaisDaemonOptions *options);

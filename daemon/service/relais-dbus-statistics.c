@@ -128,7 +128,7 @@ relais_dbus_statistics_new (RelaisDaemon *daemon)
   poller->skeleton = skeleton;
   poller->stats = relais_daemon_get_stats (daemon);
   poller->seen_generation = relais_stats_generation (poller->stats);
-  relais_statistics_set_start_time (skeleton, g_get_real_time ());
+  relais_statistics_set_start_time (skeleton, relais_stats_get_start_time (poller->stats));
   g_signal_connect (skeleton, "handle-reset-rule-hits", G_CALLBACK (handle_reset_rule_hits_cb), daemon);
   g_signal_connect (skeleton, "handle-history", G_CALLBACK (handle_history_cb), daemon);
   g_signal_connect (skeleton, "handle-get-history", G_CALLBACK (handle_get_history_cb), daemon);
@@ -141,9 +141,6 @@ relais_dbus_statistics_new (RelaisDaemon *daemon)
 void
 relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
 {
-  gint64 oldest = (gint64) relais_stats_get (stats, RELAIS_STAT_QUEUE_OLDEST);
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-
   relais_statistics_set_connections (s, relais_stats_get (stats, RELAIS_STAT_CONNECTIONS));
   relais_statistics_set_sessions_open (s, relais_stats_get (stats, RELAIS_STAT_SESSIONS_OPEN));
   relais_statistics_set_messages_received (s, relais_stats_get (stats, RELAIS_STAT_MESSAGES_RECEIVED));
@@ -156,7 +153,8 @@ relais_dbus_statistics_sync (RelaisStatistics *s, RelaisStats *stats)
   relais_statistics_set_bytes_received (s, relais_stats_get (stats, RELAIS_STAT_BYTES_IN));
   relais_statistics_set_tls_sessions (s, relais_stats_get (stats, RELAIS_STAT_TLS_SESSIONS));
   relais_statistics_set_queue_length (s, relais_stats_get (stats, RELAIS_STAT_QUEUE_LENGTH));
-  relais_statistics_set_queue_oldest_age (s, oldest != 0 && now > oldest ? (guint64) (now - oldest) : 0);
+  relais_statistics_set_queue_oldest_age (s, relais_stats_queue_oldest_age (stats,
+                                                                           g_get_real_time () / G_USEC_PER_SEC));
   relais_statistics_set_bytes_sent (s, relais_stats_get (stats, RELAIS_STAT_BYTES_SENT));
   relais_statistics_set_auth_successes (s, relais_stats_get (stats, RELAIS_STAT_AUTH_SUCCESSES));
   relais_statistics_set_auth_failures (s, relais_stats_get (stats, RELAIS_STAT_AUTH_FAILURES));

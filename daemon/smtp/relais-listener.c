@@ -225,6 +225,17 @@ relais_listener_start (RelaisListener *listener)
       g_socket_service_start (listener->services_by_kind[i]);
 }
 
+gboolean
+relais_listener_is_listening (RelaisListener *listener)
+{
+  g_return_val_if_fail (listener != NULL, FALSE);
+
+  for (guint i = 0; i < N_KINDS; i++)
+    if (listener->services_by_kind[i] != NULL && !g_socket_service_is_active (listener->services_by_kind[i]))
+      return FALSE;
+  return TRUE;
+}
+
 guint
 relais_listener_get_n_sessions (RelaisListener *listener)
 {

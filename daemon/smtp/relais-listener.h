@@ -23,6 +23,9 @@ void            relais_listener_free (RelaisListener *listener);
 gboolean        relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind,
                                      const char *address, GError **error);
 void            relais_listener_start (RelaisListener *listener);
+/* Whether every endpoint added accepts connections (started, not stopped):
+ * for the HTTP /healthz check. */
+gboolean        relais_listener_is_listening (RelaisListener *listener);
 /* Sessions still open. */
 guint           relais_listener_get_n_sessions (RelaisListener *listener);
 

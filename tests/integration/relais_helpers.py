@@ -541,13 +541,14 @@ class Daemon:
     the same state dir and ports."""
 
     def __init__(self, bus_address, state_dir, log_path, session=True,
-                 extra_env=None, submission=True, smtps=True):
+                 extra_env=None, submission=True, smtps=True, extra_args=()):
         self.binary = relaisd_path()
         self.bus_address = bus_address
         self.state_dir = state_dir
         self.log_path = log_path
         self.session = session
         self.extra_env = dict(extra_env or {})
+        self.extra_args = list(extra_args)     # more relaisd options, e.g. --http-listen
         self.host = "127.0.0.1"
         # three distinct ports: one at a time, the kernel may hand out the same one twice
         self.port, submission_port, smtps_port = free_ports(3)
@@ -568,7 +569,7 @@ class Daemon:
             argv += ["--submission-listen", "%s:%d" % (self.host, self.submission_port)]
         if self.smtps_port:
             argv += ["--smtps-listen", "%s:%d" % (self.host, self.smtps_port)]
-        return argv
+        return argv + self.extra_args
 
     def env(self):
         env = dict(os.environ)
