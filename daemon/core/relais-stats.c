@@ -27,7 +27,9 @@ struct _RelaisStats {
 /* From a local delivery (well under a second, but counted from a whole-second
  * received_at) to retries that last days (the queue keeps a message 5 days). */
 static const double delivery_bounds[RELAIS_STATS_DELIVERY_N_BOUNDS] = {
-  1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600,
+  /* a local delivery takes milliseconds, a remote one seconds, a retried
+   * one up to the queue's 5 days */
+  0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600,
 };
 
 RelaisStats *

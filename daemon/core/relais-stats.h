@@ -67,9 +67,8 @@ gint64       relais_stats_get_start_time (RelaisStats *stats);
 guint64      relais_stats_queue_oldest_age (RelaisStats *stats, gint64 now);
 
 /* The delivery latency histogram: one observation per recipient delivered
- * (locally or remotely), SECONDS from its message's queueing (received_at,
- * whole seconds, so up to one second too long) to the delivery. */
-#define RELAIS_STATS_DELIVERY_N_BOUNDS 12
+ * (locally or remotely), SECONDS from its message's queueing to the delivery. */
+#define RELAIS_STATS_DELIVERY_N_BOUNDS 16
 typedef struct {
   const double *bounds;     /* RELAIS_STATS_DELIVERY_N_BOUNDS upper bounds, ascending; +Inf implied */
   const guint64 *counts;    /* per bound: observations <= it (cumulative) */

@@ -93,6 +93,10 @@ static const char *const migrations[] = {
   "  uid INTEGER NOT NULL, sender TEXT NOT NULL, interface TEXT NOT NULL, member TEXT NOT NULL,"
   "  name TEXT NOT NULL, old_value TEXT NOT NULL, new_value TEXT NOT NULL);"
   "CREATE INDEX audit_time ON audit (time);",
+  /* 8 -> 9: when a message was queued to the microsecond (unix time), for
+   * the delivery delay in the logs and the latency histogram; 0 for the
+   * messages queued before, whose received_at (whole seconds) is all there is. */
+  "ALTER TABLE messages ADD COLUMN received_usec INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);

@@ -77,7 +77,7 @@ typedef struct {
   RelaisSpoolWriter *writer;
   RelaisEnvelope *envelope;
   GPtrArray *routes;          /* of QueueRoute* */
-  gint64 received_at;
+  gint64 received_usec;       /* unix time */
   GAsyncReadyCallback callback;
   gpointer user_data;
   GTask *task;
@@ -648,8 +648,8 @@ commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       guint64 oldest = relais_stats_get (self->stats, RELAIS_STAT_QUEUE_OLDEST);
 
       relais_stats_add (self->stats, RELAIS_STAT_QUEUE_LENGTH, 1);
-      if (oldest == 0 || (gint64) oldest > request->received_at)
-        relais_stats_set (self->stats, RELAIS_STAT_QUEUE_OLDEST, request->received_at);
+      if (oldest == 0 || (gint64) oldest > request->received_usec / G_USEC_PER_SEC)
+        relais_stats_set (self->stats, RELAIS_STAT_QUEUE_OLDEST, request->received_usec / G_USEC_PER_SEC);
     }
   if (ok)
     relais_queue_changed (self);
@@ -678,7 +678,7 @@ relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,
   request->envelope = envelope;
   request->callback = callback;
   request->user_data = user_data;
-  request->received_at = g_get_real_time () / G_USEC_PER_SEC;
+  request->received_usec = g_get_real_time ();
   request->routes = queue_route_recipients (config, envelope);
   request->task = g_task_new (NULL, NULL, commit_done_cb, NULL);
   g_task_set_source_tag (request->task, relais_queue_commit_async);
@@ -757,7 +757,7 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
 
   if (sqlite3_prepare_v2 (db,
                           "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "
-                          "dsn_ret, dsn_envid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK ||
+                          "dsn_ret, dsn_envid, received_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2 (db,
                           "INSERT INTO recipients (message_id, position, address, original, route, mailbox, "
                           "dsn_notify, dsn_orcpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &rcpt, NULL) != SQLITE_OK)
@@ -769,7 +769,7 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
   sqlite3_bind_text (msg, 1, request->writer->id, -1, SQLITE_STATIC);
   sqlite3_bind_text (msg, 2, envelope->sender, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (msg, 3, request->writer->size);
-  sqlite3_bind_int64 (msg, 4, request->received_at);
+  sqlite3_bind_int64 (msg, 4, request->received_usec / G_USEC_PER_SEC);
   sqlite3_bind_text (msg, 5, envelope->client_address != NULL ? envelope->client_address : "", -1, SQLITE_STATIC);
   sqlite3_bind_text (msg, 6, envelope->helo != NULL ? envelope->helo : "", -1, SQLITE_STATIC);
   sqlite3_bind_int (msg, 7, flags);
@@ -778,6 +778,7 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
     sqlite3_bind_text (msg, 9, envelope->dsn_envid, -1, SQLITE_STATIC);
   else
     sqlite3_bind_null (msg, 9);
+  sqlite3_bind_int64 (msg, 10, request->received_usec);
   if (sqlite3_step (msg) != SQLITE_DONE)
     {
       relais_store_set_error (db, "Cannot insert the message", error);

@@ -74,7 +74,8 @@ typedef struct {
   gint route;
   char *mailbox;
   char *sender;
-  gint64 received_at;
+  gint64 received_at;        /* unix seconds */
+  gint64 received_usec;      /* unix microseconds: the delay's start */
   gint attempts;
   /* for the worker thread */
   char *state_dir;
@@ -107,6 +108,15 @@ delivery_job_free (DeliveryJob *job)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DeliveryJob, delivery_job_free)
+
+/* From the message's row: RECEIVED_USEC is 0 for a message queued before
+ * the column existed (schema 9), whose whole second is all there is. */
+static void
+job_set_received (DeliveryJob *job, gint64 received_at, gint64 received_usec)
+{
+  job->received_at = received_at;
+  job->received_usec = received_usec > 0 ? received_usec : received_at * G_USEC_PER_SEC;
+}
 
 static gint64
 now_seconds (void)
@@ -600,7 +610,7 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
   line.to = job->address;
   line.orig_to = job->original;
   line.relay = job->route == ROUTE_LOCAL ? "local" : job->via;
-  line.delay_usec = g_get_real_time () - job->received_at * G_USEC_PER_SEC;
+  line.delay_usec = g_get_real_time () - job->received_usec;
   if (state == RECIPIENT_DELIVERED && self->services->stats != NULL)
     relais_stats_observe_delivery (self->services->stats, (double) line.delay_usec / G_USEC_PER_SEC);
   line.attempt = job->attempts + 1;
@@ -935,7 +945,7 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
   db = relais_store_lock (self->store);
   if (sqlite3_prepare_v2 (db,
                           "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags, "
-                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt, r.original "
+                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt, r.original, m.received_usec "
                           "FROM recipients r JOIN messages m ON m.id = r.message_id "
                           "WHERE r.message_id = ? AND r.state = 0 AND r.route = 1 "
                           "AND r.next_attempt <= ? AND m.held = 0 ORDER BY r.position",
@@ -975,7 +985,7 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
       job->route = ROUTE_REMOTE;
       job->attempts = sqlite3_column_int (stmt, 2);
       job->sender = g_strdup (message.sender);
-      job->received_at = sqlite3_column_int64 (stmt, 4);
+      job_set_received (job, sqlite3_column_int64 (stmt, 4), sqlite3_column_int64 (stmt, 11));
       {
         g_autoptr(RelaisDsnOrcpt) orcpt =
           relais_dsn_orcpt_from_string ((const char *) sqlite3_column_text (stmt, 9));
@@ -1031,7 +1041,7 @@ scheduler_run_due (RelaisScheduler *self)
   db = relais_store_lock (self->store);
   if (sqlite3_prepare_v2 (db,
                           "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
-                          "r.attempts, m.sender, m.received_at, r.original "
+                          "r.attempts, m.sender, m.received_at, r.original, m.received_usec "
                           "FROM recipients r JOIN messages m ON m.id = r.message_id "
                           "WHERE r.state = 0 AND r.next_attempt <= ? AND m.held = 0 "
                           "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?",
@@ -1081,7 +1091,7 @@ scheduler_run_due (RelaisScheduler *self)
       job->mailbox = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
       job->attempts = sqlite3_column_int (stmt, 5);
       job->sender = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
-      job->received_at = sqlite3_column_int64 (stmt, 7);
+      job_set_received (job, sqlite3_column_int64 (stmt, 7), sqlite3_column_int64 (stmt, 9));
       job->original = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
       g_ptr_array_add (jobs, job);
     }

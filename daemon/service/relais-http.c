@@ -288,7 +288,13 @@ append_double (GString *out, double value)
 {
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
-  g_string_append (out, g_ascii_dtostr (buffer, sizeof buffer, value));
+  /* The shortest of 15 or 17 significant digits that reads back as VALUE:
+   * 0.1 is "0.1", not "0.10000000000000001", and a start time keeps its
+   * microseconds; the C locale's point whatever LC_NUMERIC. */
+  g_ascii_formatd (buffer, sizeof buffer, "%.15g", value);
+  if (g_ascii_strtod (buffer, NULL) != value)
+    g_ascii_formatd (buffer, sizeof buffer, "%.17g", value);
+  g_string_append (out, buffer);
 }
 
 typedef struct {
@@ -391,8 +397,7 @@ relais_http_metrics_text (RelaisStats *stats, gint64 now)
                 "Answers of the sender and content checks (Statistics.CheckResults).",
                 relais_stats_check_results (stats), "check", "result");
   append_histogram (out, "relais_delivery_duration_seconds",
-                    "Time from queueing to the successful delivery of a recipient, local or remote "
-                    "(counted from the whole second the message was received).",
+                    "Time from queueing to the successful delivery of a recipient, local or remote.",
                     relais_stats_delivery_histogram (stats));
   return g_string_free (out, FALSE);
 }

@@ -48,7 +48,9 @@ test_metrics_histogram (void)
   relais_stats_observe_delivery (stats, -3);   /* a clock step back counts as 0 */
   text = relais_http_metrics_text (stats, 1000);
   setlocale (LC_NUMERIC, "C");
-  g_assert_nonnull (strstr (text, "\nrelais_delivery_duration_seconds_bucket{le=\"1\"} 2\n"
+  g_assert_nonnull (strstr (text, "\nrelais_delivery_duration_seconds_bucket{le=\"0.1\"} 1\n"
+                                  "relais_delivery_duration_seconds_bucket{le=\"0.5\"} 2\n"
+                                  "relais_delivery_duration_seconds_bucket{le=\"1\"} 2\n"
                                   "relais_delivery_duration_seconds_bucket{le=\"2\"} 3\n"));
   g_assert_nonnull (strstr (text, "\nrelais_delivery_duration_seconds_bucket{le=\"3600\"} 3\n"
                                   "relais_delivery_duration_seconds_bucket{le=\"14400\"} 4\n"));

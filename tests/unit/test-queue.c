@@ -314,6 +314,7 @@ test_commit (Fixture *fixture, gconstpointer data)
   CommitWait wait = { 0 };
   RelaisSpoolWriter *writer;
   RelaisEnvelope *envelope;
+  gint64 before, after;
   gsize len;
   sqlite3 *db;
 
@@ -342,8 +343,10 @@ test_commit (Fixture *fixture, gconstpointer data)
   envelope->smtputf8 = TRUE;
   envelope->body_8bit = TRUE;
   wait.n_pending = 1;
+  before = g_get_real_time ();
   relais_queue_commit_async (fixture->queue, writer, envelope, fixture->config, commit_done_cb, &wait);
   wait_for_commits (&wait);
+  after = g_get_real_time ();
   g_assert_no_error (wait.last_error);
   g_assert_cmpuint (wait.n_ok, ==, 1);
 
@@ -357,13 +360,16 @@ test_commit (Fixture *fixture, gconstpointer data)
   /* The rows. */
   db = relais_store_lock (fixture->store);
   g_assert_cmpint (sqlite3_prepare_v2 (db,
-                                       "SELECT sender, size, received_at, client_address, helo, flags, held "
-                                       "FROM messages WHERE id = ?", -1, &stmt, NULL), ==, SQLITE_OK);
+                                       "SELECT sender, size, received_at, client_address, helo, flags, held, "
+                                       "received_usec FROM messages WHERE id = ?", -1, &stmt, NULL), ==, SQLITE_OK);
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
   g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "sender@example.org");
   g_assert_cmpint (sqlite3_column_int64 (stmt, 1), ==, (gint64) body->len);
-  g_assert_cmpint (ABS (sqlite3_column_int64 (stmt, 2) - g_get_real_time () / G_USEC_PER_SEC), <=, 5);
+  /* the arrival to the microsecond (the delivery delay starts there), and its second */
+  g_assert_cmpint (sqlite3_column_int64 (stmt, 7), >=, before);
+  g_assert_cmpint (sqlite3_column_int64 (stmt, 7), <=, after);
+  g_assert_cmpint (sqlite3_column_int64 (stmt, 2), ==, sqlite3_column_int64 (stmt, 7) / G_USEC_PER_SEC);
   g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 3), ==, "192.0.2.7");
   g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 4), ==, "client.example.net");
   g_assert_cmpint (sqlite3_column_int (stmt, 5), ==, 3);

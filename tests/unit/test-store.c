@@ -375,6 +375,7 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
                                    "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
                                    "DROP TABLE relay_hosts; DROP TABLE trusted_networks;"
                                    "DROP TABLE relay_domains; DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit;"
+                                   "ALTER TABLE messages DROP COLUMN received_usec;"
                                    "PRAGMA user_version = 2;"
                                    "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
                                    "INSERT INTO local_domains VALUES ('example.org');",
@@ -556,7 +557,7 @@ test_migration_from_v3 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE trusted_networks; DROP TABLE relay_domains;"
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; PRAGMA user_version = 3;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 3;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO local_domains VALUES ('example.org');"
                                    "INSERT INTO relay_hosts VALUES ('office', 'smtp.office.example', 587,"
@@ -747,7 +748,7 @@ test_migration_from_v4 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; PRAGMA user_version = 4;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 4;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO trusted_networks VALUES ('lan', '192.0.2.0/24');",
                                    NULL, NULL, NULL),
@@ -993,7 +994,7 @@ test_migration_from_v6 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE dkim_keys; DROP TABLE audit; PRAGMA user_version = 6;"
+                                   "DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 6;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO stats_minutes VALUES ('MessagesReceived', 60, 3);",
                                    NULL, NULL, NULL),
@@ -1225,7 +1226,7 @@ test_migration_from_v7 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE audit; PRAGMA user_version = 7;"
+                                   "DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 7;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');",
                                    NULL, NULL, NULL),
                      ==, SQLITE_OK);
@@ -1241,7 +1242,6 @@ test_migration_from_v7 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
     g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
-    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 8);
     loaded = relais_store_load_config (store, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (loaded->max_hops, ==, 12);
@@ -1251,6 +1251,47 @@ test_migration_from_v7 (Fixture *f, gconstpointer data)
     add_audit (store, times, 1, 0, 10);
     one = list_audit_names (store, 0, 100);
     g_assert_cmpstr (one, ==, "N1767222000");
+  }
+}
+
+/* 8 -> 9: a queued message keeps its row; its arrival to the microsecond is
+ * unknown (0) and new rows can give it. */
+static void
+test_migration_from_v8 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 8;"
+                                   "INSERT INTO messages (id, sender, size, received_at) "
+                                   "VALUES ('OLD', 'a@example.org', 10, 1767222000);",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autofree char *version = NULL;
+    g_autofree char *old = NULL;
+    g_autofree char *new = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
+    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 9);
+    g_assert_true (db_query_text (store, "SELECT received_at || ' ' || received_usec FROM messages", &old));
+    g_assert_cmpstr (old, ==, "1767222000 0");
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "INSERT INTO messages (id, sender, size, received_at, received_usec) "
+                                   "VALUES ('NEW', 'a@example.org', 10, 1767222001, 1767222001250000);",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+    g_assert_true (db_query_text (store, "SELECT received_usec FROM messages WHERE id = 'NEW'", &new));
+    g_assert_cmpstr (new, ==, "1767222001250000");
   }
 }
 
@@ -1285,5 +1326,6 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/audit-roundtrip", Fixture, NULL, setup, test_audit_roundtrip, teardown);
   g_test_add ("/relais/store/audit-trim", Fixture, NULL, setup, test_audit_trim, teardown);
   g_test_add ("/relais/store/migration-from-v7", Fixture, NULL, setup, test_migration_from_v7, teardown);
+  g_test_add ("/relais/store/migration-from-v8", Fixture, NULL, setup, test_migration_from_v8, teardown);
   return g_test_run ();
 }
