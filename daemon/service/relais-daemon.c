@@ -104,9 +104,18 @@ networks_changed_cb (RelaisNetworks *networks, gpointer user_data)
 static gboolean
 add_endpoints (RelaisDaemon *daemon, RelaisEndpointKind kind, GStrv addresses, GError **error)
 {
+  static const char *const options[] = {
+    [RELAIS_ENDPOINT_SMTP] = "--listen",
+    [RELAIS_ENDPOINT_SUBMISSION] = "--submission-listen",
+    [RELAIS_ENDPOINT_SMTPS] = "--smtps-listen",
+  };
+
   for (guint i = 0; addresses && addresses[i]; i++)
     if (!relais_listener_add (daemon->listener, kind, addresses[i], error))
-      return FALSE;
+      {
+        g_prefix_error (error, "%s: ", options[kind]);
+        return FALSE;
+      }
   return TRUE;
 }
 

@@ -50,35 +50,30 @@ relais_http_options_clear (RelaisHttpOptions *options)
   g_clear_pointer (&options->token_file, g_free);
 }
 
-/* "IP:PORT", "[IPv6]:PORT" or ":PORT" (*HOST "": every address), as --listen. */
+/* As --listen (relais_listener_parse_address(): *HOST NULL for every
+ * address), but a port of 0 is no use here. */
 static gboolean
 parse_address (const char *text, char **host, guint16 *port, GError **error)
 {
-  const char *colon = strrchr (text, ':');
-  g_autoptr (GSocketConnectable) parsed = NULL;
-  const char *name;
-
-  if (colon != NULL && colon[1] != '\0' && strspn (colon + 1, "0123456789") == strlen (colon + 1))
-    parsed = g_network_address_parse (text, 0, NULL);
-  name = parsed != NULL ? g_network_address_get_hostname (G_NETWORK_ADDRESS (parsed)) : NULL;
-  if (name == NULL || g_network_address_get_port (G_NETWORK_ADDRESS (parsed)) == 0 ||
-      (*name != '\0' && !g_hostname_is_ip_address (name)))
+  if (!relais_listener_parse_address (text, host, port, error))
     {
-      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-                   "--http-listen: invalid address “%s”: expected IP:PORT, [IPv6]:PORT or :PORT "
-                   "with a port from 1 to 65535",
-                   text);
+      g_prefix_error (error, "--http-listen: ");
       return FALSE;
     }
-  *host = g_strdup (name);
-  *port = g_network_address_get_port (G_NETWORK_ADDRESS (parsed));
+  if (*port == 0)
+    {
+      g_clear_pointer (host, g_free);
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
+                   "--http-listen: invalid address “%s”: the port must be from 1 to 65535", text);
+      return FALSE;
+    }
   return TRUE;
 }
 
 static gboolean
 is_loopback (const char *host)
 {
-  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (host);
+  g_autoptr (GInetAddress) address = host != NULL ? g_inet_address_new_from_string (host) : NULL;
 
   return address != NULL && g_inet_address_get_is_loopback (address);
 }
@@ -547,7 +542,7 @@ listen_on (RelaisHttp *self, const char *text, gboolean https, GError **error)
 
   if (!parse_address (text, &host, &port, error))
     return FALSE;
-  if (*host == '\0')
+  if (host == NULL)
     ok = soup_server_listen_all (self->server, port, flags, error);
   else
     {

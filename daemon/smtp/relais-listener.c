@@ -137,13 +137,13 @@ split_address (const char *address, char **host, guint16 *port)
   return TRUE;
 }
 
-static gboolean
-parse_address (const char *address, char **host, guint16 *port, GError **error)
+gboolean
+relais_listener_parse_address (const char *address, char **host, guint16 *port, GError **error)
 {
   if (split_address (address, host, port))
     return TRUE;
   g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
-               "Invalid listen address “%s”: expected IP:PORT, [IPv6]:PORT or :PORT", address);
+               "invalid address “%s”: expected IP:PORT, [IPv6]:PORT or :PORT", address);
   return FALSE;
 }
 
@@ -159,7 +159,7 @@ relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind, const ch
   g_return_val_if_fail ((guint) kind < N_KINDS, FALSE);
   g_return_val_if_fail (address != NULL, FALSE);
 
-  if (!parse_address (address, &host, &port, error))
+  if (!relais_listener_parse_address (address, &host, &port, error))
     return FALSE;
   if (kind == RELAIS_ENDPOINT_SMTPS && listener->services->tls_certificate == NULL)
     {

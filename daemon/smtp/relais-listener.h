@@ -19,7 +19,12 @@ typedef struct _RelaisListener RelaisListener;
 
 RelaisListener *relais_listener_new (RelaisServices *services);
 void            relais_listener_free (RelaisListener *listener);
-/* ADDRESS is "IP:PORT", "[IPv6]:PORT" or ":PORT" (all addresses). */
+/* Splits a listen address, "IP:PORT", "[IPv6]:PORT" or ":PORT" (all
+ * addresses: *HOST NULL); RELAIS_ERROR_INVALID_ARGUMENT naming it otherwise.
+ * Used for --http-listen too. */
+gboolean        relais_listener_parse_address (const char *address, char **host, guint16 *port,
+                                               GError **error);
+/* ADDRESS as relais_listener_parse_address() takes it. */
 gboolean        relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind,
                                      const char *address, GError **error);
 void            relais_listener_start (RelaisListener *listener);

@@ -290,6 +290,10 @@ def test_refuses_a_public_address_without_a_token(tmp_path):
     (["--http-listen", "127.0.0.1"], "invalid address"),
     (["--http-listen", "127.0.0.1:70000"], "invalid address"),
     (["--http-listen", "localhost:9100"], "invalid address"),
+    (["--http-listen", "127.0.0.1:0"], "--http-listen: invalid address “127.0.0.1:0”: the port must be"),
+    # the SMTP endpoints share the parser and say which option is wrong too
+    (["--listen", "[::1]"], "--listen: invalid address “[::1]”: expected IP:PORT"),
+    (["--submission-listen", "mail:587"], "--submission-listen: invalid address “mail:587”"),
     (["--http-token-file", "/dev/null"], "need --http-listen"),
     (["--http-listen", "127.0.0.1:9100", "--http-tls-cert", "/nonexistent"], "go together"),
     (["--http-listen", "127.0.0.1:9100", "--http-token-file", "/nonexistent/token"],
