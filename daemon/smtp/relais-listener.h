@@ -23,6 +23,12 @@ void            relais_listener_free (RelaisListener *listener);
 gboolean        relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind,
                                      const char *address, GError **error);
 void            relais_listener_start (RelaisListener *listener);
+/* Graceful stop: closes the listening sockets and tells every session 421
+ * (relais_session_drain: a message being received has GRACE_SECONDS to end);
+ * STOPPED_FUNC (its return value ignored) runs once no session is left, at
+ * most a few seconds after the grace period. */
+void            relais_listener_stop (RelaisListener *listener, guint grace_seconds,
+                                      GSourceFunc stopped_func, gpointer user_data);
 /* Sessions still open. */
 guint           relais_listener_get_n_sessions (RelaisListener *listener);
 
