@@ -20,7 +20,8 @@ stop_cb (gpointer user_data)
 {
   RelaisDaemon **daemon = user_data;
 
-  relais_daemon_stop (*daemon);
+  if (*daemon != NULL)
+    relais_daemon_stop (*daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -30,8 +31,11 @@ reload_cb (gpointer user_data)
 {
   RelaisDaemon **daemon = user_data;
 
-  g_message ("reloading on SIGHUP");
-  relais_daemon_reload (*daemon);
+  if (*daemon != NULL)
+    {
+      g_message ("reloading on SIGHUP");
+      relais_daemon_reload (*daemon);
+    }
   return G_SOURCE_CONTINUE;
 }
 

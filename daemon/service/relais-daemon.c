@@ -409,7 +409,7 @@ relais_daemon_reload (RelaisDaemon *daemon)
                                            daemon->options.tls_key, daemon->services.config->hostname,
                                            &error);
   if (certificate == NULL)
-    g_critical ("reload: keeping the TLS certificate in use: %s", error->message);
+    g_warning ("reload: keeping the TLS certificate in use: %s", error->message);
   else
     {
       /* Sessions that use the old one hold their own reference. */

@@ -239,6 +239,23 @@ def test_stop_without_sessions_is_quick(request, tmp_path, session_bus, notify):
     assert "STOPPING=1" in notify.assignments()
 
 
+def test_second_sigterm_does_not_wait(request, tmp_path, session_bus, notify):
+    d = start_daemon(request, tmp_path, session_bus, notify)
+    mailbox = d.setup_mailbox()
+    with RawSMTP(d.host, d.port, timeout=GRACE_SECONDS + 20) as c:
+        begin_data(c, mailbox)
+        c.send(make_message("never ended", to=mailbox))
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "STOPPING=1" in notify.assignments(), 20, "STOPPING=1",
+                 details=notify.assignments)
+        assert c.pending(0.2) == b""          # still within its grace period
+        d.proc.send_signal(signal.SIGTERM)
+        # well before the grace period is over
+        assert d.proc.wait(GRACE_SECONDS - 2) == 0
+        assert c.closed_by_peer(5)
+    assert "asked again to stop" in log_text(d)
+
+
 # ---- SIGHUP: TLS certificate reload ----------------------------------------
 
 def make_cert(directory, name, cn):
