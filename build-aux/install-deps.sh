@@ -10,7 +10,7 @@ libio-socket-ssl-perl python3-aiosmtpd python3-dkim python3-nacl
 dbus dbus-daemon python3-gi gir1.2-gtk-4.0 gir1.2-adw-1 python3-pytest python3-dbusmock polkitd
 xvfb xauth imagemagick adwaita-icon-theme gsettings-desktop-schemas dnsmasq-base iproute2
 locales systemd appstream desktop-file-utils libxml2-utils libdbus-1-dev curl
-publicsuffix clamav-daemon prometheus python3-prometheus-client"
+publicsuffix clamav-daemon prometheus python3-prometheus-client groff-base"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -12,11 +12,31 @@
 #include "relais-daemon.h"
 #include "relais-log.h"
 
+/* Signals are caught from the start but handled once the main loop runs,
+ * when the daemon (USER_DATA points to it) exists. */
+
+/* SIGTERM, SIGINT: graceful stop (a second one stops at once). */
 static gboolean
-quit_cb (gpointer user_data)
+stop_cb (gpointer user_data)
 {
-  g_message ("shutting down on signal");
-  g_main_loop_quit (user_data);
+  RelaisDaemon **daemon = user_data;
+
+  if (*daemon != NULL)
+    relais_daemon_stop (*daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: read the TLS certificate again. */
+static gboolean
+reload_cb (gpointer user_data)
+{
+  RelaisDaemon **daemon = user_data;
+
+  if (*daemon != NULL)
+    {
+      g_message ("reloading on SIGHUP");
+      relais_daemon_reload (*daemon);
+    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -111,8 +131,9 @@ main (int argc, char **argv)
     options.state_dir = default_state_dir ();
 
   loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGTERM, quit_cb, loop);
-  g_unix_signal_add (SIGINT, quit_cb, loop);
+  g_unix_signal_add (SIGTERM, stop_cb, &daemon);
+  g_unix_signal_add (SIGINT, stop_cb, &daemon);
+  g_unix_signal_add (SIGHUP, reload_cb, &daemon);
 
   daemon = relais_daemon_new (&options, &error);
   if (daemon == NULL || !relais_daemon_start (daemon, loop, &error))

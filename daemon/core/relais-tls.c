@@ -4,7 +4,10 @@
  * DNS SAN, valid 10 years). The key is written first, 0600, atomically; the
  * certificate last, so a crash in between leaves no certificate and the next
  * start generates both again. A certificate without its key is an error
- * (never overwrite what an administrator may have put there). */
+ * (never overwrite what an administrator may have put there). A certificate
+ * is only taken when GnuTLS accepts the pair (the key matches the first
+ * certificate of the chain): relaisd's SIGHUP reload relies on that to keep
+ * the old certificate when the new files are wrong. */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-tls.h"
@@ -99,11 +102,22 @@ generate (const char *cert_path, const char *key_path, const char *hostname, GEr
   return TRUE;
 }
 
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_certificate_credentials_t, gnutls_certificate_free_credentials, NULL)
+
 static GTlsCertificate *
 load (const char *cert_path, const char *key_path, GError **error)
 {
-  GTlsCertificate *cert = g_tls_certificate_new_from_files (cert_path, key_path, error);
+  g_auto(gnutls_certificate_credentials_t) credentials = NULL;
+  GTlsCertificate *cert = NULL;
+  int ret;
 
+  ret = gnutls_certificate_allocate_credentials (&credentials);
+  if (ret >= 0)
+    ret = gnutls_certificate_set_x509_key_file2 (credentials, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (ret < 0)
+    g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT, "%s", gnutls_strerror (ret));
+  else
+    cert = g_tls_certificate_new_from_files (cert_path, key_path, error);
   if (cert == NULL)
     g_prefix_error (error, "Cannot load the TLS certificate %s with key %s: ", cert_path, key_path);
   return cert;

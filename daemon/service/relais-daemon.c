@@ -2,7 +2,10 @@
  * The root object. Start-up order: state folder, store, configuration, TLS,
  * queue recovery, listeners bound (so a port clash fails before anything is
  * announced), D-Bus objects exported, delivery started, bus name claimed last,
- * and READY=1 to systemd once the name is ours. Teardown is the reverse. */
+ * and READY=1 to systemd once the name is ours. Teardown is the reverse.
+ * Stop (SIGTERM) is graceful: STOPPING=1, no new connections, every session
+ * told 421, then the loop quits and teardown lets deliveries under way end.
+ * Reload (SIGHUP) takes a new TLS certificate, or keeps the old one. */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
@@ -11,7 +14,6 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <systemd/sd-daemon.h>
 
 #include "relais-anvil.h"
 #include "relais-audit.h"
@@ -21,6 +23,7 @@
 #include "relais-error.h"
 #include "relais-listener.h"
 #include "relais-names.h"
+#include "relais-notify.h"
 #include "relais-queue.h"
 #include "relais-scheduler.h"
 #include "relais-stats-history.h"
@@ -49,7 +52,12 @@ struct _RelaisDaemon {
   RelaisPolicy *policy;
   guint owner_id;
   GMainLoop *quit_loop;
+  RelaisNotifier *notifier;
+  gboolean stopping;
 };
+
+/* How long a message being received at SIGTERM may take to end (then 421). */
+#define RELAIS_SHUTDOWN_GRACE_SECONDS 20
 
 /* The host's name, made fully qualified if it is not: a bare "myhost" becomes
  * "myhost.localdomain" with a warning, since the hostname must be a FQDN and
@@ -131,6 +139,18 @@ relais_daemon_options_clear (RelaisDaemonOptions *options)
   relais_http_options_clear (&options->http);
 }
 
+static char *
+status_text (gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+  guint64 sessions = relais_stats_get (daemon->services.stats, RELAIS_STAT_SESSIONS_OPEN);
+
+  if (daemon->stopping)
+    return g_strdup_printf ("Stopping: %" G_GUINT64_FORMAT " session(s) still open", sessions);
+  return g_strdup_printf ("Accepting mail: %" G_GUINT64_FORMAT " session(s), queue %" G_GUINT64_FORMAT,
+                          sessions, relais_stats_get (daemon->services.stats, RELAIS_STAT_QUEUE_LENGTH));
+}
+
 RelaisDaemon *
 relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
 {
@@ -206,6 +226,7 @@ relais_daemon_new (const RelaisDaemonOptions *options, GError **error)
 
   daemon->authority = relais_authority_new (!options->session_bus);
   daemon->audit = relais_audit_new (daemon->store, daemon->authority);
+  daemon->notifier = relais_notifier_new (status_text, daemon);
   return g_steal_pointer (&daemon);
 }
 
@@ -214,6 +235,7 @@ relais_daemon_free (RelaisDaemon *daemon)
 {
   if (daemon == NULL)
     return;
+  daemon->stopping = TRUE;   /* a signal during teardown (deliveries ending) changes nothing */
   if (daemon->owner_id)
     g_bus_unown_name (daemon->owner_id);
   if (daemon->general)
@@ -270,6 +292,7 @@ relais_daemon_free (RelaisDaemon *daemon)
   g_clear_pointer (&daemon->store, relais_store_free);
 
   relais_daemon_options_clear (&daemon->options);
+  g_clear_pointer (&daemon->notifier, relais_notifier_free);
   g_clear_pointer (&daemon->quit_loop, g_main_loop_unref);
   g_free (daemon);
 }
@@ -281,7 +304,8 @@ name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_d
 
   g_message ("ready: %s on the %s bus, hostname %s", name,
              daemon->options.session_bus ? "session" : "system", daemon->services.config->hostname);
-  sd_notify (0, "READY=1\nSTATUS=Accepting mail");
+  if (!daemon->stopping)
+    relais_notifier_ready (daemon->notifier);
 }
 
 static void
@@ -349,6 +373,76 @@ relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error)
                                                    G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                                    name_acquired_cb, name_lost_cb, daemon, NULL);
   return TRUE;
+}
+
+static gboolean
+listener_stopped_cb (gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  g_message ("every SMTP session has ended");
+  g_main_loop_quit (daemon->quit_loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Tests shorten the grace period; logged, like the scheduler's overrides. */
+static guint
+shutdown_grace_seconds (void)
+{
+  const char *value = g_getenv ("RELAIS_TEST_SHUTDOWN_GRACE_SECONDS");
+  guint64 n;
+
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 1, 3600, &n, NULL))
+    return RELAIS_SHUTDOWN_GRACE_SECONDS;
+  g_warning ("RELAIS_TEST_SHUTDOWN_GRACE_SECONDS=%" G_GUINT64_FORMAT " is set: shortened for tests", n);
+  return (guint) n;
+}
+
+void
+relais_daemon_stop (RelaisDaemon *daemon)
+{
+  g_return_if_fail (daemon != NULL);
+
+  if (daemon->stopping)
+    {
+      if (daemon->quit_loop != NULL)
+        {
+          g_message ("asked again to stop: closing every session now");
+          g_main_loop_quit (daemon->quit_loop);
+        }
+      return;
+    }
+  daemon->stopping = TRUE;
+  g_message ("shutting down");
+  relais_notifier_stopping (daemon->notifier);
+  relais_listener_stop (daemon->listener, shutdown_grace_seconds (), listener_stopped_cb, daemon);
+}
+
+void
+relais_daemon_reload (RelaisDaemon *daemon)
+{
+  g_autoptr(GError) error = NULL;
+  GTlsCertificate *certificate;
+
+  g_return_if_fail (daemon != NULL);
+
+  if (daemon->stopping)
+    return;
+  relais_notifier_reloading (daemon->notifier);
+  certificate = relais_tls_load_or_create (daemon->options.state_dir, daemon->options.tls_cert,
+                                           daemon->options.tls_key, daemon->services.config->hostname,
+                                           &error);
+  if (certificate == NULL)
+    g_warning ("reload: keeping the TLS certificate in use: %s", error->message);
+  else
+    {
+      /* Sessions that use the old one hold their own reference. */
+      g_clear_object (&daemon->services.tls_certificate);
+      daemon->services.tls_certificate = certificate;
+      g_message ("reload: new connections use the TLS certificate %s",
+                 daemon->options.tls_cert ? daemon->options.tls_cert : "of the state folder");
+    }
+  relais_notifier_ready (daemon->notifier);
 }
 
 RelaisConfig *

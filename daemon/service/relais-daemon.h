@@ -41,6 +41,14 @@ void             relais_daemon_free (RelaisDaemon *daemon);
  * QUIT_LOOP is quit if the name is lost or cannot be owned. */
 gboolean         relais_daemon_start (RelaisDaemon *daemon, GMainLoop *quit_loop, GError **error);
 
+/* SIGTERM: STOPPING=1, no new connections, every session ends with 421
+ * (relais_listener_stop), then QUIT_LOOP is quit; asked a second time, it is
+ * quit at once. */
+void             relais_daemon_stop (RelaisDaemon *daemon);
+/* SIGHUP: RELOADING=1, the TLS certificate read again (kept when the new one
+ * does not load), READY=1. Open sessions are untouched. */
+void             relais_daemon_reload (RelaisDaemon *daemon);
+
 RelaisConfig    *relais_daemon_get_config (RelaisDaemon *daemon);     /* borrowed */
 RelaisStore     *relais_daemon_get_store (RelaisDaemon *daemon);
 RelaisStats     *relais_daemon_get_stats (RelaisDaemon *daemon);

@@ -2,7 +2,10 @@
  * SMTP endpoints: one GSocketService per endpoint kind, each configured
  * address added to it. Accepted connections become RelaisSessions, which the
  * listener owns (one reference each) until they report that they closed; the
- * open-session count feeds RELAIS_STAT_SESSIONS_OPEN. */
+ * open-session count feeds RELAIS_STAT_SESSIONS_OPEN. A graceful stop closes
+ * the sockets, drains the sessions (relais_session_drain: SOON, after the
+ * grace period NOW, a few seconds later closed outright) and reports when
+ * none is left. */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-listener.h"
@@ -13,12 +16,22 @@
 #include "relais-session.h"
 
 #define N_KINDS 3
+/* After the 421 at once (DRAIN_NOW), what is still open (a commit, a client
+ * that does not read its replies) is closed outright this much later. */
+#define DRAIN_LAST_SECONDS 5
 
 struct _RelaisListener {
   RelaisServices *services;
   GSocketService *services_by_kind[N_KINDS];
   GHashTable *sessions;     /* RelaisSession* (owned) set */
   gboolean started;
+
+  /* graceful stop */
+  gboolean stopping;
+  guint drain_id;
+  RelaisSessionDrain drain_step;
+  GSourceFunc stopped_func;
+  gpointer stopped_data;
 };
 
 typedef struct {
@@ -34,12 +47,81 @@ update_gauge (RelaisListener *listener)
 }
 
 static void
+stopped (RelaisListener *listener)
+{
+  GSourceFunc func = listener->stopped_func;
+
+  g_clear_handle_id (&listener->drain_id, g_source_remove);
+  listener->stopped_func = NULL;
+  if (func != NULL)
+    func (listener->stopped_data);
+}
+
+static void
 session_closed_cb (RelaisSession *session, gpointer user_data)
 {
   RelaisListener *listener = user_data;
 
   g_hash_table_remove (listener->sessions, session);
   update_gauge (listener);
+  if (listener->stopping && g_hash_table_size (listener->sessions) == 0)
+    stopped (listener);
+}
+
+static void
+close_sockets (RelaisListener *listener)
+{
+  for (guint i = 0; i < N_KINDS; i++)
+    {
+      if (listener->services_by_kind[i] == NULL)
+        continue;
+      g_socket_service_stop (listener->services_by_kind[i]);
+      g_socket_listener_close (G_SOCKET_LISTENER (listener->services_by_kind[i]));
+      g_clear_object (&listener->services_by_kind[i]);
+    }
+}
+
+/* Tells every session the next step; sessions may close (and leave the table)
+ * while this runs, so it walks a copy holding references. */
+static void
+drain_all (RelaisListener *listener, RelaisSessionDrain how)
+{
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_session_unref);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, listener->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (sessions, relais_session_ref (key));
+  for (guint i = 0; i < sessions->len; i++)
+    relais_session_drain (sessions->pdata[i], how);
+}
+
+static gboolean
+drain_step_cb (gpointer user_data)
+{
+  RelaisListener *listener = user_data;
+  GHashTableIter iter;
+  gpointer key;
+
+  listener->drain_id = 0;
+  if (listener->drain_step == RELAIS_SESSION_DRAIN_SOON)
+    {
+      g_message ("shutdown grace period over: closing %u session(s) now",
+                 g_hash_table_size (listener->sessions));
+      listener->drain_step = RELAIS_SESSION_DRAIN_NOW;
+      listener->drain_id = g_timeout_add_seconds (DRAIN_LAST_SECONDS, drain_step_cb, listener);
+      drain_all (listener, RELAIS_SESSION_DRAIN_NOW);
+      return G_SOURCE_REMOVE;
+    }
+  g_warning ("closing %u session(s) that did not end after their 421", g_hash_table_size (listener->sessions));
+  g_hash_table_iter_init (&iter, listener->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    relais_session_shutdown (key);
+  g_hash_table_remove_all (listener->sessions);
+  update_gauge (listener);
+  stopped (listener);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -80,14 +162,9 @@ relais_listener_free (RelaisListener *listener)
 
   if (listener == NULL)
     return;
-  for (guint i = 0; i < N_KINDS; i++)
-    {
-      if (listener->services_by_kind[i] == NULL)
-        continue;
-      g_socket_service_stop (listener->services_by_kind[i]);
-      g_socket_listener_close (G_SOCKET_LISTENER (listener->services_by_kind[i]));
-      g_clear_object (&listener->services_by_kind[i]);
-    }
+  listener->stopped_func = NULL;
+  g_clear_handle_id (&listener->drain_id, g_source_remove);
+  close_sockets (listener);
   g_hash_table_iter_init (&iter, listener->sessions);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     relais_session_shutdown (key);
@@ -234,6 +311,29 @@ relais_listener_is_listening (RelaisListener *listener)
     if (listener->services_by_kind[i] != NULL && !g_socket_service_is_active (listener->services_by_kind[i]))
       return FALSE;
   return TRUE;
+}
+
+void
+relais_listener_stop (RelaisListener *listener, guint grace_seconds, GSourceFunc stopped_func,
+                      gpointer user_data)
+{
+  g_return_if_fail (listener != NULL);
+  g_return_if_fail (!listener->stopping);
+
+  listener->stopping = TRUE;
+  listener->stopped_func = stopped_func;
+  listener->stopped_data = user_data;
+  close_sockets (listener);
+  if (g_hash_table_size (listener->sessions) == 0)
+    {
+      stopped (listener);
+      return;
+    }
+  g_message ("no longer accepting connections; ending %u session(s) (grace period %u s)",
+             g_hash_table_size (listener->sessions), grace_seconds);
+  listener->drain_step = RELAIS_SESSION_DRAIN_SOON;
+  listener->drain_id = g_timeout_add_seconds (grace_seconds, drain_step_cb, listener);
+  drain_all (listener, RELAIS_SESSION_DRAIN_SOON);
 }
 
 guint

@@ -31,6 +31,12 @@ void            relais_listener_start (RelaisListener *listener);
 /* Whether every endpoint added accepts connections (started, not stopped):
  * for the HTTP /healthz check. */
 gboolean        relais_listener_is_listening (RelaisListener *listener);
+/* Graceful stop: closes the listening sockets and tells every session 421
+ * (relais_session_drain: a message being received has GRACE_SECONDS to end);
+ * STOPPED_FUNC (its return value ignored) runs once no session is left, at
+ * most a few seconds after the grace period. */
+void            relais_listener_stop (RelaisListener *listener, guint grace_seconds,
+                                      GSourceFunc stopped_func, gpointer user_data);
 /* Sessions still open. */
 guint           relais_listener_get_n_sessions (RelaisListener *listener);
 

@@ -32,7 +32,10 @@
  *   RelaisAnvil; when a stage asks for a DNS fact (LOOKUP), the command waits
  *   (one asynchronous operation, like a commit), the answer is kept for the
  *   session (HELO, client name) or the transaction (sender domain), and the
- *   same command line runs again. */
+ *   same command line runs again;
+ * - a graceful stop (relais_session_drain) ends the session with 421 4.3.2 at
+ *   the next command, so a message being received may still be answered; only
+ *   when told to stop NOW is a half-received message dropped (never queued). */
 #define G_LOG_DOMAIN "relais"
 
 #include "relais-session.h"
@@ -124,6 +127,8 @@ struct _RelaisSession {
   gboolean flush_now;            /* write pending replies before the next command */
   gboolean discarding_line;      /* inside an over-long command line */
   gboolean timed_out;
+  gboolean reading;              /* the pending operation is a read */
+  RelaisSessionDrain drain;      /* a graceful stop was asked */
   guint timeout_id;
 
   char *helo;                    /* NULL until EHLO/HELO */
@@ -1797,9 +1802,50 @@ process_bdat (RelaisSession *s)
   return TRUE;
 }
 
+/* The graceful stop's 421 is due now: between commands, or also inside a
+ * message once the stop must happen at once. */
+static gboolean
+drain_due (RelaisSession *s)
+{
+  switch (s->state)
+    {
+    case STATE_GREETED:
+    case STATE_READY:
+    case STATE_MAIL:
+    case STATE_RCPT:
+    case STATE_AUTH:
+      return s->drain != RELAIS_SESSION_DRAIN_NONE;
+    case STATE_DATA:
+    case STATE_BDAT_CHUNK:
+    case STATE_BDAT_WAIT:
+      return s->drain == RELAIS_SESSION_DRAIN_NOW;
+    default:
+      return FALSE;
+    }
+}
+
+static void
+say_shutting_down (RelaisSession *s)
+{
+  g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
+
+  if (s->state == STATE_DATA || s->state == STATE_BDAT_CHUNK || s->state == STATE_BDAT_WAIT)
+    SLOG (s, G_LOG_LEVEL_MESSAGE, "shutting down: dropping the message being received from %s", s->client_ip);
+  transaction_end (s);
+  g_clear_pointer (&s->chunk_reply, relais_reply_free);
+  replyf (s, 421, "4.3.2", "%s Service shutting down", config->hostname);
+  s->in_pos = s->in_len;
+  session_set_state (s, STATE_CLOSING);
+}
+
 static gboolean
 process_one (RelaisSession *s)
 {
+  if (drain_due (s))
+    {
+      say_shutting_down (s);
+      return TRUE;
+    }
   switch (s->state)
     {
     case STATE_GREETED:
@@ -1907,10 +1953,18 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   disarm_timer (s);
   s->io_pending = FALSE;
+  s->reading = FALSE;
   if (s->state == STATE_CLOSED)
     ;
   else if (n < 0 && s->timed_out && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     on_timeout_expired (s);
+  else if (n < 0 && drain_due (s) && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* relais_session_drain() stopped the read: the 421 goes out now. */
+      g_clear_object (&s->cancellable);
+      s->cancellable = g_cancellable_new ();
+      pump (s);
+    }
   else if (n < 0)
     {
       SLOG (s, G_LOG_LEVEL_INFO, "read from %s failed: %s", s->client_ip, error->message);
@@ -1947,6 +2001,7 @@ start_read (RelaisSession *s)
       return;
     }
   s->io_pending = TRUE;
+  s->reading = TRUE;
   arm_timer (s);
   g_input_stream_read_async (s->input, s->in + s->in_len, sizeof s->in - s->in_len, G_PRIORITY_DEFAULT,
                              s->cancellable, read_cb, relais_session_ref (s));
@@ -2245,6 +2300,20 @@ relais_session_shutdown (RelaisSession *s)
   g_return_if_fail (s != NULL);
   s->closed_func = NULL;
   close_now (s);
+}
+
+void
+relais_session_drain (RelaisSession *s, RelaisSessionDrain how)
+{
+  g_return_if_fail (s != NULL);
+
+  if (s->state == STATE_CLOSED || how <= s->drain)
+    return;
+  s->drain = how;
+  /* Waiting for the client: stop waiting (read_cb then says 421). Any other
+   * operation under way (a write, a commit, a DNS answer) ends first. */
+  if (s->reading && drain_due (s))
+    g_cancellable_cancel (s->cancellable);
 }
 
 RelaisSession *

@@ -21,6 +21,16 @@ RelaisSession *relais_session_new (RelaisServices *services, GSocketConnection *
                                    RelaisSessionClosedFunc closed_func, gpointer user_data);
 /* Sends the greeting (after the TLS handshake on RELAIS_ENDPOINT_SMTPS). */
 void           relais_session_start (RelaisSession *session);
+typedef enum {
+  RELAIS_SESSION_DRAIN_NONE,
+  RELAIS_SESSION_DRAIN_SOON,   /* 421 at the next command; a message being received may finish */
+  RELAIS_SESSION_DRAIN_NOW,    /* 421 at once, a half-received message dropped */
+} RelaisSessionDrain;
+
+/* Graceful stop: the client is told "421 4.3.2 HOSTNAME Service shutting down"
+ * (at once when the session waits for a command, else after the reply to what
+ * is under way), then the session closes and CLOSED_FUNC is called. */
+void           relais_session_drain (RelaisSession *session, RelaisSessionDrain how);
 /* Closes the connection now, aborting any transaction; CLOSED_FUNC is not called. */
 void           relais_session_shutdown (RelaisSession *session);
 RelaisSession *relais_session_ref (RelaisSession *session);
