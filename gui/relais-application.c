@@ -38,6 +38,9 @@ relais_application_startup (GApplication *app)
 
   G_APPLICATION_CLASS (relais_application_parent_class)->startup (app);
 
+  /* the installed hicolor icon (data/icons), for windows and dialogs */
+  gtk_window_set_default_icon_name ("org.relais.Settings");
+
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions,
                                    G_N_ELEMENTS (app_actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);

@@ -169,6 +169,8 @@ hook_state (gpointer data, GVariant *argument, GError **error)
   g_variant_dict_insert (&dict, "dirty", "b", self->form != NULL && relais_form_get_dirty (self->form));
   g_variant_dict_insert (&dict, "busy", "b", self->form != NULL && relais_form_get_busy (self->form));
   g_variant_dict_insert (&dict, "lock-visible", "b", gtk_widget_get_visible (GTK_WIDGET (self->lock_button)));
+  g_variant_dict_insert (&dict, "icon-name", "s",
+                         gtk_window_get_default_icon_name () != NULL ? gtk_window_get_default_icon_name () : "");
   return g_variant_dict_end (&dict);
 }
 

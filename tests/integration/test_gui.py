@@ -29,6 +29,7 @@ def test_general_shows_the_daemon_values(daemon, app):
     state = app.state()
     assert state["bus"] == "session"
     assert not state["banner"] and not state["dirty"] and not state["lock-visible"]
+    assert state["icon-name"] == "org.relais.Settings"     # data/icons, named in the desktop file
 
 
 def test_busctl_update_shows_in_the_open_app(daemon, app):
