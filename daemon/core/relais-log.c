@@ -37,6 +37,12 @@ add_field (GLogField *fields, gsize *n, const char *key, const char *value)
   (*n)++;
 }
 
+gboolean
+relais_log_would_drop (GLogLevelFlags level)
+{
+  return (level & G_LOG_LEVEL_DEBUG) != 0 && g_log_writer_default_would_drop (level, G_LOG_DOMAIN);
+}
+
 void
 relais_log_full (const char *file, const char *line, const char *func, GLogLevelFlags level,
                  const RelaisLogIds *ids, const char *format, ...)
@@ -49,7 +55,7 @@ relais_log_full (const char *file, const char *line, const char *func, GLogLevel
   gsize n = 0;
   va_list ap;
 
-  if (g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
+  if (relais_log_would_drop (level))
     return;
   if (ids == NULL)
     ids = &none;
@@ -187,6 +193,15 @@ relais_log_fields_suffix (const GLogField *fields, gsize n_fields)
   return g_string_free (g_steal_pointer (&suffix), FALSE);
 }
 
+static gboolean
+is_our_domain (const GLogField *fields, gsize n_fields)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+      return fields[i].length < 0 && g_str_equal (fields[i].value, G_LOG_DOMAIN);
+  return FALSE;
+}
+
 GLogWriterOutput
 relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
@@ -218,5 +233,16 @@ relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields
     }
   if (!has_identifier)
     add_field (copy, &n, "SYSLOG_IDENTIFIER", "relaisd");
+  /* GLib's default writer drops info unless G_MESSAGES_DEBUG names the
+   * domain; ours is what an administrator reads (from=, to=, TLS, DKIM), so
+   * it goes out as the default writer would send it, debug alone stays off. */
+  if ((level & G_LOG_LEVEL_INFO) != 0 && is_our_domain (fields, n_fields) &&
+      g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
+    {
+      if (g_log_writer_is_journald (fileno (stderr)) &&
+          g_log_writer_journald (level, copy, n, user_data) == G_LOG_WRITER_HANDLED)
+        return G_LOG_WRITER_HANDLED;
+      return g_log_writer_standard_streams (level, copy, n, user_data);
+    }
   return g_log_writer_default (level, copy, n, user_data);
 }

@@ -18,6 +18,10 @@ typedef struct {
   const char *rule;      /* RELAIS_RULE: the rule or check that decided (refusals) */
 } RelaisLogIds;
 
+/* Whether a record at LEVEL would not be written (relais_log_writer()):
+ * debug ones unless enabled; the rest always. */
+gboolean relais_log_would_drop (GLogLevelFlags level);
+
 /* Logs "ID: TEXT" (ID the session id, else the queue id, else none) in domain
  * "relais" at LEVEL with the fields of IDS (may be NULL). */
 void relais_log_full (const char *file, const char *line, const char *func, GLogLevelFlags level,
@@ -65,7 +69,9 @@ char *relais_log_fields_suffix (const GLogField *fields, gsize n_fields);
 /* The writer relaisd installs with g_log_set_writer_func(): GLib's default
  * writer (journald when stderr is the journal, else stderr), every record
  * with SYSLOG_IDENTIFIER=relaisd; when RELAIS_LOG_FIELDS=1 is set and stderr
- * is not the journal, each line ends with relais_log_fields_suffix(). */
+ * is not the journal, each line ends with relais_log_fields_suffix(). Our
+ * info records always go out (GLib's writer drops them unless
+ * G_MESSAGES_DEBUG names the domain); debug ones as GLib decides (relaisd -v). */
 GLogWriterOutput relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                                     gpointer user_data);
 

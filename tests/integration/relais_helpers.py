@@ -557,6 +557,8 @@ class Daemon:
         self.proc = None
         self.starts = 0
         self._dbus = None
+        # a command that execs relaisd with its arguments (e.g. systemd-cat)
+        self.launcher = []
 
     # -- process control --------------------------------------------------
     def argv(self):
@@ -591,7 +593,7 @@ class Daemon:
         log.write(("\n===== relaisd start #%d: %s =====\n"
                    % (self.starts, " ".join(self.argv()))).encode())
         log.flush()
-        self.proc = subprocess.Popen(self.argv(), env=self.env(), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.launcher + self.argv(), env=self.env(), stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self._wait_ready(timeout)

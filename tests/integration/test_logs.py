@@ -11,9 +11,13 @@ rule.
 
 Runs inside build-aux/with-test-net --dnsmasq tests/dns/test.conf."""
 
+import json
 import os
 import re
+import shutil
 import smtplib
+import subprocess
+import time
 
 import pytest
 
@@ -197,3 +201,96 @@ def test_a_discard_names_its_rule(daemon):
     assert line.text.endswith(" rule=blacklist:droppers"), line
     assert line.fields["RELAIS_RULE"] == "blacklist:droppers"
     assert line.fields["RELAIS_CLIENT"] == "127.0.0.1"
+
+
+# ---- the real journal ---------------------------------------------------------
+
+JOURNALD = "/lib/systemd/systemd-journald"
+
+
+@pytest.fixture
+def journal():
+    """A systemd-journald of the test's own: the test runs in a private mount
+    namespace (with-test-net), where tmpfs over /run/systemd and /run/log
+    hide the host's journal, if any. Returns journalctl for that journal:
+    journal(*MATCHES, identifier="relaisd") -> [entry dict]."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a private /run/systemd needs root")
+    for tool in (JOURNALD, "journalctl", "systemd-cat"):
+        if shutil.which(tool) is None:
+            pytest.skip("%s is not installed" % tool)
+    mounted = []
+    for d in ("/run/systemd", "/run/log"):
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", d], check=True)
+        mounted.append(d)
+    os.makedirs("/run/systemd/journal")
+    proc = subprocess.Popen([JOURNALD], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        H.wait_for(lambda: os.path.exists("/run/systemd/journal/stdout") and
+                   os.path.exists("/run/systemd/journal/socket"), 20, "systemd-journald's sockets")
+
+        def query(*matches, identifier="relaisd"):
+            p = subprocess.run(["journalctl", "--no-pager", "-o", "json", "SYSLOG_IDENTIFIER=" + identifier,
+                                *matches],
+                               capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, p.stderr
+            return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        yield query
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        for d in reversed(mounted):
+            subprocess.run(["umount", "-l", d], check=False)
+
+
+def test_journalctl_follows_a_message_by_its_queue_id(request, tmp_path, session_bus, journal):
+    """relaisd's stderr is a journal stream (as under systemd): GLib sends each
+    record with its fields to journald, and journalctl finds them."""
+    # as a service runs it: no G_MESSAGES_DEBUG (the helper's default is all)
+    d = H.make_daemon(request, tmp_path, session_bus.address, extra_env={"G_MESSAGES_DEBUG": ""})
+    d.launcher = ["systemd-cat", "--identifier=relaisd-stderr"]
+    d.start()
+    d.setup_mailbox()
+    qid = send(d, "alice@relais.test")
+    assert d.wait_messages(1)
+
+    def delivered():
+        return [e for e in journal("RELAIS_QUEUE_ID=" + qid) if DELIVERY_RE.match(e["MESSAGE"])]
+    line = H.wait_for(delivered, 20, "the delivery line in the journal")[0]
+    assert DELIVERY_RE.match(line["MESSAGE"]).group("status") == "sent"
+    assert line["PRIORITY"] == "5"                      # g_message: notice
+
+    # the queued entry links the message to its session ...
+    entries = journal("RELAIS_QUEUE_ID=" + qid)
+    queued = [e for e in entries if " queued %s: " % qid in e["MESSAGE"]]
+    assert len(queued) == 1, entries
+    session = queued[0]["RELAIS_SESSION"]
+    assert queued[0]["RELAIS_CLIENT"] == "127.0.0.1"
+    assert queued[0]["GLIB_DOMAIN"] == "relais"
+    assert int(queued[0]["_PID"]) == d.proc.pid
+
+    # ... whose entries run from connect to the queued line: the info ones
+    # (from=, to=) too, the debug ones (the state machine) not
+    session_entries = journal("RELAIS_SESSION=" + session)
+    texts = [e["MESSAGE"] for e in session_entries]
+    assert texts[0].startswith("%s: connect from 127.0.0.1" % session), texts
+    assert "%s: from=<%s>" % (session, H.SENDER) in texts
+    assert "%s: to=<alice@relais.test> rule=local-account" % session in texts
+    assert any(t.startswith("%s: queued %s" % (session, qid)) for t in texts), texts
+    assert {e["PRIORITY"] for e in session_entries} <= {"5", "6"}, texts
+    assert not [t for t in texts if " state " in t], texts
+
+    # a refusal is found by its rule
+    with smtplib.SMTP(d.host, d.port, local_hostname=H.CLIENT_HELO, timeout=15) as s:
+        s.ehlo()
+        s.mail(H.SENDER)
+        assert s.rcpt("stranger@direct.test")[0] == 454
+    refusals = H.wait_for(lambda: journal("RELAIS_RULE=relay-denied"), 20, "the refusal in the journal")
+    assert "reject RCPT from unknown[127.0.0.1]: 454" in refusals[0]["MESSAGE"], refusals
+    # the records came through the journal's native protocol, with their
+    # fields, and not again as plain text on the stderr stream
+    assert {e["_TRANSPORT"] for e in entries} == {"journal"}
+    assert not [e for e in journal(identifier="relaisd-stderr") if qid in e["MESSAGE"]]
+

@@ -233,6 +233,35 @@ test_writer_plain (void)
   g_test_trap_assert_stderr_unmatched ("*RELAIS_*");
 }
 
+/* Info is what an administrator reads: written without G_MESSAGES_DEBUG
+ * (GLib's own writer would drop it); debug is not. */
+static void
+test_writer_levels (void)
+{
+  if (g_test_subprocess ())
+    {
+      const RelaisLogIds ids = { .session = "s1" };
+
+      g_unsetenv ("G_MESSAGES_DEBUG");
+      g_unsetenv ("RELAIS_LOG_FIELDS");
+      relais_log (G_LOG_LEVEL_INFO, &ids, "from=<%s>", "a@example.org");
+      /* as g_info() in the daemon, whose domain is "relais" */
+      g_log_structured ("relais", G_LOG_LEVEL_INFO, "MESSAGE", "database schema migrated to version %d", 9);
+      g_log_structured ("relais-test", G_LOG_LEVEL_INFO, "MESSAGE", "another domain's info");
+      relais_log (G_LOG_LEVEL_DEBUG, &ids, "state %s", "ready -> mail");
+      g_log_structured ("relais", G_LOG_LEVEL_DEBUG, "MESSAGE", "a debug line");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*relais-INFO: *s1: from=<a@example.org>\n*");
+  g_test_trap_assert_stdout ("*relais-INFO: *database schema migrated to version 9\n*");
+  g_test_trap_assert_stdout_unmatched ("*ready -> mail*");
+  g_test_trap_assert_stdout_unmatched ("*a debug line*");
+  g_test_trap_assert_stdout_unmatched ("*another domain's info*");
+  g_test_trap_assert_stderr_unmatched ("*ready -> mail*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -246,5 +275,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/log/fields-suffix", test_fields_suffix);
   g_test_add_func ("/relais/log/writer-fields", test_writer_fields);
   g_test_add_func ("/relais/log/writer-plain", test_writer_plain);
+  g_test_add_func ("/relais/log/writer-levels", test_writer_levels);
   return g_test_run ();
 }
