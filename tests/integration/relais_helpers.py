@@ -620,8 +620,9 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout=10.0):
-        """SIGTERM; returns the exit status."""
+    def stop(self, timeout=40.0):
+        """SIGTERM; returns the exit status. The bound is above the daemon's
+        graceful stop (20 s for a message being received, then 5 s)."""
         if not self.alive():
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
