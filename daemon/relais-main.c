@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * relaisd: options, locale, signals and the main loop. Everything else is
- * wired by the root object (service/relais-daemon.c). */
+ * relaisd: options, locale, signals, the open-file limit and the main loop.
+ * Everything else is wired by the root object (service/relais-daemon.c). */
 #define G_LOG_DOMAIN "relais"
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
+#include <inttypes.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "relais-daemon.h"
 #include "relais-log.h"
@@ -52,6 +55,35 @@ default_state_dir (void)
       return g_strdup (dirs[0]);
     }
   return g_strdup (RELAIS_DEFAULT_STATE_DIR);
+}
+
+/* Every SMTP session holds a socket: the usual soft open-file limit (1024)
+ * would refuse clients long before memory runs short, so take the hard limit
+ * (the unit sets both with LimitNOFILE=; GLib polls, never select()s). */
+static void
+raise_open_file_limit (void)
+{
+  struct rlimit limit;
+  rlim_t soft;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    {
+      g_warning ("cannot read the open-file limit: %s", g_strerror (errno));
+      return;
+    }
+  if (limit.rlim_cur >= limit.rlim_max)
+    {
+      g_info ("open-file limit: %" PRIuMAX, (uintmax_t) limit.rlim_cur);
+      return;
+    }
+  soft = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_warning ("cannot raise the open-file limit from %" PRIuMAX " to %" PRIuMAX ": %s", (uintmax_t) soft,
+               (uintmax_t) limit.rlim_max, g_strerror (errno));
+  else
+    g_message ("open-file limit raised from %" PRIuMAX " to %" PRIuMAX, (uintmax_t) soft,
+               (uintmax_t) limit.rlim_max);
 }
 
 int
@@ -129,6 +161,7 @@ main (int argc, char **argv)
     }
   if (options.state_dir == NULL)
     options.state_dir = default_state_dir ();
+  raise_open_file_limit ();
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, stop_cb, &daemon);
