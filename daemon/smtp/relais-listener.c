@@ -19,6 +19,10 @@
 /* After the 421 at once (DRAIN_NOW), what is still open (a commit, a client
  * that does not read its replies) is closed outright this much later. */
 #define DRAIN_LAST_SECONDS 5
+/* Connections the kernel completes before we accept them (GLib's default is
+ * 10: a burst of clients past it waits for SYN-ACK retransmissions, seconds).
+ * The kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
 
 struct _RelaisListener {
   RelaisServices *services;
@@ -254,6 +258,7 @@ relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind, const ch
       data->kind = kind;
       service = g_socket_service_new ();
       g_socket_service_stop (service);   /* started by relais_listener_start() */
+      g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), LISTEN_BACKLOG);
       g_signal_connect_data (service, "incoming", G_CALLBACK (incoming_cb), data,
                              (GClosureNotify) (void (*) (void)) g_free, 0);
       listener->services_by_kind[kind] = service;

@@ -3,11 +3,13 @@
 Every SMTP session holds a socket, so relaisd raises its soft open-file limit
 to the hard limit at start (and logs it): started with a soft limit below the
 number of clients, it still greets them all; the systemd unit sets
-LimitNOFILE= high enough."""
+LimitNOFILE= high enough. Its SMTP sockets listen with a deep backlog, so a
+burst of connections is not left waiting for SYN-ACK retransmissions."""
 
 import os
 import re
 import resource
+import subprocess
 
 import pytest
 
@@ -63,3 +65,14 @@ def test_unit_sets_open_file_limit():
     assert len(values) == 1, values
     assert int(values[0]) >= 16384, "room for 10,000 SMTP sessions and the daemon's own files"
 
+
+def test_listen_backlog(daemon):
+    ss = require_tool("ss")
+    with open("/proc/sys/net/core/somaxconn") as f:
+        somaxconn = int(f.read())
+    for port in (daemon.port, daemon.submission_port, daemon.smtps_port):
+        out = subprocess.run([ss, "-ltnH", "sport = :%d" % port], capture_output=True, text=True,
+                             check=True).stdout.split()
+        # State Recv-Q Send-Q Local Peer: Send-Q of a listening socket is its backlog.
+        assert out[0] == "LISTEN", out
+        assert int(out[2]) >= min(1024, somaxconn), out
