@@ -156,7 +156,8 @@ async def run(args, bench):
     print()
     print("opened %d sessions in %.1f s (%.0f/s), relaisd CPU %.1f s; idle for %d s: relaisd CPU %.2f s"
           % (len(client.sessions), ramp, len(client.sessions) / ramp, ramp_cpu, args.hold, idle_cpu))
-    print("relaisd SessionsOpen %s; peak RSS (VmHWM) %.1f MiB" % (open_now, final["hwm"] / 1024))
+    print("relaisd SessionsOpen %s (with the last probes, still closing); peak RSS (VmHWM) %.1f MiB"
+          % (open_now, final["hwm"] / 1024))
     print("new clients greeted: median %.1f ms, p99 %.1f ms, max %.1f ms over %d samples (target < 100 ms)"
           % (statistics.median(greetings), L.percentile(greetings, .99), greetings[-1], len(greetings)))
     print("RSS with %d idle sessions: %.1f MiB (target < 200 MB = %.1f MiB)"
