@@ -125,7 +125,7 @@ async def run(args, bench):
     d.update_security(LimitConnections=False)
     d.update(IdleTimeout=3600)
     client = Client(args, d.host, d.port)
-    soft, hard = L.open_file_limits(bench.pid)
+    soft, hard = L.H.open_file_limits(bench.pid)
     print("relaisd open-file limit: soft %s, hard %s (started with soft 1024)" % (soft, hard))
     print("per-client connection limit: Security.LimitConnections turned off over D-Bus; "
           "IdleTimeout 3600 s; no global session limit in relaisd")

@@ -91,16 +91,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def open_file_limits(pid):
-    """(soft, hard) "Max open files" of PID."""
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                soft, hard = line.split()[3:5]
-                return soft, hard
-    return None, None
-
-
 def percentile(sorted_values, p):
     if not sorted_values:
         return float("nan")

@@ -71,6 +71,16 @@ def free_ports(n):
             s.close()
 
 
+def open_file_limits(pid):
+    """(soft, hard) "Max open files" of process PID, from /proc/PID/limits
+    ("unlimited" stays a string)."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return tuple(int(v) if v.isdigit() else v for v in line.split()[3:5])
+    raise AssertionError("no 'Max open files' line in /proc/%d/limits" % pid)
+
+
 def wait_for(predicate, timeout, what, interval=0.05, details=None):
     """Poll predicate() until it returns a true value; fail the test after
     timeout seconds. Returns the predicate's value."""

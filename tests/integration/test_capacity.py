@@ -13,20 +13,10 @@ import subprocess
 
 import pytest
 
-from relais_helpers import RawSMTP, make_daemon, require_tool, source_root
+from relais_helpers import RawSMTP, make_daemon, open_file_limits, require_tool, source_root
 
 SOFT = 64
 CLIENTS = 100
-
-
-def open_file_limits(pid):
-    """(soft, hard) of "Max open files" in /proc/PID/limits."""
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                soft, hard = line.split()[3:5]
-                return int(soft), int(hard)
-    raise AssertionError("no 'Max open files' line in /proc/%d/limits" % pid)
 
 
 def test_soft_limit_raised_to_hard(request, tmp_path, session_bus):
