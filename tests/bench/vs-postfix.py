@@ -52,6 +52,11 @@ CLIENT_HELO = "client.bench.test"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # messages per run for 1 KiB and 10 KiB by sessions; half of it for 100 KiB
 COUNTS = {1: 600, 10: 2000, 50: 3000}
+# as seen with strace -f on both
+DURABILITY = ("No 250 before fsync on either side: Postfix's cleanup fsyncs each queue file "
+              "before smtpd answers 250 (always, there is no setting for it); relaisd fsyncs the "
+              "spool file and its directory and commits the queue row (fdatasync) first, once "
+              "for all the sessions waiting together.")
 
 
 def note(text):
@@ -94,15 +99,17 @@ def ensure_postfix():
 # --------------------------------------------------------------------------
 
 def proc_stat(pid):
-    """(ppid, utime+stime+cutime+cstime in seconds) of PID, or None when gone."""
+    """(ppid, user seconds, kernel seconds) of PID, its reaped children's
+    included, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             data = f.read()
     except OSError:
         return None
     fields = data[data.rindex(")") + 2:].split()
-    # fields[0] is field 3 (state): ppid is field 4, utime..cstime fields 14..17
-    return int(fields[1]), sum(int(x) for x in fields[11:15]) / CLK_TCK
+    # fields[0] is field 3 (state): ppid is field 4, utime stime cutime cstime 14..17
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return int(fields[1]), (utime + cutime) / CLK_TCK, (stime + cstime) / CLK_TCK
 
 
 def descendants(root):
@@ -122,8 +129,10 @@ def descendants(root):
 
 
 def cpu_seconds(pids):
-    """CPU of these processes and of their exited, reaped children."""
-    return sum(st[1] for st in map(proc_stat, pids) if st)
+    """(user, kernel) CPU seconds of these processes and of their exited,
+    reaped children."""
+    stats = [st for st in map(proc_stat, pids) if st]
+    return sum(st[1] for st in stats), sum(st[2] for st in stats)
 
 
 def rss_pss_kib(pid):
@@ -187,7 +196,7 @@ class Sink:
 
     def __init__(self, port):
         self.port = port
-        self.count = 0
+        self.count = self.sessions = 0
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(["smtp-sink", "-c", "-u", "nobody", "-m", "1024",
                                       "127.0.0.1:%d" % port, "1024"],
@@ -203,16 +212,13 @@ class Sink:
                 return
             buf += chunk
             *records, buf = buf.split(b"\r")
-            for rec in reversed(records):
-                for word in rec.split():
-                    if word.startswith(b"mesg="):
-                        with self.cond:
-                            self.count = int(word[5:])
-                            self.cond.notify_all()
-                        break
-                else:
-                    continue
-                break
+            if not records:
+                continue
+            counters = dict(w.split(b"=", 1) for w in records[-1].split() if b"=" in w)
+            with self.cond:
+                self.sessions = int(counters.get(b"sess", self.sessions))
+                self.count = int(counters.get(b"mesg", self.count))
+                self.cond.notify_all()
 
     def wait_count(self, n, timeout):
         """monotonic time at which the count reached N (None after TIMEOUT)."""
@@ -227,30 +233,47 @@ class Sink:
 
 
 # --------------------------------------------------------------------------
-# The MTAs
+# The three paths to a sink: none (the ceiling), Postfix, Relais
 # --------------------------------------------------------------------------
+
+class Ceiling:
+    """smtp-source straight into an smtp-sink."""
+
+    name = "ceiling"
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.port = sink.port
+
+    def pids(self):
+        return []
+
+    def stop(self):
+        pass
+
 
 class Postfix:
     """A private Postfix instance: postfix -c DIR/etc start. Debian's stock
-    master.cf with every chroot off (the private queue has no chroot files);
-    main.cf sets only what this instance needs, the rest is Postfix's
-    defaults: mynetworks may relay, everything goes to the sink as relayhost."""
+    master.cf with every chroot off (the private queue has no chroot files)
+    and the SMTP service on our port; main.cf sets only what this instance
+    needs, the rest is Postfix's defaults: mynetworks may relay, everything
+    goes to the sink as the relayhost."""
 
     name = "Postfix"
 
-    def __init__(self, directory, port, sink_port):
-        self.port = port
+    def __init__(self, directory, port, sink):
+        self.port, self.sink, self.master = port, sink, None
         self.conf = os.path.join(directory, "etc")
         self.queue = os.path.join(directory, "queue")
-        self.data = os.path.join(directory, "data")
         self.maillog = os.path.join(directory, "maillog")
-        for d in (self.conf, self.queue, self.data):
+        data = os.path.join(directory, "data")
+        for d in (self.conf, self.queue, data):
             os.makedirs(d)
-        shutil.chown(self.data, "postfix")
+        shutil.chown(data, "postfix")
         main = {
             "compatibility_level": "3.6",
             "queue_directory": self.queue,
-            "data_directory": self.data,
+            "data_directory": data,
             "maillog_file": self.maillog,
             "maillog_file_prefixes": directory,
             "inet_interfaces": "127.0.0.1",
@@ -258,8 +281,7 @@ class Postfix:
             "myhostname": "postfix.bench.test",
             "mydestination": "",
             "mynetworks": "127.0.0.0/8",
-            "relayhost": "[127.0.0.1]:%d" % sink_port,
-            "transport_maps": "",
+            "relayhost": "[127.0.0.1]:%d" % sink.port,
             "alias_maps": "",
             "alias_database": "",
             "smtp_dns_support_level": "disabled",
@@ -273,7 +295,8 @@ class Postfix:
         subprocess.run(postconf + ["-MX", "smtp/inet"], check=True)
         subprocess.run(postconf + ["-Me", "127.0.0.1:%d/inet = 127.0.0.1:%d inet n - n - - smtpd"
                                    % (port, port)], check=True)
-        self.master = None
+        self.version = subprocess.run(postconf + ["-h", "mail_version"], capture_output=True,
+                                      text=True).stdout.strip()
 
     def start(self):
         if subprocess.run(["postfix", "-c", self.conf, "start"]).returncode != 0:
@@ -293,13 +316,6 @@ class Postfix:
     def pids(self):
         return descendants(self.master)
 
-    def cpu(self):
-        return cpu_seconds(self.pids())
-
-    def fsync_note(self):
-        return ("Postfix: cleanup(8) fsyncs the queue file before smtpd answers 250 "
-                "(always: Postfix has no setting for it)")
-
     def stop(self):
         if self.master:
             subprocess.run(["postfix", "-c", self.conf, "stop"], stdout=subprocess.DEVNULL,
@@ -311,48 +327,37 @@ class Postfix:
 
 class Relais:
     """relaisd on its own state dir and private session bus (the shared test
-    helpers), relaying everything to the sink as its one relay host; loopback
-    is a trusted network, as mynetworks is for Postfix."""
+    helpers' MessageBus and Daemon), relaying everything to the sink as its
+    one relay host; loopback is a trusted network, as mynetworks is for
+    Postfix."""
 
     name = "Relais"
 
-    def __init__(self, directory, port, sink_port):
+    def __init__(self, directory, sink):
         import relais_helpers as H
-        self.H = H
+        self.H, self.sink = H, sink
         state = os.path.join(directory, "state")
         os.makedirs(state)
         self.bus = H.MessageBus.start(directory)
-        self.log_path = os.path.join(directory, "relaisd.log")
-        # G_MESSAGES_DEBUG empty: the daemon logs as it would in production
-        self.daemon = H.Daemon(self.bus.address, state, self.log_path, submission=False,
-                               smtps=False, extra_env={"G_MESSAGES_DEBUG": ""})
-        self.daemon.port = port
-        self.sink_port = sink_port
-        self.port = port
+        # G_MESSAGES_DEBUG empty: the daemon logs as in production, info and up
+        self.daemon = H.Daemon(self.bus.address, state, os.path.join(directory, "relaisd.log"),
+                               submission=False, smtps=False, extra_env={"G_MESSAGES_DEBUG": ""})
+        self.port = self.daemon.port
 
     def start(self):
-        d = self.daemon
+        d, v = self.daemon, self.H.guess_variant
         d.start()
-        dbus = d.dbus()
-        dbus.call("org.relais.Relais1.Distribution", "Update", "(a{sv}b)",
-                  ({"Mode": self.H.guess_variant("relay-host"),
-                    "RelayServer": self.H.guess_variant("127.0.0.1"),
-                    "RelayPort": self.H.guess_variant(self.sink_port)}, False))
-        dbus.call("org.relais.Relais1.RelayControl", "AddTrustedNetwork", "(ssb)",
-                  ("loopback", "127.0.0.0/8", False))
-        # Postfix exempts mynetworks from its per-client connection limit
+        d.dbus().call("org.relais.Relais1.Distribution", "Update", "(a{sv}b)",
+                      ({"Mode": v("relay-host"), "RelayServer": v("127.0.0.1"),
+                        "RelayPort": v(self.sink.port)}, False))
+        d.dbus().call("org.relais.Relais1.RelayControl", "AddTrustedNetwork", "(ssb)",
+                      ("loopback", "127.0.0.0/8", False))
+        # as Postfix exempts mynetworks from its per-client connection limit
         d.update_security(LimitConnections=False)
         d.update(Hostname="relais.bench.test")
 
     def pids(self):
         return [self.daemon.proc.pid]
-
-    def cpu(self):
-        return cpu_seconds(self.pids())
-
-    def fsync_note(self):
-        return ("Relais: the spool file is fsynced and its queue row committed before 250 "
-                "(by design, shared by concurrent sessions)")
 
     def stop(self):
         try:
@@ -363,130 +368,127 @@ class Relais:
 
 
 # --------------------------------------------------------------------------
-# One run, one cell, the table
+# Runs, cells, the table
 # --------------------------------------------------------------------------
 
-def smtp_source(port, sessions, size_kib, count, keep):
+def run_once(path, sessions, size_kib, count, keep):
+    """Sends COUNT messages of SIZE_KIB through PATH with smtp-source."""
+    sink = path.sink
+    base, sink_sessions = sink.count, sink.sessions
     argv = ["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size_kib * 1024),
             "-f", SENDER, "-t", RECIPIENT, "-M", CLIENT_HELO, "-S", "bench"]
-    if keep:
-        argv.append("-d")
-    return argv + ["127.0.0.1:%d" % port]
-
-
-def run_once(mta, port, sink, sessions, size_kib, count, keep):
-    """Sends COUNT messages through MTA (None: straight into the sink)."""
-    target = sink.count + count
-    pids = mta.pids if mta else (lambda: [])
-    cpu0 = mta.cpu() if mta else 0.0
-    with MemorySampler(pids) as mem:
+    argv += ["-d"] if keep else []
+    user0, kernel0 = cpu_seconds(path.pids())
+    with MemorySampler(path.pids) as mem:
         start = time.monotonic()
-        p = subprocess.run(smtp_source(port, sessions, size_kib, count, keep),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.run(argv + ["127.0.0.1:%d" % path.port], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
         accepted = time.monotonic() - start
-        reached = sink.wait_count(target, 120 + count / 20)
-        delivered = (reached - start) if reached else None
-        time.sleep(0.5)     # let removal of the delivered queue entries be counted
-        cpu = (mta.cpu() - cpu0) if mta else 0.0
+        reached = sink.wait_count(base + count, 120 + count / 20)
+        time.sleep(0.5)     # the removal of the last queue entries is part of the cost
+        user1, kernel1 = cpu_seconds(path.pids())
     if p.returncode != 0 or p.stderr.strip():
         note("  smtp-source exited with %d: %s" % (p.returncode, p.stderr.strip()[:300]))
     if reached is None:
-        note("  only %d of %d messages reached the sink" % (count - (target - sink.count), count))
+        note("  only %d of %d messages reached the sink" % (sink.count - base, count))
     return {
         "accepted": count / accepted,
-        "delivered": count / delivered if delivered else 0.0,
-        "cpu": cpu * 1000 / count,
+        "delivered": count / (reached - start) if reached else 0.0,
+        "cpu": (user1 + kernel1 - user0 - kernel0) * 1000 / count,
+        "kernel": (kernel1 - kernel0) * 1000 / count,
         "rss": mem.rss / 1024,
         "pss": mem.pss / 1024,
         "procs": mem.procs,
+        "sink_sessions": sink.sessions - sink_sessions,
     }
+
+
+def message_count(sessions, size_kib, scale):
+    base = COUNTS.get(sessions, max(600, sessions * 60))
+    if size_kib >= 100:
+        base //= 2
+    return max(sessions, int(base * scale))
 
 
 def median(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
-def fmt_row(label, runs, with_mem=True):
-    acc, dlv = median(runs, "accepted"), median(runs, "delivered")
-    if not with_mem:
-        return "| %s | %.0f | %.0f | | | | |" % (label, acc, dlv)
-    return "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %d |" % (
-        label, acc, dlv, median(runs, "cpu"), median(runs, "rss"), median(runs, "pss"),
-        round(median(runs, "procs")))
-
-
-def ratios(relais, postfix):
+def ratios(cell):
     out = {}
     for key in ("accepted", "delivered", "cpu", "rss", "pss"):
-        p = median(postfix, key)
-        out[key] = median(relais, key) / p if p else float("nan")
+        p = median(cell["Postfix"], key)
+        out[key] = median(cell["Relais"], key) / p if p else float("nan")
     return out
+
+
+def row(*cells):
+    print("| " + " | ".join(cells) + " |")
 
 
 def print_table(results, args):
     print()
-    print("Relais vs Postfix, %d runs per cell, medians; %s; %d CPUs"
-          % (args.runs, "messages sent over kept connections (-d)" if args.keep_connections
+    print("Relais vs Postfix: medians of %d runs per cell; %s; %d CPUs."
+          % (args.runs, "every session's messages over one connection" if args.keep_connections
              else "one message per connection", os.cpu_count()))
     print()
-    print("| sessions × size | server | accepted/s | delivered/s | CPU s/1000 msg "
-          "| peak RSS MB | peak PSS MB | processes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    row("sessions × size", "server", "accepted/s", "delivered/s", "CPU s/1000 msg (kernel)",
+        "peak RSS MB", "peak PSS MB", "processes")
+    row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:")
     for (sessions, size), cell in results.items():
         label = "%d × %d KiB" % (sessions, size)
-        print(fmt_row(label, cell["Postfix"]).replace("| %s |" % label, "| %s | Postfix |" % label, 1))
-        print(fmt_row(label, cell["Relais"]).replace("| %s |" % label, "| | Relais |", 1))
-        r = ratios(cell["Relais"], cell["Postfix"])
-        print("| | **Relais/Postfix** | **%.2f×** | **%.2f×** | **%.2f×** | %.2f× | %.2f× | |"
-              % (r["accepted"], r["delivered"], r["cpu"], r["rss"], r["pss"]))
-        print(fmt_row(label, cell["ceiling"], with_mem=False)
-              .replace("| %s |" % label, "| | ceiling (no MTA) |", 1))
-    key = (10, 10)
-    if key in results:
-        r = ratios(results[key]["Relais"], results[key]["Postfix"])
+        for name in ("Postfix", "Relais"):
+            runs = cell[name]
+            row(label if name == "Postfix" else "", name,
+                "%.0f" % median(runs, "accepted"), "%.0f" % median(runs, "delivered"),
+                "%.2f (%.2f)" % (median(runs, "cpu"), median(runs, "kernel")),
+                "%.1f" % median(runs, "rss"), "%.1f" % median(runs, "pss"),
+                "%d" % round(median(runs, "procs")))
+        r = ratios(cell)
+        row("", "**Relais/Postfix**", "**%.2f×**" % r["accepted"], "**%.2f×**" % r["delivered"],
+            "**%.2f×**" % r["cpu"], "%.2f×" % r["rss"], "%.2f×" % r["pss"], "")
+        row("", "ceiling (no MTA)", "%.0f" % median(cell["ceiling"], "accepted"),
+            "%.0f" % median(cell["ceiling"], "delivered"), "", "", "", "")
+    if (10, 10) in results:
+        r = ratios(results[(10, 10)])
         print()
-        print("Issue 9 targets at 10 sessions × 10 KiB:")
-        for what, value, ok in (("accepted ≥ 3× Postfix", "%.2f×" % r["accepted"], r["accepted"] >= 3),
-                                ("delivered ≥ 2.5× Postfix", "%.2f×" % r["delivered"], r["delivered"] >= 2.5),
-                                ("CPU per message ≤ 1/3 of Postfix's", "%.2f×" % r["cpu"], r["cpu"] <= 1 / 3)):
-            print("- %s: %s, %s" % (what, value, "holds" if ok else "does not hold"))
+        print("Issue 9's targets at 10 sessions × 10 KiB:")
+        for what, value, ok in (("accepted ≥ 3× Postfix", r["accepted"], r["accepted"] >= 3),
+                                ("delivered ≥ 2.5× Postfix", r["delivered"], r["delivered"] >= 2.5),
+                                ("CPU per message ≤ ⅓ of Postfix's", r["cpu"], r["cpu"] <= 1 / 3)):
+            print("- %s: %.2f×, %s" % (what, value, "holds" if ok else "does not hold"))
 
 
-def perf_record(relais, port, sink, args, path):
-    """One more Relais run of the 10 × 10 KiB cell (or the first cell) under
-    perf record -g; not counted in the table."""
-    sessions, size = (10, 10) if (10 in args.sessions and 10 in args.sizes) \
+def perf_record(relais, args):
+    """One more Relais run of the 10 × 10 KiB cell (else the first cell)
+    under perf record -g; not counted in the table."""
+    sessions, size = (10, 10) if 10 in args.sessions and 10 in args.sizes \
         else (args.sessions[0], args.sizes[0])
+    path = os.path.abspath(args.perf)
     perf = subprocess.Popen(["perf", "record", "-g", "-q", "-o", path, "-p", str(relais.pids()[0])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
-    run_once(relais, port, sink, sessions, size, message_count(sessions, size, args), args.keep_connections)
+    run_once(relais, sessions, size, message_count(sessions, size, args.scale), args.keep_connections)
     perf.send_signal(signal.SIGINT)
     perf.wait(60)
-    note("perf profile of relaisd at %d × %d KiB: %s (perf report -i %s --no-children)"
-         % (sessions, size, path, path))
+    note("perf profile of relaisd at %d × %d KiB: perf report -i %s --no-children"
+         % (sessions, size, path))
 
 
-def message_count(sessions, size_kib, args):
-    base = COUNTS.get(sessions, max(600, sessions * 60))
-    if size_kib >= 100:
-        base //= 2
-    return max(sessions, int(base * args.scale))
-
-
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--relaisd", default=None,
-                    help="relaisd binary (default: build-release/daemon/relaisd, else build/daemon/relaisd)")
+    ap.add_argument("--relaisd", help="the relaisd binary (default: build-release/daemon/relaisd, "
+                    "else build/daemon/relaisd)")
     ap.add_argument("--quick", action="store_true",
-                    help="1 and 10 sessions × 10 KiB, a quarter of the messages")
+                    help="only 1 and 10 sessions × 10 KiB, a quarter of the messages")
     ap.add_argument("--runs", type=int, default=3, help="rounds per cell (default 3)")
     ap.add_argument("--sessions", default="1,10,50", help="parallel sessions, comma-separated")
     ap.add_argument("--sizes", default="1,10,100", help="message sizes in KiB, comma-separated")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the messages per run")
     ap.add_argument("--keep-connections", action="store_true",
-                    help="send every message of a session over one connection (smtp-source -d)")
-    ap.add_argument("--perf", metavar="FILE", help="after the table, profile relaisd into FILE")
+                    help="send all the messages of a session over one connection (smtp-source -d)")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="after the table, record a perf profile of relaisd into FILE")
     ap.add_argument("--no-netns", action="store_true",
                     help="do not run inside build-aux/with-test-net")
     args = ap.parse_args()
@@ -502,67 +504,66 @@ def main():
     args.relaisd = os.path.abspath(args.relaisd)
     if not os.access(args.relaisd, os.X_OK):
         sys.exit("no relaisd at %s: build it or pass --relaisd" % args.relaisd)
+    return args
+
+
+def main():
+    args = parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root: apt-get, Postfix's privilege separation, a network namespace")
-
     if os.environ.get("RELAIS_TEST_NET") != "1" and not args.no_netns:
-        ensure_postfix()
+        ensure_postfix()    # out here: apt-get needs the network
         argv = [os.path.join(ROOT, "build-aux", "with-test-net"), "--", sys.executable,
                 os.path.abspath(__file__)] + sys.argv[1:]
         os.execv(argv[0], argv)
     ensure_postfix()
     os.environ["RELAISD"] = args.relaisd
-
     import relais_helpers as H
+
     tmp = tempfile.mkdtemp(prefix="relais-vs-postfix-")
-    os.chmod(tmp, 0o755)    # Postfix's unprivileged processes walk into it
-    ceiling_port, pf_sink_port, rl_sink_port, pf_port, rl_port = H.free_ports(5)
-    sinks, mtas = [], []
+    os.chmod(tmp, 0o755)    # Postfix's unprivileged processes walk through it
+    stoppable = []
     try:
-        ceiling_sink, pf_sink, rl_sink = (Sink(p) for p in (ceiling_port, pf_sink_port, rl_sink_port))
-        sinks = [ceiling_sink, pf_sink, rl_sink]
-        postfix = Postfix(os.path.join(tmp, "postfix"), pf_port, pf_sink_port)
-        mtas.append(postfix)
+        *sink_ports, postfix_port = H.free_ports(4)
+        sinks = [Sink(port) for port in sink_ports]
+        stoppable += sinks
+        postfix = Postfix(os.path.join(tmp, "postfix"), postfix_port, sinks[1])
+        stoppable.insert(0, postfix)
         postfix.start()
-        relais = Relais(os.path.join(tmp, "relais"), rl_port, rl_sink_port)
-        mtas.append(relais)
+        relais = Relais(os.path.join(tmp, "relais"), sinks[2])
+        stoppable.insert(0, relais)
         relais.start()
-        H.wait_tcp("127.0.0.1", pf_port, 20)
-        version = subprocess.run(["postconf", "-c", postfix.conf, "-h", "mail_version"],
-                                 capture_output=True, text=True).stdout.strip()
+        H.wait_tcp("127.0.0.1", postfix.port, 20)
+        paths = (Ceiling(sinks[0]), postfix, relais)
         note("Postfix %s (master %d) on 127.0.0.1:%d; relaisd %s (pid %d) on 127.0.0.1:%d"
-             % (version, postfix.master, pf_port, args.relaisd, relais.pids()[0], rl_port))
-        note(postfix.fsync_note())
-        note(relais.fsync_note())
-        # warm up: first connections, process start-up, database pages
-        for mta, port, sink in ((postfix, pf_port, pf_sink), (relais, rl_port, rl_sink)):
-            run_once(mta, port, sink, 2, 1, 50, args.keep_connections)
+             % (postfix.version, postfix.master, postfix.port, args.relaisd, relais.pids()[0],
+                relais.port))
+        note(DURABILITY)
+        for path in paths[1:]:     # warm up: first processes, connections, database pages
+            run_once(path, 2, 1, 50, args.keep_connections)
 
         results = {}
-        paths = (("ceiling", None, ceiling_port, ceiling_sink),
-                 ("Postfix", postfix, pf_port, pf_sink),
-                 ("Relais", relais, rl_port, rl_sink))
         for sessions in args.sessions:
             for size in args.sizes:
-                count = message_count(sessions, size, args)
-                cell = results[(sessions, size)] = {name: [] for name, *_ in paths}
+                count = message_count(sessions, size, args.scale)
+                cell = results[(sessions, size)] = {path.name: [] for path in paths}
                 for r in range(args.runs):
-                    for name, mta, port, sink in paths:
-                        run = run_once(mta, port, sink, sessions, size, count, args.keep_connections)
-                        cell[name].append(run)
-                        note("%2d × %3d KiB run %d %-8s %6d msgs: accepted %7.0f/s delivered %7.0f/s "
-                             "CPU %.2f s/1000 RSS %6.1f MB PSS %6.1f MB procs %d"
-                             % (sessions, size, r + 1, name, count, run["accepted"], run["delivered"],
-                                run["cpu"], run["rss"], run["pss"], run["procs"]))
+                    for path in paths:
+                        run = run_once(path, sessions, size, count, args.keep_connections)
+                        cell[path.name].append(run)
+                        note("%2d × %3d KiB run %d %-7s %5d msgs: accepted %6.0f/s delivered %6.0f/s "
+                             "CPU %.2f s/1000 (kernel %.2f) RSS %6.1f MB PSS %6.1f MB procs %3d "
+                             "sink sessions %d"
+                             % (sessions, size, r + 1, path.name, count, run["accepted"],
+                                run["delivered"], run["cpu"], run["kernel"], run["rss"], run["pss"],
+                                run["procs"], run["sink_sessions"]))
                         time.sleep(1)
         print_table(results, args)
         if args.perf:
-            perf_record(relais, rl_port, rl_sink, args, os.path.abspath(args.perf))
+            perf_record(relais, args)
     finally:
-        for mta in reversed(mtas):
-            mta.stop()
-        for sink in sinks:
-            sink.stop()
+        for s in stoppable:
+            s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
