@@ -848,6 +848,9 @@ parse_extensions (Client *c, const RelaisSmtpReply *reply)
       g_auto(GStrv) words = g_strsplit_set (line, " =", -1);
       const char *keyword = words[0];
 
+      /* an empty line ("250 " last, as Postfix's smtp-sink sends) names nothing */
+      if (keyword == NULL || *keyword == '\0')
+        continue;
       g_ptr_array_add (c->extensions, g_strdup (line));
       if (g_ascii_strcasecmp (keyword, "PIPELINING") == 0)
         c->pipelining = TRUE;

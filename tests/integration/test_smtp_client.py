@@ -693,6 +693,19 @@ def start_mini(raw_server, **kwargs):
     return server
 
 
+def test_empty_ehlo_line(raw_server, message):
+    # Postfix's smtp-sink ends its EHLO reply with an empty "250 " line: it
+    # names no extension (it used to reach a GLib-CRITICAL and turn PIPELINING on)
+    start_mini(raw_server, ehlo=b"250-mini.relais.test\r\n250-8BITMIME\r\n250 \r\n")
+    p = send("--probe", targets=["%s:25" % MINI_IP])
+    assert p.probe["Ok"] is True, p.proc.stdout
+    assert p.probe["Extensions"] == ["8BITMIME"], p.probe
+    r = send(targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
+    assert r.status("a@relais.test") == "ok", r.recipients
+    for out in (p.proc.stderr, r.proc.stderr):
+        assert "CRITICAL" not in out, out
+
+
 def test_helo_fallback(raw_server, message):
     server = start_mini(raw_server, ehlo=b"502 5.5.1 EHLO not implemented\r\n")
     r = send(targets=["%s:25" % MINI_IP], to=["a@relais.test"], message=message())
