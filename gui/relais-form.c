@@ -592,7 +592,10 @@ update_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
         {
           Field *field = find_field (self, name);
-          if (field->kind == FIELD_SECRET)
+
+          if (field == NULL)   /* the changes are made of the fields: cannot happen */
+            ;
+          else if (field->kind == FIELD_SECRET)
             gtk_editable_set_text (GTK_EDITABLE (field->control), "");
           else
             {

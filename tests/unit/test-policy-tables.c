@@ -398,7 +398,7 @@ lookup_fact (RelaisPolicyFacts *f, RelaisPolicyLookup lookup)
     case RELAIS_POLICY_LOOKUP_SENDER_DOMAIN: return &f->sender_domain_dns;
     case RELAIS_POLICY_LOOKUP_DNSBL: return &f->dnsbl_dns;
     case RELAIS_POLICY_LOOKUP_NONE:
-    default: return NULL;
+    default: g_error ("no DNS fact for lookup %d", (int) lookup);   /* does not return */
     }
 }
 
@@ -444,10 +444,8 @@ check_invariants (Table *t, Case *c, const RelaisVerdict *v, GPtrArray *trace)
       break;
     case RELAIS_VERDICT_LOOKUP:
       {
-        RelaisDnsResult *fact = lookup_fact (&c->facts, v->lookup);
-
         if (v->lookup == RELAIS_POLICY_LOOKUP_SPF ? c->facts.spf != NULL
-                                                 : fact == NULL || *fact != RELAIS_DNS_UNCHECKED)
+                                                 : *lookup_fact (&c->facts, v->lookup) != RELAIS_DNS_UNCHECKED)
           fail (t, "LOOKUP %s for a fact already known", lookup_name (v->lookup));
         if (trace->len != 0)
           fail (t, "LOOKUP left %u trace steps", trace->len);
