@@ -461,7 +461,7 @@ health_problems (RelaisHttp *self)
   check_store (self, problems);
   check_spool (self, problems);
   if (!relais_listener_is_listening (self->listener))
-    g_string_append (problems, "smtp: a listener is not accepting connections\n");
+    g_string_append (problems, "smtp: not accepting connections (not started yet, or shutting down)\n");
   return g_string_free (problems, problems->len == 0);
 }
 

@@ -101,12 +101,23 @@ drain_all (RelaisListener *listener, RelaisSessionDrain how)
     relais_session_drain (sessions->pdata[i], how);
 }
 
+/* Closes every session now, without its closed callback, and forgets it. */
+static void
+shutdown_sessions (RelaisListener *listener)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, listener->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    relais_session_shutdown (key);
+  g_hash_table_remove_all (listener->sessions);
+}
+
 static gboolean
 drain_step_cb (gpointer user_data)
 {
   RelaisListener *listener = user_data;
-  GHashTableIter iter;
-  gpointer key;
 
   listener->drain_id = 0;
   if (listener->drain_step == RELAIS_SESSION_DRAIN_SOON)
@@ -119,10 +130,7 @@ drain_step_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   g_warning ("closing %u session(s) that did not end after their 421", g_hash_table_size (listener->sessions));
-  g_hash_table_iter_init (&iter, listener->sessions);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    relais_session_shutdown (key);
-  g_hash_table_remove_all (listener->sessions);
+  shutdown_sessions (listener);
   update_gauge (listener);
   stopped (listener);
   return G_SOURCE_REMOVE;
@@ -161,17 +169,12 @@ relais_listener_new (RelaisServices *services)
 void
 relais_listener_free (RelaisListener *listener)
 {
-  GHashTableIter iter;
-  gpointer key;
-
   if (listener == NULL)
     return;
   listener->stopped_func = NULL;
   g_clear_handle_id (&listener->drain_id, g_source_remove);
   close_sockets (listener);
-  g_hash_table_iter_init (&iter, listener->sessions);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    relais_session_shutdown (key);
+  shutdown_sessions (listener);
   g_hash_table_unref (listener->sessions);
   g_free (listener);
 }
@@ -312,6 +315,8 @@ relais_listener_is_listening (RelaisListener *listener)
 {
   g_return_val_if_fail (listener != NULL, FALSE);
 
+  if (listener->stopping)   /* the sockets are closed: no endpoint is left to ask */
+    return FALSE;
   for (guint i = 0; i < N_KINDS; i++)
     if (listener->services_by_kind[i] != NULL && !g_socket_service_is_active (listener->services_by_kind[i]))
       return FALSE;

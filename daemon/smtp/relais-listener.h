@@ -28,8 +28,8 @@ gboolean        relais_listener_parse_address (const char *address, char **host,
 gboolean        relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind,
                                      const char *address, GError **error);
 void            relais_listener_start (RelaisListener *listener);
-/* Whether every endpoint added accepts connections (started, not stopped):
- * for the HTTP /healthz check. */
+/* Whether every endpoint added accepts connections (started, and no
+ * graceful stop begun): for the HTTP /healthz check. */
 gboolean        relais_listener_is_listening (RelaisListener *listener);
 /* Graceful stop: closes the listening sockets and tells every session 421
  * (relais_session_drain: a message being received has GRACE_SECONDS to end);

@@ -5,6 +5,7 @@ values are the D-Bus Statistics properties; /healthz; 404 and 405; HTTPS;
 the bearer token; the options refused at start."""
 
 import os
+import signal
 import smtplib
 import socket
 import subprocess
@@ -194,6 +195,27 @@ def test_histogram_counts_remote_deliveries(http_daemon):
     deliveries = stats["DeliveredLocal"] + stats["DeliveredRemote"]
     assert metrics[("relais_delivery_duration_seconds_count", ())] == deliveries
     assert metrics[("relais_delivery_duration_seconds_bucket", (("le", "+Inf"),))] == deliveries
+
+
+def test_healthz_says_503_while_shutting_down(http_daemon):
+    d = http_daemon
+    mailbox = d.setup_mailbox()
+    with H.RawSMTP(d.host, d.port, timeout=30) as c:
+        c.greeting()
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<%s>" % H.SENDER).code == 250
+        assert c.cmd("RCPT TO:<%s>" % mailbox).code == 250
+        assert c.cmd("DATA").code == 354
+        # SIGTERM: the listeners close, this session may still end its message
+        d.proc.send_signal(signal.SIGTERM)
+        H.wait_for(lambda: curl(d.http + "/healthz")[0] == 503, 20, "/healthz to say 503")
+        status, _, body = curl(d.http + "/healthz")
+        assert (status, body) == (503, "smtp: not accepting connections (not started yet, or shutting down)\n")
+        c.send(b"Subject: last one\r\n\r\nbody\r\n.\r\n")
+        assert c.reply().code == 250
+        last = c.reply()                                     # then the 421
+        assert last.code == 421 and last.text.startswith("4.3.2 "), last
+    assert d.proc.wait(30) == 0
 
 
 def test_healthz_reports_a_broken_spool_and_recovers(http_daemon):
