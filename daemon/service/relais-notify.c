@@ -93,7 +93,8 @@ void
 relais_notifier_ready (RelaisNotifier *notifier)
 {
   send_status (notifier, "READY=1");
-  if (notifier->status_id == 0)
+  /* no service manager listening: no status to keep current, no wake-ups */
+  if (notifier->status_id == 0 && g_getenv ("NOTIFY_SOCKET") != NULL)
     notifier->status_id = g_timeout_add (STATUS_INTERVAL_MS, status_cb, notifier);
 }
 
