@@ -97,6 +97,9 @@ static const char *const migrations[] = {
    * the delivery delay in the logs and the latency histogram; 0 for the
    * messages queued before, whose received_at (whole seconds) is all there is. */
   "ALTER TABLE messages ADD COLUMN received_usec INTEGER NOT NULL DEFAULT 0;",
+  /* 9 -> 10: the oldest message (RELAIS_STAT_QUEUE_OLDEST, read after each
+   * removal) without a scan of the whole queue. */
+  "CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);

@@ -4,7 +4,13 @@
  * Invariant: a message has a row only if its spool/msg file was fsynced first,
  * and the session may answer 250 only once the row is committed. One commit
  * thread batches every waiting request into one directory fsync and one SQL
- * transaction (group commit). Callers: the SMTP session, the daemon, the scheduler. */
+ * transaction (group commit); the delivery side's writes (outcomes, removals:
+ * relais_queue_write_async()) ride in the same transaction, so the main loop
+ * never waits for the disk. The WAL is fsynced by the commit thread after it
+ * lets go of the store's lock (synchronous=NORMAL for its own transactions,
+ * then fdatasync of the -wal file: as durable as FULL, without holding up
+ * the main thread's reads meanwhile). Callers: the SMTP session, the daemon,
+ * the scheduler. */
 #ifndef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "relais"
 #endif
@@ -38,9 +44,20 @@ struct _RelaisQueue {
   char *tmp_dir;
   char *msg_dir;
   int msg_dir_fd;
+  int tmp_dir_fd;
+
+  /* Files of delivered messages kept in spool/tmp under their old id for the
+   * next receptions: creating a file costs ext4 far more (its inode
+   * allocator) than truncating one. Any thread, under SPARE_LOCK. */
+  GMutex spare_lock;
+  GQueue spare;               /* of char*: names in spool/tmp */
+  gboolean refilling;         /* a refill of SPARE is under way (under SPARE_LOCK) */
+  guint n_made;               /* spare files made so far, for their names (under SPARE_LOCK) */
+  GThreadPool *spare_pool;    /* makes spare files when receptions outrun deliveries */
 
   GAsyncQueue *requests;      /* of CommitRequest*, to the commit thread */
   GThread *thread;
+  GThreadPool *sync_pool;     /* fsyncs each new message file as soon as it is complete, in parallel */
   GMainContext *context;      /* where commit callbacks run */
   guint n_outstanding;        /* commits not yet reported back (main thread) */
   gint n_batches;             /* atomic, for tests */
@@ -49,6 +66,10 @@ struct _RelaisQueue {
   guint64 generation;         /* see relais_queue_get_generation() */
   GFunc committed_func;
   gpointer committed_data;
+
+  /* commit thread only: our own descriptor of the database's -wal file */
+  int wal_fd;
+  char *wal_path;
 };
 
 struct _RelaisSpoolWriter {
@@ -81,9 +102,14 @@ typedef struct {
   GAsyncReadyCallback callback;
   gpointer user_data;
   GTask *task;
+  /* or, with WRITER NULL, a write of relais_queue_write_async() */
+  RelaisQueueWriteFunc write;
+  RelaisQueueAfterFunc after;
+  gpointer write_data;
+  GDestroyNotify write_destroy;
   /* commit thread only */
   GError *error;
-  gboolean renamed;
+  gboolean staged;            /* in this batch's transaction: file renamed into msg/, or a write */
 } CommitRequest;
 
 /* Pushed by relais_queue_free(): the commit thread finishes what was queued
@@ -150,6 +176,8 @@ commit_request_free (CommitRequest *request)
     spool_writer_free (request->writer);
   relais_envelope_free (request->envelope);
   g_clear_pointer (&request->routes, g_ptr_array_unref);
+  if (request->write_destroy != NULL)
+    request->write_destroy (request->write_data);
   g_clear_error (&request->error);
   g_free (request);
 }
@@ -183,6 +211,8 @@ fsync_path (const char *path, GError **error)
   return TRUE;
 }
 
+static void make_spares_func (gpointer data, gpointer user_data);
+
 RelaisQueue *
 relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir, GError **error)
 {
@@ -190,7 +220,7 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
   g_autofree char *tmp_dir = NULL;
   g_autofree char *msg_dir = NULL;
   RelaisQueue *self;
-  int fd;
+  int fd, tmp_fd;
 
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (state_dir != NULL, NULL);
@@ -216,6 +246,13 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
       set_errno_error (error, errno, "Cannot open", msg_dir);
       return NULL;
     }
+  tmp_fd = open (tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tmp_fd < 0)
+    {
+      set_errno_error (error, errno, "Cannot open", tmp_dir);
+      close (fd);
+      return NULL;
+    }
 
   self = g_new0 (RelaisQueue, 1);
   self->store = store;
@@ -224,18 +261,76 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
   self->tmp_dir = g_steal_pointer (&tmp_dir);
   self->msg_dir = g_steal_pointer (&msg_dir);
   self->msg_dir_fd = fd;
+  self->tmp_dir_fd = tmp_fd;
+  g_mutex_init (&self->spare_lock);
+  g_queue_init (&self->spare);
+  self->spare_pool = g_thread_pool_new (make_spares_func, NULL, 1, FALSE, NULL);
   self->context = g_main_context_ref_thread_default ();
   self->requests = g_async_queue_new ();
+  self->wal_fd = -1;
   return self;
 }
 
 static gpointer commit_thread_func (gpointer data);
+static void sync_file_func (gpointer data, gpointer user_data);
+
+/* Keeps up to this many files in spool/tmp for reuse; when fewer than
+ * QUEUE_SPARE_LOW are left, a thread makes new ones up to QUEUE_SPARE_MADE,
+ * so that the main loop never waits for the file system's inode allocator. */
+#define QUEUE_SPARE_FILES 1024
+#define QUEUE_SPARE_LOW   16
+#define QUEUE_SPARE_MADE  64
+
+/* Files are fsynced by several threads at once: the file system then makes
+ * them durable together (ext4 joins concurrent fsyncs into one journal
+ * commit), where one thread would wait for each in turn. */
+#define QUEUE_SYNC_THREADS 16
 
 static void
 queue_ensure_thread (RelaisQueue *self)
 {
   if (self->thread == NULL)
-    self->thread = g_thread_new ("relais-commit", commit_thread_func, self);
+    {
+      self->thread = g_thread_new ("relais-commit", commit_thread_func, self);
+      self->sync_pool = g_thread_pool_new (sync_file_func, self, QUEUE_SYNC_THREADS, FALSE, NULL);
+    }
+}
+
+/* The spare pool's thread: new empty files in spool/tmp up to QUEUE_SPARE_MADE. */
+static void
+make_spares_func (gpointer data, gpointer user_data)
+{
+  RelaisQueue *self = data;
+
+  for (;;)
+    {
+      g_autofree char *name = NULL;
+      int fd;
+
+      g_mutex_lock (&self->spare_lock);
+      if (self->spare.length >= QUEUE_SPARE_MADE)
+        {
+          self->refilling = FALSE;
+          g_mutex_unlock (&self->spare_lock);
+          return;
+        }
+      name = g_strdup_printf (QUEUE_SPARE_PREFIX "%u", self->n_made++);
+      g_mutex_unlock (&self->spare_lock);
+
+      fd = openat (self->tmp_dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          /* the receptions make their own files meanwhile */
+          g_mutex_lock (&self->spare_lock);
+          self->refilling = FALSE;
+          g_mutex_unlock (&self->spare_lock);
+          return;
+        }
+      close (fd);
+      g_mutex_lock (&self->spare_lock);
+      g_queue_push_tail (&self->spare, g_steal_pointer (&name));
+      g_mutex_unlock (&self->spare_lock);
+    }
 }
 
 void
@@ -246,6 +341,8 @@ relais_queue_free (RelaisQueue *queue)
 
   if (queue->thread != NULL)
     {
+      /* the files being synced reach the commit thread before it stops */
+      g_thread_pool_free (queue->sync_pool, FALSE, TRUE);
       g_async_queue_push (queue->requests, &stop_request);
       g_thread_join (queue->thread);
     }
@@ -256,7 +353,14 @@ relais_queue_free (RelaisQueue *queue)
 
   g_async_queue_unref (queue->requests);
   g_main_context_unref (queue->context);
+  g_thread_pool_free (queue->spare_pool, FALSE, TRUE);
   close (queue->msg_dir_fd);
+  close (queue->tmp_dir_fd);
+  g_queue_clear_full (&queue->spare, g_free);
+  g_mutex_clear (&queue->spare_lock);
+  if (queue->wal_fd >= 0)
+    close (queue->wal_fd);
+  g_free (queue->wal_path);
   g_free (queue->spool_dir);
   g_free (queue->tmp_dir);
   g_free (queue->msg_dir);
@@ -287,6 +391,14 @@ relais_queue_get_batch_count (RelaisQueue *queue)
   g_return_val_if_fail (queue != NULL, 0);
 
   return (guint) g_atomic_int_get (&queue->n_batches);
+}
+
+guint
+relais_queue_get_outstanding (RelaisQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+
+  return queue->n_outstanding;
 }
 
 /* ---- queue ids ---------------------------------------------------------- */
@@ -329,14 +441,44 @@ relais_queue_begin (RelaisQueue *queue, GError **error)
   for (guint tries = 0; tries < 8; tries++)
     {
       g_autofree char *id = queue_make_id (queue);
-      g_autofree char *tmp_path = g_build_filename (queue->tmp_dir, id, NULL);
+      g_autofree char *spare = NULL;
+      g_autofree char *tmp_path = NULL;
       RelaisSpoolWriter *writer;
-      int fd;
+      struct stat st;
+      int fd = -1;
 
       /* A committed message with this id would be replaced by the rename. */
       if (faccessat (queue->msg_dir_fd, id, F_OK, 0) == 0)
         continue;
-      fd = open (tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      g_mutex_lock (&queue->spare_lock);
+      spare = g_queue_pop_head (&queue->spare);
+      if (queue->spare.length < QUEUE_SPARE_LOW && !queue->refilling && queue->spare_pool != NULL)
+        {
+          queue->refilling = TRUE;
+          g_thread_pool_push (queue->spare_pool, queue, NULL);
+        }
+      g_mutex_unlock (&queue->spare_lock);
+      if (spare != NULL)
+        {
+          tmp_path = g_build_filename (queue->tmp_dir, spare, NULL);
+          /* only ever a regular file of ours, but never blocked on anything else */
+          fd = open (tmp_path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          if (fd >= 0 && (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)))
+            {
+              close (fd);
+              fd = -1;
+            }
+          if (fd < 0)
+            {
+              g_unlink (tmp_path);
+              g_clear_pointer (&tmp_path, g_free);
+            }
+        }
+      if (fd < 0)
+        {
+          tmp_path = g_build_filename (queue->tmp_dir, id, NULL);
+          fd = open (tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        }
       if (fd < 0)
         {
           if (errno == EEXIST)
@@ -694,7 +836,7 @@ relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,
     }
 
   queue_ensure_thread (queue);
-  g_async_queue_push (queue->requests, request);
+  g_thread_pool_push (queue->sync_pool, request, NULL);
 }
 
 gboolean
@@ -706,7 +848,55 @@ relais_queue_commit_finish (RelaisQueue *queue, GAsyncResult *result, GError **e
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* Commit thread: makes the file durable under spool/msg (not yet fsynced dir). */
+static void
+write_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CommitRequest *request = g_task_get_task_data (G_TASK (result));
+  RelaisQueue *self = request->queue;
+
+  g_assert (self->n_outstanding > 0);
+  self->n_outstanding--;
+  if (request->callback != NULL)
+    request->callback (NULL, result, request->user_data);
+}
+
+void
+relais_queue_write_async (RelaisQueue *queue, RelaisQueueWriteFunc func, RelaisQueueAfterFunc after,
+                          gpointer data, GDestroyNotify destroy,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  CommitRequest *request;
+
+  g_return_if_fail (queue != NULL);
+  g_return_if_fail (func != NULL);
+
+  request = g_new0 (CommitRequest, 1);
+  request->queue = queue;
+  request->write = func;
+  request->after = after;
+  request->write_data = data;
+  request->write_destroy = destroy;
+  request->callback = callback;
+  request->user_data = user_data;
+  request->task = g_task_new (NULL, NULL, write_done_cb, NULL);
+  g_task_set_source_tag (request->task, relais_queue_write_async);
+  g_task_set_task_data (request->task, request, (GDestroyNotify) commit_request_free);
+  queue->n_outstanding++;
+  queue_ensure_thread (queue);
+  g_async_queue_push (queue->requests, request);
+}
+
+gboolean
+relais_queue_write_finish (RelaisQueue *queue, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == relais_queue_write_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* A sync thread: makes the file durable under spool/msg (the directory is
+ * fsynced by the commit thread, once for its batch). */
 static gboolean
 commit_sync_file (RelaisQueue *self, CommitRequest *request, GError **error)
 {
@@ -813,57 +1003,115 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
   return TRUE;
 }
 
+/* ERROR for every request of the batch in its transaction that has none yet;
+ * only the message files when FILES_ONLY. */
 static void
-fail_renamed (RelaisQueue *self, GPtrArray *batch, const GError *error)
+fail_staged (GPtrArray *batch, const GError *error, gboolean files_only)
 {
   for (guint i = 0; i < batch->len; i++)
     {
       CommitRequest *request = g_ptr_array_index (batch, i);
 
-      if (!request->renamed || request->error != NULL)
+      if (!request->staged || request->error != NULL || (files_only && request->writer == NULL))
         continue;
       request->error = g_error_copy (error);
     }
 }
 
-/* One transaction for every message of the batch, each in a savepoint so that
- * a bad one fails alone. */
+/* Commit thread: our descriptor of the database's -wal file, (re)opened when
+ * there is none yet or the file was replaced; -1 when it cannot be had (then
+ * the transaction runs with synchronous=FULL and SQLite syncs it itself). */
+static int
+wal_descriptor (RelaisQueue *self, sqlite3 *db)
+{
+  struct stat by_path, by_fd;
+
+  if (self->wal_path == NULL)
+    {
+      const char *main_path = sqlite3_db_filename (db, "main");
+
+      if (main_path == NULL || main_path[0] == '\0')
+        return -1;
+      self->wal_path = g_strdup (sqlite3_filename_wal (main_path));
+    }
+  if (stat (self->wal_path, &by_path) < 0)
+    return -1;
+  if (self->wal_fd >= 0 && fstat (self->wal_fd, &by_fd) == 0 &&
+      by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)
+    return self->wal_fd;
+  if (self->wal_fd >= 0)
+    close (self->wal_fd);
+  self->wal_fd = open (self->wal_path, O_RDONLY | O_CLOEXEC);
+  return self->wal_fd;
+}
+
+/* One transaction for every message and write of the batch, each in a
+ * savepoint so that a bad one fails alone; durable when it returns. */
 static void
 commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
 {
   sqlite3 *db = relais_store_lock (self->store);
   g_autoptr(GError) error = NULL;
+  int wal_fd = wal_descriptor (self, db);
 
+  /* With our own fdatasync of the WAL below, NORMAL is as durable as FULL. */
+  if (wal_fd >= 0 && !exec_sql (db, "PRAGMA synchronous = NORMAL", NULL))
+    wal_fd = -1;
   if (!exec_sql (db, "BEGIN IMMEDIATE", &error))
     {
+      if (wal_fd >= 0)
+        exec_sql (db, "PRAGMA synchronous = FULL", NULL);
       relais_store_unlock (self->store);
-      fail_renamed (self, batch, error);
+      fail_staged (batch, error, FALSE);
       return;
     }
   for (guint i = 0; i < batch->len; i++)
     {
       CommitRequest *request = g_ptr_array_index (batch, i);
+      gboolean ok;
 
-      if (!request->renamed || request->error != NULL)
+      if (!request->staged || request->error != NULL)
         continue;
-      if (!exec_sql (db, "SAVEPOINT message", &request->error))
+      if (!exec_sql (db, "SAVEPOINT request", &request->error))
         continue;
-      if (commit_insert_rows (db, request, &request->error))
-        exec_sql (db, "RELEASE message", NULL);
+      if (request->writer != NULL)
+        ok = commit_insert_rows (db, request, &request->error);
       else
-        {
-          exec_sql (db, "ROLLBACK TO message", NULL);
-          exec_sql (db, "RELEASE message", NULL);
-        }
+        ok = request->write (db, request->write_data, &request->error);
+      if (!ok)
+        exec_sql (db, "ROLLBACK TO request", NULL);
+      exec_sql (db, "RELEASE request", NULL);
     }
   if (!exec_sql (db, "COMMIT", &error))
     {
       exec_sql (db, "ROLLBACK", NULL);
+      if (wal_fd >= 0)
+        exec_sql (db, "PRAGMA synchronous = FULL", NULL);
       relais_store_unlock (self->store);
-      fail_renamed (self, batch, error);
+      fail_staged (batch, error, FALSE);
       return;
     }
+  if (wal_fd >= 0)
+    exec_sql (db, "PRAGMA synchronous = FULL", NULL);
   relais_store_unlock (self->store);
+
+  if (wal_fd >= 0 && fdatasync (wal_fd) < 0)
+    {
+      /* Committed but maybe not on the disk: the clients get an error (they
+       * send again: a duplicate, never a loss), and the files stay, as their
+       * rows may be there after a restart. */
+      set_errno_error (&error, errno, "Cannot fsync", self->wal_path);
+      for (guint i = 0; i < batch->len; i++)
+        {
+          CommitRequest *request = g_ptr_array_index (batch, i);
+
+          if (request->staged && request->error == NULL)
+            {
+              request->error = g_error_copy (error);
+              request->staged = FALSE;    /* keep the file */
+            }
+        }
+    }
 }
 
 static void
@@ -871,30 +1119,26 @@ commit_batch (RelaisQueue *self, GPtrArray *batch)
 {
   g_autoptr(GError) dir_error = NULL;
   guint n_renamed = 0;
+  guint n_staged = 0;
 
   for (guint i = 0; i < batch->len; i++)
     {
       CommitRequest *request = g_ptr_array_index (batch, i);
 
-      if (commit_sync_file (self, request, &request->error))
-        {
-          request->renamed = TRUE;
-          n_renamed++;
-        }
-      else
-        g_unlink (request->writer->tmp_path);
+      if (request->writer == NULL)
+        request->staged = TRUE;      /* a file is synced and renamed (sync_file_func()) or failed */
+      else if (request->staged)
+        n_renamed++;
+      n_staged += request->staged;
     }
 
-  if (n_renamed > 0)
+  if (n_renamed > 0 && fsync (self->msg_dir_fd) < 0)
     {
-      if (fsync (self->msg_dir_fd) < 0)
-        {
-          set_errno_error (&dir_error, errno, "Cannot fsync", self->msg_dir);
-          fail_renamed (self, batch, dir_error);
-        }
-      else
-        commit_insert_batch (self, batch);
+      set_errno_error (&dir_error, errno, "Cannot fsync", self->msg_dir);
+      fail_staged (batch, dir_error, TRUE);
     }
+  if (n_staged > 0)
+    commit_insert_batch (self, batch);
 
   g_atomic_int_inc (&self->n_batches);
 
@@ -906,14 +1150,32 @@ commit_batch (RelaisQueue *self, GPtrArray *batch)
       if (request->error != NULL)
         {
           /* Never a row without a file, and no file without a row either. */
-          if (request->renamed)
+          if (request->staged && request->writer != NULL)
             unlinkat (self->msg_dir_fd, request->writer->id, 0);
           g_task_return_error (task, g_steal_pointer (&request->error));
         }
       else
-        g_task_return_boolean (task, TRUE);
+        {
+          if (request->after != NULL)
+            request->after (self, request->write_data);
+          g_task_return_boolean (task, TRUE);
+        }
       g_object_unref (task);
     }
+}
+
+/* A sync thread: the file of REQUEST, then on to the commit thread. */
+static void
+sync_file_func (gpointer data, gpointer user_data)
+{
+  CommitRequest *request = data;
+  RelaisQueue *self = user_data;
+
+  if (commit_sync_file (self, request, &request->error))
+    request->staged = TRUE;
+  else
+    g_unlink (request->writer->tmp_path);
+  g_async_queue_push (self->requests, request);
 }
 
 static gpointer
@@ -1058,6 +1320,63 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
 
 /* ---- removal ------------------------------------------------------------ */
 
+
+static void
+queue_unlink_spool (RelaisQueue *queue, const char *id)
+{
+  if (unlinkat (queue->msg_dir_fd, id, 0) < 0 && errno != ENOENT)
+    g_info ("Cannot remove queue file %s/%s: %s", queue->msg_dir, id, g_strerror (errno));
+}
+
+void
+relais_queue_recycle_spool (RelaisQueue *queue, const char *id)
+{
+  g_autofree char *name = NULL;
+
+  g_mutex_lock (&queue->spare_lock);
+  if (queue->spare.length < QUEUE_SPARE_FILES)
+    name = g_strdup_printf (QUEUE_SPARE_PREFIX "%u", queue->n_made++);
+  g_mutex_unlock (&queue->spare_lock);
+  /* Out of msg/ either way: renamed into tmp/ (which the next start empties)
+   * for a reception to reuse, or unlinked. */
+  if (name != NULL && renameat (queue->msg_dir_fd, id, queue->tmp_dir_fd, name) == 0)
+    {
+      /* first in line: its pages are the likeliest to be in memory still */
+      g_mutex_lock (&queue->spare_lock);
+      g_queue_push_head (&queue->spare, g_steal_pointer (&name));
+      g_mutex_unlock (&queue->spare_lock);
+      return;
+    }
+  queue_unlink_spool (queue, id);
+}
+
+gboolean
+relais_queue_drop_if_done (sqlite3 *db, const char *id, gboolean *dropped, GError **error)
+{
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+
+  *dropped = FALSE;
+  if (sqlite3_prepare_v2 (db,
+                          "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
+                          "WHERE message_id = ?1 AND (state != 1 OR dsn_action != 0))", -1, &stmt, NULL) != SQLITE_OK ||
+      (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), sqlite3_step (stmt)) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "Cannot delete the message", error);
+      return FALSE;
+    }
+  *dropped = sqlite3_changes (db) > 0;
+  return TRUE;
+}
+
+void
+relais_queue_count_removed (RelaisQueue *queue)
+{
+  if (queue->stats != NULL)
+    relais_stats_add (queue->stats, RELAIS_STAT_QUEUE_LENGTH, -1);
+  queue_update_oldest (queue);
+  relais_queue_changed (queue);
+}
+
 gboolean
 relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
 {
@@ -1092,13 +1411,78 @@ relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
       g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "No message %s in the queue", id);
       return FALSE;
     }
-  if (unlinkat (queue->msg_dir_fd, id, 0) < 0 && errno != ENOENT)
-    g_info ("Cannot remove queue file %s/%s: %s", queue->msg_dir, id, g_strerror (errno));
-  if (queue->stats != NULL)
-    relais_stats_add (queue->stats, RELAIS_STAT_QUEUE_LENGTH, -1);
-  queue_update_oldest (queue);
-  relais_queue_changed (queue);
+  /* A delivery may still be reading it (Queue.Delete during a delivery):
+   * never reused, only unlinked. */
+  queue_unlink_spool (queue, id);
+  relais_queue_count_removed (queue);
   return TRUE;
+}
+
+/* relais_queue_remove_async(): the row goes in the commit thread's next
+ * transaction, the file once that is durable. */
+static gboolean
+remove_write (sqlite3 *db, gpointer data, GError **error)
+{
+  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  const char *id = data;
+
+  if (sqlite3_prepare_v2 (db, "DELETE FROM messages WHERE id = ?", -1, &stmt, NULL) != SQLITE_OK ||
+      (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), sqlite3_step (stmt)) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, "Cannot delete the message", error);
+      return FALSE;
+    }
+  if (sqlite3_changes (db) == 0)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "No message %s in the queue", id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_after (RelaisQueue *queue, gpointer data)
+{
+  relais_queue_recycle_spool (queue, data);
+}
+
+static void
+remove_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RelaisQueue *queue = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!relais_queue_write_finish (queue, result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  relais_queue_count_removed (queue);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+relais_queue_remove_async (RelaisQueue *queue, const char *id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (queue != NULL);
+  g_return_if_fail (id != NULL);
+
+  task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, relais_queue_remove_async);
+  g_task_set_task_data (task, queue, NULL);
+  relais_queue_write_async (queue, remove_write, remove_after, g_strdup (id), g_free, remove_written_cb, task);
+}
+
+gboolean
+relais_queue_remove_finish (RelaisQueue *queue, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == relais_queue_remove_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- administration ----------------------------------------------------- */

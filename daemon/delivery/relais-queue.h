@@ -47,6 +47,10 @@ enum {
   RELAIS_MESSAGE_FLAG_8BITMIME = 2,   /* BODY=8BITMIME was given on MAIL */
 };
 
+/* Names of the empty or used files kept in spool/tmp for the next receptions
+ * (relais_queue_recycle_spool()); never a message. */
+#define QUEUE_SPARE_PREFIX "spare-"
+
 RelaisEnvelope *relais_envelope_new (void);
 void            relais_envelope_free (RelaisEnvelope *envelope);
 
@@ -94,9 +98,41 @@ gboolean     relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *
 char        *relais_queue_spool_path (RelaisQueue *queue, const char *id);
 
 /* Drops a message for good: its rows (one transaction), then its spool file,
- * and counts it out of RELAIS_STAT_QUEUE_LENGTH. For the scheduler once every
- * recipient is done, and for the Queue D-Bus "delete". */
+ * and counts it out of RELAIS_STAT_QUEUE_LENGTH. For the Queue D-Bus
+ * "delete"; the scheduler uses the _async form, which never waits for the
+ * disk on the main thread, once no delivery of the message is under way (its
+ * file is recycled, see relais_queue_recycle_spool()).
+ * RELAIS_ERROR_NOT_FOUND when it is not queued. */
 gboolean     relais_queue_remove (RelaisQueue *queue, const char *id, GError **error);
+void         relais_queue_remove_async (RelaisQueue *queue, const char *id,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean     relais_queue_remove_finish (RelaisQueue *queue, GAsyncResult *result, GError **error);
+
+/* A write of the delivery side (outcomes, removals) done by the commit thread
+ * in its next group transaction, in a savepoint of its own: FUNC runs there
+ * with the database handle (the store's lock held) and DATA; AFTER (may be
+ * NULL) runs there too once the transaction is durable, without the lock
+ * (e.g. to unlink a spool file). DESTROY frees DATA. CALLBACK runs in the
+ * main context; relais_queue_write_finish() returns FUNC's error, or the
+ * transaction's. Writes are done in the order they are asked for. */
+typedef gboolean (*RelaisQueueWriteFunc) (sqlite3 *db, gpointer data, GError **error);
+typedef void     (*RelaisQueueAfterFunc) (RelaisQueue *queue, gpointer data);
+void         relais_queue_write_async (RelaisQueue *queue, RelaisQueueWriteFunc func, RelaisQueueAfterFunc after,
+                                       gpointer data, GDestroyNotify destroy,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean     relais_queue_write_finish (RelaisQueue *queue, GAsyncResult *result, GError **error);
+
+/* For a write that ends a message itself (the scheduler's outcome record):
+ * in its FUNC, relais_queue_drop_if_done() deletes the rows of message ID
+ * when every recipient is delivered and none waits for a success notice
+ * (*DROPPED tells); then, as relais_queue_remove_async() does, its AFTER
+ * calls relais_queue_recycle_spool() (any thread: the file leaves spool/msg,
+ * kept in spool/tmp for a later reception to reuse, or deleted; only once
+ * nothing reads it any more) and its callback relais_queue_count_removed()
+ * (main thread: the queue counters). */
+gboolean     relais_queue_drop_if_done (sqlite3 *db, const char *id, gboolean *dropped, GError **error);
+void         relais_queue_recycle_spool (RelaisQueue *queue, const char *id);
+void         relais_queue_count_removed (RelaisQueue *queue);
 
 /* ---- administration (the Queue D-Bus interface) -------------------------
  * Main thread, through the store's lock like the rest. Every function taking
@@ -170,6 +206,8 @@ void              relais_queue_changed (RelaisQueue *queue);
 
 /* How many group commits (batches) the commit thread has run: for tests. */
 guint        relais_queue_get_batch_count (RelaisQueue *queue);
+/* Commits and writes asked for and not yet reported back to the main context. */
+guint        relais_queue_get_outstanding (RelaisQueue *queue);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisEnvelope, relais_envelope_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisQueueEntry, relais_queue_entry_free)

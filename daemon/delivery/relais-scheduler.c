@@ -57,8 +57,9 @@ struct _RelaisScheduler {
   guint n_running;           /* deliveries in worker threads */
   guint n_remote;            /* outbound SMTP connections under way */
   GCancellable *cancellable; /* cancelled when the daemon stops */
-  GHashTable *bouncing;      /* ids of messages whose bounce is being committed */
+  GHashTable *ending;        /* ids of messages whose bounce or removal is being committed */
   guint n_bouncing;          /* bounce commits under way */
+  guint n_writes;            /* outcome records and removals under way (relais_queue_write_async()) */
   gint64 backoff_first;      /* seconds, SCHEDULER_BACKOFF_FIRST unless a test shortens it */
   gint64 backoff_max;
   gint64 max_age;
@@ -172,7 +173,7 @@ relais_scheduler_new (RelaisServices *services, RelaisStore *store, const char *
   self->store = store;
   self->state_dir = g_strdup (state_dir);
   self->in_flight = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->bouncing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->ending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
   self->backoff_first = test_override ("RELAIS_TEST_BACKOFF_SECONDS", SCHEDULER_BACKOFF_FIRST);
   self->backoff_max = self->backoff_first * (SCHEDULER_BACKOFF_MAX / SCHEDULER_BACKOFF_FIRST);
@@ -190,12 +191,13 @@ relais_scheduler_free (RelaisScheduler *scheduler)
   scheduler->stopping = TRUE;
   g_clear_handle_id (&scheduler->timer_id, g_source_remove);
   g_cancellable_cancel (scheduler->cancellable);
-  while (scheduler->n_running > 0 || scheduler->n_remote > 0 || scheduler->n_bouncing > 0)
+  while (scheduler->n_running > 0 || scheduler->n_remote > 0 || scheduler->n_bouncing > 0 ||
+         scheduler->n_writes > 0)
     g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&scheduler->kick_id, g_source_remove);
 
   g_hash_table_unref (scheduler->in_flight);
-  g_hash_table_unref (scheduler->bouncing);
+  g_hash_table_unref (scheduler->ending);
   g_clear_object (&scheduler->cancellable);
   g_free (scheduler->state_dir);
   g_free (scheduler);
@@ -253,6 +255,49 @@ bounce_request_free (BounceRequest *request)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BounceRequest, bounce_request_free)
 
+typedef struct {
+  RelaisScheduler *scheduler;
+  char *id;
+  guint n_failed;
+} RemoveRequest;
+
+static void
+removed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RemoveRequest *request = user_data;
+  RelaisScheduler *self = request->scheduler;
+  g_autoptr(GError) error = NULL;
+
+  self->n_writes--;
+  g_hash_table_remove (self->ending, request->id);
+  if (relais_queue_remove_finish (self->services->queue, result, &error))
+    relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "removed from the queue (%u failed recipients)",
+                      request->n_failed);
+  else if (g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND))
+    relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "already deleted from the queue");
+  else
+    relais_log_queue (G_LOG_LEVEL_WARNING, request->id, "cannot remove the message from the queue: %s",
+                      error->message);
+  g_free (request->id);
+  g_free (request);
+}
+
+/* Message ID is done (delivered, bounced): its row and file go, through the
+ * commit thread, while it is marked as ending so that nothing else ends it
+ * twice meanwhile. */
+static void
+scheduler_remove (RelaisScheduler *self, const char *id, guint n_failed)
+{
+  RemoveRequest *request = g_new0 (RemoveRequest, 1);
+
+  request->scheduler = self;
+  request->id = g_strdup (id);
+  request->n_failed = n_failed;
+  self->n_writes++;
+  g_hash_table_add (self->ending, g_strdup (id));
+  relais_queue_remove_async (self->services->queue, id, removed_cb, request);
+}
+
 /* The DSN is durable: now, and only now, the original may go. If the commit
  * failed the original stays in the queue with no pending recipient; the next
  * start (scheduler_finish_done_messages()) tries its bounce again. That is the
@@ -266,7 +311,7 @@ bounce_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
 
   self->n_bouncing--;
-  g_hash_table_remove (self->bouncing, request->id);
+  g_hash_table_remove (self->ending, request->id);
   if (!relais_queue_commit_finish (self->services->queue, result, &error))
     {
       relais_log_queue (G_LOG_LEVEL_WARNING, request->id,
@@ -276,17 +321,7 @@ bounce_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "bounce %s sent to %s for %u recipient(s)",
                     request->dsn_id, request->to, request->n_failed);
-  if (!relais_queue_remove (self->services->queue, request->id, &error))
-    {
-      if (g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND))
-        relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "already deleted from the queue");
-      else
-        relais_log_queue (G_LOG_LEVEL_WARNING, request->id, "cannot remove the message from the queue: %s",
-                          error->message);
-      return;
-    }
-  relais_log_queue (G_LOG_LEVEL_MESSAGE, request->id, "removed from the queue (%u failed recipients)",
-                    request->n_failed);
+  scheduler_remove (self, request->id, request->n_failed);
 }
 
 /* Queues the delivery status notification (RFC 3464) for message ID about
@@ -455,7 +490,7 @@ scheduler_bounce (RelaisScheduler *self, const char *id, const char *sender, GPt
   request->to = g_strdup (to_log->str);
   request->n_failed = failed->len;
   self->n_bouncing++;
-  g_hash_table_add (self->bouncing, g_strdup (id));
+  g_hash_table_add (self->ending, g_strdup (id));
   relais_queue_commit_async (self->services->queue, writer, g_steal_pointer (&envelope), config,
                              bounce_committed_cb, request);
   return BOUNCE_PENDING;
@@ -472,8 +507,8 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
   sqlite3 *db;
   gint64 n_pending = -1;
 
-  if (g_hash_table_contains (self->bouncing, id))
-    return;   /* its bounce is being committed */
+  if (g_hash_table_contains (self->ending, id))
+    return;   /* its bounce or its removal is being committed */
   db = relais_store_lock (self->store);
   {
     g_autoptr(RelaisSchedulerStmt) stmt = NULL;
@@ -552,13 +587,7 @@ scheduler_finish_message (RelaisScheduler *self, const char *id)
       default:
         return;
       }
-  if (!relais_queue_remove (self->services->queue, id, &error))
-    {
-      relais_log_queue (G_LOG_LEVEL_WARNING, id, "cannot remove the message from the queue: %s",
-                        error->message);
-      return;
-    }
-  relais_log_queue (G_LOG_LEVEL_MESSAGE, id, "removed from the queue (%u failed recipients)", n_failed);
+  scheduler_remove (self, id, n_failed);
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -619,76 +648,160 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
   return state;
 }
 
-/* Writes the outcome of every job in JOBS (of one message) to its row, in one
- * transaction, and takes the recorded ones out of flight. On a storage error
- * the recipients stay in flight, so they are not tried again blindly before a
- * restart (which retries them: a repeat is better than a loss). A row deleted
- * meanwhile (Queue.Delete) is simply not there to update. */
+/* One recipient's outcome, as scheduler_record() writes it. */
+typedef struct {
+  gint position;
+  gint state;
+  gint attempts;
+  gint64 next_attempt;
+  char *reply;
+  gint dsn_action;
+  char *address;              /* for the log */
+  char *key;                  /* in self->in_flight */
+} OutcomeRow;
+
+typedef struct {
+  RelaisScheduler *scheduler;
+  char *message_id;
+  GArray *rows;               /* of OutcomeRow */
+  gboolean dropped;           /* the message was done and its rows went with this write */
+} RecordRequest;
+
+static void
+outcome_row_clear (OutcomeRow *row)
+{
+  g_free (row->reply);
+  g_free (row->address);
+  g_free (row->key);
+}
+
+static void
+record_request_free (RecordRequest *request)
+{
+  g_free (request->message_id);
+  g_array_unref (request->rows);
+  g_free (request);
+}
+
+/* Commit thread: the rows of REQUEST. A row deleted meanwhile (Queue.Delete)
+ * is simply not there to update. */
+static gboolean
+record_write (sqlite3 *db, gpointer data, GError **error)
+{
+  RecordRequest *request = data;
+  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db,
+                          "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
+                          "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
+                          "WHERE message_id = ? AND position = ?", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      relais_store_set_error (db, "Cannot record a delivery outcome", error);
+      return FALSE;
+    }
+  for (guint i = 0; i < request->rows->len; i++)
+    {
+      OutcomeRow *row = &g_array_index (request->rows, OutcomeRow, i);
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_int (stmt, 1, row->state);
+      sqlite3_bind_int (stmt, 2, row->attempts);
+      sqlite3_bind_int64 (stmt, 3, row->next_attempt);
+      sqlite3_bind_text (stmt, 4, row->reply, -1, SQLITE_STATIC);
+      sqlite3_bind_int (stmt, 5, RELAIS_DSN_NOTIFY_SUCCESS);
+      sqlite3_bind_int (stmt, 6, row->dsn_action);
+      sqlite3_bind_text (stmt, 7, request->message_id, -1, SQLITE_STATIC);
+      sqlite3_bind_int (stmt, 8, row->position);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          relais_store_set_error (db, "Cannot record a delivery outcome", error);
+          return FALSE;
+        }
+      if (sqlite3_changes (db) == 0)
+        relais_log_queue (G_LOG_LEVEL_MESSAGE, request->message_id,
+                          "<%s>: the message was deleted during the delivery; its outcome is not recorded",
+                          row->address);
+    }
+  /* The common end, delivered to all and nothing to notify, in the same
+   * transaction; anything else is for scheduler_finish_message(). */
+  return relais_queue_drop_if_done (db, request->message_id, &request->dropped, error);
+}
+
+/* Commit thread, once the record is durable. */
+static void
+record_after (RelaisQueue *queue, gpointer data)
+{
+  RecordRequest *request = data;
+
+  if (request->dropped)
+    relais_queue_recycle_spool (queue, request->message_id);
+}
+
+static void
+recorded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RecordRequest *request = user_data;
+  RelaisScheduler *self = request->scheduler;
+  g_autoptr(GError) error = NULL;
+
+  self->n_writes--;
+  if (!relais_queue_write_finish (self->services->queue, result, &error))
+    /* The recipients stay in flight, so they are not tried again blindly
+     * before a restart (which retries them: a repeat is better than a loss). */
+    relais_log_queue (G_LOG_LEVEL_WARNING, request->message_id,
+                      "%s; %u recipient(s) will not be tried again before a restart", error->message,
+                      request->rows->len);
+  else
+    {
+      for (guint i = 0; i < request->rows->len; i++)
+        g_hash_table_remove (self->in_flight, g_array_index (request->rows, OutcomeRow, i).key);
+      relais_queue_changed (self->services->queue);
+      if (request->dropped)
+        {
+          relais_queue_count_removed (self->services->queue);
+          relais_log_queue (G_LOG_LEVEL_MESSAGE, request->message_id, "removed from the queue (0 failed recipients)");
+        }
+      else
+        scheduler_finish_message (self, request->message_id);
+    }
+  record_request_free (request);
+}
+
+/* Logs and counts the outcome of every job in JOBS (of one message), has it
+ * written to the rows by the commit thread (one savepoint of its next group
+ * transaction: the main loop never waits for the disk), then takes the jobs
+ * out of flight and ends the message if nothing is pending any more. */
 static void
 scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
 {
-  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
-  g_autoptr(GError) error = NULL;
+  RecordRequest *request = g_new0 (RecordRequest, 1);
   gint64 now = now_seconds ();
-  gboolean ok;
-  sqlite3 *db;
 
-  db = relais_store_lock (self->store);
-  ok = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-  if (ok)
-    ok = sqlite3_prepare_v2 (db,
-                             "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
-                             "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
-                             "WHERE message_id = ? AND position = ?", -1, &stmt,
-                             NULL) == SQLITE_OK;
-  for (guint i = 0; ok && i < n_jobs; i++)
+  g_return_if_fail (n_jobs > 0);
+
+  request->scheduler = self;
+  request->message_id = g_strdup (jobs[0]->message_id);
+  request->rows = g_array_sized_new (FALSE, TRUE, sizeof (OutcomeRow), n_jobs);
+  g_array_set_clear_func (request->rows, (GDestroyNotify) outcome_row_clear);
+  for (guint i = 0; i < n_jobs; i++)
     {
       DeliveryJob *job = jobs[i];
-      g_autofree char *reply = NULL;
-      gint64 next_attempt;
-      gint state = scheduler_outcome (self, job, now, &next_attempt, &reply);
-      gint dsn_action = 0;
+      OutcomeRow row = { 0 };
 
+      g_warn_if_fail (g_str_equal (job->message_id, request->message_id));
+      row.position = job->position;
+      row.state = scheduler_outcome (self, job, now, &row.next_attempt, &row.reply);
+      row.attempts = job->attempts + 1;
       /* What a success notification will say, if the recipient asked for one. */
-      if (state == RECIPIENT_DELIVERED)
-        dsn_action = job->route == ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
-                   : job->dsn_relayed ? RELAIS_BOUNCE_ACTION_RELAYED : 0;
-
-      sqlite3_reset (stmt);
-      sqlite3_bind_int (stmt, 1, state);
-      sqlite3_bind_int (stmt, 2, job->attempts + 1);
-      sqlite3_bind_int64 (stmt, 3, next_attempt);
-      sqlite3_bind_text (stmt, 4, reply, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int (stmt, 5, RELAIS_DSN_NOTIFY_SUCCESS);
-      sqlite3_bind_int (stmt, 6, dsn_action);
-      sqlite3_bind_text (stmt, 7, job->message_id, -1, SQLITE_STATIC);
-      sqlite3_bind_int (stmt, 8, job->position);
-      ok = sqlite3_step (stmt) == SQLITE_DONE;
-      /* Deleted over D-Bus while it was being delivered: nothing to record,
-       * and the UPDATE creates no row. */
-      if (ok && sqlite3_changes (db) == 0)
-        relais_log_queue (G_LOG_LEVEL_MESSAGE, job->message_id,
-                          "<%s>: the message was deleted during the delivery; its outcome is not recorded",
-                          job->address);
+      if (row.state == RECIPIENT_DELIVERED)
+        row.dsn_action = job->route == ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
+                       : job->dsn_relayed ? RELAIS_BOUNCE_ACTION_RELAYED : 0;
+      row.address = g_strdup (job->address);
+      row.key = g_strdup (job->key);
+      g_array_append_val (request->rows, row);
     }
-  if (ok)
-    ok = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-  if (!ok)
-    {
-      relais_store_set_error (db, "Cannot record a delivery outcome", &error);
-      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-    }
-  relais_store_unlock (self->store);
-  relais_queue_changed (self->services->queue);
-
-  if (!ok)
-    {
-      relais_log_queue (G_LOG_LEVEL_WARNING, n_jobs > 0 ? jobs[0]->message_id : "?",
-                        "%s; %u recipient(s) will not be tried again before a restart", error->message, n_jobs);
-      return;
-    }
-  for (guint i = 0; i < n_jobs; i++)
-    g_hash_table_remove (self->in_flight, jobs[i]->key);
+  self->n_writes++;
+  relais_queue_write_async (self->services->queue, record_write, record_after, request, NULL, recorded_cb, request);
 }
 
 /* For remote delivery: JOB's recipient was accepted by a next hop that did
@@ -707,7 +820,6 @@ static void
 scheduler_complete (RelaisScheduler *self, DeliveryJob *job)
 {
   scheduler_record (self, &job, 1);
-  scheduler_finish_message (self, job->message_id);
 }
 
 static void
@@ -834,7 +946,6 @@ remote_finished (RemoteBatch *batch_, gboolean ok, const GError *error)
   if (any_delivered && self->services->stats != NULL)
     relais_stats_add (self->services->stats, RELAIS_STAT_BYTES_SENT, (guint64) delivery->bytes_sent);
   scheduler_record (self, (DeliveryJob *const *) batch->jobs->pdata, batch->jobs->len);
-  scheduler_finish_message (self, batch->message_id);
   if (!self->stopping)
     relais_scheduler_kick (self);
 }

@@ -68,10 +68,14 @@ count_files (const char *path)
   g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   guint n = 0;
 
+  const char *name;
+
   if (dir == NULL)
     return 0;
-  while (g_dir_read_name (dir) != NULL)
-    n++;
+  /* files kept for reuse (empty, or a delivered message's) are not messages */
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (!g_str_has_prefix (name, QUEUE_SPARE_PREFIX))
+      n++;
   return n;
 }
 
@@ -425,10 +429,15 @@ test_group_commit (Fixture *fixture, gconstpointer data)
 
   /* Every commit is requested before the main loop runs once. Holding the
    * store's lock meanwhile makes the batching deterministic: the commit
-   * thread waits on it with whatever it took first, and the rest piles up. */
+   * thread waits on it with whatever it took first, and the rest piles up
+   * once the sync threads have made their files durable (and moved them
+   * into msg/, just before handing them on). */
   relais_store_lock (fixture->store);
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (ids, start_commit (fixture, fixture->config, recipients, "Subject: x\r\n\r\ny\r\n", &wait));
+  for (guint tries = 0; tries < 1000 && count_files (fixture->msg_dir) < n; tries++)
+    g_usleep (10000);
+  g_usleep (200000);
   relais_store_unlock (fixture->store);
   wait_for_commits (&wait);
 
@@ -670,6 +679,117 @@ test_dsn_storage (Fixture *fixture, gconstpointer data)
                    "someone@example.org 1 -");
 }
 
+/* ---- writes of the delivery side ---------------------------------------- */
+
+typedef struct {
+  guint n_done;
+  char *order;                /* the callbacks' tags, in the order they ran */
+  GError *errors[4];
+} WriteWait;
+
+static gboolean
+write_attempts_seven (sqlite3 *db, gpointer data, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET attempts = 7 WHERE message_id = '%s'",
+                                          (const char *) data);
+
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  return TRUE;
+}
+
+/* Changes a row, then fails: the change must not stay. */
+static gboolean
+write_then_fail (sqlite3 *db, gpointer data, GError **error)
+{
+  write_attempts_seven (db, data, NULL);
+  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "refused on purpose");
+  return FALSE;
+}
+
+static void
+written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WriteWait *wait = user_data;
+  guint i = wait->n_done++;
+  char *old = wait->order;
+
+  g_assert_cmpuint (i, <, G_N_ELEMENTS (wait->errors));
+  if (g_task_get_source_tag (G_TASK (result)) == relais_queue_remove_async)
+    relais_queue_remove_finish (NULL, result, &wait->errors[i]);
+  else
+    relais_queue_write_finish (NULL, result, &wait->errors[i]);
+  wait->order = g_strdup_printf ("%s%u", old != NULL ? old : "", i);
+  g_free (old);
+}
+
+static void
+test_write_async (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "someone@example.org", NULL };
+  g_autofree char *big = g_strnfill (20000, 'x');
+  g_autofree char *body = g_strdup_printf ("Subject: big\r\n\r\n%s\r\n", big);
+  const char *small = "Subject: small\r\n\r\nbody\r\n";
+  CommitWait commits = { 0 };
+  WriteWait wait = { 0 };
+  g_autofree char *first = start_commit (fixture, fixture->config, recipients, body, &commits);
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  g_autofree char *third_path = NULL;
+  g_autofree char *content = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  g_autofree char *first_path = relais_queue_spool_path (fixture->queue, first);
+  struct stat first_stat, third_stat;
+  gsize len;
+
+  second = start_commit (fixture, fixture->config, recipients, small, &commits);
+  wait_for_commits (&commits);
+  g_assert_cmpuint (commits.n_ok, ==, 2);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 2);
+  g_assert_cmpint (stat (first_path, &first_stat), ==, 0);
+
+  /* Asked for at once: done in order, a failing one alone rolled back. */
+  relais_queue_write_async (fixture->queue, write_attempts_seven, NULL, g_strdup (second), g_free,
+                            written_cb, &wait);
+  relais_queue_write_async (fixture->queue, write_then_fail, NULL, g_strdup (first), g_free, written_cb, &wait);
+  relais_queue_remove_async (fixture->queue, first, written_cb, &wait);
+  while (wait.n_done < 3)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpstr (wait.order, ==, "012");
+  g_assert_no_error (wait.errors[0]);
+  g_assert_error (wait.errors[1], RELAIS_ERROR, RELAIS_ERROR_STORAGE);
+  g_assert_cmpstr (wait.errors[1]->message, ==, "refused on purpose");
+  g_assert_no_error (wait.errors[2]);
+  g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", second), ==, 7);
+  g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages WHERE id = ?", first), ==, 0);
+  g_assert_cmpuint (count_files (fixture->msg_dir), ==, 1);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
+
+  /* A removal of a message that is not there. */
+  relais_queue_remove_async (fixture->queue, first, written_cb, &wait);
+  while (wait.n_done < 4)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_error (wait.errors[3], RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND);
+
+  /* The removed message's file is reused: the new message is all there is in it. */
+  third = commit_one (fixture, fixture->config, recipients);
+  third_path = relais_queue_spool_path (fixture->queue, third);
+  g_assert_cmpint (stat (third_path, &third_stat), ==, 0);
+  g_assert_cmpuint (third_stat.st_ino, ==, first_stat.st_ino);
+  g_assert_true (g_file_get_contents (third_path, &content, &len, NULL));
+  g_assert_cmpuint (len, ==, strlen ("Subject: test\r\n\r\nbody\r\n"));
+  g_assert_cmpstr (content, ==, "Subject: test\r\n\r\nbody\r\n");
+
+  for (guint i = 0; i < G_N_ELEMENTS (wait.errors); i++)
+    g_clear_error (&wait.errors[i]);
+  g_free (wait.order);
+}
+
 /* ---- scheduler ---------------------------------------------------------- */
 
 static void
@@ -678,6 +798,13 @@ wait_until_int (Fixture *fixture, const char *sql, const char *id, gint64 expect
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
   while (query_int (fixture, sql, id) != expected)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  /* The rows are visible once committed; what follows a commit (the file of
+   * a removed message unlinked, the counters) is done once reported back. */
+  while (relais_queue_get_outstanding (fixture->queue) > 0)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_main_context_iteration (NULL, TRUE);
@@ -1207,6 +1334,7 @@ main (int argc, char **argv)
   ADD ("recover", test_recover);
   ADD ("routing", test_routing);
   ADD ("dsn-storage", test_dsn_storage);
+  ADD ("write-async", test_write_async);
   ADD ("scheduler-local", test_scheduler_local);
   ADD ("scheduler-tempfail", test_scheduler_tempfail);
   ADD ("scheduler-held", test_scheduler_held);

@@ -1281,7 +1281,7 @@ test_migration_from_v8 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
     g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
-    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 9);
+    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, >=, 9);
     g_assert_true (db_query_text (store, "SELECT received_at || ' ' || received_usec FROM messages", &old));
     g_assert_cmpstr (old, ==, "1767222000 0");
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
@@ -1292,6 +1292,41 @@ test_migration_from_v8 (Fixture *f, gconstpointer data)
     relais_store_unlock (store);
     g_assert_true (db_query_text (store, "SELECT received_usec FROM messages WHERE id = 'NEW'", &new));
     g_assert_cmpstr (new, ==, "1767222001250000");
+  }
+}
+
+/* 9 -> 10: an index on the arrival time, for the oldest message. */
+static void
+test_migration_from_v9 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
+                                   "DROP INDEX messages_received_at; PRAGMA user_version = 9;"
+                                   "INSERT INTO messages (id, sender, size, received_at) "
+                                   "VALUES ('OLD', 'a@example.org', 10, 1767222000);",
+                                   NULL, NULL, NULL),
+                     ==, SQLITE_OK);
+    relais_store_unlock (store);
+  }
+  {
+    g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+    g_autofree char *version = NULL;
+    g_autofree char *plan = NULL;
+    g_autofree char *old = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
+    g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
+    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 10);
+    g_assert_true (db_query_text (store, "SELECT id FROM messages", &old));
+    g_assert_cmpstr (old, ==, "OLD");
+    g_assert_true (db_query_text (store, "SELECT sql FROM sqlite_master WHERE name = 'messages_received_at'",
+                                  &plan));
+    g_assert_nonnull (strstr (plan, "ON messages (received_at)"));
   }
 }
 
@@ -1327,5 +1362,6 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/audit-trim", Fixture, NULL, setup, test_audit_trim, teardown);
   g_test_add ("/relais/store/migration-from-v7", Fixture, NULL, setup, test_migration_from_v7, teardown);
   g_test_add ("/relais/store/migration-from-v8", Fixture, NULL, setup, test_migration_from_v8, teardown);
+  g_test_add ("/relais/store/migration-from-v9", Fixture, NULL, setup, test_migration_from_v9, teardown);
   return g_test_run ();
 }
