@@ -195,6 +195,7 @@ relais_scheduler_free (RelaisScheduler *scheduler)
          scheduler->n_writes > 0)
     g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&scheduler->kick_id, g_source_remove);
+  relais_smtp_client_drop_kept ();
 
   g_hash_table_unref (scheduler->in_flight);
   g_hash_table_unref (scheduler->ending);
@@ -1020,6 +1021,8 @@ scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const Remo
   delivery->smtputf8 = (message->flags & RELAIS_MESSAGE_FLAG_SMTPUTF8) != 0;
   delivery->body_8bit = (message->flags & RELAIS_MESSAGE_FLAG_8BITMIME) != 0;
   delivery->message_path = relais_queue_spool_path (self->services->queue, batch->message_id);
+  /* the next message to the same place goes over the same connection */
+  delivery->reuse_connection = TRUE;
   for (guint i = 0; i < batch->jobs->len; i++)
     {
       DeliveryJob *job = g_ptr_array_index (batch->jobs, i);

@@ -19,6 +19,8 @@
 #include "relais-smtp-client.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "relais-error.h"
 #include "relais-log.h"
@@ -42,11 +44,12 @@ typedef enum {
   STEP_CONTENT,
   STEP_DOT,
   STEP_QUIT,
+  STEP_RSET,
 } Step;
 
 static const char *const step_names[] = {
   "resolve", "connect", "TLS handshake", "greeting", "EHLO", "HELO", "STARTTLS", "AUTH",
-  "MAIL", "RCPT", "DATA", "message content", "end of data", "QUIT",
+  "MAIL", "RCPT", "DATA", "message content", "end of data", "QUIT", "RSET",
 };
 
 typedef struct _Client Client;
@@ -98,6 +101,8 @@ struct _Client {
   NextFunc after_tls;
   NextFunc after_quit;
   GTlsCertificateFlags cert_errors;
+  gint64 since;                 /* monotonic time the connection was made */
+  guint uses;                   /* transactions before this one on it (a kept connection) */
 
   /* what the server said and offered (after the last EHLO) */
   char *greeting;
@@ -481,6 +486,15 @@ attempt_failed (Client *c, gboolean in_sync, const char *permanent_reply, char *
       relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: no reply to QUIT: %s", host_label (c), problem);
       close_connection (c);
       c->after_quit (c);
+      return;
+    }
+  if (c->step == STEP_RSET)
+    {
+      /* A kept connection the server has meanwhile closed: not an attempt. */
+      relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id, "%s: kept connection unusable, connecting afresh: %s",
+                        host_label (c), problem);
+      close_connection (c);
+      next_target (c);
       return;
     }
   relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: %s failed: %s", host_label (c),
@@ -1065,6 +1079,211 @@ after_ehlo (Client *c)
   begin_transaction (c);
 }
 
+/* ---- kept connections -------------------------------------------------- *
+ * With RelaisSmtpDelivery.reuse_connection, a connection whose transaction
+ * ended in step is kept (no QUIT) for the next delivery to the same targets
+ * with the same TLS mode, credentials and HELO name, for PARK_IDLE seconds;
+ * that delivery sends RSET first and, if the server is gone or refuses,
+ * starts afresh with no attempt counted. Main thread only. */
+
+#define PARK_IDLE      2             /* seconds a kept connection waits for the next message */
+#define PARK_MAX_AGE   300           /* seconds a connection is reused for at most */
+#define PARK_MAX_USES  100           /* messages per connection at most */
+#define PARK_MAX       64            /* kept connections in all */
+
+typedef struct {
+  char *key;
+  GSocketConnection *connection;
+  GIOStream *stream;
+  GTlsConnection *tls;
+  char *host;
+  char *greeting;
+  GPtrArray *extensions;
+  gboolean pipelining, starttls, dsn, eightbit, smtputf8, auth_plain, auth_login, has_size;
+  guint64 max_size;
+  gboolean tls_used, authenticated;
+  char *tls_description;
+  gint64 since;                      /* monotonic time of the connection */
+  guint uses;
+  guint idle_id;
+} Parked;
+
+static GQueue parked = G_QUEUE_INIT;   /* of Parked*, the newest last */
+
+static void
+parked_free (Parked *p)
+{
+  if (p->idle_id != 0)
+    g_source_remove (p->idle_id);
+  if (p->connection != NULL)
+    {
+      GOutputStream *out = g_io_stream_get_output_stream (p->stream);
+
+      /* best effort, never blocking: the dialogue is in step */
+      if (G_IS_POLLABLE_OUTPUT_STREAM (out))
+        g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), "QUIT\r\n", 6, NULL, NULL);
+      g_io_stream_close (G_IO_STREAM (p->connection), NULL, NULL);
+    }
+  g_clear_object (&p->tls);
+  g_clear_object (&p->stream);
+  g_clear_object (&p->connection);
+  g_free (p->key);
+  g_free (p->host);
+  g_free (p->greeting);
+  g_clear_pointer (&p->extensions, g_ptr_array_unref);
+  g_free (p->tls_description);
+  g_free (p);
+}
+
+static gboolean
+parked_idle_cb (gpointer user_data)
+{
+  Parked *p = user_data;
+
+  p->idle_id = 0;
+  g_queue_remove (&parked, p);
+  parked_free (p);
+  return G_SOURCE_REMOVE;
+}
+
+void
+relais_smtp_client_drop_kept (void)
+{
+  Parked *p;
+
+  while ((p = g_queue_pop_head (&parked)) != NULL)
+    parked_free (p);
+}
+
+/* What a kept connection must match: everything that shapes the session
+ * before MAIL. The password only as a digest. */
+static char *
+park_key (const RelaisSmtpDelivery *d)
+{
+  g_autoptr(GString) key = g_string_new (NULL);
+  g_autofree char *secret = d->password != NULL
+                              ? g_compute_checksum_for_string (G_CHECKSUM_SHA256, d->password, -1) : NULL;
+
+  g_string_append_printf (key, "%s\n%d\n%d\n%p\n%s\n%s", d->helo_name, (int) d->tls_mode,
+                          d->verify_certificate, (gpointer) d->tls_database,
+                          d->username != NULL ? d->username : "", secret != NULL ? secret : "");
+  for (guint i = 0; i < d->targets->len; i++)
+    {
+      const RelaisSmtpTarget *t = d->targets->pdata[i];
+
+      g_string_append_printf (key, "\n%s:%u", t->host != NULL ? t->host : "", t->port);
+    }
+  return g_string_free (g_steal_pointer (&key), FALSE);
+}
+
+/* After a transaction ended in step: keeps C's connection if it may be
+ * reused; TRUE when it was (C has no connection any more). */
+static gboolean
+park (Client *c)
+{
+  Parked *p;
+
+  if (!c->d->reuse_connection || c->probe || c->stream == NULL || user_cancelled (c) ||
+      c->uses + 1 >= PARK_MAX_USES || g_get_monotonic_time () - c->since > PARK_MAX_AGE * G_USEC_PER_SEC ||
+      c->in_len != 0)
+    return FALSE;
+  disarm (c);
+  if (parked.length >= PARK_MAX)
+    parked_free (g_queue_pop_head (&parked));
+  p = g_new0 (Parked, 1);
+  p->key = park_key (c->d);
+  p->connection = g_steal_pointer (&c->connection);
+  p->stream = g_steal_pointer (&c->stream);
+  p->tls = g_steal_pointer (&c->tls);
+  p->host = g_strdup (c->host);
+  p->greeting = g_strdup (c->greeting);
+  p->extensions = g_ptr_array_ref (c->extensions);
+  p->pipelining = c->pipelining;
+  p->starttls = c->starttls;
+  p->dsn = c->dsn;
+  p->eightbit = c->eightbit;
+  p->smtputf8 = c->smtputf8;
+  p->auth_plain = c->auth_plain;
+  p->auth_login = c->auth_login;
+  p->has_size = c->has_size;
+  p->max_size = c->max_size;
+  p->tls_used = c->d->tls;
+  p->authenticated = c->d->authenticated;
+  p->tls_description = g_strdup (c->d->tls_description);
+  p->since = c->since;
+  p->uses = c->uses + 1;
+  p->idle_id = g_timeout_add_seconds (PARK_IDLE, parked_idle_cb, p);
+  g_queue_push_tail (&parked, p);
+  return TRUE;
+}
+
+static void
+rset_cb (Client *c, const RelaisSmtpReply *reply)
+{
+  if (reply->code / 100 != 2)
+    {
+      relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id,
+                        "%s: kept connection refused RSET (%u), connecting afresh", host_label (c), reply->code);
+      close_connection (c);
+      next_target (c);
+      return;
+    }
+  c->attempts++;
+  begin_transaction (c);
+}
+
+/* Takes the newest kept connection for C's delivery and sends RSET on it;
+ * FALSE when there is none. */
+static gboolean
+unpark (Client *c)
+{
+  g_autofree char *key = NULL;
+  Parked *p = NULL;
+
+  if (!c->d->reuse_connection || parked.length == 0)
+    return FALSE;
+  key = park_key (c->d);
+  for (GList *l = parked.tail; l != NULL; l = l->prev)
+    if (g_str_equal (((Parked *) l->data)->key, key))
+      {
+        p = l->data;
+        g_queue_delete_link (&parked, l);
+        break;
+      }
+  if (p == NULL)
+    return FALSE;
+  c->connection = g_steal_pointer (&p->connection);
+  c->stream = g_steal_pointer (&p->stream);
+  c->tls = g_steal_pointer (&p->tls);
+  g_free (c->host);
+  c->host = g_strdup (p->host);
+  g_free (c->greeting);
+  c->greeting = g_strdup (p->greeting);
+  g_ptr_array_unref (c->extensions);
+  c->extensions = g_ptr_array_ref (p->extensions);
+  c->pipelining = p->pipelining;
+  c->starttls = p->starttls;
+  c->dsn = p->dsn;
+  c->eightbit = p->eightbit;
+  c->smtputf8 = p->smtputf8;
+  c->auth_plain = p->auth_plain;
+  c->auth_login = p->auth_login;
+  c->has_size = p->has_size;
+  c->max_size = p->max_size;
+  c->d->tls = p->tls_used;
+  c->d->authenticated = p->authenticated;
+  c->d->tls_description = g_strdup (p->tls_description);
+  g_free (c->d->connected_host);
+  c->d->connected_host = g_strdup (p->host);
+  c->since = p->since;
+  c->uses = p->uses;
+  c->in_len = 0;
+  c->timed_out = FALSE;
+  parked_free (p);
+  send_command (c, STEP_RSET, MIN (QUIT_TIMEOUT, c->t.command), rset_cb, "RSET");
+  return TRUE;
+}
+
 /* ---- the transaction --------------------------------------------------- */
 
 static void
@@ -1094,6 +1313,11 @@ dot_cb (Client *c, const RelaisSmtpReply *reply)
                     "%s: message sent, %u recipient(s), %" G_GOFFSET_FORMAT " bytes: %s", host_label (c),
                     c->n_accepted, c->d->bytes_sent, text);
   set_pending (c, status, unexpected != NULL ? unexpected : text);
+  if (unexpected == NULL && park (c))
+    {
+      finish (c);
+      return;
+    }
   end_connection (c, TRUE, finish);
 }
 
@@ -1124,7 +1348,11 @@ spool_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_string_truncate (c->out, 0);
-  if (n == 0)
+  c->d->bytes_sent += n;
+  relais_smtp_dot_stuff ((const char *) c->chunk, (gsize) n, &c->at_line_start, c->out);
+  /* At the end of the file (its size is known: a queued file never
+   * changes), the final dot goes in the same write as the last bytes. */
+  if (n == 0 || c->d->bytes_sent >= c->spool_size)
     {
       if (!c->at_line_start)
         g_string_append (c->out, "\r\n");
@@ -1135,8 +1363,6 @@ spool_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       write_out (c, STEP_DOT, c->t.data_block, read_after_write);
       return;
     }
-  c->d->bytes_sent += n;
-  relais_smtp_dot_stuff ((const char *) c->chunk, (gsize) n, &c->at_line_start, c->out);
   write_out (c, STEP_CONTENT, c->t.data_block, content_written);
 }
 
@@ -1378,6 +1604,9 @@ connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   c->connection = connection;
   c->stream = G_IO_STREAM (g_object_ref (connection));
+  /* Every write is a whole command or a large block: Nagle's delay would
+   * only hold up a command behind a delayed acknowledgement. */
+  g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: connected", c->host);
   if (c->d->tls_mode == RELAIS_SMTP_TLS_IMPLICIT)
     start_tls (c, c->t.greeting, read_greeting);
@@ -1408,6 +1637,8 @@ connect_address (Client *c)
   g_free (c->d->connected_host);
   c->d->connected_host = g_strdup (c->host);
   c->attempts++;
+  c->since = g_get_monotonic_time ();
+  c->uses = 0;
   c->step = STEP_CONNECT;
   g_socket_client_set_enable_proxy (client, FALSE);
   c->timed_out = FALSE;
@@ -1690,6 +1921,8 @@ client_start (RelaisSmtpDelivery *d, gboolean probe, GCancellable *cancellable,
           finish (c);
           return;
         }
+      if (unpark (c))
+        return;
     }
   next_target (c);
 }

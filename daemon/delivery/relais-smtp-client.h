@@ -59,6 +59,8 @@ typedef struct {
   GPtrArray *recipients;             /* RelaisSmtpRecipient* (owned), outcomes filled in */
   RelaisSmtpTimeouts timeouts;       /* from relais_smtp_timeouts_default() */
   char *queue_id;                    /* the message's queue id for log lines (RELAIS_QUEUE_ID), or NULL */
+  gboolean reuse_connection;         /* keep the connection after the transaction for the next delivery
+                                      * to the same targets, and take a kept one (RSET first) */
   /* out, for logs, statistics and the TestRelayHost report */
   char *connected_host;              /* "mx.example.org[192.0.2.1]:25" ("[192.0.2.1]:25" for an address): the last server talked to */
   gboolean tls, authenticated;
@@ -83,6 +85,8 @@ void     relais_smtp_client_deliver_async (RelaisSmtpDelivery *d, GCancellable *
 /* FALSE only for local errors (cannot read the spool file, cancelled); the
  * recipients then carry a TEMPFAIL too. Remote outcomes are in d->recipients. */
 gboolean relais_smtp_client_deliver_finish (GAsyncResult *result, GError **error);
+/* Closes (QUIT, without waiting) every connection kept for reuse: at shutdown. */
+void     relais_smtp_client_drop_kept (void);
 
 /* TestRelayHost: connect, EHLO, STARTTLS / implicit TLS, AUTH, QUIT; no mail.
  * Uses d's targets, tls_mode, credentials, TLS database and helo_name. */

@@ -297,6 +297,33 @@ def test_one_relay_host_with_starttls_and_auth(relay, peers, certs):
     wait_queue_empty(relay)
 
 
+def test_relay_host_connection_is_kept_for_the_next_messages(relay, peers):
+    """One connection carries message after message to the same relay host
+    (RSET between them), and a kept connection the server has dropped is
+    replaced on the spot: no delay, no deferral, no attempt counted."""
+    smarthost = peers(RELAY_B, port=2527)
+    dist_update(relay, Mode="relay-host", RelayServer=RELAY_B, RelayPort=2527)
+    set_forwards(relay, ["bob@elsewhere.test"])
+    for i in range(5):
+        send(relay, subject="kept %d" % i)
+        smarthost.wait_received(i + 1)
+    wait_queue_empty(relay)
+    assert [m.content.count(b"Subject: kept %d" % i) for i, m in enumerate(smarthost.received)] == [1] * 5
+    assert len(smarthost.sessions) == 1, "one connection for the five messages"
+
+    # The server goes away with the connection kept, another takes its place.
+    smarthost.stop()
+    again = peers(RELAY_B, port=2527)
+    send(relay, subject="after the restart")
+    got = again.wait_received(1)
+    assert b"Subject: after the restart" in got[0].content
+    wait_queue_empty(relay)
+    stats = wait_stat(relay, "DeliveredRemote", 6)
+    assert stats["Deferred"] == 0, stats
+    with open(relay.log_path, errors="replace") as f:
+        assert "kept connection unusable, connecting afresh" in f.read()
+
+
 def test_relay_host_login_when_only_auth_login_is_offered(relay, peers, certs):
     smarthost = peers(RELAY_B, port=587, tls="starttls", certs=certs, auth=("relayuser", "s3cret-pass"),
                       auth_mechanisms=["LOGIN"])
