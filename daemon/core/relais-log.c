@@ -6,8 +6,11 @@
 
 #include "relais-log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define FIELD_PREFIX "RELAIS_"
 
@@ -202,6 +205,83 @@ is_our_domain (const GLogField *fields, gsize n_fields)
   return FALSE;
 }
 
+/* What a line goes to, decided once: our own formatting for plain streams
+ * (GLib's asks the terminal, the time zone file and the socket type again at
+ * every line, several system calls per line and several lines per message). */
+typedef enum {
+  SINK_PLAIN = 1,    /* stdout/stderr are files or pipes: relais_log_plain() */
+  SINK_JOURNAL,      /* stderr is the journal's stream: its native protocol */
+  SINK_GLIB,         /* a terminal (colours): GLib's own writer */
+} LogSink;
+
+static LogSink
+log_sink (void)
+{
+  static gsize sink = 0;
+
+  if (g_once_init_enter (&sink))
+    {
+      LogSink found = SINK_PLAIN;
+
+      if (g_log_writer_is_journald (fileno (stderr)))
+        found = SINK_JOURNAL;
+      else if (g_log_writer_supports_color (fileno (stderr)) || g_log_writer_supports_color (fileno (stdout)))
+        found = SINK_GLIB;
+      g_once_init_leave (&sink, found);
+    }
+  return (LogSink) sink;
+}
+
+/* "relais-Message: 16:42:37.104: TEXT\n" as GLib writes it for INFO and
+ * MESSAGE (to stdout and stderr as GLib does), in one write. */
+static GLogWriterOutput
+relais_log_plain (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
+{
+  static __thread gint64 cached_second = -1;
+  static __thread char clock_text[16];
+  gint64 now = g_get_real_time ();
+  gint64 second = now / G_USEC_PER_SEC;
+  const GLogField *message = NULL;
+  g_autoptr(GString) line = NULL;
+  int fd = (level & G_LOG_LEVEL_MESSAGE) != 0 ? STDERR_FILENO : STDOUT_FILENO;
+  const char *p;
+  gsize left;
+
+  for (gsize i = 0; i < n_fields && message == NULL; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      message = &fields[i];
+  if (second != cached_second)
+    {
+      time_t t = (time_t) second;
+      struct tm tm;
+
+      if (localtime_r (&t, &tm) == NULL || strftime (clock_text, sizeof clock_text, "%H:%M:%S", &tm) == 0)
+        g_strlcpy (clock_text, "??:??:??", sizeof clock_text);
+      cached_second = second;
+    }
+  line = g_string_sized_new (160);
+  g_string_append_printf (line, "%s-%s: %s.%03d: ", G_LOG_DOMAIN,
+                          (level & G_LOG_LEVEL_MESSAGE) != 0 ? "Message" : "INFO", clock_text,
+                          (int) ((now / 1000) % 1000));
+  if (message != NULL && message->length < 0)
+    g_string_append (line, message->value);
+  else if (message != NULL)
+    g_string_append_len (line, message->value, message->length);
+  g_string_append_c (line, '\n');
+  for (p = line->str, left = line->len; left > 0;)
+    {
+      gssize n = write (fd, p, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return G_LOG_WRITER_UNHANDLED;
+      p += n;
+      left -= (gsize) n;
+    }
+  return G_LOG_WRITER_HANDLED;
+}
+
 GLogWriterOutput
 relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
@@ -235,14 +315,23 @@ relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields
     add_field (copy, &n, "SYSLOG_IDENTIFIER", "relaisd");
   /* GLib's default writer drops info unless G_MESSAGES_DEBUG names the
    * domain; ours is what an administrator reads (from=, to=, TLS, DKIM), so
-   * it goes out as the default writer would send it, debug alone stays off. */
-  if ((level & G_LOG_LEVEL_INFO) != 0 && is_our_domain (fields, n_fields) &&
-      g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
-    {
-      if (g_log_writer_is_journald (fileno (stderr)) &&
-          g_log_writer_journald (level, copy, n, user_data) == G_LOG_WRITER_HANDLED)
-        return G_LOG_WRITER_HANDLED;
-      return g_log_writer_standard_streams (level, copy, n, user_data);
-    }
+   * it goes out as the default writer would send it, debug alone stays off.
+   * Our info and messages (several per mail) take the short way. */
+  if ((level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_MESSAGE)) != 0 && (level & G_LOG_FLAG_FATAL) == 0 &&
+      is_our_domain (fields, n_fields))
+    switch (log_sink ())
+      {
+      case SINK_JOURNAL:
+        if (g_log_writer_journald (level, copy, n, user_data) == G_LOG_WRITER_HANDLED)
+          return G_LOG_WRITER_HANDLED;
+        break;
+      case SINK_PLAIN:
+        return relais_log_plain (level, copy, n);
+      case SINK_GLIB:
+      default:
+        if ((level & G_LOG_LEVEL_INFO) != 0 && g_log_writer_default_would_drop (level, G_LOG_DOMAIN))
+          return g_log_writer_standard_streams (level, copy, n, user_data);
+        break;
+      }
   return g_log_writer_default (level, copy, n, user_data);
 }

@@ -225,11 +225,18 @@ test_writer_plain (void)
 
       g_unsetenv ("RELAIS_LOG_FIELDS");
       relais_log (G_LOG_LEVEL_MESSAGE, &ids, "queued %s", "Q1");
+      relais_log (G_LOG_LEVEL_INFO, &ids, "from=<%s>", "a@example.org");
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);    /* g_test_init() made warnings fatal */
+      g_log_structured ("relais", G_LOG_LEVEL_WARNING, "MESSAGE", "a warning");
       return;
     }
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
-  g_test_trap_assert_stderr ("*s1: queued Q1\n*");
+  /* our own formatting, GLib's layout: messages on stderr, info on stdout */
+  g_test_trap_assert_stderr ("relais-Message: ??:??:??.???: s1: queued Q1\n*");
+  g_test_trap_assert_stdout ("relais-INFO: ??:??:??.???: s1: from=<a@example.org>\n*");
+  /* warnings as GLib writes them */
+  g_test_trap_assert_stderr ("*relais-WARNING **: ??:??:??.???: a warning\n*");
   g_test_trap_assert_stderr_unmatched ("*RELAIS_*");
 }
 
