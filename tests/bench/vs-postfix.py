@@ -459,20 +459,23 @@ def print_table(results, args):
             print("- %s: %.2f×, %s" % (what, value, "holds" if ok else "does not hold"))
 
 
-def perf_record(relais, args):
+def profile_run(relais, args, tool, path):
     """One more Relais run of the 10 × 10 KiB cell (else the first cell)
-    under perf record -g; not counted in the table."""
+    under perf record -g or strace -f -c -w (the wall time of each system
+    call, fsync's waits included); not counted in the table."""
     sessions, size = (10, 10) if 10 in args.sessions and 10 in args.sizes \
         else (args.sessions[0], args.sizes[0])
-    path = os.path.abspath(args.perf)
-    perf = subprocess.Popen(["perf", "record", "-g", "-q", "-o", path, "-p", str(relais.pids()[0])],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = os.path.abspath(path)
+    pid = str(relais.pids()[0])
+    argv = (["perf", "record", "-g", "-q", "-o", path, "-p", pid] if tool == "perf"
+            else ["strace", "-f", "-c", "-w", "-o", path, "-p", pid])
+    tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     run_once(relais, sessions, size, message_count(sessions, size, args.scale), args.keep_connections)
-    perf.send_signal(signal.SIGINT)
-    perf.wait(60)
-    note("perf profile of relaisd at %d × %d KiB: perf report -i %s --no-children"
-         % (sessions, size, path))
+    tracer.send_signal(signal.SIGINT)
+    tracer.wait(60)
+    note("%s of relaisd at %d × %d KiB: %s" % (
+        tool, sessions, size, "perf report -i %s --no-children" % path if tool == "perf" else path))
 
 
 def parse_args():
@@ -481,7 +484,8 @@ def parse_args():
                     "else build/daemon/relaisd)")
     ap.add_argument("--quick", action="store_true",
                     help="only 1 and 10 sessions × 10 KiB, a quarter of the messages")
-    ap.add_argument("--runs", type=int, default=3, help="rounds per cell (default 3)")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="rounds per cell (default 3; 0: no table, only --perf or --strace)")
     ap.add_argument("--sessions", default="1,10,50", help="parallel sessions, comma-separated")
     ap.add_argument("--sizes", default="1,10,100", help="message sizes in KiB, comma-separated")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the messages per run")
@@ -489,6 +493,8 @@ def parse_args():
                     help="send all the messages of a session over one connection (smtp-source -d)")
     ap.add_argument("--perf", metavar="FILE",
                     help="after the table, record a perf profile of relaisd into FILE")
+    ap.add_argument("--strace", metavar="FILE",
+                    help="after the table, count relaisd's system calls (strace -c -w) into FILE")
     ap.add_argument("--no-netns", action="store_true",
                     help="do not run inside build-aux/with-test-net")
     args = ap.parse_args()
@@ -558,9 +564,12 @@ def main():
                                 run["delivered"], run["cpu"], run["kernel"], run["rss"], run["pss"],
                                 run["procs"], run["sink_sessions"]))
                         time.sleep(1)
-        print_table(results, args)
+        if args.runs > 0:
+            print_table(results, args)
         if args.perf:
-            perf_record(relais, args)
+            profile_run(relais, args, "perf", args.perf)
+        if args.strace:
+            profile_run(relais, args, "strace", args.strace)
     finally:
         for s in stoppable:
             s.stop()
