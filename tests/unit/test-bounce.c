@@ -625,7 +625,10 @@ wait_for_mail (Fixture *fixture, const char *login)
   g_autofree char *path = NULL;
   char *content = NULL;
 
-  while (count_messages (fixture) != 0 || count_files (new_dir) == 0)
+  /* Rows are gone once committed; the files and counters follow when the
+   * commit is reported back. */
+  while (count_messages (fixture) != 0 || count_files (new_dir) == 0 ||
+         relais_queue_get_outstanding (fixture->queue) > 0)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_main_context_iteration (NULL, TRUE);
