@@ -98,8 +98,13 @@ static const char *const migrations[] = {
    * messages queued before, whose received_at (whole seconds) is all there is. */
   "ALTER TABLE messages ADD COLUMN received_usec INTEGER NOT NULL DEFAULT 0;",
   /* 9 -> 10: the oldest message (RELAIS_STAT_QUEUE_OLDEST, read after each
-   * removal) without a scan of the whole queue. */
-  "CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);",
+   * removal) without a scan of the whole queue; the scheduler's due
+   * recipients in its order (next attempt, message, position) straight from
+   * the index, where every pass sorted all the due rows (they share
+   * next_attempt 0 until tried) to take the first few. */
+  "CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);"
+  "DROP INDEX IF EXISTS recipients_due;"
+  "CREATE INDEX recipients_due ON recipients (state, next_attempt, message_id, position);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);

@@ -1219,7 +1219,9 @@ remove_all_files (const char *dir_path)
     {
       g_autofree char *path = g_build_filename (dir_path, name, NULL);
 
-      g_info ("Removing %s, left over by an interrupted reception", path);
+      /* spare files (relais_queue_recycle_spool()) go without a word */
+      if (!g_str_has_prefix (name, QUEUE_SPARE_PREFIX))
+        g_info ("Removing %s, left over by an interrupted reception", path);
       g_unlink (path);
     }
 }

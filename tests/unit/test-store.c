@@ -1305,7 +1305,9 @@ test_migration_from_v9 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP INDEX messages_received_at; PRAGMA user_version = 9;"
+                                   "DROP INDEX messages_received_at; DROP INDEX recipients_due;"
+                                   "CREATE INDEX recipients_due ON recipients (state, next_attempt);"
+                                   "PRAGMA user_version = 9;"
                                    "INSERT INTO messages (id, sender, size, received_at) "
                                    "VALUES ('OLD', 'a@example.org', 10, 1767222000);",
                                    NULL, NULL, NULL),
@@ -1327,6 +1329,9 @@ test_migration_from_v9 (Fixture *f, gconstpointer data)
     g_assert_true (db_query_text (store, "SELECT sql FROM sqlite_master WHERE name = 'messages_received_at'",
                                   &plan));
     g_assert_nonnull (strstr (plan, "ON messages (received_at)"));
+    g_clear_pointer (&plan, g_free);
+    g_assert_true (db_query_text (store, "SELECT sql FROM sqlite_master WHERE name = 'recipients_due'", &plan));
+    g_assert_nonnull (strstr (plan, "(state, next_attempt, message_id, position)"));
   }
 }
 
