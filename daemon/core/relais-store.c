@@ -255,13 +255,93 @@ relais_store_open (const char *path, GError **error)
   return g_steal_pointer (&store);
 }
 
+/* ---------------------------------------------------------- kept statements */
+
+/* sqlite3* -> (SQL text address -> sqlite3_stmt*), under CACHE_LOCK; each
+ * statement itself is only used under its store's lock. */
+static GMutex cache_lock;
+static GHashTable *cache;
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+sqlite3_stmt *
+relais_store_cached (sqlite3 *db, const char *sql, GError **error)
+{
+  GHashTable *statements;
+  sqlite3_stmt *stmt;
+
+  g_mutex_lock (&cache_lock);
+  if (cache == NULL)
+    cache = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_hash_table_unref);
+  statements = g_hash_table_lookup (cache, db);
+  if (statements == NULL)
+    {
+      statements = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_stmt);
+      g_hash_table_insert (cache, db, statements);
+    }
+  stmt = g_hash_table_lookup (statements, sql);
+  if (stmt == NULL)
+    {
+      if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+        {
+          relais_store_set_error (db, "cannot prepare a statement", error);
+          sqlite3_finalize (stmt);
+          g_mutex_unlock (&cache_lock);
+          return NULL;
+        }
+      g_hash_table_insert (statements, (gpointer) sql, stmt);
+    }
+  g_mutex_unlock (&cache_lock);
+  return stmt;
+}
+
+void
+relais_cached_stmt_release (sqlite3_stmt *stmt)
+{
+  if (stmt == NULL)
+    return;
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+gboolean
+relais_store_exec_cached (sqlite3 *db, const char *sql, GError **error)
+{
+  g_autoptr(RelaisCachedStmt) stmt = relais_store_cached (db, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      relais_store_set_error (db, sql, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+drop_cached (sqlite3 *db)
+{
+  g_mutex_lock (&cache_lock);
+  if (cache != NULL)
+    g_hash_table_remove (cache, db);
+  g_mutex_unlock (&cache_lock);
+}
+
 void
 relais_store_free (RelaisStore *store)
 {
   if (store == NULL)
     return;
   if (store->db)
-    sqlite3_close_v2 (store->db);
+    {
+      drop_cached (store->db);
+      sqlite3_close_v2 (store->db);
+    }
   g_mutex_clear (&store->lock);
   g_free (store);
 }

@@ -81,6 +81,20 @@ void          relais_store_unlock (RelaisStore *store);
 /* Sets ERROR (RELAIS_ERROR_STORAGE) from the handle's last error, prefixed by WHAT. */
 void          relais_store_set_error (sqlite3 *db, const char *what, GError **error);
 
+/* The statements run at every message, prepared once per handle and kept
+ * (parsing them again each time was a tenth of the main loop). SQL must be a
+ * string constant: its address is the key. Call it and use the statement
+ * under the store's lock; never finalize it: g_autoptr(RelaisCachedStmt)
+ * resets it and clears its bindings at the end of the scope (which must end
+ * before the lock is let go, or call relais_cached_stmt_release() first).
+ * NULL with ERROR set when it cannot be prepared. */
+typedef sqlite3_stmt RelaisCachedStmt;
+sqlite3_stmt *relais_store_cached (sqlite3 *db, const char *sql, GError **error);
+void          relais_cached_stmt_release (sqlite3_stmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisCachedStmt, relais_cached_stmt_release)
+/* Runs SQL, a kept statement that returns no row (BEGIN, COMMIT, SAVEPOINT, PRAGMA ... = ...). */
+gboolean      relais_store_exec_cached (sqlite3 *db, const char *sql, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisStore, relais_store_free)
 
 G_END_DECLS

@@ -940,21 +940,21 @@ static gboolean
 commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
 {
   RelaisEnvelope *envelope = request->envelope;
-  g_autoptr(RelaisQueueStmt) msg = NULL;
-  g_autoptr(RelaisQueueStmt) rcpt = NULL;
+  g_autoptr(RelaisCachedStmt) msg = NULL;
+  g_autoptr(RelaisCachedStmt) rcpt = NULL;
   int flags = (envelope->smtputf8 ? RELAIS_MESSAGE_FLAG_SMTPUTF8 : 0) |
               (envelope->body_8bit ? RELAIS_MESSAGE_FLAG_8BITMIME : 0);
 
-  if (sqlite3_prepare_v2 (db,
-                          "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "
-                          "dsn_ret, dsn_envid, received_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &msg, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2 (db,
-                          "INSERT INTO recipients (message_id, position, address, original, route, mailbox, "
-                          "dsn_notify, dsn_orcpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &rcpt, NULL) != SQLITE_OK)
-    {
-      relais_store_set_error (db, "Cannot prepare the queue insert", error);
-      return FALSE;
-    }
+  msg = relais_store_cached (db,
+                             "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "
+                             "dsn_ret, dsn_envid, received_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  if (msg == NULL)
+    return FALSE;
+  rcpt = relais_store_cached (db,
+                              "INSERT INTO recipients (message_id, position, address, original, route, mailbox, "
+                              "dsn_notify, dsn_orcpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
+  if (rcpt == NULL)
+    return FALSE;
 
   sqlite3_bind_text (msg, 1, request->writer->id, -1, SQLITE_STATIC);
   sqlite3_bind_text (msg, 2, envelope->sender, -1, SQLITE_STATIC);
@@ -1055,12 +1055,12 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
   int wal_fd = wal_descriptor (self, db);
 
   /* With our own fdatasync of the WAL below, NORMAL is as durable as FULL. */
-  if (wal_fd >= 0 && !exec_sql (db, "PRAGMA synchronous = NORMAL", NULL))
+  if (wal_fd >= 0 && !relais_store_exec_cached (db, "PRAGMA synchronous = NORMAL", NULL))
     wal_fd = -1;
-  if (!exec_sql (db, "BEGIN IMMEDIATE", &error))
+  if (!relais_store_exec_cached (db, "BEGIN IMMEDIATE", &error))
     {
       if (wal_fd >= 0)
-        exec_sql (db, "PRAGMA synchronous = FULL", NULL);
+        relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
       relais_store_unlock (self->store);
       fail_staged (batch, error, FALSE);
       return;
@@ -1072,27 +1072,27 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
 
       if (!request->staged || request->error != NULL)
         continue;
-      if (!exec_sql (db, "SAVEPOINT request", &request->error))
+      if (!relais_store_exec_cached (db, "SAVEPOINT request", &request->error))
         continue;
       if (request->writer != NULL)
         ok = commit_insert_rows (db, request, &request->error);
       else
         ok = request->write (db, request->write_data, &request->error);
       if (!ok)
-        exec_sql (db, "ROLLBACK TO request", NULL);
-      exec_sql (db, "RELEASE request", NULL);
+        relais_store_exec_cached (db, "ROLLBACK TO request", NULL);
+      relais_store_exec_cached (db, "RELEASE request", NULL);
     }
-  if (!exec_sql (db, "COMMIT", &error))
+  if (!relais_store_exec_cached (db, "COMMIT", &error))
     {
       exec_sql (db, "ROLLBACK", NULL);
       if (wal_fd >= 0)
-        exec_sql (db, "PRAGMA synchronous = FULL", NULL);
+        relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
       relais_store_unlock (self->store);
       fail_staged (batch, error, FALSE);
       return;
     }
   if (wal_fd >= 0)
-    exec_sql (db, "PRAGMA synchronous = FULL", NULL);
+    relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
   relais_store_unlock (self->store);
 
   if (wal_fd >= 0 && fdatasync (wal_fd) < 0)
@@ -1355,13 +1355,14 @@ relais_queue_recycle_spool (RelaisQueue *queue, const char *id)
 gboolean
 relais_queue_drop_if_done (sqlite3 *db, const char *id, gboolean *dropped, GError **error)
 {
-  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  g_autoptr(RelaisCachedStmt) stmt = relais_store_cached (db,
+    "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
+    "WHERE message_id = ?1 AND (state != 1 OR dsn_action != 0))", error);
 
   *dropped = FALSE;
-  if (sqlite3_prepare_v2 (db,
-                          "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
-                          "WHERE message_id = ?1 AND (state != 1 OR dsn_action != 0))", -1, &stmt, NULL) != SQLITE_OK ||
-      (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), sqlite3_step (stmt)) != SQLITE_DONE)
+  if (stmt == NULL)
+    return FALSE;
+  if ((sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), sqlite3_step (stmt)) != SQLITE_DONE)
     {
       relais_store_set_error (db, "Cannot delete the message", error);
       return FALSE;
@@ -1425,11 +1426,12 @@ relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
 static gboolean
 remove_write (sqlite3 *db, gpointer data, GError **error)
 {
-  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  g_autoptr(RelaisCachedStmt) stmt = relais_store_cached (db, "DELETE FROM messages WHERE id = ?", error);
   const char *id = data;
 
-  if (sqlite3_prepare_v2 (db, "DELETE FROM messages WHERE id = ?", -1, &stmt, NULL) != SQLITE_OK ||
-      (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), sqlite3_step (stmt)) != SQLITE_DONE)
+  if (stmt == NULL)
+    return FALSE;
+  if ((sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC), sqlite3_step (stmt)) != SQLITE_DONE)
     {
       relais_store_set_error (db, "Cannot delete the message", error);
       return FALSE;
@@ -1510,17 +1512,17 @@ relais_queue_changed (RelaisQueue *queue)
 static void
 queue_update_oldest (RelaisQueue *self)
 {
-  g_autoptr(RelaisQueueStmt) stmt = NULL;
+  sqlite3_stmt *stmt;
   sqlite3 *db;
   gint64 oldest = -1;
 
   if (self->stats == NULL)
     return;
   db = relais_store_lock (self->store);
-  if (sqlite3_prepare_v2 (db, "SELECT COALESCE(MIN(received_at), 0) FROM messages", -1, &stmt, NULL) == SQLITE_OK &&
-      sqlite3_step (stmt) == SQLITE_ROW)
+  stmt = relais_store_cached (db, "SELECT COALESCE(MIN(received_at), 0) FROM messages", NULL);
+  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
     oldest = sqlite3_column_int64 (stmt, 0);
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_cached_stmt_release (stmt);
   relais_store_unlock (self->store);
   if (oldest >= 0)
     relais_stats_set (self->stats, RELAIS_STAT_QUEUE_OLDEST, oldest);

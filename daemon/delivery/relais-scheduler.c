@@ -690,16 +690,13 @@ static gboolean
 record_write (sqlite3 *db, gpointer data, GError **error)
 {
   RecordRequest *request = data;
-  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  g_autoptr(RelaisCachedStmt) stmt = relais_store_cached (db,
+    "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
+    "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
+    "WHERE message_id = ? AND position = ?", error);
 
-  if (sqlite3_prepare_v2 (db,
-                          "UPDATE recipients SET state = ?, attempts = ?, next_attempt = ?, "
-                          "last_reply = ?, dsn_action = CASE WHEN dsn_notify & ? THEN ? ELSE 0 END "
-                          "WHERE message_id = ? AND position = ?", -1, &stmt, NULL) != SQLITE_OK)
-    {
-      relais_store_set_error (db, "Cannot record a delivery outcome", error);
-      return FALSE;
-    }
+  if (stmt == NULL)
+    return FALSE;
   for (guint i = 0; i < request->rows->len; i++)
     {
       OutcomeRow *row = &g_array_index (request->rows, OutcomeRow, i);
@@ -1048,7 +1045,7 @@ scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const Remo
 static void
 scheduler_start_remote (RelaisScheduler *self, const char *id)
 {
-  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  sqlite3_stmt *stmt;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) batches = g_ptr_array_new ();   /* RemoteBatch*, in first-recipient order */
   g_autoptr(GHashTable) by_destination = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1057,15 +1054,14 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
   sqlite3 *db;
 
   db = relais_store_lock (self->store);
-  if (sqlite3_prepare_v2 (db,
-                          "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags, "
-                          "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt, r.original, m.received_usec "
-                          "FROM recipients r JOIN messages m ON m.id = r.message_id "
-                          "WHERE r.message_id = ? AND r.state = 0 AND r.route = 1 "
-                          "AND r.next_attempt <= ? AND m.held = 0 ORDER BY r.position",
-                          -1, &stmt, NULL) != SQLITE_OK)
+  stmt = relais_store_cached (db,
+                              "SELECT r.position, r.address, r.attempts, m.sender, m.received_at, m.flags, "
+                              "m.dsn_ret, m.dsn_envid, r.dsn_notify, r.dsn_orcpt, r.original, m.received_usec "
+                              "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                              "WHERE r.message_id = ? AND r.state = 0 AND r.route = 1 "
+                              "AND r.next_attempt <= ? AND m.held = 0 ORDER BY r.position", &error);
+  if (stmt == NULL)
     {
-      relais_store_set_error (db, "Cannot read the queue", &error);
       relais_store_unlock (self->store);
       relais_log_queue (G_LOG_LEVEL_WARNING, id, "%s", error->message);
       return;
@@ -1122,7 +1118,7 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
         }
       g_ptr_array_add (batch->jobs, job);
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_cached_stmt_release (stmt);
   relais_store_unlock (self->store);
 
   for (guint i = 0; i < batches->len; i++)
@@ -1145,7 +1141,7 @@ scheduler_run_due (RelaisScheduler *self)
   g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
   g_autoptr(GPtrArray) remote_ids = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) remote_seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(RelaisSchedulerStmt) stmt = NULL;
+  sqlite3_stmt *stmt;
   g_autoptr(GError) error = NULL;
   guint n_rows = 0;
   guint n_local = 0;
@@ -1153,15 +1149,14 @@ scheduler_run_due (RelaisScheduler *self)
   sqlite3 *db;
 
   db = relais_store_lock (self->store);
-  if (sqlite3_prepare_v2 (db,
-                          "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
-                          "r.attempts, m.sender, m.received_at, r.original, m.received_usec "
-                          "FROM recipients r JOIN messages m ON m.id = r.message_id "
-                          "WHERE r.state = 0 AND r.next_attempt <= ? AND m.held = 0 "
-                          "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?",
-                          -1, &stmt, NULL) != SQLITE_OK)
+  stmt = relais_store_cached (db,
+                              "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
+                              "r.attempts, m.sender, m.received_at, r.original, m.received_usec "
+                              "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                              "WHERE r.state = 0 AND r.next_attempt <= ? AND m.held = 0 "
+                              "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?", &error);
+  if (stmt == NULL)
     {
-      relais_store_set_error (db, "Cannot read the queue", &error);
       relais_store_unlock (self->store);
       g_warning ("%s", error->message);
       return;
@@ -1209,7 +1204,7 @@ scheduler_run_due (RelaisScheduler *self)
       job->original = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
       g_ptr_array_add (jobs, job);
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_cached_stmt_release (stmt);
   relais_store_unlock (self->store);
 
   for (guint i = 0; i < jobs->len; i++)

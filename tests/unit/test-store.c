@@ -1295,6 +1295,43 @@ test_migration_from_v8 (Fixture *f, gconstpointer data)
   }
 }
 
+/* Kept statements: prepared once per handle, reset and unbound after use. */
+static void
+test_cached_statements (Fixture *f, gconstpointer data)
+{
+  static const char *const sql = "SELECT ?1 || 'x'";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
+  sqlite3 *db;
+  sqlite3_stmt *first;
+
+  g_assert_no_error (error);
+  db = relais_store_lock (store);
+  {
+    g_autoptr (RelaisCachedStmt) stmt = relais_store_cached (db, sql, &error);
+
+    g_assert_no_error (error);
+    first = stmt;
+    sqlite3_bind_text (stmt, 1, "a", -1, SQLITE_STATIC);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "ax");
+    /* left in the middle of its rows: the end of the scope resets it */
+  }
+  {
+    g_autoptr (RelaisCachedStmt) stmt = relais_store_cached (db, sql, &error);
+
+    g_assert_true (stmt == first);
+    g_assert_false (sqlite3_stmt_busy (stmt));
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_type (stmt, 0), ==, SQLITE_NULL);   /* the binding went */
+  }
+  g_assert_true (relais_store_exec_cached (db, "PRAGMA synchronous = FULL", &error));
+  g_assert_no_error (error);
+  g_assert_null (relais_store_cached (db, "SELECT FROM nowhere", &error));
+  g_assert_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE);
+  relais_store_unlock (store);
+}
+
 /* 9 -> 10: an index on the arrival time, for the oldest message. */
 static void
 test_migration_from_v9 (Fixture *f, gconstpointer data)
@@ -1368,5 +1405,6 @@ main (int argc, char **argv)
   g_test_add ("/relais/store/migration-from-v7", Fixture, NULL, setup, test_migration_from_v7, teardown);
   g_test_add ("/relais/store/migration-from-v8", Fixture, NULL, setup, test_migration_from_v8, teardown);
   g_test_add ("/relais/store/migration-from-v9", Fixture, NULL, setup, test_migration_from_v9, teardown);
+  g_test_add ("/relais/store/cached-statements", Fixture, NULL, setup, test_cached_statements, teardown);
   return g_test_run ();
 }
