@@ -54,6 +54,7 @@ struct _RelaisScheduler {
   gboolean started;
   gboolean stopping;
   GHashTable *in_flight;     /* "ID/POSITION" of recipients being delivered */
+  gboolean backlog;          /* a pass left due work for want of room: the next delivery's end runs one */
   guint n_running;           /* deliveries in worker threads */
   guint n_remote;            /* outbound SMTP connections under way */
   GCancellable *cancellable; /* cancelled when the daemon stops */
@@ -109,6 +110,8 @@ delivery_job_free (DeliveryJob *job)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DeliveryJob, delivery_job_free)
+
+static void scheduler_room_made (RelaisScheduler *self);
 
 /* From the message's row: RECEIVED_USEC is 0 for a message queued before
  * the column existed (schema 9), whose whole second is all there is. */
@@ -838,8 +841,7 @@ deliver_local_done_cb (GObject *source, GAsyncResult *result, gpointer user_data
 
   self->n_running--;
   scheduler_complete (self, job);
-  if (!self->stopping)
-    relais_scheduler_kick (self);
+  scheduler_room_made (self);
 }
 
 /* Takes JOB, a local recipient. */
@@ -944,8 +946,7 @@ remote_finished (RemoteBatch *batch_, gboolean ok, const GError *error)
   if (any_delivered && self->services->stats != NULL)
     relais_stats_add (self->services->stats, RELAIS_STAT_BYTES_SENT, (guint64) delivery->bytes_sent);
   scheduler_record (self, (DeliveryJob *const *) batch->jobs->pdata, batch->jobs->len);
-  if (!self->stopping)
-    relais_scheduler_kick (self);
+  scheduler_room_made (self);
 }
 
 static void
@@ -1126,7 +1127,10 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
       RemoteBatch *batch = g_ptr_array_index (batches, i);
 
       if (self->n_remote >= SCHEDULER_MAX_REMOTE)
-        remote_batch_free (batch);   /* the next pass takes it */
+        {
+          remote_batch_free (batch);   /* the next pass takes it */
+          self->backlog = TRUE;
+        }
       else
         scheduler_dispatch_remote (self, batch, &message);
     }
@@ -1134,9 +1138,10 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
   g_free (message.mail_params);
 }
 
-/* One pass: starts every due delivery there is room for. */
+/* One pass: starts every due delivery there is room for, of message ONLY_ID
+ * or of the whole queue (NULL). */
 static void
-scheduler_run_due (RelaisScheduler *self)
+scheduler_run_due (RelaisScheduler *self, const char *only_id)
 {
   g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
   g_autoptr(GPtrArray) remote_ids = g_ptr_array_new_with_free_func (g_free);
@@ -1148,13 +1153,21 @@ scheduler_run_due (RelaisScheduler *self)
   guint limit = SCHEDULER_SELECT_LIMIT + g_hash_table_size (self->in_flight);
   sqlite3 *db;
 
+#define SELECT_DUE \
+  "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, " \
+  "r.attempts, m.sender, m.received_at, r.original, m.received_usec " \
+  "FROM recipients r JOIN messages m ON m.id = r.message_id " \
+  "WHERE r.state = 0 AND r.next_attempt <= ?1 AND m.held = 0 "
+
+  if (only_id == NULL)
+    self->backlog = FALSE;
   db = relais_store_lock (self->store);
-  stmt = relais_store_cached (db,
-                              "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
-                              "r.attempts, m.sender, m.received_at, r.original, m.received_usec "
-                              "FROM recipients r JOIN messages m ON m.id = r.message_id "
-                              "WHERE r.state = 0 AND r.next_attempt <= ? AND m.held = 0 "
-                              "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?", &error);
+  if (only_id == NULL)
+    stmt = relais_store_cached (db, SELECT_DUE "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?2",
+                                &error);
+  else
+    stmt = relais_store_cached (db, SELECT_DUE "AND r.message_id = ?3 ORDER BY r.position LIMIT ?2", &error);
+#undef SELECT_DUE
   if (stmt == NULL)
     {
       relais_store_unlock (self->store);
@@ -1163,6 +1176,8 @@ scheduler_run_due (RelaisScheduler *self)
     }
   sqlite3_bind_int64 (stmt, 1, now_seconds ());
   sqlite3_bind_int (stmt, 2, (int) limit);
+  if (only_id != NULL)
+    sqlite3_bind_text (stmt, 3, only_id, -1, SQLITE_STATIC);
   while (sqlite3_step (stmt) == SQLITE_ROW)
     {
       const char *id = (const char *) sqlite3_column_text (stmt, 0);
@@ -1187,7 +1202,10 @@ scheduler_run_due (RelaisScheduler *self)
           continue;
         }
       if (self->n_running + n_local >= SCHEDULER_MAX_RUNNING)
-        continue;
+        {
+          self->backlog = TRUE;
+          continue;
+        }
       n_local++;
 
       job = g_new0 (DeliveryJob, 1);
@@ -1209,12 +1227,40 @@ scheduler_run_due (RelaisScheduler *self)
 
   for (guint i = 0; i < jobs->len; i++)
     scheduler_dispatch_local (self, g_ptr_array_index (jobs, i));
-  for (guint i = 0; i < remote_ids->len && self->n_remote < SCHEDULER_MAX_REMOTE; i++)
-    scheduler_start_remote (self, g_ptr_array_index (remote_ids, i));
+  for (guint i = 0; i < remote_ids->len; i++)
+    if (self->n_remote < SCHEDULER_MAX_REMOTE)
+      scheduler_start_remote (self, g_ptr_array_index (remote_ids, i));
+    else
+      self->backlog = TRUE;
 
   /* More due rows than one pass looks at: go on at the next idle. */
-  if (n_rows == limit && remote_ids->len > 0 && self->n_remote < SCHEDULER_MAX_REMOTE)
+  if (n_rows == limit)
+    {
+      self->backlog = TRUE;
+      if (remote_ids->len > 0 && self->n_remote < SCHEDULER_MAX_REMOTE)
+        relais_scheduler_kick (self);
+    }
+}
+
+/* A delivery ended: room for another, which only a whole pass can find if
+ * an earlier one left some (a new message is started on its own, see
+ * relais_scheduler_message_queued(); retries come due with the timer). */
+static void
+scheduler_room_made (RelaisScheduler *self)
+{
+  if (!self->stopping && self->backlog)
     relais_scheduler_kick (self);
+}
+
+void
+relais_scheduler_message_queued (RelaisScheduler *scheduler, const char *id)
+{
+  g_return_if_fail (scheduler != NULL);
+  g_return_if_fail (id != NULL);
+
+  if (!scheduler->started || scheduler->stopping)
+    return;
+  scheduler_run_due (scheduler, id);
 }
 
 /* Messages whose recipients were all done before a restart (or marked failed
@@ -1242,7 +1288,7 @@ scheduler_finish_done_messages (RelaisScheduler *self)
 static gboolean
 scheduler_timer_cb (gpointer user_data)
 {
-  scheduler_run_due (user_data);
+  scheduler_run_due (user_data, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1252,7 +1298,7 @@ scheduler_kick_cb (gpointer user_data)
   RelaisScheduler *self = user_data;
 
   self->kick_id = 0;
-  scheduler_run_due (self);
+  scheduler_run_due (self, NULL);
   return G_SOURCE_REMOVE;
 }
 

@@ -97,7 +97,7 @@ committed_cb (gpointer data, gpointer user_data)
 {
   RelaisDaemon *daemon = user_data;
 
-  relais_scheduler_kick (daemon->scheduler);
+  relais_scheduler_message_queued (daemon->scheduler, data);
 }
 
 static void

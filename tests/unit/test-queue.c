@@ -831,6 +831,37 @@ start_scheduler (Fixture *fixture, RelaisServices *services)
   return scheduler;
 }
 
+static void
+queued_cb (gpointer data, gpointer user_data)
+{
+  relais_scheduler_message_queued (user_data, data);
+}
+
+/* As the daemon does: each new message is started on its own, and the ones
+ * there was no room for (more than the local workers) by the passes that
+ * the ends of deliveries run. */
+static void
+test_scheduler_message_queued (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "bob@example.com", NULL };
+  RelaisServices services = { 0 };
+  g_autoptr(RelaisScheduler) scheduler = start_scheduler (fixture, &services);
+  g_autofree char *maildir = relais_maildir_path (fixture->state_dir, "bob");
+  g_autofree char *new_dir = g_build_filename (maildir, "new", NULL);
+  CommitWait wait = { 0 };
+  const guint n = 12;
+
+  relais_queue_set_committed_func (fixture->queue, queued_cb, scheduler);
+  for (guint i = 0; i < n; i++)
+    g_free (start_commit (fixture, fixture->config, recipients, "Subject: one of many\r\n\r\nbody\r\n", &wait));
+  wait_for_commits (&wait);
+  g_assert_cmpuint (wait.n_ok, ==, n);
+  wait_until_int (fixture, "SELECT COUNT(*) FROM messages", NULL, 0);
+  g_assert_cmpuint (count_files (new_dir), ==, n);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_DELIVERED_LOCAL), ==, n);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
+}
+
 static void scheduler_local_body (Fixture *fixture);
 
 /* Its remote recipient is looked up for real: only inside
@@ -1336,6 +1367,7 @@ main (int argc, char **argv)
   ADD ("dsn-storage", test_dsn_storage);
   ADD ("write-async", test_write_async);
   ADD ("scheduler-local", test_scheduler_local);
+  ADD ("scheduler-message-queued", test_scheduler_message_queued);
   ADD ("scheduler-tempfail", test_scheduler_tempfail);
   ADD ("scheduler-held", test_scheduler_held);
   ADD ("admin-list-show", test_admin_list_show);
