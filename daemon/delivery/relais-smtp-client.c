@@ -44,12 +44,11 @@ typedef enum {
   STEP_CONTENT,
   STEP_DOT,
   STEP_QUIT,
-  STEP_RSET,
 } Step;
 
 static const char *const step_names[] = {
   "resolve", "connect", "TLS handshake", "greeting", "EHLO", "HELO", "STARTTLS", "AUTH",
-  "MAIL", "RCPT", "DATA", "message content", "end of data", "QUIT", "RSET",
+  "MAIL", "RCPT", "DATA", "message content", "end of data", "QUIT",
 };
 
 typedef struct _Client Client;
@@ -103,6 +102,7 @@ struct _Client {
   GTlsCertificateFlags cert_errors;
   gint64 since;                 /* monotonic time the connection was made */
   guint uses;                   /* transactions before this one on it (a kept connection) */
+  gboolean reused;              /* a kept connection, not yet answered MAIL */
 
   /* what the server said and offered (after the last EHLO) */
   char *greeting;
@@ -128,6 +128,7 @@ static void finish (Client *c);
 static void send_ehlo (Client *c);
 static void after_ehlo (Client *c);
 static void begin_transaction (Client *c);
+static void unpark_failed (Client *c);
 static void read_chunk (Client *c);
 
 /* ---- pure parts -------------------------------------------------------- */
@@ -488,13 +489,12 @@ attempt_failed (Client *c, gboolean in_sync, const char *permanent_reply, char *
       c->after_quit (c);
       return;
     }
-  if (c->step == STEP_RSET)
+  if (c->reused && !c->in_transaction && !user_cancelled (c))
     {
       /* A kept connection the server has meanwhile closed: not an attempt. */
       relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id, "%s: kept connection unusable, connecting afresh: %s",
                         host_label (c), problem);
-      close_connection (c);
-      next_target (c);
+      unpark_failed (c);
       return;
     }
   relais_log_queue (G_LOG_LEVEL_MESSAGE, c->d->queue_id, "%s: %s failed: %s", host_label (c),
@@ -1083,8 +1083,9 @@ after_ehlo (Client *c)
  * With RelaisSmtpDelivery.reuse_connection, a connection whose transaction
  * ended in step is kept (no QUIT) for the next delivery to the same targets
  * with the same TLS mode, credentials and HELO name, for PARK_IDLE seconds;
- * that delivery sends RSET first and, if the server is gone or refuses,
- * starts afresh with no attempt counted. Main thread only. */
+ * that delivery goes straight to MAIL (the last transaction ended in step)
+ * and, if the server has closed it or answers 421, starts afresh with no
+ * attempt counted. Main thread only. */
 
 #define PARK_IDLE      2             /* seconds a kept connection waits for the next message */
 #define PARK_MAX_AGE   300           /* seconds a connection is reused for at most */
@@ -1217,23 +1218,20 @@ park (Client *c)
   return TRUE;
 }
 
+/* The kept connection C took is no good (closed, or 421 as the first reply):
+ * the delivery starts afresh, as if it had not been taken. */
 static void
-rset_cb (Client *c, const RelaisSmtpReply *reply)
+unpark_failed (Client *c)
 {
-  if (reply->code / 100 != 2)
-    {
-      relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id,
-                        "%s: kept connection refused RSET (%u), connecting afresh", host_label (c), reply->code);
-      close_connection (c);
-      next_target (c);
-      return;
-    }
-  c->attempts++;
-  begin_transaction (c);
+  c->reused = FALSE;
+  c->attempts--;
+  close_connection (c);
+  next_target (c);
 }
 
-/* Takes the newest kept connection for C's delivery and sends RSET on it;
- * FALSE when there is none. */
+/* Takes the newest kept connection for C's delivery and begins the
+ * transaction on it (the last one ended in step: no RSET needed, RFC 5321
+ * §3.3); FALSE when there is none. */
 static gboolean
 unpark (Client *c)
 {
@@ -1279,8 +1277,10 @@ unpark (Client *c)
   c->uses = p->uses;
   c->in_len = 0;
   c->timed_out = FALSE;
+  c->reused = TRUE;
+  c->attempts++;
   parked_free (p);
-  send_command (c, STEP_RSET, MIN (QUIT_TIMEOUT, c->t.command), rset_cb, "RSET");
+  begin_transaction (c);
   return TRUE;
 }
 
@@ -1494,6 +1494,14 @@ send_rcpt (Client *c, guint i)
 static void
 mail_cb (Client *c, const RelaisSmtpReply *reply)
 {
+  if (c->reused && reply->code == 421)
+    {
+      relais_log_queue (G_LOG_LEVEL_INFO, c->d->queue_id,
+                        "%s: kept connection closing (421), connecting afresh", host_label (c));
+      unpark_failed (c);
+      return;
+    }
+  c->reused = FALSE;     /* it answered: from here on, an ordinary attempt */
   c->in_transaction = TRUE;
   if (reply->code / 100 != 2)
     {

@@ -60,7 +60,7 @@ typedef struct {
   RelaisSmtpTimeouts timeouts;       /* from relais_smtp_timeouts_default() */
   char *queue_id;                    /* the message's queue id for log lines (RELAIS_QUEUE_ID), or NULL */
   gboolean reuse_connection;         /* keep the connection after the transaction for the next delivery
-                                      * to the same targets, and take a kept one (RSET first) */
+                                      * to the same targets, and take a kept one */
   /* out, for logs, statistics and the TestRelayHost report */
   char *connected_host;              /* "mx.example.org[192.0.2.1]:25" ("[192.0.2.1]:25" for an address): the last server talked to */
   gboolean tls, authenticated;

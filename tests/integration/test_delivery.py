@@ -299,7 +299,7 @@ def test_one_relay_host_with_starttls_and_auth(relay, peers, certs):
 
 def test_relay_host_connection_is_kept_for_the_next_messages(relay, peers):
     """One connection carries message after message to the same relay host
-    (RSET between them), and a kept connection the server has dropped is
+    (straight to MAIL), and a kept connection the server has dropped is
     replaced on the spot: no delay, no deferral, no attempt counted."""
     smarthost = peers(RELAY_B, port=2527)
     dist_update(relay, Mode="relay-host", RelayServer=RELAY_B, RelayPort=2527)
@@ -322,6 +322,88 @@ def test_relay_host_connection_is_kept_for_the_next_messages(relay, peers):
     assert stats["Deferred"] == 0, stats
     with open(relay.log_path, errors="replace") as f:
         assert "kept connection unusable, connecting afresh" in f.read()
+
+
+class ClosingRelay:
+    """A raw relay host: its first connection takes one message, then answers
+    the next MAIL with 421 (as a server that timed the idle connection out)
+    and closes; later connections take everything."""
+
+    def __init__(self, host, port):
+        import socket
+        import threading
+        self.sock = socket.create_server((host, port))
+        self.received = []
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, conn.makefile("rwb") as f:
+                self._session(f, first=self.connections == 1)
+
+    def _session(self, f, first):
+        def say(line):
+            f.write(line.encode() + b"\r\n")
+            f.flush()
+        say("220 closing.relay.test ESMTP")
+        taken = 0
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                say("250-closing.relay.test")
+                say("250 8BITMIME")
+            elif verb == b"MAIL" and first and taken == 1:
+                say("421 4.4.2 closing.relay.test idle too long, closing")
+                return
+            elif verb == b"DATA":
+                say("354 go on")
+                data = b""
+                while not data.endswith(b"\r\n.\r\n"):
+                    chunk = f.readline()
+                    if not chunk:
+                        return
+                    data += chunk
+                self.received.append(data)
+                taken += 1
+                say("250 2.0.0 taken")
+            elif verb == b"QUIT":
+                say("221 bye")
+                return
+            else:
+                say("250 ok")
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_kept_connection_answering_421_is_replaced(relay):
+    closing = ClosingRelay(RELAY_B, 2528)
+    try:
+        dist_update(relay, Mode="relay-host", RelayServer=RELAY_B, RelayPort=2528)
+        set_forwards(relay, ["bob@elsewhere.test"])
+        send(relay, subject="first")
+        H.wait_for(lambda: len(closing.received) == 1, 20, "the first message")
+        send(relay, subject="second")
+        H.wait_for(lambda: len(closing.received) == 2, 20, "the second message")
+        wait_queue_empty(relay)
+        assert b"Subject: second" in closing.received[1]
+        assert closing.connections == 2
+        stats = wait_stat(relay, "DeliveredRemote", 2)
+        assert stats["Deferred"] == 0, stats
+        with open(relay.log_path, errors="replace") as f:
+            assert "kept connection closing (421), connecting afresh" in f.read()
+    finally:
+        closing.stop()
 
 
 def test_relay_host_login_when_only_auth_login_is_offered(relay, peers, certs):
