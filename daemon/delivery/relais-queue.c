@@ -280,6 +280,7 @@ static void sync_file_func (gpointer data, gpointer user_data);
 #define QUEUE_SPARE_FILES 1024
 #define QUEUE_SPARE_LOW   16
 #define QUEUE_SPARE_MADE  64
+#define QUEUE_SPARE_MAX_SIZE (1024 * 1024)   /* bytes: bigger files are deleted, not kept */
 
 /* Files are fsynced by several threads at once: the file system then makes
  * them durable together (ext4 joins concurrent fsyncs into one journal
@@ -1334,7 +1335,15 @@ void
 relais_queue_recycle_spool (RelaisQueue *queue, const char *id)
 {
   g_autofree char *name = NULL;
+  struct stat st;
 
+  /* A big file would cost the reception that reuses it the freeing of its
+   * blocks (O_TRUNC, on the main loop): it goes here, on this thread. */
+  if (fstatat (queue->msg_dir_fd, id, &st, 0) == 0 && st.st_size > QUEUE_SPARE_MAX_SIZE)
+    {
+      queue_unlink_spool (queue, id);
+      return;
+    }
   g_mutex_lock (&queue->spare_lock);
   if (queue->spare.length < QUEUE_SPARE_FILES)
     name = g_strdup_printf (QUEUE_SPARE_PREFIX "%u", queue->n_made++);
