@@ -776,6 +776,24 @@ relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *recipients)
 
 /* ---- commit ------------------------------------------------------------- */
 
+/* A request whose task reports to DONE (in the main context), tagged TAG,
+ * and then to CALLBACK; counted until it is reported. */
+static CommitRequest *
+commit_request_new (RelaisQueue *queue, GAsyncReadyCallback done, gpointer tag,
+                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  CommitRequest *request = g_new0 (CommitRequest, 1);
+
+  request->queue = queue;
+  request->callback = callback;
+  request->user_data = user_data;
+  request->task = g_task_new (NULL, NULL, done, NULL);
+  g_task_set_source_tag (request->task, tag);
+  g_task_set_task_data (request->task, request, (GDestroyNotify) commit_request_free);
+  queue->n_outstanding++;
+  return request;
+}
+
 static void
 commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -815,18 +833,11 @@ relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,
   g_return_if_fail (envelope != NULL && envelope->sender != NULL && envelope->recipients != NULL);
   g_return_if_fail (config != NULL);
 
-  request = g_new0 (CommitRequest, 1);
-  request->queue = queue;
+  request = commit_request_new (queue, commit_done_cb, relais_queue_commit_async, callback, user_data);
   request->writer = writer;
   request->envelope = envelope;
-  request->callback = callback;
-  request->user_data = user_data;
   request->received_usec = g_get_real_time ();
   request->routes = queue_route_recipients (config, envelope);
-  request->task = g_task_new (NULL, NULL, commit_done_cb, NULL);
-  g_task_set_source_tag (request->task, relais_queue_commit_async);
-  g_task_set_task_data (request->task, request, (GDestroyNotify) commit_request_free);
-  queue->n_outstanding++;
 
   if (!spool_writer_flush (writer, &error))
     {
@@ -871,18 +882,11 @@ relais_queue_write_async (RelaisQueue *queue, RelaisQueueWriteFunc func, RelaisQ
   g_return_if_fail (queue != NULL);
   g_return_if_fail (func != NULL);
 
-  request = g_new0 (CommitRequest, 1);
-  request->queue = queue;
+  request = commit_request_new (queue, write_done_cb, relais_queue_write_async, callback, user_data);
   request->write = func;
   request->after = after;
   request->write_data = data;
   request->write_destroy = destroy;
-  request->callback = callback;
-  request->user_data = user_data;
-  request->task = g_task_new (NULL, NULL, write_done_cb, NULL);
-  g_task_set_source_tag (request->task, relais_queue_write_async);
-  g_task_set_task_data (request->task, request, (GDestroyNotify) commit_request_free);
-  queue->n_outstanding++;
   queue_ensure_thread (queue);
   g_async_queue_push (queue->requests, request);
 }

@@ -1092,6 +1092,11 @@ after_ehlo (Client *c)
 #define PARK_MAX_USES  100           /* messages per connection at most */
 #define PARK_MAX       64            /* kept connections in all */
 
+/* What the server offered after the last EHLO, kept with the connection. */
+#define SERVER_OFFERS(X) \
+  X (pipelining) X (starttls) X (dsn) X (eightbit) X (smtputf8) X (auth_plain) X (auth_login) \
+  X (has_size) X (max_size)
+
 typedef struct {
   char *key;
   GSocketConnection *connection;
@@ -1199,15 +1204,9 @@ park (Client *c)
   p->host = g_strdup (c->host);
   p->greeting = g_strdup (c->greeting);
   p->extensions = g_ptr_array_ref (c->extensions);
-  p->pipelining = c->pipelining;
-  p->starttls = c->starttls;
-  p->dsn = c->dsn;
-  p->eightbit = c->eightbit;
-  p->smtputf8 = c->smtputf8;
-  p->auth_plain = c->auth_plain;
-  p->auth_login = c->auth_login;
-  p->has_size = c->has_size;
-  p->max_size = c->max_size;
+#define KEEP(field) p->field = c->field;
+  SERVER_OFFERS (KEEP)
+#undef KEEP
   p->tls_used = c->d->tls;
   p->authenticated = c->d->authenticated;
   p->tls_description = g_strdup (c->d->tls_description);
@@ -1259,15 +1258,9 @@ unpark (Client *c)
   c->greeting = g_strdup (p->greeting);
   g_ptr_array_unref (c->extensions);
   c->extensions = g_ptr_array_ref (p->extensions);
-  c->pipelining = p->pipelining;
-  c->starttls = p->starttls;
-  c->dsn = p->dsn;
-  c->eightbit = p->eightbit;
-  c->smtputf8 = p->smtputf8;
-  c->auth_plain = p->auth_plain;
-  c->auth_login = p->auth_login;
-  c->has_size = p->has_size;
-  c->max_size = p->max_size;
+#define TAKE(field) c->field = p->field;
+  SERVER_OFFERS (TAKE)
+#undef TAKE
   c->d->tls = p->tls_used;
   c->d->authenticated = p->authenticated;
   c->d->tls_description = g_strdup (p->tls_description);
