@@ -28,7 +28,7 @@ so nothing outside this machine can be reached.
     meson setup build-release --buildtype=release && ninja -C build-release
     tests/bench/vs-postfix.py --relaisd build-release/daemon/relaisd [--quick]
         [--runs 3] [--sessions 1,10,50] [--sizes 1,10,100] [--scale 1.0]
-        [--keep-connections] [--perf FILE]
+        [--keep-connections] [--perf FILE] [--strace FILE] [--relaisd-b OTHER]
 """
 import argparse
 import os
@@ -331,17 +331,16 @@ class Relais:
     one relay host; loopback is a trusted network, as mynetworks is for
     Postfix."""
 
-    name = "Relais"
-
-    def __init__(self, directory, sink):
+    def __init__(self, directory, sink, binary, name="Relais"):
         import relais_helpers as H
-        self.H, self.sink = H, sink
+        self.H, self.sink, self.name = H, sink, name
         state = os.path.join(directory, "state")
         os.makedirs(state)
         self.bus = H.MessageBus.start(directory)
         # G_MESSAGES_DEBUG empty: the daemon logs as in production, info and up
         self.daemon = H.Daemon(self.bus.address, state, os.path.join(directory, "relaisd.log"),
                                submission=False, smtps=False, extra_env={"G_MESSAGES_DEBUG": ""})
+        self.daemon.binary = binary
         self.port = self.daemon.port
 
     def start(self):
@@ -414,11 +413,11 @@ def median(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
-def ratios(cell):
+def ratios(cell, name="Relais", base="Postfix"):
     out = {}
     for key in ("accepted", "delivered", "cpu", "rss", "pss"):
-        p = median(cell["Postfix"], key)
-        out[key] = median(cell["Relais"], key) / p if p else float("nan")
+        p = median(cell[base], key)
+        out[key] = median(cell[name], key) / p if p else float("nan")
     return out
 
 
@@ -437,16 +436,20 @@ def print_table(results, args):
     row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:")
     for (sessions, size), cell in results.items():
         label = "%d × %d KiB" % (sessions, size)
-        for name in ("Postfix", "Relais"):
+        names = [n for n in ("Postfix", "Relais", "Relais B") if n in cell]
+        for name in names:
             runs = cell[name]
             row(label if name == "Postfix" else "", name,
                 "%.0f" % median(runs, "accepted"), "%.0f" % median(runs, "delivered"),
                 "%.2f (%.2f)" % (median(runs, "cpu"), median(runs, "kernel")),
                 "%.1f" % median(runs, "rss"), "%.1f" % median(runs, "pss"),
                 "%d" % round(median(runs, "procs")))
-        r = ratios(cell)
-        row("", "**Relais/Postfix**", "**%.2f×**" % r["accepted"], "**%.2f×**" % r["delivered"],
-            "**%.2f×**" % r["cpu"], "%.2f×" % r["rss"], "%.2f×" % r["pss"], "")
+        for name, base in (("Relais", "Postfix"), ("Relais B", "Postfix"), ("Relais B", "Relais")):
+            if name not in cell:
+                continue
+            r = ratios(cell, name, base)
+            row("", "**%s/%s**" % (name, base), "**%.2f×**" % r["accepted"], "**%.2f×**" % r["delivered"],
+                "**%.2f×**" % r["cpu"], "%.2f×" % r["rss"], "%.2f×" % r["pss"], "")
         row("", "ceiling (no MTA)", "%.0f" % median(cell["ceiling"], "accepted"),
             "%.0f" % median(cell["ceiling"], "delivered"), "", "", "", "")
     if (10, 10) in results:
@@ -482,6 +485,11 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--relaisd", help="the relaisd binary (default: build-release/daemon/relaisd, "
                     "else build/daemon/relaisd)")
+    ap.add_argument("--relaisd-b", metavar="PATH",
+                    help="a second relaisd (another build, say) run in the same rotation: a row "
+                    "'Relais B' and its ratios to Postfix and to the first, where noise between "
+                    "separate invocations would hide a small difference (the two share the "
+                    "binary's pages, which lowers both PSS figures)")
     ap.add_argument("--quick", action="store_true",
                     help="only 1 and 10 sessions × 10 KiB, a quarter of the messages")
     ap.add_argument("--runs", type=int, default=3,
@@ -508,8 +516,11 @@ def parse_args():
             if os.access(args.relaisd, os.X_OK):
                 break
     args.relaisd = os.path.abspath(args.relaisd)
-    if not os.access(args.relaisd, os.X_OK):
-        sys.exit("no relaisd at %s: build it or pass --relaisd" % args.relaisd)
+    for path in (args.relaisd, args.relaisd_b):
+        if path is not None and not os.access(path, os.X_OK):
+            sys.exit("no relaisd at %s: build it or pass --relaisd" % path)
+    if args.relaisd_b is not None:
+        args.relaisd_b = os.path.abspath(args.relaisd_b)
     return args
 
 
@@ -530,17 +541,22 @@ def main():
     os.chmod(tmp, 0o755)    # Postfix's unprivileged processes walk through it
     stoppable = []
     try:
-        *sink_ports, postfix_port = H.free_ports(4)
+        *sink_ports, postfix_port = H.free_ports(5)
         sinks = [Sink(port) for port in sink_ports]
         stoppable += sinks
         postfix = Postfix(os.path.join(tmp, "postfix"), postfix_port, sinks[1])
         stoppable.insert(0, postfix)
         postfix.start()
-        relais = Relais(os.path.join(tmp, "relais"), sinks[2])
+        relais = Relais(os.path.join(tmp, "relais"), sinks[2], args.relaisd)
         stoppable.insert(0, relais)
         relais.start()
+        others = []
+        if args.relaisd_b:
+            others.append(Relais(os.path.join(tmp, "relais-b"), sinks[3], args.relaisd_b, "Relais B"))
+            stoppable.insert(0, others[-1])
+            others[-1].start()
         H.wait_tcp("127.0.0.1", postfix.port, 20)
-        paths = (Ceiling(sinks[0]), postfix, relais)
+        paths = (Ceiling(sinks[0]), postfix, relais, *others)
         note("Postfix %s (master %d) on 127.0.0.1:%d; relaisd %s (pid %d) on 127.0.0.1:%d"
              % (postfix.version, postfix.master, postfix.port, args.relaisd, relais.pids()[0],
                 relais.port))
