@@ -324,7 +324,7 @@ relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields
       case SINK_JOURNAL:
         if (g_log_writer_journald (level, copy, n, user_data) == G_LOG_WRITER_HANDLED)
           return G_LOG_WRITER_HANDLED;
-        break;
+        return relais_log_plain (level, copy, n);   /* the journal refused it: the stream, as before */
       case SINK_PLAIN:
         return relais_log_plain (level, copy, n);
       case SINK_GLIB:

@@ -1327,7 +1327,6 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
 
 /* ---- removal ------------------------------------------------------------ */
 
-
 static void
 queue_unlink_spool (RelaisQueue *queue, const char *id)
 {
@@ -1393,49 +1392,10 @@ relais_queue_count_removed (RelaisQueue *queue)
   relais_queue_changed (queue);
 }
 
-gboolean
-relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
-{
-  g_autoptr(RelaisQueueStmt) stmt = NULL;
-  sqlite3 *db;
-  int changes;
-
-  g_return_val_if_fail (queue != NULL, FALSE);
-  g_return_val_if_fail (id != NULL, FALSE);
-
-  /* Row first, then file: a crash in between leaves an orphan file, which
-   * recovery deletes, never a row whose file is gone. */
-  db = relais_store_lock (queue->store);
-  if (sqlite3_prepare_v2 (db, "DELETE FROM messages WHERE id = ?", -1, &stmt, NULL) != SQLITE_OK)
-    {
-      relais_store_set_error (db, "Cannot delete the message", error);
-      relais_store_unlock (queue->store);
-      return FALSE;
-    }
-  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      relais_store_set_error (db, "Cannot delete the message", error);
-      relais_store_unlock (queue->store);
-      return FALSE;
-    }
-  changes = sqlite3_changes (db);
-  relais_store_unlock (queue->store);
-
-  if (changes == 0)
-    {
-      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "No message %s in the queue", id);
-      return FALSE;
-    }
-  /* A delivery may still be reading it (Queue.Delete during a delivery):
-   * never reused, only unlinked. */
-  queue_unlink_spool (queue, id);
-  relais_queue_count_removed (queue);
-  return TRUE;
-}
-
-/* relais_queue_remove_async(): the row goes in the commit thread's next
- * transaction, the file once that is durable. */
+/* The rows of message DATA (its id), or RELAIS_ERROR_NOT_FOUND: for
+ * relais_queue_remove() under the lock, and for relais_queue_remove_async() in
+ * the commit thread's next transaction (the file then goes once that is
+ * durable). */
 static gboolean
 remove_write (sqlite3 *db, gpointer data, GError **error)
 {
@@ -1454,6 +1414,29 @@ remove_write (sqlite3 *db, gpointer data, GError **error)
       g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_NOT_FOUND, "No message %s in the queue", id);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
+{
+  sqlite3 *db;
+  gboolean ok;
+
+  g_return_val_if_fail (queue != NULL, FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  /* Row first, then file: a crash in between leaves an orphan file, which
+   * recovery deletes, never a row whose file is gone. */
+  db = relais_store_lock (queue->store);
+  ok = remove_write (db, (gpointer) id, error);
+  relais_store_unlock (queue->store);
+  if (!ok)
+    return FALSE;
+  /* A delivery may still be reading it (Queue.Delete during a delivery):
+   * never reused, only unlinked. */
+  queue_unlink_spool (queue, id);
+  relais_queue_count_removed (queue);
   return TRUE;
 }
 
