@@ -79,6 +79,7 @@ struct _RelaisSpoolWriter {
   int fd;
   gboolean failed;            /* a write failed: the message cannot be committed */
   goffset size;
+  goffset stale_size;         /* a reused spare's old size: what lies beyond SIZE is not ours */
   gsize len;
   char *buf;                  /* SPOOL_BUFFER_SIZE */
 };
@@ -462,8 +463,12 @@ relais_queue_begin (RelaisQueue *queue, GError **error)
       if (spare != NULL)
         {
           tmp_path = g_build_filename (queue->tmp_dir, spare, NULL);
-          /* only ever a regular file of ours, but never blocked on anything else */
-          fd = open (tmp_path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          /* Only ever a regular file of ours, but never blocked on anything
+           * else. Not truncated: the new message overwrites the old one's
+           * blocks, which costs less than freeing them here and allocating
+           * new ones; whatever is left beyond it goes before anyone reads
+           * or syncs the file (spool_writer_trim()). */
+          fd = open (tmp_path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
           if (fd >= 0 && (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)))
             {
               close (fd);
@@ -493,6 +498,7 @@ relais_queue_begin (RelaisQueue *queue, GError **error)
       writer->id = g_steal_pointer (&id);
       writer->tmp_path = g_steal_pointer (&tmp_path);
       writer->fd = fd;
+      writer->stale_size = spare != NULL ? st.st_size : 0;
       writer->buf = g_malloc (SPOOL_BUFFER_SIZE);
       return writer;
     }
@@ -548,6 +554,22 @@ spool_writer_flush (RelaisSpoolWriter *writer, GError **error)
   return TRUE;
 }
 
+/* Cuts a reused spare's old content beyond what was written. */
+static gboolean
+spool_writer_trim (RelaisSpoolWriter *writer, GError **error)
+{
+  if (writer->stale_size <= writer->size)
+    return TRUE;
+  if (ftruncate (writer->fd, writer->size) < 0)
+    {
+      writer->failed = TRUE;
+      set_errno_error (error, errno, "Cannot truncate spool file", writer->tmp_path);
+      return FALSE;
+    }
+  writer->stale_size = writer->size;
+  return TRUE;
+}
+
 gboolean
 relais_spool_writer_write (RelaisSpoolWriter *writer, const void *data, gsize len, GError **error)
 {
@@ -579,7 +601,7 @@ relais_spool_writer_sync (RelaisSpoolWriter *writer, GError **error)
 {
   g_return_val_if_fail (writer != NULL, NULL);
 
-  if (!spool_writer_flush (writer, error))
+  if (!spool_writer_flush (writer, error) || !spool_writer_trim (writer, error))
     return NULL;
   return writer->tmp_path;
 }
@@ -601,7 +623,7 @@ relais_spool_writer_replace (RelaisSpoolWriter *writer, const void *head, gsize 
                    writer->id, g_strerror (saved));
       return FALSE;
     }
-  writer->size = 0;
+  writer->size = writer->stale_size = 0;
   return relais_spool_writer_write (writer, head, head_len, error) &&
          relais_spool_writer_write (writer, data, len, error) && spool_writer_flush (writer, error);
 }
@@ -908,9 +930,17 @@ commit_sync_file (RelaisQueue *self, CommitRequest *request, GError **error)
   RelaisSpoolWriter *writer = request->writer;
   int fd = writer->fd;
   int errsv;
+  /* fdatasync: the data and what it takes to read it back (size, blocks);
+   * the name is made durable by the directory's fsync (commit_batch()). */
+  gboolean trimmed = spool_writer_trim (writer, error);
 
   writer->fd = -1;
-  if (fsync (fd) < 0)
+  if (!trimmed)
+    {
+      close (fd);
+      return FALSE;
+    }
+  if (fdatasync (fd) < 0)
     {
       errsv = errno;
       close (fd);

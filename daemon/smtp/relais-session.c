@@ -42,6 +42,7 @@
 
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "relais-anvil.h"
 #include "relais-auth-guard.h"
@@ -490,27 +491,29 @@ received_protocol (RelaisSession *s, RelaisTransaction *tx)
   return s->tls != NULL ? "ESMTPS" : "ESMTP";
 }
 
-/* RFC 5322 date-time, in the C locale whatever LC_TIME says. */
+/* RFC 5322 date-time, in the C locale whatever LC_TIME says. localtime_r()
+ * reads the zone once per process, where GLib's local GTimeZone looks at
+ * /etc/localtime again each time (three system calls per message). */
 static char *
 rfc5322_date (void)
 {
-  static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+  static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
   static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  gint64 offset = g_date_time_get_utc_offset (now) / G_TIME_SPAN_MINUTE;
-  char sign = offset < 0 ? '-' : '+';
+  time_t now = (time_t) (g_get_real_time () / G_USEC_PER_SEC);
+  struct tm tm;
+  long offset;
+  char sign;
 
+  if (localtime_r (&now, &tm) == NULL && gmtime_r (&now, &tm) == NULL)
+    memset (&tm, 0, sizeof tm);
+  offset = tm.tm_gmtoff / 60;
+  sign = offset < 0 ? '-' : '+';
   if (offset < 0)
     offset = -offset;
-  return g_strdup_printf ("%s, %d %s %d %02d:%02d:%02d %c%02d%02d",
-                          days[g_date_time_get_day_of_week (now) - 1],
-                          g_date_time_get_day_of_month (now),
-                          months[g_date_time_get_month (now) - 1],
-                          g_date_time_get_year (now),
-                          g_date_time_get_hour (now), g_date_time_get_minute (now),
-                          g_date_time_get_second (now), sign,
-                          (int) (offset / 60), (int) (offset % 60));
+  return g_strdup_printf ("%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+                          days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                          tm.tm_hour, tm.tm_min, tm.tm_sec, sign, offset / 60, offset % 60);
 }
 
 /* RFC 5321 §4.4 trace field, the first thing in the spool file. */

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """SMTP sessions against the real relaisd: smtplib, swaks and a raw socket."""
 
+import email.utils
 import smtplib
 import ssl
 import subprocess
@@ -35,6 +36,11 @@ def check_trace_headers(msg, hostname, rcpt, sender=SENDER):
     received = header_values(msg, "Received")
     assert received, "no Received header: %r" % headers
     assert hostname in received[0], "first Received does not name %s: %r" % (hostname, received[0])
+    # RFC 5322 date-time after the last ';' (RFC 5321 §4.4), about now
+    stamp = email.utils.parsedate_to_datetime(received[0].rsplit(";", 1)[1].strip())
+    assert stamp.tzinfo is not None, received[0]
+    skew = abs(stamp.timestamp() - time.time())
+    assert skew < 300, "Received date %s is %d s off" % (stamp, skew)
     assert names.index("received") < names.index("subject")
     assert b"\r\n" not in msg, "Maildir files must have LF line ends"
 

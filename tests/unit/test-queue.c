@@ -684,7 +684,7 @@ test_dsn_storage (Fixture *fixture, gconstpointer data)
 typedef struct {
   guint n_done;
   char *order;                /* the callbacks' tags, in the order they ran */
-  GError *errors[4];
+  GError *errors[5];
 } WriteWait;
 
 static gboolean
@@ -784,6 +784,34 @@ test_write_async (Fixture *fixture, gconstpointer data)
   g_assert_true (g_file_get_contents (third_path, &content, &len, NULL));
   g_assert_cmpuint (len, ==, strlen ("Subject: test\r\n\r\nbody\r\n"));
   g_assert_cmpstr (content, ==, "Subject: test\r\n\r\nbody\r\n");
+
+  /* Reused again, and read before the commit (as the content checks do):
+   * what was written, nothing of the file's old content after it. */
+  relais_queue_remove_async (fixture->queue, third, written_cb, &wait);
+  while (wait.n_done < 5)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_no_error (wait.errors[4]);
+  {
+    g_autoptr(GError) error = NULL;
+    RelaisSpoolWriter *writer = relais_queue_begin (fixture->queue, &error);
+    const char *tmp_path;
+    g_autofree char *read_back = NULL;
+    struct stat tmp_stat;
+
+    g_assert_no_error (error);
+    g_assert_true (relais_spool_writer_write (writer, "X\r\n", 3, &error));
+    tmp_path = relais_spool_writer_sync (writer, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (stat (tmp_path, &tmp_stat), ==, 0);
+    g_assert_cmpuint (tmp_stat.st_ino, ==, third_stat.st_ino);
+    g_assert_true (g_file_get_contents (tmp_path, &read_back, &len, NULL));
+    g_assert_cmpuint (len, ==, 3);
+    g_assert_cmpstr (read_back, ==, "X\r\n");
+    relais_spool_writer_abort (writer);
+  }
 
   for (guint i = 0; i < G_N_ELEMENTS (wait.errors); i++)
     g_clear_error (&wait.errors[i]);
