@@ -9,6 +9,7 @@
 #include <glib-unix.h>
 #include <inttypes.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -86,6 +87,17 @@ raise_open_file_limit (void)
                (uintmax_t) limit.rlim_max);
 }
 
+/* glibc gives freed memory at the top of the heap back to the system past
+ * 128 KiB, and the next session's buffers take it again: brk() and page
+ * faults at every message. Keeping a few MiB costs less than that churn. */
+static void
+tune_malloc (void)
+{
+  mallopt (M_TOP_PAD, 1024 * 1024);
+  mallopt (M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -161,6 +173,7 @@ main (int argc, char **argv)
     }
   if (options.state_dir == NULL)
     options.state_dir = default_state_dir ();
+  tune_malloc ();
   raise_open_file_limit ();
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -230,17 +230,26 @@ relais_smtp_reply_to_string (const RelaisSmtpReply *reply)
 void
 relais_smtp_dot_stuff (const char *data, gsize len, gboolean *at_line_start, GString *out)
 {
-  gsize start = 0;
+  gsize start = 0, i = 0;
 
-  for (gsize i = 0; i < len; i++)
+  while (i < len)
     {
+      const char *lf;
+
       if (*at_line_start && data[i] == '.')
         {
           g_string_append_len (out, data + start, (gssize) (i - start));
           g_string_append_c (out, '.');
           start = i;       /* the dot itself is copied with the next run */
         }
-      *at_line_start = data[i] == '\n';
+      lf = memchr (data + i, '\n', len - i);
+      if (lf == NULL)
+        {
+          *at_line_start = FALSE;
+          break;
+        }
+      i = (gsize) (lf - data) + 1;
+      *at_line_start = TRUE;
     }
   g_string_append_len (out, data + start, (gssize) (len - start));
 }

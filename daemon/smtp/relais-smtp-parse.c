@@ -482,8 +482,24 @@ relais_data_decoder_feed (RelaisDataDecoder *decoder, const guint8 *in, gsize le
   *done = FALSE;
   for (gsize i = 0; i < len; i++)
     {
-      guint8 c = in[i];
+      guint8 c;
       gboolean again;
+
+      if (decoder->state == DEC_IN_LINE)
+        {
+          /* the bulk of a message: copied as it is up to the next CR or LF */
+          const guint8 *lf = memchr (in + i, '\n', len - i);
+          gsize end = lf != NULL ? (gsize) (lf - in) : len;
+          const guint8 *cr = memchr (in + i, '\r', end - i);
+          gsize run = (cr != NULL ? (gsize) (cr - in) : end) - i;
+
+          memcpy (out + o, in + i, run);
+          o += run;
+          i += run;
+          if (i == len)
+            break;
+        }
+      c = in[i];
 
       do
         {

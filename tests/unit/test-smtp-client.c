@@ -132,6 +132,7 @@ test_dot_stuff (void)
     { "a\r\n.\r\n.b", "a\r\n..\r\n..b" },
     { "no newline at the end.", "no newline at the end." },
     { "x\r\n\r\n.\r\n", "x\r\n\r\n..\r\n" },
+    { "a longer first line\n.then a dot\nand. more .\n\n.", "a longer first line\n..then a dot\nand. more .\n\n.." },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -378,6 +378,10 @@ test_data_decoder (void)
     { "a\r\n. \r\n.\r\n", "a\r\n \r\n", TRUE, "" },
     { "no end", "no end", FALSE, "" },
     { "x\0y\r\n.\r\n", "x\0y\r\n", TRUE, "", 8, 5 },
+    /* longer lines, copied in runs up to each CR or LF */
+    { "first line\rsecond\nthird line\r\n..fourth\r\n.\r\nRSET\r\n",
+      "first line\r\nsecond\r\nthird line\r\n.fourth\r\n", TRUE, "RSET\r\n" },
+    { "one line\r\nand a line with no end", "one line\r\nand a line with no end", FALSE, "" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
