@@ -31,6 +31,8 @@ struct _RelaisPageGeneral
   GtkSpinButton *max_size_spin;
   AdwActionRow *idle_timeout_row;
   GtkSpinButton *idle_timeout_spin;
+  AdwActionRow *max_sessions_row;
+  GtkSpinButton *max_sessions_spin;
   AdwPreferencesGroup *admins_group;
   RelaisStringList *admins_list;
 };
@@ -60,6 +62,7 @@ relais_page_general_constructed (GObject *object)
   relais_form_add_spin (form, "MaxHops", self->max_hops_spin, GTK_WIDGET (self->max_hops_row));
   relais_form_add_spin (form, "MaxMessageSizeMB", self->max_size_spin, GTK_WIDGET (self->max_size_row));
   relais_form_add_spin (form, "IdleTimeout", self->idle_timeout_spin, GTK_WIDGET (self->idle_timeout_row));
+  relais_form_add_spin (form, "MaxSessions", self->max_sessions_spin, GTK_WIDGET (self->max_sessions_row));
   relais_form_add_custom (form, "ExternalAdministrators", GTK_WIDGET (self->admins_list),
                           GTK_WIDGET (self->admins_list), relais_string_list_get_value,
                           relais_string_list_set_value, "changed");
@@ -96,6 +99,8 @@ relais_page_general_class_init (RelaisPageGeneralClass *klass)
   CHILD (max_size_spin);
   CHILD (idle_timeout_row);
   CHILD (idle_timeout_spin);
+  CHILD (max_sessions_row);
+  CHILD (max_sessions_spin);
   CHILD (admins_group);
   CHILD (admins_list);
 #undef CHILD

@@ -185,6 +185,7 @@ relais_config_new_default (void)
   config->max_message_size_mb = RELAIS_DEFAULT_MAX_SIZE_MB;
   config->external_administrators = g_new0 (char *, 1);
   config->idle_timeout = RELAIS_DEFAULT_IDLE_TIMEOUT;
+  config->max_sessions = RELAIS_DEFAULT_MAX_SESSIONS;
   config->local_domains = g_new0 (char *, 1);
   config->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_account_free);
   config->address_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -450,6 +451,8 @@ apply_one (RelaisConfig *c, const char *key, GVariant *value, GError **error)
     return relais_config_set_uint (value, key, 1, 2047, &c->max_message_size_mb, error);
   if (g_str_equal (key, "IdleTimeout"))
     return relais_config_set_uint (value, key, 5, 3600, &c->idle_timeout, error);
+  if (g_str_equal (key, "MaxSessions"))
+    return relais_config_set_uint (value, key, 1, 1000000, &c->max_sessions, error);
   if (g_str_equal (key, "ExternalAdministrators"))
     return validate_address_list (value, key, &c->external_administrators, error);
   if (g_str_equal (key, "Hostname"))
@@ -546,6 +549,7 @@ relais_config_general_to_variant (const RelaisConfig *c)
   g_variant_builder_add (&b, "{sv}", "ExternalAdministrators",
                          g_variant_new_strv ((const char *const *) c->external_administrators, -1));
   g_variant_builder_add (&b, "{sv}", "IdleTimeout", g_variant_new_uint32 (c->idle_timeout));
+  g_variant_builder_add (&b, "{sv}", "MaxSessions", g_variant_new_uint32 (c->max_sessions));
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 

@@ -96,6 +96,7 @@ typedef struct {
   guint max_message_size_mb;
   GStrv external_administrators;
   guint idle_timeout;            /* seconds, RFC 5321 §4.5.3.2.7 server timeout */
+  guint max_sessions;            /* SMTP sessions open at once, all endpoints together */
 
   /* Accounts */
   GStrv local_domains;           /* sorted, lower case */
@@ -151,6 +152,7 @@ typedef struct {
 #define RELAIS_DEFAULT_MAX_HOPS        50
 #define RELAIS_DEFAULT_MAX_SIZE_MB     10
 #define RELAIS_DEFAULT_IDLE_TIMEOUT    300
+#define RELAIS_DEFAULT_MAX_SESSIONS    5000
 #define RELAIS_DEFAULT_RELAY_PORT      25
 /* Defaults from SPEC §4.6. */
 #define RELAIS_DEFAULT_MAX_CONNECTIONS              50

@@ -92,4 +92,5 @@ relais_dbus_general_sync (RelaisGeneral *skeleton, const RelaisConfig *c)
   relais_general_set_external_administrators (skeleton,
                                               (const char *const *) c->external_administrators);
   relais_general_set_idle_timeout (skeleton, c->idle_timeout);
+  relais_general_set_max_sessions (skeleton, c->max_sessions);
 }

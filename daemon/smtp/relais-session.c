@@ -50,6 +50,7 @@
 #include "relais-content-check.h"
 #include "relais-dns-check.h"
 #include "relais-log.h"
+#include "relais-poller.h"
 #include "relais-policy.h"
 #include "relais-queue.h"
 #include "relais-reply.h"
@@ -129,8 +130,10 @@ struct _RelaisSession {
   gboolean discarding_line;      /* inside an over-long command line */
   gboolean timed_out;
   gboolean reading;              /* the pending operation is a read */
+  gint64 line_started;           /* monotonic time the command line being read began, 0: none */
+  RelaisPollWatch *watch;        /* reads of a plain session (NULL: GIO's own sources, as with TLS) */
   RelaisSessionDrain drain;      /* a graceful stop was asked */
-  guint timeout_id;
+  gint64 deadline;               /* monotonic time the operation under way times out, 0: none */
 
   char *helo;                    /* NULL until EHLO/HELO */
   gboolean esmtp;
@@ -1705,6 +1708,7 @@ process_command_line (RelaisSession *s)
           return FALSE;
         }
       s->in_pos += (gsize) (lf - start) + 1;
+      s->line_started = 0;
       s->discarding_line = FALSE;
       auth_end (s);
       reply (s, 500, "5.5.2", "Error: line too long");
@@ -1724,6 +1728,7 @@ process_command_line (RelaisSession *s)
 
   len = (gsize) (lf - start) + 1;     /* with the LF */
   s->in_pos += len;
+  s->line_started = 0;
   if (len > RELAIS_SMTP_MAX_LINE)
     {
       auth_end (s);
@@ -1869,22 +1874,68 @@ process_one (RelaisSession *s)
 
 /* ---- I/O --------------------------------------------------------------- */
 
-static gboolean
-timeout_cb (gpointer user_data)
-{
-  RelaisSession *s = user_data;
+static void cancel_poll_read (RelaisSession *s);
 
-  s->timeout_id = 0;
+/* Every session's timeout is a deadline in the session, looked at by one
+ * timer for all of them once a second: a GLib source per session would make
+ * each iteration of the main loop look at thousands of them. Main thread. */
+static GHashTable *live_sessions;   /* RelaisSession* -> itself */
+static guint tick_id;
+
+static void
+timed_out (RelaisSession *s)
+{
   s->timed_out = TRUE;
   SLOG (s, G_LOG_LEVEL_MESSAGE, "timeout from %s in state %s", s->client_ip, state_names[s->state]);
   g_cancellable_cancel (s->cancellable);
-  return G_SOURCE_REMOVE;
+  cancel_poll_read (s);
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_session_unref);
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  RelaisSession *s;
+
+  g_hash_table_iter_init (&iter, live_sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &s, NULL))
+    if (s->deadline != 0 && s->deadline <= now)
+      {
+        s->deadline = 0;
+        g_ptr_array_add (due, relais_session_ref (s));
+      }
+  for (guint i = 0; i < due->len; i++)
+    timed_out (due->pdata[i]);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+sessions_add (RelaisSession *s)
+{
+  if (live_sessions == NULL)
+    live_sessions = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (live_sessions, s);
+  if (tick_id == 0)
+    {
+      tick_id = g_timeout_add_seconds (1, tick_cb, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, tick_id), "relais-session-timeouts");
+    }
+}
+
+static void
+sessions_remove (RelaisSession *s)
+{
+  g_hash_table_remove (live_sessions, s);
+  if (g_hash_table_size (live_sessions) == 0)
+    g_clear_handle_id (&tick_id, g_source_remove);
 }
 
 static void
 disarm_timer (RelaisSession *s)
 {
-  g_clear_handle_id (&s->timeout_id, g_source_remove);
+  s->deadline = 0;
 }
 
 static void
@@ -1892,10 +1943,16 @@ arm_timer (RelaisSession *s)
 {
   guint seconds = s->services->config->idle_timeout;
 
-  disarm_timer (s);
   if (seconds == 0)
     seconds = RELAIS_DEFAULT_IDLE_TIMEOUT;
-  s->timeout_id = g_timeout_add_seconds (seconds, timeout_cb, s);
+  if (s->line_started == 0)
+    {
+      s->deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+      return;
+    }
+  /* A command line gets IdleTimeout in all, however its bytes trickle in
+   * (a client sending one byte a second would hold a session for ever). */
+  s->deadline = s->line_started + (gint64) seconds * G_USEC_PER_SEC;
 }
 
 static void
@@ -1947,13 +2004,11 @@ on_timeout_expired (RelaisSession *s)
   pump (s);
 }
 
+/* The end of a read of N bytes into S->in (0: end of stream, -1: ERROR); drops
+ * the read's reference. */
 static void
-read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+read_done (RelaisSession *s, gssize n, const GError *error)
 {
-  RelaisSession *s = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-
   disarm_timer (s);
   s->io_pending = FALSE;
   s->reading = FALSE;
@@ -1988,6 +2043,53 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  read_done (user_data, n, error);
+}
+
+static void poll_read (RelaisSession *s);
+
+static void
+readable_cb (gpointer user_data)
+{
+  poll_read (user_data);
+}
+
+/* A plain session's read: what is there, else a wait in the poller (one
+ * epoll set for all sessions, not a GLib source each). */
+static void
+poll_read (RelaisSession *s)
+{
+  g_autoptr(GError) error = NULL;
+  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (s->input), s->in + s->in_len,
+                                                       sizeof s->in - s->in_len, NULL, &error);
+
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      g_clear_error (&error);
+      if (relais_poll_watch_arm (s->watch, G_IO_IN, readable_cb, s, &error))
+        return;
+    }
+  read_done (s, n, error);
+}
+
+/* A read waiting in the poller ends as a cancelled one would (timeout, drain). */
+static void
+cancel_poll_read (RelaisSession *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!relais_poll_watch_disarm (s->watch))
+    return;
+  g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+  read_done (s, -1, error);
+}
+
+static void
 start_read (RelaisSession *s)
 {
   if (s->in_pos > 0)
@@ -2005,7 +2107,28 @@ start_read (RelaisSession *s)
     }
   s->io_pending = TRUE;
   s->reading = TRUE;
+  /* Part of a command line is here already (message content is consumed
+   * as it comes, and has the idle timeout for each read, RFC 5321 §4.5.3.2.6). */
+  if ((s->in_len == 0 && !s->discarding_line) || s->state == STATE_DATA || s->state == STATE_BDAT_CHUNK)
+    s->line_started = 0;
+  else if (s->line_started == 0)
+    s->line_started = g_get_monotonic_time ();
   arm_timer (s);
+  if (s->tls == NULL && s->watch == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocket *socket = g_socket_connection_get_socket (s->connection);
+
+      s->watch = relais_poll_watch_new (g_socket_get_fd (socket), &error);
+      if (s->watch == NULL)
+        SLOG (s, G_LOG_LEVEL_INFO, "reading through GLib's sources: %s", error->message);
+    }
+  if (s->tls == NULL && s->watch != NULL)
+    {
+      relais_session_ref (s);
+      poll_read (s);
+      return;
+    }
   g_input_stream_read_async (s->input, s->in + s->in_len, sizeof s->in - s->in_len, G_PRIORITY_DEFAULT,
                              s->cancellable, read_cb, relais_session_ref (s));
 }
@@ -2016,6 +2139,16 @@ greet (RelaisSession *s)
   g_autoptr(RelaisConfig) config = relais_services_get_config (s->services);
   RelaisPolicyFacts facts = { 0 };
   g_auto(RelaisVerdict) verdict = { 0 };
+
+  /* The global limit first, for every client alike (this session counts):
+   * what it guards is the daemon's memory and descriptors. */
+  if (relais_stats_get (s->services->stats, RELAIS_STAT_SESSIONS_OPEN) > config->max_sessions)
+    {
+      reject (s, "CONNECT", "max-sessions", 421, "4.3.2", "Too many sessions, try again later");
+      s->flush_now = TRUE;
+      session_set_state (s, STATE_CLOSING);
+      return;
+    }
 
   /* SPEC §4.4, §4.5: the nonexistent-account block and the connection limits. */
   security_facts (s, &facts);
@@ -2078,6 +2211,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   s->tls = g_object_ref (tls);
+  g_clear_pointer (&s->watch, relais_poll_watch_free);   /* TLS reads through GIO's own sources */
   s->input = g_io_stream_get_input_stream (G_IO_STREAM (tls));
   s->output = g_io_stream_get_output_stream (G_IO_STREAM (tls));
   cipher = g_tls_connection_get_ciphersuite_name (tls);
@@ -2200,6 +2334,7 @@ static void
 close_now (RelaisSession *s)
 {
   RelaisSessionClosedFunc func = s->closed_func;
+  gboolean poll_armed;
 
   if (s->state == STATE_CLOSED)
     return;
@@ -2214,11 +2349,21 @@ close_now (RelaisSession *s)
   if (s->anvil_counted)
     relais_anvil_disconnect (s->services->anvil, s->client_ip);
   s->anvil_counted = FALSE;
+  /* out of the epoll set before the descriptor closes; a read waiting
+   * there held a reference, dropped last (the caller holds one too) */
+  poll_armed = relais_poll_watch_is_armed (s->watch);
+  g_clear_pointer (&s->watch, relais_poll_watch_free);
   g_io_stream_close (G_IO_STREAM (s->connection), NULL, NULL);
   SLOG (s, G_LOG_LEVEL_MESSAGE, "disconnect from %s", s->client_ip);
   s->closed_func = NULL;
   if (func != NULL)
     func (s, s->closed_data);
+  if (poll_armed)
+    {
+      s->io_pending = FALSE;
+      s->reading = FALSE;
+      relais_session_unref (s);
+    }
 }
 
 /* ---- public ------------------------------------------------------------ */
@@ -2260,6 +2405,7 @@ relais_session_new (RelaisServices *services, GSocketConnection *connection, Rel
   s->out = g_string_sized_new (512);
   s->writing = g_string_sized_new (512);
   s->state = STATE_CONNECTED;
+  sessions_add (s);
   return s;
 }
 
@@ -2316,7 +2462,10 @@ relais_session_drain (RelaisSession *s, RelaisSessionDrain how)
   /* Waiting for the client: stop waiting (read_cb then says 421). Any other
    * operation under way (a write, a commit, a DNS answer) ends first. */
   if (s->reading && drain_due (s))
-    g_cancellable_cancel (s->cancellable);
+    {
+      g_cancellable_cancel (s->cancellable);
+      cancel_poll_read (s);
+    }
 }
 
 RelaisSession *
@@ -2333,7 +2482,7 @@ relais_session_unref (RelaisSession *s)
   g_return_if_fail (s != NULL);
   if (--s->ref_count > 0)
     return;
-  disarm_timer (s);
+  sessions_remove (s);
   g_clear_pointer (&s->tx, transaction_free);
   g_clear_pointer (&s->chunk_reply, relais_reply_free);
   g_clear_object (&s->tls);

@@ -123,12 +123,12 @@ async def run(args, bench):
     d = bench.daemon
     loop = asyncio.get_running_loop()
     d.update_security(LimitConnections=False)
-    d.update(IdleTimeout=3600)
+    d.update(IdleTimeout=3600, MaxSessions=max(args.sessions + args.samples + 100, 5000))
     client = Client(args, d.host, d.port)
     soft, hard = L.H.open_file_limits(bench.pid)
     print("relaisd open-file limit: soft %s, hard %s (started with soft 1024)" % (soft, hard))
     print("per-client connection limit: Security.LimitConnections turned off over D-Bus; "
-          "IdleTimeout 3600 s; no global session limit in relaisd")
+          "IdleTimeout 3600 s; General.MaxSessions above the sessions opened")
     print("%d sessions from %d source addresses, %d connecting at once, greeting samples of %d new clients"
           % (args.sessions, args.sources, args.parallel, args.samples))
     print()

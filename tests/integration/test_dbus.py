@@ -48,6 +48,7 @@ def test_general_defaults(daemon):
         "MaxMessageSizeMB": 10,
         "ExternalAdministrators": [],
         "IdleTimeout": 300,
+        "MaxSessions": 5000,
     }
     for k, v in expected.items():
         assert k in g, "GetAll General lacks %s: %r" % (k, g)

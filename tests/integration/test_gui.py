@@ -20,7 +20,7 @@ def test_general_shows_the_daemon_values(daemon, app):
     general = daemon.general()
     for prop in ("SmtpAuthentication", "SkipAuthForLocalNetworks", "VerifySenderLogin",
                  "SkipSenderCheckForTrusted", "DisableAutoForward", "Hostname", "Banner",
-                 "MaxRecipients", "MaxHops", "MaxMessageSizeMB", "IdleTimeout",
+                 "MaxRecipients", "MaxHops", "MaxMessageSizeMB", "IdleTimeout", "MaxSessions",
                  "ExternalAdministrators"):
         value, sensitive, error = app.get("General." + prop)
         assert value == general[prop], prop

@@ -137,6 +137,7 @@ def _invalid(daemon, changes_text, prop):
     ("{'MaxHops': <uint32 0>}", "MaxHops"),
     ("{'MaxMessageSizeMB': <uint32 0>}", "MaxMessageSizeMB"),
     ("{'IdleTimeout': <uint32 1>}", "IdleTimeout"),
+    ("{'MaxSessions': <uint32 0>}", "MaxSessions"),
     ("{'Hostname': <'not a fqdn'>}", "Hostname"),
     ("{'Banner': <'two\\r\\nlines'>}", "Banner"),
     ("{'MaxRecipients': <'ten'>}", "MaxRecipients"),

@@ -39,6 +39,7 @@ test_defaults (void)
   g_assert_cmpuint (relais_config_max_message_size (c), ==, 10 * 1024 * 1024);
   g_assert_cmpuint (g_strv_length (c->external_administrators), ==, 0);
   g_assert_cmpuint (c->idle_timeout, ==, 300);
+  g_assert_cmpuint (c->max_sessions, ==, 5000);
   g_assert_true (relais_is_fqdn (c->hostname));
 }
 
@@ -104,7 +105,7 @@ test_general_valid (void)
     base,
     changes ("{'MaxRecipients': <uint32 2>, 'Hostname': <'MX.Example.ORG'>, 'Banner': <'Hi there'>, "
              "'ExternalAdministrators': <['admin@Example.ORG']>, 'DisableAutoForward': <true>, "
-             "'IdleTimeout': <uint32 5>}"),
+             "'IdleTimeout': <uint32 5>, 'MaxSessions': <uint32 20000>}"),
     &error);
 
   g_assert_no_error (error);
@@ -115,6 +116,7 @@ test_general_valid (void)
   g_assert_cmpstr (next->external_administrators[0], ==, "admin@example.org");
   g_assert_true (next->disable_auto_forward);
   g_assert_cmpuint (next->idle_timeout, ==, 5);
+  g_assert_cmpuint (next->max_sessions, ==, 20000);
   /* the base snapshot is untouched */
   g_assert_cmpuint (base->max_recipients, ==, 100);
   g_assert_false (base->disable_auto_forward);
@@ -137,6 +139,8 @@ test_general_invalid (void)
     { "{'ExternalAdministrators': <['a@example.org', 'A@EXAMPLE.org']>}", "ExternalAdministrators" },
     { "{'SmtpAuthentication': <uint32 1>}", "SmtpAuthentication" },
     { "{'IdleTimeout': <uint32 1>}", "IdleTimeout" },
+    { "{'MaxSessions': <uint32 0>}", "MaxSessions" },
+    { "{'MaxSessions': <uint32 1000001>}", "MaxSessions" },
     { "{'NoSuchThing': <true>}", "NoSuchThing" },
     /* one valid, one invalid: refused whole */
     { "{'MaxHops': <uint32 7>, 'MaxRecipients': <uint32 0>}", "MaxRecipients" },
@@ -169,7 +173,7 @@ test_general_roundtrip (void)
   g_assert_no_error (error);
   again = relais_config_general_to_variant (same);
   g_assert_true (g_variant_equal (all, again));
-  g_assert_cmpuint (g_variant_n_children (all), ==, 12);
+  g_assert_cmpuint (g_variant_n_children (all), ==, 13);
 }
 
 static RelaisConfig *
