@@ -11,6 +11,7 @@ static const GDBusErrorEntry relais_error_entries[] = {
   { RELAIS_ERROR_EXISTS, "org.relais.Relais1.Error.AlreadyExists" },
   { RELAIS_ERROR_PERMISSION_DENIED, "org.relais.Relais1.Error.PermissionDenied" },
   { RELAIS_ERROR_STORAGE, "org.relais.Relais1.Error.Storage" },
+  { RELAIS_ERROR_NO_SPACE, "org.relais.Relais1.Error.NoSpace" },
 };
 
 GQuark

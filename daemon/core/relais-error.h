@@ -19,6 +19,7 @@ typedef enum {
   RELAIS_ERROR_EXISTS,            /* …Error.AlreadyExists: the account, domain or name is taken */
   RELAIS_ERROR_PERMISSION_DENIED, /* …Error.PermissionDenied: polkit said no */
   RELAIS_ERROR_STORAGE,           /* …Error.Storage: the database or spool failed */
+  RELAIS_ERROR_NO_SPACE,          /* …Error.NoSpace: the state folder's file system is full; free some space */
 } RelaisError;
 
 GQuark relais_error_quark (void);

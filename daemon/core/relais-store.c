@@ -120,7 +120,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisStmt, relais_stmt_finalize)
 void
 relais_store_set_error (sqlite3 *db, const char *what, GError **error)
 {
-  g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "%s: %s", what, sqlite3_errmsg (db));
+  int code = (sqlite3_extended_errcode (db) & 0xff) == SQLITE_FULL ? RELAIS_ERROR_NO_SPACE : RELAIS_ERROR_STORAGE;
+
+  g_set_error (error, RELAIS_ERROR, code, "%s: %s", what, sqlite3_errmsg (db));
 }
 
 static gboolean
@@ -130,8 +132,10 @@ exec (sqlite3 *db, const char *sql, GError **error)
 
   if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
     {
-      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "database error: %s",
-                   msg ? msg : sqlite3_errmsg (db));
+      g_set_error (error, RELAIS_ERROR,
+                   (sqlite3_extended_errcode (db) & 0xff) == SQLITE_FULL ? RELAIS_ERROR_NO_SPACE
+                                                                         : RELAIS_ERROR_STORAGE,
+                   "database error: %s", msg ? msg : sqlite3_errmsg (db));
       sqlite3_free (msg);
       return FALSE;
     }

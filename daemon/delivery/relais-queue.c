@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -635,6 +636,25 @@ relais_spool_writer_abort (RelaisSpoolWriter *writer)
     return;
   g_unlink (writer->tmp_path);
   spool_writer_free (writer);
+}
+
+gboolean
+relais_queue_has_room (RelaisQueue *queue, guint64 size)
+{
+  struct statvfs fs;
+
+  g_return_val_if_fail (queue != NULL, TRUE);
+
+  if (statvfs (queue->spool_dir, &fs) < 0)
+    return TRUE;
+  return (guint64) fs.f_bavail * fs.f_frsize >= size + size / 2 + RELAIS_QUEUE_MIN_FREE;
+}
+
+gboolean
+relais_queue_error_is_no_space (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE) ||
+         g_error_matches (error, RELAIS_ERROR, RELAIS_ERROR_NO_SPACE);
 }
 
 /* ---- routing ------------------------------------------------------------ */

@@ -77,6 +77,16 @@ gboolean     relais_spool_writer_replace (RelaisSpoolWriter *writer, const void 
 /* Drops a message that will not be accepted (size exceeded, too many hops, client gone). */
 void         relais_spool_writer_abort (RelaisSpoolWriter *writer);
 
+/* Free space the spool's file system must keep besides the messages, for
+ * the database, its WAL and the logs. */
+#define RELAIS_QUEUE_MIN_FREE (4 * 1024 * 1024)
+/* Whether a message of SIZE octets (0: not announced) may be accepted: the
+ * spool's file system has 1.5 times SIZE free on top of RELAIS_QUEUE_MIN_FREE
+ * (TRUE when it cannot tell). */
+gboolean     relais_queue_has_room (RelaisQueue *queue, guint64 size);
+/* Whether ERROR (from the queue or the store) means the file system is full. */
+gboolean     relais_queue_error_is_no_space (const GError *error);
+
 /* Takes ownership of WRITER and ENVELOPE. CONFIG is the transaction's snapshot
  * (used to route recipients and expand forwarding addresses). */
 void         relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,

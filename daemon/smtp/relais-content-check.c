@@ -429,7 +429,10 @@ spool_path (Run *run)
   if (path == NULL)
     {
       relais_log (G_LOG_LEVEL_WARNING, &run->req.log, "queue file write error: %s", error->message);
-      refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+      if (relais_queue_error_is_no_space (error))
+        refuse (run, 452, "4.3.1", "queue-write", NULL, "Insufficient system storage");
+      else
+        refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
     }
   return path;
 }

@@ -549,6 +549,8 @@ transaction_begin_content (RelaisSession *s, RelaisTransaction *tx)
   if (tx->writer == NULL)
     {
       SLOG (s, G_LOG_LEVEL_WARNING, "cannot open a spool file: %s", error->message);
+      g_clear_error (&tx->write_error);
+      tx->write_error = g_steal_pointer (&error);
       return FALSE;
     }
   tx->queue_id = g_strdup (relais_spool_writer_get_id (tx->writer));
@@ -569,6 +571,8 @@ transaction_begin_content (RelaisSession *s, RelaisTransaction *tx)
     {
       SLOG (s, G_LOG_LEVEL_WARNING, "queue file write error (%s): %s", tx->queue_id, error->message);
       g_clear_pointer (&tx->writer, relais_spool_writer_abort);
+      g_clear_error (&tx->write_error);
+      tx->write_error = g_steal_pointer (&error);
       return FALSE;
     }
   relais_data_decoder_init (&tx->decoder);
@@ -601,6 +605,24 @@ transaction_content (RelaisSession *s, RelaisTransaction *tx, const guint8 *data
     }
 }
 
+/* RFC 3463: 4.3.1 when the disk is full (the client tries again later),
+ * else 4.3.0. */
+static RelaisReply *
+storage_reply (const GError *error)
+{
+  if (relais_queue_error_is_no_space (error))
+    return relais_reply_new (452, "4.3.1", "%s", "Insufficient system storage");
+  return relais_reply_new (451, "4.3.0", "%s", "Error: queue file write error");
+}
+
+static void
+reply_storage_error (RelaisSession *s, const GError *error)
+{
+  g_autoptr(RelaisReply) r = storage_reply (error);
+
+  reply (s, r->code, r->enhanced, r->text);
+}
+
 static void
 commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -630,7 +652,7 @@ commit_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     {
       SLOG (s, G_LOG_LEVEL_WARNING, "queue commit failed (%s): %s", s->tx->queue_id, error->message);
-      reply (s, 451, "4.3.0", "Error: queue file write error");
+      reply_storage_error (s, error);
     }
   transaction_end (s);
   s->flush_now = TRUE;
@@ -739,7 +761,7 @@ transaction_finish (RelaisSession *s)
     }
   if (tx->write_error != NULL || tx->writer == NULL)
     {
-      reply (s, 451, "4.3.0", "Error: queue file write error");
+      reply_storage_error (s, tx->write_error);
       transaction_end (s);
       return;
     }
@@ -965,6 +987,22 @@ cmd_mail (RelaisSession *s, const char *arg)
       relais_smtp_path_clear (&path);
       return;
     }
+  /* RFC 1870 §6.1: what cannot be stored now is refused for now. */
+  if (!relais_queue_has_room (s->services->queue, path.size > 0 ? (guint64) path.size : 0))
+    {
+      static gint64 warned;     /* once a minute is enough to be seen */
+
+      if (g_get_monotonic_time () - warned > 60 * G_USEC_PER_SEC || warned == 0)
+        {
+          warned = g_get_monotonic_time ();
+          SLOG (s, G_LOG_LEVEL_WARNING, "the spool's file system has less than %d MiB free (or too little "
+                "for the size announced): mail is refused with 452 4.3.1 until there is room",
+                RELAIS_QUEUE_MIN_FREE / (1024 * 1024));
+        }
+      reject_full (s, "MAIL", path.address, NULL, "no-space", NULL, 452, "4.3.1", "Insufficient system storage");
+      relais_smtp_path_clear (&path);
+      return;
+    }
 
   tx = g_new0 (RelaisTransaction, 1);
   tx->config = g_steal_pointer (&config);
@@ -1120,7 +1158,7 @@ cmd_data (RelaisSession *s, const char *arg)
     }
   if (!transaction_begin_content (s, s->tx))
     {
-      reply (s, 451, "4.3.0", "Error: queue file write error");
+      reply_storage_error (s, s->tx->write_error);
       return;
     }
   /* RFC 2920 §3.1: DATA ends a group; content must wait for the 354. */
@@ -1162,7 +1200,7 @@ cmd_bdat (RelaisSession *s, const char *arg)
   else if (!s->tx->bdat)
     {
       if (!transaction_begin_content (s, s->tx))
-        s->chunk_reply = relais_reply_new (451, "4.3.0", "Error: queue file write error");
+        s->chunk_reply = storage_reply (s->tx->write_error);
       else
         s->tx->bdat = TRUE;
     }

@@ -743,9 +743,11 @@ class Daemon:
         return contents
 
 
-def make_daemon(request, tmp_path, bus_address, session=True, **kw):
-    state = tmp_path / "state"
-    state.mkdir()
+def make_daemon(request, tmp_path, bus_address, session=True, state=None, **kw):
+    """STATE: an existing state folder (default: a new TMP_PATH/state)."""
+    if state is None:
+        state = tmp_path / "state"
+        state.mkdir()
     log_path = str(tmp_path / "relaisd.log")
     d = Daemon(bus_address, str(state), log_path, session=session, **kw)
     register_log("relaisd", log_path)
