@@ -12,6 +12,9 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <gnutls/gnutls.h>
 
 #include "relais-daemon.h"
 #include "relais-log.h"
@@ -98,11 +101,44 @@ tune_malloc (void)
   mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
 }
 
+/* TLS 1.2 and 1.3 only, GnuTLS's ciphers otherwise (no SSL 3, TLS 1.0 or 1.1). */
+#define RELAIS_DEFAULT_TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* GLib's GnuTLS backend reads G_TLS_GNUTLS_PRIORITY when it first makes a
+ * TLS connection, for every connection of the process (SMTP server and
+ * client, HTTPS): set it now, checked. --tls-priority wins, then a value
+ * already in the environment, then ours. */
+static gboolean
+set_tls_priority (const char *option, GError **error)
+{
+  const char *priority = option != NULL ? option : g_getenv ("G_TLS_GNUTLS_PRIORITY");
+  gnutls_priority_t cache;
+  const char *error_pos = NULL;
+  int rc;
+
+  if (priority == NULL || *priority == '\0')
+    priority = RELAIS_DEFAULT_TLS_PRIORITY;
+  rc = gnutls_priority_init (&cache, priority, &error_pos);
+  if (rc != GNUTLS_E_SUCCESS)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: '%s' is not a GnuTLS priority string (%s%s%s)",
+                   option != NULL ? "--tls-priority" : "G_TLS_GNUTLS_PRIORITY", priority, gnutls_strerror (rc),
+                   error_pos != NULL ? ", at: " : "", error_pos != NULL ? error_pos : "");
+      return FALSE;
+    }
+  gnutls_priority_deinit (cache);
+  g_setenv ("G_TLS_GNUTLS_PRIORITY", priority, TRUE);
+  g_info ("TLS priority: %s", priority);
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
   g_auto (RelaisDaemonOptions) options = { 0 };
   gboolean version = FALSE, verbose = FALSE;
+  g_autofree char *tls_priority = NULL;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (RelaisDaemon) daemon = NULL;
@@ -122,6 +158,8 @@ main (int argc, char **argv)
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_cert,
       "PEM certificate chain (default: STATE/tls/cert.pem, self-signed at first start)", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &options.tls_key, "PEM private key of --tls-cert", "FILE" },
+    { "tls-priority", 0, 0, G_OPTION_ARG_STRING, &tls_priority,
+      "GnuTLS priority string for every TLS connection (default: " RELAIS_DEFAULT_TLS_PRIORITY ")", "STRING" },
     { "http-listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.http.listen,
       "HTTP endpoint for /metrics and /healthz, repeatable (default: none; loopback unless --http-token-file)",
       "ADDR:PORT" },
@@ -166,11 +204,14 @@ main (int argc, char **argv)
       g_printerr ("relaisd: --tls-cert and --tls-key go together\n");
       return 2;
     }
-  if (!relais_http_options_check (&options.http, &error))
+  if (!relais_http_options_check (&options.http, &error) || !set_tls_priority (tls_priority, &error))
     {
       g_printerr ("relaisd: %s\n", error->message);
       return 2;
     }
+  /* Every file it makes is the daemon's alone (the database holds password
+   * hashes and DKIM keys, the spool and mailboxes mail). */
+  umask (077);
   if (options.state_dir == NULL)
     options.state_dir = default_state_dir ();
   tune_malloc ();
