@@ -132,6 +132,8 @@ struct _RelaisSession {
   gboolean reading;              /* the pending operation is a read */
   gint64 line_started;           /* monotonic time the command line being read began, 0: none */
   RelaisPollWatch *watch;        /* reads of a plain session (NULL: GIO's own sources, as with TLS) */
+  gboolean in_poll_read;         /* poll_read() is running: a read asked meanwhile is its next round */
+  gboolean read_again;
   RelaisSessionDrain drain;      /* a graceful stop was asked */
   gint64 deadline;               /* monotonic time the operation under way times out, 0: none */
 
@@ -2097,22 +2099,46 @@ readable_cb (gpointer user_data)
   poll_read (user_data);
 }
 
-/* A plain session's read: what is there, else a wait in the poller (one
- * epoll set for all sessions, not a GLib source each). */
+/* Reads in a row for one session before the others get their turn. */
+#define POLL_READ_BURST 8
+
+/* A plain session's read (its reference held by the caller): what is there,
+ * else a wait in the poller (one epoll set for all sessions, not a GLib
+ * source each). The next read a read's processing asks for is a round of
+ * this loop, not a call deeper on the stack; after POLL_READ_BURST rounds it
+ * goes through the poller, so one fast client cannot hold the others up. */
 static void
 poll_read (RelaisSession *s)
 {
-  g_autoptr(GError) error = NULL;
-  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (s->input), s->in + s->in_len,
-                                                       sizeof s->in - s->in_len, NULL, &error);
+  guint rounds = 0;
 
-  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+  if (s->in_poll_read)
     {
-      g_clear_error (&error);
-      if (relais_poll_watch_arm (s->watch, G_IO_IN, readable_cb, s, &error))
-        return;
+      s->read_again = TRUE;
+      return;
     }
-  read_done (s, n, error);
+  relais_session_ref (s);
+  s->in_poll_read = TRUE;
+  do
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = -1;
+
+      s->read_again = FALSE;
+      if (++rounds <= POLL_READ_BURST)
+        n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (s->input), s->in + s->in_len,
+                                                      sizeof s->in - s->in_len, NULL, &error);
+      if (rounds > POLL_READ_BURST || (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)))
+        {
+          g_clear_error (&error);
+          if (relais_poll_watch_arm (s->watch, G_IO_IN, readable_cb, s, &error))
+            break;
+        }
+      read_done (s, n, error);
+    }
+  while (s->read_again);
+  s->in_poll_read = FALSE;
+  relais_session_unref (s);
 }
 
 /* A read waiting in the poller ends as a cancelled one would (timeout, drain). */
