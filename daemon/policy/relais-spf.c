@@ -180,10 +180,11 @@ static char *
 ip_dotted (GInetAddress *ip)
 {
   const guint8 *bytes = g_inet_address_to_bytes (ip);
-  GString *s = g_string_new (NULL);
+  GString *s;
 
   if (is_ipv4 (ip))
     return g_inet_address_to_string (ip);
+  s = g_string_new (NULL);
   for (guint i = 0; i < 16; i++)
     g_string_append_printf (s, "%s%x.%x", i > 0 ? "." : "", bytes[i] >> 4, bytes[i] & 0xf);
   return g_string_free (s, FALSE);

@@ -12,6 +12,7 @@
 #include "relais-config.h"
 #include "relais-error.h"
 
+/* A parsed a{sv}, a full reference (the calls given it only borrow it). */
 static GVariant *
 changes (const char *text)
 {
@@ -101,12 +102,11 @@ test_general_valid (void)
 {
   g_autoptr (RelaisConfig) base = relais_config_new_default ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (RelaisConfig) next = relais_config_apply_general (
-    base,
+  g_autoptr (GVariant) update =
     changes ("{'MaxRecipients': <uint32 2>, 'Hostname': <'MX.Example.ORG'>, 'Banner': <'Hi there'>, "
              "'ExternalAdministrators': <['admin@Example.ORG']>, 'DisableAutoForward': <true>, "
-             "'IdleTimeout': <uint32 5>, 'MaxSessions': <uint32 20000>}"),
-    &error);
+             "'IdleTimeout': <uint32 5>, 'MaxSessions': <uint32 20000>}");
+  g_autoptr (RelaisConfig) next = relais_config_apply_general (base, update, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (next);
@@ -150,7 +150,7 @@ test_general_invalid (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (GVariant) v = g_variant_ref_sink (changes (cases[i].changes));
+      g_autoptr (GVariant) v = changes (cases[i].changes);
       g_autoptr (RelaisConfig) next = relais_config_apply_general (base, v, &error);
 
       g_test_message ("%s", cases[i].changes);
@@ -1085,7 +1085,11 @@ test_security_settings (void)
   g_assert_false (base->limit_message_rate);
 
   dict = relais_config_security_to_variant (next);
-  g_assert_true (g_variant_lookup_value (dict, "LimitMessageRate", NULL) != NULL);
+  {
+    g_autoptr (GVariant) limit = g_variant_lookup_value (dict, "LimitMessageRate", NULL);
+
+    g_assert_nonnull (limit);
+  }
   {
     guint n = 0;
     g_assert_true (g_variant_lookup (dict, "MaxMessagesPerMinute", "u", &n));
@@ -1251,7 +1255,8 @@ test_security_rule_update (void)
   g_assert_no_error (error);
   {
     g_autoptr (GVariant) rules = relais_config_security_rules_to_variant (c1);
-    g_autofree char *second = g_variant_print (g_variant_get_child_value (rules, 1), FALSE);
+    g_autoptr (GVariant) rule = g_variant_get_child_value (rules, 1);
+    g_autofree char *second = g_variant_print (rule, FALSE);
     g_assert_cmpstr (second, ==, "('Partner LAN', 'white', 'subnet', '2001:db8::/32', '')");
   }
   /* a new case of its own name is fine */
@@ -1263,7 +1268,8 @@ test_security_rule_update (void)
   g_assert_no_error (error);
   {
     g_autoptr (GVariant) rules = relais_config_security_rules_to_variant (c3);
-    g_autofree char *first = g_variant_print (g_variant_get_child_value (rules, 0), FALSE);
+    g_autoptr (GVariant) rule = g_variant_get_child_value (rules, 0);
+    g_autofree char *first = g_variant_print (rule, FALSE);
     g_assert_cmpstr (first, ==, "('SPAMMER', 'white', 'ip', '192.0.2.7', '')");
   }
   {
@@ -1542,6 +1548,7 @@ test_dkim_keys (void)
   g_autoptr (RelaisConfig) c4 = NULL;
   g_autoptr (RelaisConfig) c5 = NULL;
   g_autoptr (GVariant) shown = NULL;
+  g_autoptr (GVariant) dkim_off = NULL;
   g_autofree char *text = NULL;
   const RelaisDkimSigningKey *key;
   RelaisDkimSigningKey *k;
@@ -1584,7 +1591,8 @@ test_dkim_keys (void)
                  relais_config_lookup_dkim_key (c2, "a.example")->signer);
 
   /* other edits share the list itself */
-  c4 = relais_config_apply_security (c3, changes ("{'DkimSigning': <false>}"), &error);
+  dkim_off = changes ("{'DkimSigning': <false>}");
+  c4 = relais_config_apply_security (c3, dkim_off, &error);
   g_assert_no_error (error);
   g_assert_false (c4->dkim_signing);
   g_assert_true (c4->dkim_keys == c3->dkim_keys);

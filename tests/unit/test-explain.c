@@ -164,6 +164,7 @@ test_envelope_from_variant (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(RelaisExplainEnvelope) envelope = NULL;
+  g_autoptr(GVariant) request = NULL;
   GVariantDict dict;
   const char *const recipients[] = { "postmaster", "@a.example:b@example.test", NULL };
 
@@ -171,7 +172,8 @@ test_envelope_from_variant (Fixture *f, gconstpointer data)
   g_variant_dict_insert (&dict, "ClientAddress", "s", "::ffff:" CLIENT);
   g_variant_dict_insert (&dict, "Sender", "s", "");
   g_variant_dict_insert_value (&dict, "Recipients", g_variant_new_strv (recipients, -1));
-  envelope = relais_explain_envelope_from_variant (g_variant_dict_end (&dict), f->services.config, &error);
+  request = g_variant_ref_sink (g_variant_dict_end (&dict));
+  envelope = relais_explain_envelope_from_variant (request, f->services.config, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (envelope->client_address, ==, CLIENT);
   g_assert_cmpstr (envelope->sender, ==, "");

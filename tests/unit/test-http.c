@@ -181,6 +181,9 @@ get (SoupSession *session, const char *url)
   soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, answered_cb, &answer);
   while (answer.body == NULL)
     g_main_context_iteration (NULL, TRUE);
+  /* the session lets go of the message in an idle callback */
+  while (g_main_context_pending (NULL))
+    g_main_context_iteration (NULL, FALSE);
   return answer;
 }
 
@@ -226,7 +229,13 @@ test_healthz_listeners (void)
   g_assert_cmpstr (answer.body, ==, "ok\n");
   g_free (answer.body);
 
+  /* the session first, then the server, and what each leaves to idle callbacks */
+  g_clear_object (&session);
+  while (g_main_context_pending (NULL))
+    g_main_context_iteration (NULL, FALSE);
   g_clear_pointer (&http, relais_http_free);
+  while (g_main_context_pending (NULL))
+    g_main_context_iteration (NULL, FALSE);
   g_clear_pointer (&listener, relais_listener_free);
   g_clear_pointer (&services.stats, relais_stats_free);
   relais_test_remove_tree (dir);

@@ -103,15 +103,16 @@ replace_config (Table *t, RelaisConfig *next, GError *error, const char *what)
   t->config = next;
 }
 
+/* A full reference, as g_variant_parse() gives one. */
 static GVariant *
 setting_value (const char *text)
 {
   guint64 number;
 
   if (g_str_equal (text, "true") || g_str_equal (text, "false"))
-    return g_variant_new_boolean (g_str_equal (text, "true"));
+    return g_variant_ref_sink (g_variant_new_boolean (g_str_equal (text, "true")));
   if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, &number, NULL))
-    return g_variant_new_uint32 ((guint32) number);
+    return g_variant_ref_sink (g_variant_new_uint32 ((guint32) number));
   if (text[0] == '[')
     {
       GVariant *parsed = g_variant_parse (NULL, text, NULL, NULL, NULL);
@@ -119,7 +120,7 @@ setting_value (const char *text)
       if (parsed != NULL)
         return parsed;
     }
-  return g_variant_new_string (text);
+  return g_variant_ref_sink (g_variant_new_string (text));
 }
 
 static GVariant *
@@ -138,11 +139,13 @@ do_set (Table *t, char **words)
   g_autoptr(GError) security_error = NULL;
   g_autoptr(GError) general_error = NULL;
   g_autoptr(GVariant) change = NULL;
+  g_autoptr(GVariant) value = NULL;
   RelaisConfig *next;
 
   if (g_strv_length (words) != 3)
     fail (t, "expected: set KEY VALUE");
-  change = one_change (words[1], setting_value (words[2]));
+  value = setting_value (words[2]);
+  change = one_change (words[1], value);
   next = relais_config_apply_security (t->config, change, &security_error);
   if (next == NULL)
     next = relais_config_apply_general (t->config, change, &general_error);

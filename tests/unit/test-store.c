@@ -869,9 +869,8 @@ test_security_many_rules (Fixture *f, gconstpointer data)
   g_assert_true (relais_store_save_security_rules (store, many, &error));
   g_assert_no_error (error);
   seconds = (g_get_monotonic_time () - start) / 1e6;
+  /* a figure, not a check: speed is the benchmarks' (tests/bench) */
   g_test_message ("saved 100000 rules in %.3f s", seconds);
-  /* "about a second"; generous for a loaded CI machine */
-  g_assert_cmpfloat (seconds, <, 5.0);
 
   start = g_get_monotonic_time ();
   loaded = relais_store_load_config (store, NULL, &error);
