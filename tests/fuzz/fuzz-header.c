@@ -6,7 +6,7 @@
  * the outbound DKIM domain choice, the Authentication-Results surgery
  * (smtp/relais-content-check.c: the byte count must add up and a second pass
  * removes nothing), the header scan of smtp/relais-smtp-parse.c, and DKIM's
- * message split and canonicalizations. There is no MIME parser in the
+ * message split and canonicalizations (a second pass changes nothing). There is no MIME parser in the
  * daemon: a multipart body is only ever copied, hashed and canonicalized. */
 #include <string.h>
 
@@ -108,6 +108,14 @@ check_dkim (const char *message, gsize length)
   /* a canonical body is empty (relaxed) or ends with CRLF */
   g_assert (ends_with_crlf (simple_body));
   g_assert (relaxed_body->len == 0 || ends_with_crlf (relaxed_body));
+  /* canonical is canonical: a second pass changes nothing */
+  for (RelaisDkimCanon canon = RELAIS_DKIM_SIMPLE; canon <= RELAIS_DKIM_RELAXED; canon++)
+    {
+      GString *once = canon == RELAIS_DKIM_SIMPLE ? simple_body : relaxed_body;
+      g_autoptr (GString) twice = relais_dkim_canon_body (canon, once->str, once->len);
+
+      g_assert_cmpmem (twice->str, twice->len, once->str, once->len);
+    }
 }
 
 int
