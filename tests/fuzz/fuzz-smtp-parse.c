@@ -5,8 +5,9 @@
  * without SMTPUTF8, BDAT, EHLO/HELO, AUTH with its initial response decoded
  * and split as PLAIN), and the whole line to every parser besides, and as a
  * SASL continuation line. The whole input then goes through the DATA decoder
- * and the header scan in two pieces, split at the first byte's value. The
- * DSN parameters of a path that parsed must survive being passed on. Built
+ * and the header scan at once and in pieces cut where its first two bytes
+ * say: the message, the end marker and the scan must not depend on the cuts.
+ * The DSN parameters of a path that parsed must survive being passed on. Built
  * for libFuzzer and for the replay runner: see tests/fuzz/meson.build. */
 #include <string.h>
 
@@ -108,33 +109,71 @@ parse_line (const char *line)
   relais_address_is_valid_domain (line, FALSE);
 }
 
-int
-LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
+/* Decodes DATA (SIZE bytes) after DATA's "354" in pieces cut at the offsets
+ * CUTS (N_CUTS, increasing), as reads from the network would: the bytes of
+ * the message into MESSAGE; returns how many input bytes it took. */
+static gsize
+decode (const guint8 *data, gsize size, const gsize *cuts, guint n_cuts, GByteArray *message)
 {
-  g_autofree char *line = g_strndup ((const char *) data, size);
   RelaisDataDecoder decoder;
-  RelaisContentScan scan;
-  gsize split = size > 0 ? data[0] % (size + 1) : 0;
   gsize pos = 0;
 
-  relais_fuzz_init ();
-  parse_line (line);
-
   relais_data_decoder_init (&decoder);
-  relais_content_scan_init (&scan);
-  for (gsize part = 0; part < 2 && pos < size; part++)
+  for (guint part = 0; part <= n_cuts && pos < size; part++)
     {
-      gsize len = part == 0 ? split : size - pos;
+      gsize len = (part < n_cuts ? MAX (cuts[part], pos) : size) - pos;
       g_autofree guint8 *out = g_malloc (2 * len + 3);
       gsize out_len = 0;
       gboolean done = FALSE;
       gsize n = relais_data_decoder_feed (&decoder, data + pos, len, out, &out_len, &done);
 
       g_assert (n <= len && out_len <= 2 * len + 3);
-      relais_content_scan_feed (&scan, out, out_len);
+      g_assert (n == len || done);
+      g_byte_array_append (message, out, (guint) out_len);
       pos += n;
       if (done)
         break;
     }
+  return pos;
+}
+
+/* The header scan of MESSAGE in two pieces cut at CUT; like the session,
+ * never with nothing to scan. */
+static void
+scan (const GByteArray *message, gsize cut, RelaisContentScan *result)
+{
+  cut = MIN (cut, message->len);
+  relais_content_scan_init (result);
+  if (cut > 0)
+    relais_content_scan_feed (result, message->data, cut);
+  if (message->len > cut)
+    relais_content_scan_feed (result, message->data + cut, message->len - cut);
+}
+
+int
+LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
+{
+  g_autofree char *line = g_strndup ((const char *) data, size);
+  g_autoptr (GByteArray) whole = g_byte_array_new ();
+  g_autoptr (GByteArray) pieces = g_byte_array_new ();
+  gsize cuts[2] = { size > 0 ? data[0] % (size + 1) : 0, size > 1 ? data[1] * 4 % (size + 1) : 0 };
+  RelaisContentScan one, two;
+
+  relais_fuzz_init ();
+  parse_line (line);
+
+  /* the message and the end marker do not depend on where reads end */
+  if (cuts[1] < cuts[0])
+    cuts[1] = cuts[0];
+  g_assert_cmpuint (decode (data, size, NULL, 0, whole), ==, decode (data, size, cuts, 2, pieces));
+  g_assert_cmpmem (whole->data, whole->len, pieces->data, pieces->len);
+  /* nor what the header scan finds */
+  scan (whole, whole->len, &one);
+  scan (whole, cuts[0], &two);
+  g_assert_cmpuint (one.size, ==, whole->len);
+  g_assert_cmpuint (one.size, ==, two.size);
+  g_assert_cmpuint (one.received, ==, two.received);
+  g_assert_cmpint (one.auto_forwarded, ==, two.auto_forwarded);
+  g_assert_cmpint (one.nul, ==, two.nul);
   return 0;
 }
