@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * Fuzz harness: DKIM (policy/relais-dkim.c, policy/relais-dkim-sign.c). The
- * input up to its first NUL is a tag list, parsed as a DKIM-Signature value
- * and as a key record; what follows the NUL (nothing without one) is a
- * message, verified with that tag list as every selector's key record. The
- * Authentication-Results clauses of the verdicts must hold no line break
- * but the separators. Then the message, under a Received field as in the
- * spool, is signed with a fixed Ed25519 key and verified again with its
- * field on top: that signature must pass. No DNS: keys come from the input. */
+ * input up to its first NUL is a tag list, parsed as a DKIM-Signature value,
+ * as a key record and as a DMARC record (policy/relais-dmarc.c); what follows
+ * the NUL (nothing without one) is a message, verified with that tag list as
+ * every selector's key record. The Authentication-Results clauses of the
+ * verdicts must hold no line break but the separators. Then the message,
+ * under a Received field as in the spool, is signed with a fixed Ed25519 key
+ * and verified again with its field on top: that signature must pass. No
+ * DNS: keys come from the input. */
 #include <string.h>
 
 #include "relais-dkim.h"
 #include "relais-dkim-sign.h"
+#include "relais-dmarc.h"
 #include "relais-fuzz.h"
 
 #define NOW G_GINT64_CONSTANT (1700000000)
@@ -94,6 +96,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   gsize message_len = tags_len < size ? size - tags_len - 1 : 0;
   g_autoptr (RelaisDkimSignature) signature = NULL;
   g_autoptr (RelaisDkimKey) key = NULL;
+  g_autoptr (RelaisDmarcRecord) dmarc = NULL;
   g_autoptr (RelaisDkimMessage) parsed = NULL;
   g_autoptr (GPtrArray) verdicts = NULL;
   g_autoptr (GError) error = NULL;
@@ -104,6 +107,9 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   g_clear_error (&error);
   key = relais_dkim_key_parse (tags, &error);
   g_assert ((key == NULL) == (error != NULL));
+  g_clear_error (&error);
+  dmarc = relais_dmarc_record_parse (tags, &error);
+  g_assert ((dmarc == NULL) == (error != NULL));
 
   parsed = relais_dkim_message_new (message, message_len);
   verdicts = relais_dkim_verify (parsed, NOW, lookup_input, tags);
