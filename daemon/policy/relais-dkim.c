@@ -48,6 +48,22 @@ is_fws (char c)
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* The first CRLF in the LENGTH bytes at P, or NULL; NUL bytes are data
+ * (g_strstr_len would stop at the first). */
+static const char *
+find_crlf (const char *p, gsize length)
+{
+  const char *end = p + length;
+
+  while ((p = memchr (p, '\r', (gsize) (end - p))) != NULL && p + 1 < end)
+    {
+      if (p[1] == '\n')
+        return p;
+      p++;
+    }
+  return NULL;
+}
+
 /* ---- tag lists (RFC 6376 §3.2) ---- */
 
 static char *
@@ -504,7 +520,7 @@ relais_dkim_message_new (const char *data, gsize length)
 
   while (pos < text->len)
     {
-      const char *eol = g_strstr_len (text->str + pos, text->len - pos, "\r\n");
+      const char *eol = find_crlf (text->str + pos, text->len - pos);
       gsize line_end = eol ? (gsize) (eol - text->str) : text->len;
 
       if (line_end == pos)
@@ -598,7 +614,7 @@ relais_dkim_canon_body (RelaisDkimCanon canon, const char *body, gsize length)
 
   while (pos < length)
     {
-      const char *eol = g_strstr_len (body + pos, length - pos, "\r\n");
+      const char *eol = find_crlf (body + pos, length - pos);
       gsize line_end = eol ? (gsize) (eol - body) : length;
       gsize before = out->len;
 

@@ -381,7 +381,6 @@ addr_spec_domain (GArray *tokens, guint start, guint end, GError **error)
 {
   guint at = end;
   g_autoptr(GString) domain = g_string_new (NULL);
-  g_autofree char *lower = NULL;
 
   for (guint i = start; i < end; i++)
     {

@@ -59,28 +59,13 @@ txt_text (const guchar *rdata, guint rdlen)
 }
 
 RelaisDnsResult
-relais_dns_query (res_state state, const char *name, int type, GPtrArray *records)
+relais_dns_parse_answer (const guchar *answer, gsize length, const char *name, int type, GPtrArray *records)
 {
-  guchar request[NS_PACKETSZ];
-  g_autofree guchar *answer = g_malloc (ANSWER_SIZE);
-  int request_len, answer_len, rcode;
   ns_msg msg;
+  int rcode;
   guint found = 0;
 
-  request_len = res_nmkquery (state, ns_o_query, name, ns_c_in, type, NULL, 0, NULL,
-                              request, sizeof request);
-  if (request_len < 0)
-    {
-      g_debug ("DNS %s (type %d): cannot build the query", name, type);
-      return RELAIS_DNS_NXDOMAIN;   /* not a name the DNS can hold */
-    }
-  answer_len = res_nsend (state, request, request_len, answer, ANSWER_SIZE);
-  if (answer_len < 0)
-    {
-      g_debug ("DNS %s (type %d): no answer from the name servers", name, type);
-      return RELAIS_DNS_TEMPFAIL;
-    }
-  if (ns_initparse (answer, answer_len, &msg) < 0)
+  if (length > ANSWER_SIZE || ns_initparse (answer, (int) length, &msg) < 0)
     {
       g_debug ("DNS %s (type %d): malformed answer", name, type);
       return RELAIS_DNS_TEMPFAIL;
@@ -123,6 +108,29 @@ relais_dns_query (res_state state, const char *name, int type, GPtrArray *record
         g_ptr_array_add (records, txt_text (ns_rr_rdata (rr), ns_rr_rdlen (rr)));
     }
   return found > 0 ? RELAIS_DNS_FOUND : RELAIS_DNS_NO_RECORDS;
+}
+
+RelaisDnsResult
+relais_dns_query (res_state state, const char *name, int type, GPtrArray *records)
+{
+  guchar request[NS_PACKETSZ];
+  g_autofree guchar *answer = g_malloc (ANSWER_SIZE);
+  int request_len, answer_len;
+
+  request_len = res_nmkquery (state, ns_o_query, name, ns_c_in, type, NULL, 0, NULL,
+                              request, sizeof request);
+  if (request_len < 0)
+    {
+      g_debug ("DNS %s (type %d): cannot build the query", name, type);
+      return RELAIS_DNS_NXDOMAIN;   /* not a name the DNS can hold */
+    }
+  answer_len = res_nsend (state, request, request_len, answer, ANSWER_SIZE);
+  if (answer_len < 0)
+    {
+      g_debug ("DNS %s (type %d): no answer from the name servers", name, type);
+      return RELAIS_DNS_TEMPFAIL;
+    }
+  return relais_dns_parse_answer (answer, MIN ((gsize) answer_len, ANSWER_SIZE), name, type, records);
 }
 
 /* ---- a worker bounded in time (caller's main context) ------------------- */

@@ -28,6 +28,13 @@ gboolean        relais_dns_resolver_open (struct __res_state *state);
  * NXDOMAIN without a query. */
 RelaisDnsResult relais_dns_query (res_state state, const char *name, int type, GPtrArray *records);
 
+/* The part of relais_dns_query that reads the answer: ANSWER (LENGTH bytes,
+ * any bytes at all: it comes from the network) read as the reply to a question
+ * for NAME (for log lines only) of TYPE, with the same results and RECORDS.
+ * Malformed: TEMPFAIL. */
+RelaisDnsResult relais_dns_parse_answer (const guchar *answer, gsize length, const char *name, int type,
+                                         GPtrArray *records);
+
 /* Makes the answer given when a bounded lookup runs out of time. */
 typedef gpointer (*RelaisDnsTimeoutFunc) (gpointer timeout_data);
 

@@ -180,7 +180,6 @@ relais_explain_envelope_from_variant (GVariant *dict, const RelaisConfig *config
 {
   g_autoptr(RelaisExplainEnvelope) envelope = relais_explain_envelope_new ();
   g_autoptr(GVariant) recipients = NULL;
-  g_autofree char *sender = NULL;
   gboolean have_client = FALSE;
   GVariantIter iter;
   const char *key;

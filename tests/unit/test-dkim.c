@@ -288,6 +288,30 @@ test_canon_body_edges (void)
   g_assert_cmpstr (empty_value, ==, "x-empty:\r\n");
 }
 
+/* A NUL byte is data: lines still end at each CRLF after it (found by
+ * tests/fuzz/fuzz-header.c: the rest of the message was taken as one line,
+ * and a second canonicalization added a CRLF). The session refuses messages
+ * with NUL, so this is for the verifier's and signer's own contract. */
+static void
+test_canon_nul (void)
+{
+  static const char body[] = "a\0b  c \r\n\r\nd\r\n\r\n";
+  static const char message[] = "X-Nul: a\0b\r\nFrom: alice@example.net\r\n\r\nbody\r\n";
+  static const char simple_expected[] = "a\0b  c \r\n\r\nd\r\n";
+  static const char relaxed_expected[] = "a\0b c\r\n\r\nd\r\n";
+  g_autoptr(GString) simple = relais_dkim_canon_body (RELAIS_DKIM_SIMPLE, body, sizeof body - 1);
+  g_autoptr(GString) relaxed = relais_dkim_canon_body (RELAIS_DKIM_RELAXED, body, sizeof body - 1);
+  g_autoptr(GString) again = relais_dkim_canon_body (RELAIS_DKIM_RELAXED, relaxed->str, relaxed->len);
+  g_autoptr(RelaisDkimMessage) parsed = relais_dkim_message_new (message, sizeof message - 1);
+
+  g_assert_cmpmem (simple->str, simple->len, simple_expected, sizeof simple_expected - 1);
+  g_assert_cmpmem (relaxed->str, relaxed->len, relaxed_expected, sizeof relaxed_expected - 1);
+  g_assert_cmpmem (again->str, again->len, relaxed->str, relaxed->len);
+  /* the From field after the NUL is a field of its own */
+  g_assert_cmpuint (relais_dkim_message_count_fields (parsed, "From"), ==, 1);
+  g_assert_cmpuint (relais_dkim_message_count_fields (parsed, "X-Nul"), ==, 1);
+}
+
 /* ---- messages signed here ---- */
 
 typedef struct {
@@ -765,6 +789,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dkim/rfc8463/dns", test_dns_lookup);
   g_test_add_func ("/dkim/canon/rfc6376", test_canon_rfc6376);
   g_test_add_func ("/dkim/canon/body-edges", test_canon_body_edges);
+  g_test_add_func ("/dkim/canon/nul", test_canon_nul);
   g_test_add_func ("/dkim/own/rsa", test_own_rsa);
   g_test_add_func ("/dkim/own/relaxed-whitespace", test_own_relaxed_whitespace);
   g_test_add_func ("/dkim/own/ed25519", test_own_ed25519);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "relais-dns-check.h"
+#include "relais-dns-query.h"
 #include "relais-dnsbl.h"
 
 typedef struct {
@@ -431,6 +432,87 @@ test_dnsbl (void)
     }
 }
 
+/* An answer for example.org (12-byte header, question of TYPE) with
+ * ANCOUNT announced and the records RECORDS (LENGTH bytes) after it. */
+static GByteArray *
+dns_answer (guint rcode, guint ancount, guint16 type, const guint8 *records, gsize length)
+{
+  static const guint8 question[] = { 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0 };
+  guint8 header[12] = { 0x12, 0x34, 0x81, (guint8) (0x80 | rcode), 0, 1, 0, (guint8) ancount, 0, 0, 0, 0 };
+  guint8 qtail[4] = { 0, (guint8) type, 0, 1 };
+  GByteArray *out = g_byte_array_new ();
+
+  g_byte_array_append (out, header, sizeof header);
+  g_byte_array_append (out, question, sizeof question);
+  g_byte_array_append (out, qtail, sizeof qtail);
+  g_byte_array_append (out, records, (guint) length);
+  return out;
+}
+
+/* relais_dns_parse_answer: what relais_dns_query makes of a name server's
+ * answer (also fed anything by tests/fuzz/fuzz-dns.c). */
+static void
+test_parse_answer (void)
+{
+  /* owner: a pointer to the question's name (offset 12); class IN, TTL 300 */
+  static const guint8 txt[] = { 0xc0, 12, 0, 16, 0, 1, 0, 0, 1, 44, 0, 9, 3, 'a', 'b', 'c', 0, 3, 'd', 'e', 'f' };
+  static const guint8 mx[] = { 0xc0, 12, 0, 15, 0, 1, 0, 0, 1, 44, 0, 9, 0, 10, 4, 'M', 'a', 'i', 'l', 0xc0, 12,
+                               0xc0, 12, 0, 15, 0, 1, 0, 0, 1, 44, 0, 3, 0, 0, 0 };
+  static const guint8 a[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1 };
+  static const guint8 overlong_txt[] = { 0xc0, 12, 0, 16, 0, 1, 0, 0, 1, 44, 0, 3, 200, 'x', 'y' };
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) addresses = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GByteArray) answer = NULL;
+  g_autofree char *text = NULL;
+
+  /* a TXT record's strings joined; a string longer than its record ends with it */
+  answer = dns_answer (0, 2, 16, txt, sizeof txt);
+  g_byte_array_append (answer, overlong_txt, sizeof overlong_txt);
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_txt, texts), ==,
+                   RELAIS_DNS_FOUND);
+  g_assert_cmpuint (texts->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (texts, 0), ==, "abcdef");
+  g_assert_cmpstr (g_ptr_array_index (texts, 1), ==, "xy");
+  g_clear_pointer (&answer, g_byte_array_unref);
+
+  /* compressed MX names, lower case; the null MX left out */
+  answer = dns_answer (0, 2, 15, mx, sizeof mx);
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_mx, names), ==,
+                   RELAIS_DNS_FOUND);
+  g_assert_cmpuint (names->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, "mail.example.org");
+  /* the same answer read for A: the name exists without A records */
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_a, NULL), ==,
+                   RELAIS_DNS_NO_RECORDS);
+  g_clear_pointer (&answer, g_byte_array_unref);
+
+  answer = dns_answer (0, 1, 1, a, sizeof a);
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_a, addresses), ==,
+                   RELAIS_DNS_FOUND);
+  g_assert_cmpuint (addresses->len, ==, 1);
+  text = g_inet_address_to_string (g_ptr_array_index (addresses, 0));
+  g_assert_cmpstr (text, ==, "192.0.2.1");
+  /* cut inside the record, or fewer records than announced: malformed, a failure */
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len - 3, "example.org", ns_t_a, NULL), ==,
+                   RELAIS_DNS_TEMPFAIL);
+  answer->data[7] = 3;
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_a, NULL), ==,
+                   RELAIS_DNS_TEMPFAIL);
+  g_clear_pointer (&answer, g_byte_array_unref);
+
+  answer = dns_answer (3, 0, 1, NULL, 0);
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_a, NULL), ==,
+                   RELAIS_DNS_NXDOMAIN);
+  g_clear_pointer (&answer, g_byte_array_unref);
+  answer = dns_answer (2, 0, 1, NULL, 0);
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, answer->len, "example.org", ns_t_a, NULL), ==,
+                   RELAIS_DNS_TEMPFAIL);
+  /* shorter than a header */
+  g_assert_cmpint (relais_dns_parse_answer (answer->data, 5, "example.org", ns_t_a, NULL), ==,
+                   RELAIS_DNS_TEMPFAIL);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -444,5 +526,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/dns-check/concurrent", test_concurrent);
   g_test_add_func ("/dns-check/result-strings", test_result_strings);
   g_test_add_func ("/dns-check/dnsbl", test_dnsbl);
+  g_test_add_func ("/dns-check/parse-answer", test_parse_answer);
   return g_test_run ();
 }
