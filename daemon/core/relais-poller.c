@@ -117,7 +117,10 @@ relais_poll_watch_new (int fd, GError **error)
   watch = g_new0 (RelaisPollWatch, 1);
   watch->poller = poller;
   watch->fd = fd;
-  event.events = 0;              /* nothing until armed */
+  /* Nothing until armed: epoll reports hang-ups and errors whatever one asks
+   * for, so a watch not armed is a one-shot too, spent by the first of them
+   * (else a closed peer would wake the loop at every iteration). */
+  event.events = EPOLLONESHOT;
   event.data.ptr = watch;
   if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &event) < 0)
     {
@@ -161,6 +164,7 @@ relais_poll_watch_disarm (RelaisPollWatch *watch)
   was_armed = watch->armed;
   if (was_armed)
     {
+      event.events = EPOLLONESHOT;     /* see relais_poll_watch_new() */
       event.data.ptr = watch;
       epoll_ctl (watch->poller->epfd, EPOLL_CTL_MOD, watch->fd, &event);
     }
