@@ -61,6 +61,8 @@ struct _RelaisScheduler {
   GHashTable *ending;        /* ids of messages whose bounce or removal is being committed */
   guint n_bouncing;          /* bounce commits under way */
   guint n_writes;            /* outcome records and removals under way (relais_queue_write_async()) */
+  GQueue unrecorded;         /* of RecordRequest*: outcomes the store refused, written again later */
+  guint rewrite_id;
   gint64 backoff_first;      /* seconds, SCHEDULER_BACKOFF_FIRST unless a test shortens it */
   gint64 backoff_max;
   gint64 max_age;
@@ -184,6 +186,8 @@ relais_scheduler_new (RelaisServices *services, RelaisStore *store, const char *
   return self;
 }
 
+static void unrecorded_clear (RelaisScheduler *self);
+
 void
 relais_scheduler_free (RelaisScheduler *scheduler)
 {
@@ -198,6 +202,7 @@ relais_scheduler_free (RelaisScheduler *scheduler)
          scheduler->n_writes > 0)
     g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&scheduler->kick_id, g_source_remove);
+  unrecorded_clear (scheduler);
   relais_smtp_client_drop_kept ();
 
   g_hash_table_unref (scheduler->in_flight);
@@ -738,6 +743,34 @@ record_after (RelaisQueue *queue, gpointer data)
     relais_queue_recycle_spool (queue, request->message_id);
 }
 
+/* At the end: what could not be written is tried again after the next start. */
+static void
+unrecorded_clear (RelaisScheduler *self)
+{
+  g_clear_handle_id (&self->rewrite_id, g_source_remove);
+  if (self->unrecorded.length > 0)
+    g_warning ("%u delivery outcome(s) could not be written; their recipients will be tried again "
+               "at the next start", self->unrecorded.length);
+  g_queue_clear_full (&self->unrecorded, (GDestroyNotify) record_request_free);
+}
+
+/* Seconds before outcomes the store refused (a full disk) are written again. */
+#define SCHEDULER_REWRITE_DELAY 10
+
+static void record_submit (RelaisScheduler *self, RecordRequest *request);
+
+static gboolean
+rewrite_cb (gpointer user_data)
+{
+  RelaisScheduler *self = user_data;
+  RecordRequest *request;
+
+  self->rewrite_id = 0;
+  while ((request = g_queue_pop_head (&self->unrecorded)) != NULL)
+    record_submit (self, request);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 recorded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -747,11 +780,18 @@ recorded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   self->n_writes--;
   if (!relais_queue_write_finish (self->services->queue, result, &error))
-    /* The recipients stay in flight, so they are not tried again blindly
-     * before a restart (which retries them: a repeat is better than a loss). */
-    relais_log_queue (G_LOG_LEVEL_WARNING, request->message_id,
-                      "%s; %u recipient(s) will not be tried again before a restart", error->message,
-                      request->rows->len);
+    {
+      /* The recipients stay in flight, so they are not tried again blindly
+       * (a repeat is better than a loss, but none is better still): the
+       * outcome is written again a little later, until the store takes it. */
+      relais_log_queue (G_LOG_LEVEL_WARNING, request->message_id,
+                        "%s; the outcome of %u recipient(s) will be written again in %d s", error->message,
+                        request->rows->len, SCHEDULER_REWRITE_DELAY);
+      g_queue_push_tail (&self->unrecorded, request);
+      if (self->rewrite_id == 0 && !self->stopping)
+        self->rewrite_id = g_timeout_add_seconds (SCHEDULER_REWRITE_DELAY, rewrite_cb, self);
+      return;
+    }
   else
     {
       for (guint i = 0; i < request->rows->len; i++)
@@ -801,6 +841,12 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
       row.key = g_strdup (job->key);
       g_array_append_val (request->rows, row);
     }
+  record_submit (self, request);
+}
+
+static void
+record_submit (RelaisScheduler *self, RecordRequest *request)
+{
   self->n_writes++;
   relais_queue_write_async (self->services->queue, record_write, record_after, request, NULL, recorded_cb, request);
 }

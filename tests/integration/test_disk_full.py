@@ -7,6 +7,7 @@ daemon keeps running, and mail flows again by itself once space is back."""
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -125,3 +126,48 @@ def test_disk_full(request, tmp_path, session_bus, small_state):
     log = open(d.log_path, errors="replace").read()
     assert "Insufficient system storage" in log or "no-space" in log
     assert "CRITICAL" not in log and "AddressSanitizer" not in log
+
+
+def test_outcome_written_again_when_the_store_refused_it(daemon):
+    """A delivery done whose outcome the store refuses (as a full disk would:
+    here a trigger) is neither lost nor delivered again: its recipient stays
+    in flight and the outcome is written again until the store takes it."""
+    import sqlite3
+    from relais_helpers import free_ports, guess_variant as v, wait_for as wait
+    from smtp_peers import Peer
+
+    port, = free_ports(1)
+    peer = Peer("127.0.0.1", port=port).start()
+    try:
+        daemon.dbus().call("org.relais.Relais1.Distribution", "Update", "(a{sv}b)",
+                           ({"Mode": v("relay-host"), "RelayServer": v("127.0.0.1"),
+                             "RelayPort": v(port)}, False))
+        daemon.dbus().call("org.relais.Relais1.RelayControl", "AddTrustedNetwork", "(ssb)",
+                           ("loopback", "127.0.0.0/8", False))
+        db = sqlite3.connect(os.path.join(daemon.state_dir, "relais.db"), timeout=10)
+        db.execute("CREATE TRIGGER refuse_outcomes BEFORE UPDATE OF state ON recipients "
+                   "BEGIN SELECT RAISE(FAIL, 'database or disk is full (test)'); END")
+        db.commit()
+        with RawSMTP(daemon.host, daemon.port) as c:
+            c.greeting()
+            assert c.cmd("EHLO full.example.net").code == 250
+            assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
+            assert c.cmd("RCPT TO:<someone@remote.example>").code == 250
+            assert c.cmd("DATA").code == 354
+            r = c.cmd("Subject: outcome\r\n\r\nhello\r\n.")
+            assert r.code == 250, r
+        wait(lambda: len(peer.received) == 1, 20, "the delivery")
+        wait(lambda: "will be written again" in open(daemon.log_path, errors="replace").read(), 20,
+             "the refused outcome to be logged")
+        time.sleep(1)
+        assert len(daemon.dbus().call("org.relais.Relais1.Queue", "List")[0]) == 1
+        db.execute("DROP TRIGGER refuse_outcomes")
+        db.commit()
+        db.close()
+        wait(lambda: len(daemon.dbus().call("org.relais.Relais1.Queue", "List")[0]) == 0, 30,
+             "the outcome to be written and the message removed")
+        time.sleep(1)
+        assert len(peer.received) == 1, "delivered again"
+        assert daemon.alive()
+    finally:
+        peer.stop()
