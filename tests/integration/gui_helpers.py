@@ -161,7 +161,20 @@ class App:
         self.call("window.resize", (900, 1000), "(ii)")   # room for most of a page
         time.sleep(settle)   # let the page lay out and draw once before rendering
         path = os.path.join(screenshot_dir(self.lang), page + ".png")
-        width, height = self.call("window.screenshot", path)
+        size = []
+
+        def taken():
+            # a loaded machine (sanitizers) may not have drawn the page yet
+            try:
+                size[:] = self.call("window.screenshot", path)
+            except H.DBusCallError as e:
+                if "nothing drawn yet" not in str(e):
+                    raise
+                return False
+            return True
+
+        H.wait_for(taken, 20, "the window to be drawn for a screenshot of %s" % page, interval=0.2)
+        width, height = size
         assert width > 0 and height > 0
         assert os.path.getsize(path) > 1000, path
         return path
