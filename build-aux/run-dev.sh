@@ -109,7 +109,7 @@ relaisd is running (pid $(cat "$state/relaisd.pid")), SMTP on $listen, submissio
 Account: alice@example.test, password: $password (also in state/alice.password)
 
 Send a first message:
-    swaks --server $listen --to alice@example.test
+    swaks --server $listen --from you@example.net --to alice@example.test
 It lands in:
     ls state/mail/alice/Maildir/new/
 Submit as alice (AUTH over TLS; the certificate is self-signed):
