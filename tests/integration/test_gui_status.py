@@ -8,6 +8,7 @@ Messages stay queued as in test_queue_dbus.py: mail to postmaster@ the local
 domain goes to an external administrator under .invalid, which never
 resolves, so the message waits for its next attempt."""
 
+import datetime
 import smtplib
 import time
 import uuid
@@ -211,7 +212,17 @@ def test_the_chart_draws_given_points(daemon, app):
     assert app.value("Status.chart-points") == []
     axes = app.value("Status.chart-axes")
     assert axes["y-labels"] == ["0", "1", "2", "3", "4"], axes
-    assert 6 <= len(axes["x-labels"]) <= 7, axes     # one a day
+    # one a day: every local midnight from the start of the first 2-hour bucket
+    # to the end of the current one (7 or 8 of them, depending on the hour)
+    since = now - 7 * 86400
+    start, end = since - since % 7200, now - now % 7200 + 7200
+    day = datetime.datetime.fromtimestamp(start).replace(hour=0, minute=0, second=0)
+    midnights = []
+    while day.timestamp() <= end:
+        if day.timestamp() >= start:
+            midnights.append(day.strftime("%a ") + str(day.day).rjust(2))
+        day = (day + datetime.timedelta(days=1, hours=12)).replace(hour=0)
+    assert axes["x-labels"] == midnights, axes
     assert app.value("Status.chart-range") == "week"
 
 
