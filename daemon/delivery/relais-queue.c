@@ -65,7 +65,7 @@ struct _RelaisQueue {
 
   gint64 last_id_time;
   guint64 generation;         /* see relais_queue_get_generation() */
-  GFunc committed_func;
+  RelaisQueueCommittedFunc committed_func;
   gpointer committed_data;
 
   /* commit thread only: our own descriptor of the database's -wal file */
@@ -86,14 +86,7 @@ struct _RelaisSpoolWriter {
 };
 
 /* One recipients row to insert. */
-typedef struct {
-  char *address;
-  char *original;
-  gint route;                 /* 0 local, 1 remote */
-  char *mailbox;              /* login, local rows only */
-  guint dsn_notify;           /* of the RCPT TO this row comes from */
-  char *dsn_orcpt;            /* "type;address" of that RCPT TO, or NULL */
-} QueueRoute;
+typedef RelaisQueuedRecipient QueueRoute;
 
 typedef struct {
   RelaisQueue *queue;
@@ -117,11 +110,6 @@ typedef struct {
 /* Pushed by relais_queue_free(): the commit thread finishes what was queued
  * before it, then exits. */
 static CommitRequest stop_request;
-
-enum {
-  RELAIS_ROUTE_LOCAL = 0,
-  RELAIS_ROUTE_REMOTE = 1,
-};
 
 RelaisEnvelope *
 relais_envelope_new (void)
@@ -148,6 +136,14 @@ relais_envelope_free (RelaisEnvelope *envelope)
   g_clear_pointer (&envelope->dsn_notify, g_array_unref);
   g_clear_pointer (&envelope->dsn_orcpts, g_ptr_array_unref);
   g_free (envelope);
+}
+
+/* messages.flags of ENVELOPE */
+static int
+message_flags (const RelaisEnvelope *envelope)
+{
+  return (envelope->smtputf8 ? RELAIS_MESSAGE_FLAG_SMTPUTF8 : 0) |
+         (envelope->body_8bit ? RELAIS_MESSAGE_FLAG_8BITMIME : 0);
 }
 
 static void
@@ -380,7 +376,7 @@ relais_queue_spool_path (RelaisQueue *queue, const char *id)
 }
 
 void
-relais_queue_set_committed_func (RelaisQueue *queue, GFunc func, gpointer user_data)
+relais_queue_set_committed_func (RelaisQueue *queue, RelaisQueueCommittedFunc func, gpointer user_data)
 {
   g_return_if_fail (queue != NULL);
 
@@ -859,7 +855,20 @@ commit_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (request->callback != NULL)
     request->callback (NULL, result, request->user_data);
   if (ok && self->committed_func != NULL)
-    self->committed_func (id, self->committed_data);
+    {
+      RelaisEnvelope *envelope = request->envelope;
+      RelaisQueuedMessage message = {
+        .id = id,
+        .sender = envelope->sender,
+        .received_usec = request->received_usec,
+        .flags = message_flags (envelope),
+        .dsn_ret = envelope->dsn_ret,
+        .dsn_envid = envelope->dsn_envid,
+        .recipients = request->routes,
+      };
+
+      self->committed_func (&message, self->committed_data);
+    }
 }
 
 void
@@ -997,8 +1006,7 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
   RelaisEnvelope *envelope = request->envelope;
   g_autoptr(RelaisCachedStmt) msg = NULL;
   g_autoptr(RelaisCachedStmt) rcpt = NULL;
-  int flags = (envelope->smtputf8 ? RELAIS_MESSAGE_FLAG_SMTPUTF8 : 0) |
-              (envelope->body_8bit ? RELAIS_MESSAGE_FLAG_8BITMIME : 0);
+  int flags = message_flags (envelope);
 
   msg = relais_store_cached (db,
                              "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "

@@ -94,10 +94,40 @@ void         relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *w
                                         GAsyncReadyCallback callback, gpointer user_data);
 gboolean     relais_queue_commit_finish (RelaisQueue *queue, GAsyncResult *result, GError **error);
 
-/* Emitted (via the callback set here) after each successful commit, so the
- * scheduler can start delivering at once. FUNC's first argument is the queue
- * id (const char *), valid during the call; it runs after the commit callback. */
-void         relais_queue_set_committed_func (RelaisQueue *queue, GFunc func, gpointer user_data);
+/* recipients.route */
+enum {
+  RELAIS_ROUTE_LOCAL = 0,     /* to a Maildir of this server */
+  RELAIS_ROUTE_REMOTE = 1,    /* over SMTP */
+};
+
+/* One recipients row of a message just committed, position its index. */
+typedef struct {
+  char *address;
+  char *original;             /* the RCPT TO it comes from, before aliases and forwards */
+  gint route;                 /* RELAIS_ROUTE_LOCAL or RELAIS_ROUTE_REMOTE */
+  char *mailbox;              /* login, local rows only */
+  guint dsn_notify;           /* of the RCPT TO this row comes from */
+  char *dsn_orcpt;            /* "type;address" of that RCPT TO, or NULL */
+} RelaisQueuedRecipient;
+
+/* A message just committed, as its rows say (not held, nothing tried yet). */
+typedef struct {
+  const char *id;
+  const char *sender;
+  gint64 received_usec;
+  int flags;                  /* RELAIS_MESSAGE_FLAG_* */
+  RelaisDsnRet dsn_ret;
+  const char *dsn_envid;      /* or NULL */
+  GPtrArray *recipients;      /* of RelaisQueuedRecipient* */
+} RelaisQueuedMessage;
+
+typedef void (*RelaisQueueCommittedFunc) (const RelaisQueuedMessage *message, gpointer user_data);
+
+/* Called after each successful commit, so the scheduler can start delivering
+ * at once without reading the rows back; MESSAGE is valid during the call,
+ * which comes after the commit callback. */
+void         relais_queue_set_committed_func (RelaisQueue *queue, RelaisQueueCommittedFunc func,
+                                              gpointer user_data);
 
 /* Whether a message to RECIPIENTS (RCPT TO addresses as accepted) would leave
  * the server under CONFIG: one of the rows it would be queued as is remote

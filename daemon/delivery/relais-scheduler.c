@@ -40,11 +40,6 @@ enum {
   RECIPIENT_FAILED = 2,
 };
 
-enum {
-  ROUTE_LOCAL = 0,
-  ROUTE_REMOTE = 1,
-};
-
 struct _RelaisScheduler {
   RelaisServices *services;
   RelaisStore *store;
@@ -122,6 +117,27 @@ job_set_received (DeliveryJob *job, gint64 received_at, gint64 received_usec)
 {
   job->received_at = received_at;
   job->received_usec = received_usec > 0 ? received_usec : received_at * G_USEC_PER_SEC;
+}
+
+/* A job for recipient POSITION of message ID, with what every route needs. */
+static DeliveryJob *
+delivery_job_new (RelaisScheduler *self, const char *id, gint position, gint route, const char *address,
+                  const char *original, const char *sender, gint attempts, gint64 received_at,
+                  gint64 received_usec)
+{
+  DeliveryJob *job = g_new0 (DeliveryJob, 1);
+
+  job->scheduler = self;
+  job->key = g_strdup_printf ("%s/%d", id, position);
+  job->message_id = g_strdup (id);
+  job->position = position;
+  job->route = route;
+  job->address = g_strdup (address);
+  job->original = g_strdup (original);
+  job->sender = g_strdup (sender);
+  job->attempts = attempts;
+  job_set_received (job, received_at, received_usec);
+  return job;
 }
 
 static gint64
@@ -614,7 +630,7 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
   switch (job->status)
     {
     case RELAIS_DELIVERY_OK:
-      stats_add (self, job->route == ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
+      stats_add (self, job->route == RELAIS_ROUTE_LOCAL ? RELAIS_STAT_DELIVERED_LOCAL : RELAIS_STAT_DELIVERED_REMOTE);
       line.status = RELAIS_LOG_SENT;
       state = RECIPIENT_DELIVERED;
       break;
@@ -647,7 +663,7 @@ scheduler_outcome (RelaisScheduler *self, DeliveryJob *job, gint64 now, gint64 *
   line.queue_id = job->message_id;
   line.to = job->address;
   line.orig_to = job->original;
-  line.relay = job->route == ROUTE_LOCAL ? "local" : job->via;
+  line.relay = job->route == RELAIS_ROUTE_LOCAL ? "local" : job->via;
   line.delay_usec = g_get_real_time () - job->received_usec;
   if (state == RECIPIENT_DELIVERED && self->services->stats != NULL)
     relais_stats_observe_delivery (self->services->stats, (double) line.delay_usec / G_USEC_PER_SEC);
@@ -835,7 +851,7 @@ scheduler_record (RelaisScheduler *self, DeliveryJob *const *jobs, guint n_jobs)
       row.attempts = job->attempts + 1;
       /* What a success notification will say, if the recipient asked for one. */
       if (row.state == RECIPIENT_DELIVERED)
-        row.dsn_action = job->route == ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
+        row.dsn_action = job->route == RELAIS_ROUTE_LOCAL ? RELAIS_BOUNCE_ACTION_DELIVERED
                        : job->dsn_relayed ? RELAIS_BOUNCE_ACTION_RELAYED : 0;
       row.address = g_strdup (job->address);
       row.key = g_strdup (job->key);
@@ -1043,7 +1059,7 @@ remote_signed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                remote_done_cb, batch);
 }
 
-/* What scheduler_start_remote() reads of the message for its batches. */
+/* What a remote batch needs of its message. */
 typedef struct {
   char *sender;
   int flags;
@@ -1087,6 +1103,48 @@ scheduler_dispatch_remote (RelaisScheduler *self, RemoteBatch *batch, const Remo
                                remote_done_cb, batch);
 }
 
+/* Adds JOB (taken), a remote recipient of the message being gathered, to the
+ * batch of its destination in BY_DESTINATION, a new one appended to BATCHES. */
+static void
+remote_batches_add (RelaisScheduler *self, RelaisConfig *config, GHashTable *by_destination, GPtrArray *batches,
+                    DeliveryJob *job)
+{
+  g_autofree char *destination = relais_remote_destination (config, job->sender, job->address);
+  RemoteBatch *batch = g_hash_table_lookup (by_destination, destination);
+
+  if (batch == NULL)
+    {
+      batch = g_new0 (RemoteBatch, 1);
+      batch->scheduler = self;
+      batch->message_id = g_strdup (job->message_id);
+      batch->destination = g_steal_pointer (&destination);
+      batch->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) delivery_job_free);
+      batch->config = relais_config_ref (config);
+      g_hash_table_insert (by_destination, batch->destination, batch);
+      g_ptr_array_add (batches, batch);
+    }
+  g_ptr_array_add (batch->jobs, job);
+}
+
+/* Starts each of BATCHES (taken) there is room for; the others are left to a pass. */
+static void
+remote_batches_dispatch (RelaisScheduler *self, GPtrArray *batches, const RemoteMessage *message)
+{
+  for (guint i = 0; i < batches->len; i++)
+    {
+      RemoteBatch *batch = g_ptr_array_index (batches, i);
+
+      if (self->n_remote >= SCHEDULER_MAX_REMOTE)
+        {
+          remote_batch_free (batch);   /* the next pass takes it */
+          self->backlog = TRUE;
+        }
+      else
+        scheduler_dispatch_remote (self, batch, message);
+    }
+  g_ptr_array_set_size (batches, 0);
+}
+
 /* Starts one connection per destination for the due remote recipients of
  * message ID that are not in flight, while there is room. */
 static void
@@ -1118,13 +1176,9 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
   while (sqlite3_step (stmt) == SQLITE_ROW)
     {
       gint position = sqlite3_column_int (stmt, 0);
-      g_autofree char *key = g_strdup_printf ("%s/%d", id, position);
-      g_autofree char *destination = NULL;
-      RemoteBatch *batch;
+      g_autoptr(RelaisDsnOrcpt) orcpt = NULL;
       DeliveryJob *job;
 
-      if (g_hash_table_contains (self->in_flight, key))
-        continue;
       if (message.sender == NULL)
         {
           message.sender = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
@@ -1132,62 +1186,30 @@ scheduler_start_remote (RelaisScheduler *self, const char *id)
           message.mail_params = relais_dsn_mail_params ((RelaisDsnRet) sqlite3_column_int (stmt, 6),
                                                         (const char *) sqlite3_column_text (stmt, 7));
         }
-      job = g_new0 (DeliveryJob, 1);
-      job->scheduler = self;
-      job->key = g_steal_pointer (&key);
-      job->message_id = g_strdup (id);
-      job->position = position;
-      job->address = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-      job->original = g_strdup ((const char *) sqlite3_column_text (stmt, 10));
-      job->route = ROUTE_REMOTE;
-      job->attempts = sqlite3_column_int (stmt, 2);
-      job->sender = g_strdup (message.sender);
-      job_set_received (job, sqlite3_column_int64 (stmt, 4), sqlite3_column_int64 (stmt, 11));
-      {
-        g_autoptr(RelaisDsnOrcpt) orcpt =
-          relais_dsn_orcpt_from_string ((const char *) sqlite3_column_text (stmt, 9));
-
-        job->rcpt_params = relais_dsn_rcpt_params ((guint) sqlite3_column_int (stmt, 8), orcpt);
-      }
-
-      destination = relais_remote_destination (config, message.sender, job->address);
-      batch = g_hash_table_lookup (by_destination, destination);
-      if (batch == NULL)
+      job = delivery_job_new (self, id, position, RELAIS_ROUTE_REMOTE, (const char *) sqlite3_column_text (stmt, 1),
+                              (const char *) sqlite3_column_text (stmt, 10), message.sender,
+                              sqlite3_column_int (stmt, 2), sqlite3_column_int64 (stmt, 4),
+                              sqlite3_column_int64 (stmt, 11));
+      if (g_hash_table_contains (self->in_flight, job->key))
         {
-          batch = g_new0 (RemoteBatch, 1);
-          batch->scheduler = self;
-          batch->message_id = g_strdup (id);
-          batch->destination = g_steal_pointer (&destination);
-          batch->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) delivery_job_free);
-          batch->config = relais_config_ref (config);
-          g_hash_table_insert (by_destination, batch->destination, batch);
-          g_ptr_array_add (batches, batch);
+          delivery_job_free (job);
+          continue;
         }
-      g_ptr_array_add (batch->jobs, job);
+      orcpt = relais_dsn_orcpt_from_string ((const char *) sqlite3_column_text (stmt, 9));
+      job->rcpt_params = relais_dsn_rcpt_params ((guint) sqlite3_column_int (stmt, 8), orcpt);
+      remote_batches_add (self, config, by_destination, batches, job);
     }
   relais_cached_stmt_release (stmt);
   relais_store_unlock (self->store);
 
-  for (guint i = 0; i < batches->len; i++)
-    {
-      RemoteBatch *batch = g_ptr_array_index (batches, i);
-
-      if (self->n_remote >= SCHEDULER_MAX_REMOTE)
-        {
-          remote_batch_free (batch);   /* the next pass takes it */
-          self->backlog = TRUE;
-        }
-      else
-        scheduler_dispatch_remote (self, batch, &message);
-    }
+  remote_batches_dispatch (self, batches, &message);
   g_free (message.sender);
   g_free (message.mail_params);
 }
 
-/* One pass: starts every due delivery there is room for, of message ONLY_ID
- * or of the whole queue (NULL). */
+/* One pass over the queue: starts every due delivery there is room for. */
 static void
-scheduler_run_due (RelaisScheduler *self, const char *only_id)
+scheduler_run_due (RelaisScheduler *self)
 {
   g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
   g_autoptr(GPtrArray) remote_ids = g_ptr_array_new_with_free_func (g_free);
@@ -1199,21 +1221,14 @@ scheduler_run_due (RelaisScheduler *self, const char *only_id)
   guint limit = SCHEDULER_SELECT_LIMIT + g_hash_table_size (self->in_flight);
   sqlite3 *db;
 
-#define SELECT_DUE \
-  "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, " \
-  "r.attempts, m.sender, m.received_at, r.original, m.received_usec " \
-  "FROM recipients r JOIN messages m ON m.id = r.message_id " \
-  "WHERE r.state = 0 AND r.next_attempt <= ?1 AND m.held = 0 "
-
-  if (only_id == NULL)
-    self->backlog = FALSE;
+  self->backlog = FALSE;
   db = relais_store_lock (self->store);
-  if (only_id == NULL)
-    stmt = relais_store_cached (db, SELECT_DUE "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?2",
-                                &error);
-  else
-    stmt = relais_store_cached (db, SELECT_DUE "AND r.message_id = ?3 ORDER BY r.position LIMIT ?2", &error);
-#undef SELECT_DUE
+  stmt = relais_store_cached (db,
+                              "SELECT r.message_id, r.position, r.address, r.route, r.mailbox, "
+                              "r.attempts, m.sender, m.received_at, r.original, m.received_usec "
+                              "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                              "WHERE r.state = 0 AND r.next_attempt <= ?1 AND m.held = 0 "
+                              "ORDER BY r.next_attempt, r.message_id, r.position LIMIT ?2", &error);
   if (stmt == NULL)
     {
       relais_store_unlock (self->store);
@@ -1222,8 +1237,6 @@ scheduler_run_due (RelaisScheduler *self, const char *only_id)
     }
   sqlite3_bind_int64 (stmt, 1, now_seconds ());
   sqlite3_bind_int (stmt, 2, (int) limit);
-  if (only_id != NULL)
-    sqlite3_bind_text (stmt, 3, only_id, -1, SQLITE_STATIC);
   while (sqlite3_step (stmt) == SQLITE_ROW)
     {
       const char *id = (const char *) sqlite3_column_text (stmt, 0);
@@ -1235,7 +1248,7 @@ scheduler_run_due (RelaisScheduler *self, const char *only_id)
       n_rows++;
       if (g_hash_table_contains (self->in_flight, key))
         continue;
-      if (route == ROUTE_REMOTE)
+      if (route == RELAIS_ROUTE_REMOTE)
         {
           /* All the message's remote recipients are gathered per destination below. */
           if (!g_hash_table_contains (remote_seen, id))
@@ -1254,18 +1267,11 @@ scheduler_run_due (RelaisScheduler *self, const char *only_id)
         }
       n_local++;
 
-      job = g_new0 (DeliveryJob, 1);
-      job->scheduler = self;
-      job->key = g_steal_pointer (&key);
-      job->message_id = g_strdup (id);
-      job->position = position;
-      job->address = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
-      job->route = route;
+      job = delivery_job_new (self, id, position, route, (const char *) sqlite3_column_text (stmt, 2),
+                              (const char *) sqlite3_column_text (stmt, 8),
+                              (const char *) sqlite3_column_text (stmt, 6), sqlite3_column_int (stmt, 5),
+                              sqlite3_column_int64 (stmt, 7), sqlite3_column_int64 (stmt, 9));
       job->mailbox = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
-      job->attempts = sqlite3_column_int (stmt, 5);
-      job->sender = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
-      job_set_received (job, sqlite3_column_int64 (stmt, 7), sqlite3_column_int64 (stmt, 9));
-      job->original = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
       g_ptr_array_add (jobs, job);
     }
   relais_cached_stmt_release (stmt);
@@ -1299,14 +1305,55 @@ scheduler_room_made (RelaisScheduler *self)
 }
 
 void
-relais_scheduler_message_queued (RelaisScheduler *scheduler, const char *id)
+relais_scheduler_message_queued (RelaisScheduler *scheduler, const RelaisQueuedMessage *message)
 {
+  g_autoptr(GPtrArray) batches = g_ptr_array_new ();   /* RemoteBatch*, in first-recipient order */
+  g_autoptr(GHashTable) by_destination = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(RelaisConfig) config = NULL;
+  RemoteMessage remote = { NULL, 0, NULL };
+  gint64 received_at = message->received_usec / G_USEC_PER_SEC;
+
   g_return_if_fail (scheduler != NULL);
-  g_return_if_fail (id != NULL);
+  g_return_if_fail (message != NULL && message->id != NULL);
 
   if (!scheduler->started || scheduler->stopping)
     return;
-  scheduler_run_due (scheduler, id);
+  /* What scheduler_run_due() and scheduler_start_remote() would read back
+   * from the rows just committed, without the store. */
+  for (guint i = 0; i < message->recipients->len; i++)
+    {
+      const RelaisQueuedRecipient *r = g_ptr_array_index (message->recipients, i);
+      DeliveryJob *job = delivery_job_new (scheduler, message->id, (gint) i, r->route, r->address, r->original,
+                                           message->sender, 0, received_at, message->received_usec);
+
+      if (r->route == RELAIS_ROUTE_REMOTE)
+        {
+          g_autoptr(RelaisDsnOrcpt) orcpt = relais_dsn_orcpt_from_string (r->dsn_orcpt);
+
+          if (config == NULL)
+            {
+              config = relais_services_get_config (scheduler->services);
+              remote.sender = g_strdup (message->sender);
+              remote.flags = message->flags;
+              remote.mail_params = relais_dsn_mail_params (message->dsn_ret, message->dsn_envid);
+            }
+          job->rcpt_params = relais_dsn_rcpt_params (r->dsn_notify, orcpt);
+          remote_batches_add (scheduler, config, by_destination, batches, job);
+        }
+      else if (scheduler->n_running >= SCHEDULER_MAX_RUNNING)
+        {
+          delivery_job_free (job);     /* the next pass takes it */
+          scheduler->backlog = TRUE;
+        }
+      else
+        {
+          job->mailbox = g_strdup (r->mailbox);
+          scheduler_dispatch_local (scheduler, job);
+        }
+    }
+  remote_batches_dispatch (scheduler, batches, &remote);
+  g_free (remote.sender);
+  g_free (remote.mail_params);
 }
 
 /* Messages whose recipients were all done before a restart (or marked failed
@@ -1334,7 +1381,7 @@ scheduler_finish_done_messages (RelaisScheduler *self)
 static gboolean
 scheduler_timer_cb (gpointer user_data)
 {
-  scheduler_run_due (user_data, NULL);
+  scheduler_run_due (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1344,7 +1391,7 @@ scheduler_kick_cb (gpointer user_data)
   RelaisScheduler *self = user_data;
 
   self->kick_id = 0;
-  scheduler_run_due (self, NULL);
+  scheduler_run_due (self);
   return G_SOURCE_REMOVE;
 }
 

@@ -18,9 +18,11 @@ void             relais_scheduler_free (RelaisScheduler *scheduler);
 void             relais_scheduler_start (RelaisScheduler *scheduler);
 /* Look for due work now (called after each commit). */
 void             relais_scheduler_kick (RelaisScheduler *scheduler);
-/* Message ID was just queued: starts its deliveries now if there is room
- * (else a later pass does), without a pass over the whole queue. */
-void             relais_scheduler_message_queued (RelaisScheduler *scheduler, const char *id);
+/* MESSAGE was just committed: starts its deliveries now if there is room
+ * (else a later pass does), without a pass over the queue or a read of the
+ * store (relais_queue_set_committed_func()). */
+void             relais_scheduler_message_queued (RelaisScheduler *scheduler,
+                                                  const RelaisQueuedMessage *message);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelaisScheduler, relais_scheduler_free)
 

@@ -93,11 +93,11 @@ make_dir (const char *path, GError **error)
 }
 
 static void
-committed_cb (gpointer data, gpointer user_data)
+committed_cb (const RelaisQueuedMessage *message, gpointer user_data)
 {
   RelaisDaemon *daemon = user_data;
 
-  relais_scheduler_message_queued (daemon->scheduler, data);
+  relais_scheduler_message_queued (daemon->scheduler, message);
 }
 
 static void

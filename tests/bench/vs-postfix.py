@@ -470,7 +470,7 @@ def profile_run(relais, args, tool, path):
         else (args.sessions[0], args.sizes[0])
     path = os.path.abspath(path)
     pid = str(relais.pids()[0])
-    argv = (["perf", "record", "-g", "-q", "-o", path, "-p", pid] if tool == "perf"
+    argv = (["perf", "record", "--call-graph", os.environ.get("RELAIS_PERF_CALLGRAPH", "fp"), "-q", "-o", path, "-p", pid] if tool == "perf"
             else ["strace", "-f", "-c", "-w", "-o", path, "-p", pid])
     tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)

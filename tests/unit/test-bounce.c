@@ -485,7 +485,7 @@ make_config (const char *const *administrators, gboolean with_alice)
 }
 
 static void
-kick_cb (gpointer data, gpointer user_data)
+kick_cb (const RelaisQueuedMessage *message, gpointer user_data)
 {
   relais_scheduler_kick (user_data);
 }

@@ -80,11 +80,11 @@ count_files (const char *path)
 }
 
 static void
-committed_cb (gpointer data, gpointer user_data)
+committed_cb (const RelaisQueuedMessage *message, gpointer user_data)
 {
   Fixture *fixture = user_data;
 
-  g_ptr_array_add (fixture->committed_ids, g_strdup (data));
+  g_ptr_array_add (fixture->committed_ids, g_strdup (message->id));
 }
 
 static void
@@ -840,7 +840,7 @@ wait_until_int (Fixture *fixture, const char *sql, const char *id, gint64 expect
 }
 
 static void
-kick_cb (gpointer data, gpointer user_data)
+kick_cb (const RelaisQueuedMessage *message, gpointer user_data)
 {
   relais_scheduler_kick (user_data);
 }
@@ -860,9 +860,9 @@ start_scheduler (Fixture *fixture, RelaisServices *services)
 }
 
 static void
-queued_cb (gpointer data, gpointer user_data)
+queued_cb (const RelaisQueuedMessage *message, gpointer user_data)
 {
-  relais_scheduler_message_queued (user_data, data);
+  relais_scheduler_message_queued (user_data, message);
 }
 
 /* As the daemon does: each new message is started on its own, and the ones
