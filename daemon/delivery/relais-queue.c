@@ -71,7 +71,15 @@ struct _RelaisQueue {
   /* commit thread only: our own descriptor of the database's -wal file */
   int wal_fd;
   char *wal_path;
+  /* commit thread only: writes committed without their fdatasync, reported
+   * once the next one is done (see commit_batch()) */
+  GPtrArray *unsynced;
+  gint64 unsynced_since;      /* monotonic time of the first of them */
 };
+
+/* How long writes alone may wait for the fdatasync of a batch of messages
+ * before one is done for them alone. */
+#define COMMIT_LAZY_SYNC_USEC (20 * 1000)
 
 struct _RelaisSpoolWriter {
   RelaisQueue *queue;
@@ -266,6 +274,7 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
   self->context = g_main_context_ref_thread_default ();
   self->requests = g_async_queue_new ();
   self->wal_fd = -1;
+  self->unsynced = g_ptr_array_new ();
   return self;
 }
 
@@ -359,6 +368,7 @@ relais_queue_free (RelaisQueue *queue)
   g_mutex_clear (&queue->spare_lock);
   if (queue->wal_fd >= 0)
     close (queue->wal_fd);
+  g_ptr_array_unref (queue->unsynced);
   g_free (queue->wal_path);
   g_free (queue->spool_dir);
   g_free (queue->tmp_dir);
@@ -1108,10 +1118,46 @@ wal_descriptor (RelaisQueue *self, sqlite3 *db)
   return self->wal_fd;
 }
 
-/* One transaction for every message and write of the batch, each in a
- * savepoint so that a bad one fails alone; durable when it returns. */
+/* fdatasync of the WAL, which makes every transaction committed so far
+ * durable; on failure each request of BATCH and of the unsynced writes
+ * still staged gets the error. */
 static void
-commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
+wal_sync (RelaisQueue *self, int wal_fd, GPtrArray *batch)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *arrays[] = { batch, self->unsynced };
+
+  if (fdatasync (wal_fd) == 0)
+    return;
+  /* Committed but maybe not on the disk: the clients get an error (they
+   * send again: a duplicate, never a loss), and the files stay, as their
+   * rows may be there after a restart. */
+  set_errno_error (&error, errno, "Cannot fsync", self->wal_path);
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    for (guint i = 0; i < arrays[a]->len; i++)
+      {
+        CommitRequest *request = g_ptr_array_index (arrays[a], i);
+
+        if (request->staged && request->error == NULL)
+          {
+            request->error = g_error_copy (error);
+            request->staged = FALSE;    /* keep the file */
+          }
+      }
+}
+
+typedef enum {
+  COMMIT_FAILED,              /* nothing committed: each request has its error */
+  COMMIT_DURABLE,             /* and everything committed before it */
+  COMMIT_UNSYNCED,            /* committed, the WAL not synced yet */
+} CommitOutcome;
+
+/* One transaction for every message and write of the batch, each in a
+ * savepoint so that a bad one fails alone; durable when it returns, unless
+ * with LAZY it says COMMIT_UNSYNCED: committed without the WAL's fdatasync
+ * (done for every reader, not yet for a power cut). */
+static CommitOutcome
+commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
 {
   sqlite3 *db = relais_store_lock (self->store);
   g_autoptr(GError) error = NULL;
@@ -1126,7 +1172,7 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
         relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
       relais_store_unlock (self->store);
       fail_staged (batch, error, FALSE);
-      return;
+      return COMMIT_FAILED;
     }
   for (guint i = 0; i < batch->len; i++)
     {
@@ -1152,59 +1198,24 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
         relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
       relais_store_unlock (self->store);
       fail_staged (batch, error, FALSE);
-      return;
+      return COMMIT_FAILED;
     }
   if (wal_fd >= 0)
     relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
   relais_store_unlock (self->store);
 
-  if (wal_fd >= 0 && fdatasync (wal_fd) < 0)
-    {
-      /* Committed but maybe not on the disk: the clients get an error (they
-       * send again: a duplicate, never a loss), and the files stay, as their
-       * rows may be there after a restart. */
-      set_errno_error (&error, errno, "Cannot fsync", self->wal_path);
-      for (guint i = 0; i < batch->len; i++)
-        {
-          CommitRequest *request = g_ptr_array_index (batch, i);
-
-          if (request->staged && request->error == NULL)
-            {
-              request->error = g_error_copy (error);
-              request->staged = FALSE;    /* keep the file */
-            }
-        }
-    }
+  if (wal_fd < 0)
+    return COMMIT_DURABLE;      /* synchronous=FULL */
+  if (lazy)
+    return COMMIT_UNSYNCED;
+  wal_sync (self, wal_fd, batch);
+  return COMMIT_DURABLE;
 }
 
+/* Reports each request of BATCH, durable or failed, and empties it. */
 static void
-commit_batch (RelaisQueue *self, GPtrArray *batch)
+commit_report (RelaisQueue *self, GPtrArray *batch)
 {
-  g_autoptr(GError) dir_error = NULL;
-  guint n_renamed = 0;
-  guint n_staged = 0;
-
-  for (guint i = 0; i < batch->len; i++)
-    {
-      CommitRequest *request = g_ptr_array_index (batch, i);
-
-      if (request->writer == NULL)
-        request->staged = TRUE;      /* a file is synced and renamed (sync_file_func()) or failed */
-      else if (request->staged)
-        n_renamed++;
-      n_staged += request->staged;
-    }
-
-  if (n_renamed > 0 && fsync (self->msg_dir_fd) < 0)
-    {
-      set_errno_error (&dir_error, errno, "Cannot fsync", self->msg_dir);
-      fail_staged (batch, dir_error, TRUE);
-    }
-  if (n_staged > 0)
-    commit_insert_batch (self, batch);
-
-  g_atomic_int_inc (&self->n_batches);
-
   for (guint i = 0; i < batch->len; i++)
     {
       CommitRequest *request = g_ptr_array_index (batch, i);
@@ -1225,6 +1236,70 @@ commit_batch (RelaisQueue *self, GPtrArray *batch)
         }
       g_object_unref (task);
     }
+  g_ptr_array_set_size (batch, 0);
+}
+
+/* The unsynced writes, made durable by an fdatasync of their own. */
+static void
+commit_sync_unsynced (RelaisQueue *self)
+{
+  if (self->unsynced->len == 0)
+    return;
+  wal_sync (self, self->wal_fd, self->unsynced);
+  commit_report (self, self->unsynced);
+}
+
+/* A batch of messages is durable before any of them is answered. A batch of
+ * the delivery side's writes alone (outcomes, removals) is committed without
+ * an fdatasync of its own: the next batch's makes it durable too, or
+ * commit_sync_unsynced() within COMMIT_LAZY_SYNC_USEC; each write is reported
+ * (its AFTER run, e.g. the spool file recycled) only then. Under load this
+ * saves an fdatasync per message; a power cut meanwhile could only have a
+ * message delivered again, never lost. */
+static void
+commit_batch (RelaisQueue *self, GPtrArray *batch)
+{
+  g_autoptr(GError) dir_error = NULL;
+  guint n_renamed = 0;
+  guint n_staged = 0;
+  guint n_messages = 0;
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
+
+      if (request->writer == NULL)
+        request->staged = TRUE;      /* a file is synced and renamed (sync_file_func()) or failed */
+      else
+        {
+          n_messages++;
+          n_renamed += request->staged;
+        }
+      n_staged += request->staged;
+    }
+
+  if (n_renamed > 0 && fsync (self->msg_dir_fd) < 0)
+    {
+      set_errno_error (&dir_error, errno, "Cannot fsync", self->msg_dir);
+      fail_staged (batch, dir_error, TRUE);
+    }
+  g_atomic_int_inc (&self->n_batches);
+  switch (n_staged > 0 ? commit_insert_batch (self, batch, n_messages == 0) : COMMIT_FAILED)
+    {
+    case COMMIT_UNSYNCED:
+      if (self->unsynced->len == 0)
+        self->unsynced_since = g_get_monotonic_time ();
+      for (guint i = 0; i < batch->len; i++)
+        g_ptr_array_add (self->unsynced, g_ptr_array_index (batch, i));
+      g_ptr_array_set_size (batch, 0);
+      return;
+    case COMMIT_DURABLE:
+      commit_report (self, self->unsynced);    /* committed before: durable too */
+      break;
+    case COMMIT_FAILED:
+      break;
+    }
+  commit_report (self, batch);
 }
 
 /* A sync thread: the file of REQUEST, then on to the commit thread. */
@@ -1250,8 +1325,18 @@ commit_thread_func (gpointer data)
   while (!stop)
     {
       g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-      CommitRequest *request = g_async_queue_pop (self->requests);
+      CommitRequest *request;
 
+      if (self->unsynced->len == 0)
+        request = g_async_queue_pop (self->requests);
+      else
+        {
+          gint64 wait = self->unsynced_since + COMMIT_LAZY_SYNC_USEC - g_get_monotonic_time ();
+
+          request = wait > 0 ? g_async_queue_timeout_pop (self->requests, (guint64) wait) : NULL;
+          if (request == NULL)
+            commit_sync_unsynced (self);
+        }
       while (request != NULL)
         {
           if (request == &stop_request)
@@ -1263,6 +1348,7 @@ commit_thread_func (gpointer data)
       if (batch->len > 0)
         commit_batch (self, batch);
     }
+  commit_sync_unsynced (self);
   return NULL;
 }
 

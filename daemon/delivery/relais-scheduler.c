@@ -1326,7 +1326,10 @@ relais_scheduler_message_queued (RelaisScheduler *scheduler, const RelaisQueuedM
       DeliveryJob *job = delivery_job_new (scheduler, message->id, (gint) i, r->route, r->address, r->original,
                                            message->sender, 0, received_at, message->received_usec);
 
-      if (r->route == RELAIS_ROUTE_REMOTE)
+      /* a pass may have seen the rows between the commit and this call */
+      if (g_hash_table_contains (scheduler->in_flight, job->key))
+        delivery_job_free (job);
+      else if (r->route == RELAIS_ROUTE_REMOTE)
         {
           g_autoptr(RelaisDsnOrcpt) orcpt = relais_dsn_orcpt_from_string (r->dsn_orcpt);
 

@@ -818,6 +818,93 @@ test_write_async (Fixture *fixture, gconstpointer data)
   g_free (wait.order);
 }
 
+/* Writes alone are committed without an fdatasync of their own (the next
+ * message's makes them durable, or one within 20 ms): still reported before
+ * a message asked for after them, and none is left unreported when the
+ * queue stops. */
+typedef struct {
+  GString *order;
+  guint n_pending;
+} PairWait;
+
+static gboolean
+write_attempt_more (sqlite3 *db, gpointer data, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET attempts = attempts + 1 WHERE message_id = '%s'",
+                                          (const char *) data);
+
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  return TRUE;
+}
+
+static void
+pair_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PairWait *wait = user_data;
+
+  g_assert_true (relais_queue_write_finish (NULL, result, NULL));
+  g_string_append_c (wait->order, 'w');
+  wait->n_pending--;
+}
+
+static void
+pair_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PairWait *wait = user_data;
+
+  g_assert_true (relais_queue_commit_finish (NULL, result, NULL));
+  g_string_append_c (wait->order, 'm');
+  wait->n_pending--;
+}
+
+static void
+test_write_unsynced (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "someone@example.org", NULL };
+  g_autofree char *id = commit_one (fixture, fixture->config, recipients);
+  PairWait wait = { g_string_new (NULL), 0 };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      RelaisSpoolWriter *writer;
+
+      relais_queue_write_async (fixture->queue, write_attempt_more, NULL, g_strdup (id), g_free,
+                                pair_written_cb, &wait);
+      writer = relais_queue_begin (fixture->queue, &error);
+      g_assert_no_error (error);
+      g_assert_true (relais_spool_writer_write (writer, "Subject: x\r\n\r\nx\r\n", 17, &error));
+      relais_queue_commit_async (fixture->queue, writer, make_envelope ("sender@example.org", recipients),
+                                 fixture->config, pair_committed_cb, &wait);
+      wait.n_pending += 2;
+    }
+  while (wait.n_pending > 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  /* a message goes through the sync threads first, so later writes may pass
+   * it; never may it pass a write asked for before it */
+  for (guint i = 0, n_w = 0, n_m = 0; i < wait.order->len; i++)
+    {
+      n_w += wait.order->str[i] == 'w';
+      n_m += wait.order->str[i] == 'm';
+      g_assert_cmpuint (n_m, <=, n_w);
+    }
+  g_assert_cmpuint (wait.order->len, ==, 10);
+  g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id), ==, 5);
+
+  /* the last write, then the queue stops at once: reported on the way */
+  relais_queue_write_async (fixture->queue, write_attempt_more, NULL, g_strdup (id), g_free, pair_written_cb, &wait);
+  wait.n_pending++;
+  g_clear_pointer (&fixture->queue, relais_queue_free);
+  g_assert_cmpuint (wait.n_pending, ==, 0);
+  g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id), ==, 6);
+  open_queue (fixture);
+  g_string_free (wait.order, TRUE);
+}
+
 /* ---- scheduler ---------------------------------------------------------- */
 
 static void
@@ -1394,6 +1481,7 @@ main (int argc, char **argv)
   ADD ("routing", test_routing);
   ADD ("dsn-storage", test_dsn_storage);
   ADD ("write-async", test_write_async);
+  ADD ("write-unsynced", test_write_unsynced);
   ADD ("scheduler-local", test_scheduler_local);
   ADD ("scheduler-message-queued", test_scheduler_message_queued);
   ADD ("scheduler-tempfail", test_scheduler_tempfail);
