@@ -480,7 +480,18 @@ build_rules (GVariant *rules, GPtrArray *problems, GError **error)
       char *folded;
       gpointer other;
 
-      g_variant_get_child (rules, i, "(&s&s&s&s&s)", &name, &list, &type, &value, &action);
+      {
+        /* a hundred thousand of them: no format string to parse each time */
+        g_autoptr (GVariant) item = g_variant_get_child_value (rules, i);
+        const char **fields[] = { &name, &list, &type, &value, &action };
+
+        for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
+          {
+            g_autoptr (GVariant) field = g_variant_get_child_value (item, f);
+
+            *fields[f] = g_variant_get_string (field, NULL);   /* in RULES' data, which outlives FIELD */
+          }
+      }
       rule = make_rule (name, list, type, value, action, &local_error);
       if (rule != NULL)
         {

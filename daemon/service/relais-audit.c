@@ -149,34 +149,33 @@ diff_items (GPtrArray *entries, GDBusMethodInvocation *invocation, const char *p
   g_autoptr (GPtrArray) new_keys = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) old_items = index_items (before, old_keys);
   g_autoptr (GHashTable) new_items = index_items (after, new_keys);
-  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_audit_entry_free);
+  g_autoptr (GPtrArray) changed = g_ptr_array_new ();    /* keys (borrowed), old ones then new ones */
 
   for (guint i = 0; i < old_keys->len; i++)
     {
       const char *key = old_keys->pdata[i];
-      GVariant *old_item = g_hash_table_lookup (old_items, key);
       GVariant *new_item = g_hash_table_lookup (new_items, key);
 
-      if (new_item == NULL || !g_variant_equal (old_item, new_item))
-        add_entry (found, invocation, g_strdup_printf ("%s[%s]", property, key), print (old_item),
-                   print (new_item));
+      if (new_item == NULL || !g_variant_equal (g_hash_table_lookup (old_items, key), new_item))
+        g_ptr_array_add (changed, old_keys->pdata[i]);
     }
   for (guint i = 0; i < new_keys->len; i++)
-    {
-      const char *key = new_keys->pdata[i];
+    if (!g_hash_table_contains (old_items, new_keys->pdata[i]))
+      g_ptr_array_add (changed, new_keys->pdata[i]);
 
-      if (!g_hash_table_contains (old_items, key))
-        add_entry (found, invocation, g_strdup_printf ("%s[%s]", property, key), NULL,
-                   print (g_hash_table_lookup (new_items, key)));
-    }
-
-  if (found->len == 0)   /* same items, another order */
+  if (changed->len == 0)   /* same items, another order */
     add_entry (entries, invocation, g_strdup (property), keys_text (old_keys), keys_text (new_keys));
-  else if (found->len > MAX_ITEM_ENTRIES)
+  else if (changed->len > MAX_ITEM_ENTRIES)   /* counted, not printed (100,000 rules replaced...) */
     add_entry (entries, invocation, g_strdup (property), g_strdup_printf ("%u items", old_keys->len),
-               g_strdup_printf ("%u items (%u added, removed or changed)", new_keys->len, found->len));
+               g_strdup_printf ("%u items (%u added, removed or changed)", new_keys->len, changed->len));
   else
-    g_ptr_array_extend_and_steal (entries, g_steal_pointer (&found));
+    for (guint i = 0; i < changed->len; i++)
+      {
+        const char *key = changed->pdata[i];
+
+        add_entry (entries, invocation, g_strdup_printf ("%s[%s]", property, key),
+                   print (g_hash_table_lookup (old_items, key)), print (g_hash_table_lookup (new_items, key)));
+      }
 }
 
 /* A secret NAME that was OLD_SECRET and is NEW_SECRET ("" or NULL: none):
