@@ -500,7 +500,8 @@ def parse_args():
     ap.add_argument("--keep-connections", action="store_true",
                     help="send all the messages of a session over one connection (smtp-source -d)")
     ap.add_argument("--perf", metavar="FILE",
-                    help="after the table, record a perf profile of relaisd into FILE")
+                    help="after the table, record a perf profile of relaisd into FILE (call "
+                    "graphs by frame pointers, or as RELAIS_PERF_CALLGRAPH says, e.g. dwarf,16384)")
     ap.add_argument("--strace", metavar="FILE",
                     help="after the table, count relaisd's system calls (strace -c -w) into FILE")
     ap.add_argument("--no-netns", action="store_true",
