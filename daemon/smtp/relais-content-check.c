@@ -11,6 +11,7 @@
 #include "relais-dkim.h"
 #include "relais-dmarc.h"
 #include "relais-psl.h"
+#include "relais-reply.h"
 #include "relais-dns-query.h"
 #include "relais-error.h"
 #include "relais-header.h"
@@ -428,11 +429,10 @@ spool_path (Run *run)
 
   if (path == NULL)
     {
+      g_autoptr (RelaisReply) r = relais_reply_storage (relais_queue_error_is_no_space (error));
+
       relais_log (G_LOG_LEVEL_WARNING, &run->req.log, "queue file write error: %s", error->message);
-      if (relais_queue_error_is_no_space (error))
-        refuse (run, 452, "4.3.1", "queue-write", NULL, "Insufficient system storage");
-      else
-        refuse (run, 451, "4.3.0", "queue-write", NULL, "Error: queue file write error");
+      refuse (run, r->code, r->enhanced, "queue-write", NULL, "%s", r->text);
     }
   return path;
 }

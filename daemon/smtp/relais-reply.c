@@ -25,6 +25,14 @@ relais_reply_new (guint code, const char *enhanced, const char *format, ...)
   return reply;
 }
 
+RelaisReply *
+relais_reply_storage (gboolean no_space)
+{
+  if (no_space)
+    return relais_reply_new (452, "4.3.1", "Insufficient system storage");
+  return relais_reply_new (451, "4.3.0", "Error: queue file write error");
+}
+
 void
 relais_reply_free (RelaisReply *reply)
 {

@@ -19,6 +19,10 @@ typedef struct {
 
 RelaisReply *relais_reply_new (guint code, const char *enhanced, const char *format, ...) G_GNUC_PRINTF (3, 4);
 void         relais_reply_free (RelaisReply *reply);
+/* The reply to a message the spool or the queue could not take (RFC 3463):
+ * 452 4.3.1 when the disk is full (NO_SPACE: the client tries again later),
+ * else 451 4.3.0. */
+RelaisReply *relais_reply_storage (gboolean no_space);
 void         relais_reply_format (const RelaisReply *reply, GString *out);
 /* The same without a RelaisReply. */
 void         relais_reply_append (GString *out, guint code, const char *enhanced, const char *text);

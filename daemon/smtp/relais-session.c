@@ -607,14 +607,10 @@ transaction_content (RelaisSession *s, RelaisTransaction *tx, const guint8 *data
     }
 }
 
-/* RFC 3463: 4.3.1 when the disk is full (the client tries again later),
- * else 4.3.0. */
 static RelaisReply *
 storage_reply (const GError *error)
 {
-  if (relais_queue_error_is_no_space (error))
-    return relais_reply_new (452, "4.3.1", "%s", "Insufficient system storage");
-  return relais_reply_new (451, "4.3.0", "%s", "Error: queue file write error");
+  return relais_reply_storage (relais_queue_error_is_no_space (error));
 }
 
 static void
@@ -1001,7 +997,11 @@ cmd_mail (RelaisSession *s, const char *arg)
                 "for the size announced): mail is refused with 452 4.3.1 until there is room",
                 RELAIS_QUEUE_MIN_FREE / (1024 * 1024));
         }
-      reject_full (s, "MAIL", path.address, NULL, "no-space", NULL, 452, "4.3.1", "Insufficient system storage");
+      {
+        g_autoptr(RelaisReply) r = relais_reply_storage (TRUE);
+
+        reject_full (s, "MAIL", path.address, NULL, "no-space", NULL, r->code, r->enhanced, r->text);
+      }
       relais_smtp_path_clear (&path);
       return;
     }

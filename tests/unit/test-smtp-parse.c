@@ -505,6 +505,17 @@ test_reply (void)
   g_string_truncate (out, 0);
   relais_reply_appendf (out, 452, "4.5.3", "%s", "Too many recipients");
   g_assert_cmpstr (out->str, ==, "452 4.5.3 Too many recipients\r\n");
+
+  /* a full disk, and any other storage failure (RFC 3463) */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(RelaisReply) storage = relais_reply_storage (i == 0);
+
+      g_string_truncate (out, 0);
+      relais_reply_format (storage, out);
+      g_assert_cmpstr (out->str, ==, i == 0 ? "452 4.3.1 Insufficient system storage\r\n"
+                                            : "451 4.3.0 Error: queue file write error\r\n");
+    }
 }
 
 /* RFC 3461 parameters: values, duplicates and the precise 501 texts. */
