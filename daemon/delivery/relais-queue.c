@@ -79,7 +79,7 @@ struct _RelaisQueue {
 
 /* How long writes alone may wait for the fdatasync of a batch of messages
  * before one is done for them alone. */
-#define COMMIT_LAZY_SYNC_USEC (20 * 1000)
+#define COMMIT_LAZY_SYNC_USEC (5 * 1000)
 
 struct _RelaisSpoolWriter {
   RelaisQueue *queue;

@@ -156,7 +156,7 @@ gboolean     relais_queue_remove_finish (RelaisQueue *queue, GAsyncResult *resul
  * main context; relais_queue_write_finish() returns FUNC's error, or the
  * transaction's. Writes are done in the order they are asked for. A
  * transaction of writes alone shares the fdatasync of the next messages'
- * one, or has its own within 20 ms: AFTER and CALLBACK wait for it. */
+ * one, or has its own within 5 ms: AFTER and CALLBACK wait for it. */
 typedef gboolean (*RelaisQueueWriteFunc) (sqlite3 *db, gpointer data, GError **error);
 typedef void     (*RelaisQueueAfterFunc) (RelaisQueue *queue, gpointer data);
 void         relais_queue_write_async (RelaisQueue *queue, RelaisQueueWriteFunc func, RelaisQueueAfterFunc after,

@@ -819,7 +819,7 @@ test_write_async (Fixture *fixture, gconstpointer data)
 }
 
 /* Writes alone are committed without an fdatasync of their own (the next
- * message's makes them durable, or one within 20 ms): still reported before
+ * message's makes them durable, or one within 5 ms): still reported before
  * a message asked for after them, and none is left unreported when the
  * queue stops. */
 typedef struct {
