@@ -78,7 +78,7 @@ printf "export DBUS_SESSION_BUS_ADDRESS='%s'\n" "$address" > "$state/bus.env"
 export DBUS_SESSION_BUS_ADDRESS="$address"
 
 echo "starting relaisd (log: state/relaisd.log)"
-setsid "$relaisd" --session --state-dir "$state" --listen "$listen" \
+G_SLICE=always-malloc setsid "$relaisd" --session --state-dir "$state" --listen "$listen" \
        --submission-listen "$submission" --smtps-listen "$smtps" < /dev/null >> "$state/relaisd.log" 2>&1 &
 echo $! > "$state/relaisd.pid"
 

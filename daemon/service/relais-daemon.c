@@ -13,6 +13,7 @@
 #include "relais-daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <glib/gstdio.h>
 
 #include "relais-anvil.h"
@@ -54,7 +55,11 @@ struct _RelaisDaemon {
   GMainLoop *quit_loop;
   RelaisNotifier *notifier;
   gboolean stopping;
+  guint trim_id;             /* the heap given back after a large configuration went */
 };
+
+/* A configuration with this many black/white rules takes tens of megabytes. */
+#define RELAIS_TRIM_RULES 10000
 
 /* How long a message being received at SIGTERM may take to end (then 421). */
 #define RELAIS_SHUTDOWN_GRACE_SECONDS 20
@@ -236,6 +241,7 @@ relais_daemon_free (RelaisDaemon *daemon)
   if (daemon == NULL)
     return;
   daemon->stopping = TRUE;   /* a signal during teardown (deliveries ending) changes nothing */
+  g_clear_handle_id (&daemon->trim_id, g_source_remove);
   if (daemon->owner_id)
     g_bus_unown_name (daemon->owner_id);
   if (daemon->general)
@@ -505,11 +511,30 @@ relais_daemon_get_services (RelaisDaemon *daemon)
   return &daemon->services;
 }
 
+static gboolean
+trim_cb (gpointer user_data)
+{
+  RelaisDaemon *daemon = user_data;
+
+  daemon->trim_id = 0;
+  malloc_trim (0);
+  return G_SOURCE_REMOVE;
+}
+
 void
 relais_daemon_publish_config (RelaisDaemon *daemon, RelaisConfig *config)
 {
   g_return_if_fail (config != NULL);
 
+  /* The old rules, and the D-Bus call that brought the new ones, are freed
+   * among the new set's blocks: malloc gives that back to the system only
+   * when asked (and only with G_SLICE=always-malloc, see relaisd.service);
+   * a second later, when the call is done with. */
+  if (daemon->trim_id == 0 &&
+      (relais_rule_set_get_length (config->security_rules) >= RELAIS_TRIM_RULES ||
+       (daemon->services.config != NULL &&
+        relais_rule_set_get_length (daemon->services.config->security_rules) >= RELAIS_TRIM_RULES)))
+    daemon->trim_id = g_timeout_add_seconds (1, trim_cb, daemon);
   g_clear_pointer (&daemon->services.config, relais_config_unref);
   daemon->services.config = config;
   if (daemon->general)

@@ -593,6 +593,7 @@ class Daemon:
         else:
             env["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus_address
         env.setdefault("G_MESSAGES_DEBUG", "all")
+        env.setdefault("G_SLICE", "always-malloc")    # as relaisd.service runs it
         env.update(self.extra_env)
         return env
 
