@@ -128,15 +128,9 @@ relais_store_set_error (sqlite3 *db, const char *what, GError **error)
 static gboolean
 exec (sqlite3 *db, const char *sql, GError **error)
 {
-  char *msg = NULL;
-
-  if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
+  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
     {
-      g_set_error (error, RELAIS_ERROR,
-                   (sqlite3_extended_errcode (db) & 0xff) == SQLITE_FULL ? RELAIS_ERROR_NO_SPACE
-                                                                         : RELAIS_ERROR_STORAGE,
-                   "database error: %s", msg ? msg : sqlite3_errmsg (db));
-      sqlite3_free (msg);
+      relais_store_set_error (db, "database error", error);
       return FALSE;
     }
   return TRUE;
