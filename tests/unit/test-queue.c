@@ -687,13 +687,19 @@ typedef struct {
   GError *errors[5];
 } WriteWait;
 
+/* UPDATE recipients SET ASSIGNMENT for message ID. */
+static void
+update_recipients (sqlite3 *db, const char *assignment, const char *id)
+{
+  g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET %s WHERE message_id = '%s'", assignment, id);
+
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
 static gboolean
 write_attempts_seven (sqlite3 *db, gpointer data, GError **error)
 {
-  g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET attempts = 7 WHERE message_id = '%s'",
-                                          (const char *) data);
-
-  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  update_recipients (db, "attempts = 7", data);
   return TRUE;
 }
 
@@ -830,30 +836,20 @@ typedef struct {
 static gboolean
 write_attempt_more (sqlite3 *db, gpointer data, GError **error)
 {
-  g_autofree char *sql = g_strdup_printf ("UPDATE recipients SET attempts = attempts + 1 WHERE message_id = '%s'",
-                                          (const char *) data);
-
-  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  update_recipients (db, "attempts = attempts + 1", data);
   return TRUE;
 }
 
+/* A write ('w') or a message's commit ('m') reported. */
 static void
-pair_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+pair_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PairWait *wait = user_data;
+  gboolean commit = g_task_get_source_tag (G_TASK (result)) == relais_queue_commit_async;
 
-  g_assert_true (relais_queue_write_finish (NULL, result, NULL));
-  g_string_append_c (wait->order, 'w');
-  wait->n_pending--;
-}
-
-static void
-pair_committed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  PairWait *wait = user_data;
-
-  g_assert_true (relais_queue_commit_finish (NULL, result, NULL));
-  g_string_append_c (wait->order, 'm');
+  g_assert_true (commit ? relais_queue_commit_finish (NULL, result, NULL)
+                        : relais_queue_write_finish (NULL, result, NULL));
+  g_string_append_c (wait->order, commit ? 'm' : 'w');
   wait->n_pending--;
 }
 
@@ -871,12 +867,12 @@ test_write_unsynced (Fixture *fixture, gconstpointer data)
       RelaisSpoolWriter *writer;
 
       relais_queue_write_async (fixture->queue, write_attempt_more, NULL, g_strdup (id), g_free,
-                                pair_written_cb, &wait);
+                                pair_done_cb, &wait);
       writer = relais_queue_begin (fixture->queue, &error);
       g_assert_no_error (error);
       g_assert_true (relais_spool_writer_write (writer, "Subject: x\r\n\r\nx\r\n", 17, &error));
       relais_queue_commit_async (fixture->queue, writer, make_envelope ("sender@example.org", recipients),
-                                 fixture->config, pair_committed_cb, &wait);
+                                 fixture->config, pair_done_cb, &wait);
       wait.n_pending += 2;
     }
   while (wait.n_pending > 0)
@@ -896,7 +892,7 @@ test_write_unsynced (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id), ==, 5);
 
   /* the last write, then the queue stops at once: reported on the way */
-  relais_queue_write_async (fixture->queue, write_attempt_more, NULL, g_strdup (id), g_free, pair_written_cb, &wait);
+  relais_queue_write_async (fixture->queue, write_attempt_more, NULL, g_strdup (id), g_free, pair_done_cb, &wait);
   wait.n_pending++;
   g_clear_pointer (&fixture->queue, relais_queue_free);
   g_assert_cmpuint (wait.n_pending, ==, 0);
