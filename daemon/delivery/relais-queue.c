@@ -1212,31 +1212,81 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
   return COMMIT_DURABLE;
 }
 
-/* Reports each request of BATCH, durable or failed, and empties it. */
+/* A request's outcome on its way to the main context. */
+typedef struct {
+  GTask *task;
+  GError *error;              /* NULL: done */
+} CommitOutcomeReport;
+
+static void
+commit_reports_free (GArray *reports)
+{
+  for (guint i = 0; i < reports->len; i++)
+    {
+      CommitOutcomeReport *report = &g_array_index (reports, CommitOutcomeReport, i);
+
+      g_clear_object (&report->task);
+      g_clear_error (&report->error);
+    }
+  g_array_unref (reports);
+}
+
+/* In the main context: each task returns at once (GTask calls back
+ * synchronously from a source of its own context), in the batch's order. */
+static gboolean
+commit_reports_deliver (gpointer data)
+{
+  GArray *reports = data;
+
+  for (guint i = 0; i < reports->len; i++)
+    {
+      CommitOutcomeReport *report = &g_array_index (reports, CommitOutcomeReport, i);
+
+      if (report->error != NULL)
+        g_task_return_error (report->task, g_steal_pointer (&report->error));
+      else
+        g_task_return_boolean (report->task, TRUE);
+      g_clear_object (&report->task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Reports each request of BATCH, durable or failed, and empties it: the
+ * whole batch in one source of the main context, so one wakeup of the main
+ * loop for a batch rather than one per request. */
 static void
 commit_report (RelaisQueue *self, GPtrArray *batch)
 {
+  GArray *reports;
+  GSource *source;
+
+  if (batch->len == 0)
+    return;
+  reports = g_array_sized_new (FALSE, FALSE, sizeof (CommitOutcomeReport), batch->len);
   for (guint i = 0; i < batch->len; i++)
     {
       CommitRequest *request = g_ptr_array_index (batch, i);
-      GTask *task = g_steal_pointer (&request->task);
+      CommitOutcomeReport report = { g_steal_pointer (&request->task), NULL };
 
       if (request->error != NULL)
         {
           /* Never a row without a file, and no file without a row either. */
           if (request->staged && request->writer != NULL)
             unlinkat (self->msg_dir_fd, request->writer->id, 0);
-          g_task_return_error (task, g_steal_pointer (&request->error));
+          report.error = g_steal_pointer (&request->error);
         }
-      else
-        {
-          if (request->after != NULL)
-            request->after (self, request->write_data);
-          g_task_return_boolean (task, TRUE);
-        }
-      g_object_unref (task);
+      else if (request->after != NULL)
+        request->after (self, request->write_data);
+      g_array_append_val (reports, report);
     }
   g_ptr_array_set_size (batch, 0);
+  /* not g_main_context_invoke(): it could run them here, in this thread */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[relais] queue commit reports");
+  g_source_set_callback (source, commit_reports_deliver, reports, (GDestroyNotify) commit_reports_free);
+  g_source_attach (source, self->context);
+  g_source_unref (source);
 }
 
 /* The unsynced writes, made durable by an fdatasync of their own. */
