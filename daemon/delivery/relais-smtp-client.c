@@ -12,13 +12,17 @@
  *   every recipient without an outcome gets the failure as TEMPFAIL;
  * - credentials are only sent over TLS and never logged;
  * - a recipient's outcome is set once: reply != NULL means decided. */
+#define _GNU_SOURCE             /* preadv2(), RWF_NOWAIT */
 #ifndef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "relais"
 #endif
 
 #include "relais-smtp-client.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <gio/gfiledescriptorbased.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -1329,13 +1333,10 @@ content_written (Client *c)
   read_chunk (c);
 }
 
+/* N bytes of the spool file read into C->chunk, or ERROR. */
 static void
-spool_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+spool_chunk_read (Client *c, gssize n, GError *error)
 {
-  Client *c = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-
   if (n < 0)
     {
       if (user_cancelled (c))
@@ -1369,9 +1370,45 @@ spool_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+spool_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  spool_chunk_read (user_data, n, error);
+}
+
+/* What the page cache holds of the spool file at its position, read without
+ * waiting for the disk (RWF_NOWAIT); -1 when the disk would be needed (or
+ * the file system cannot say), for a read in a thread instead. A message
+ * is usually delivered moments after it was written: no thread then. */
+static gssize
+spool_read_cached (Client *c)
+{
+  struct iovec iov = { c->chunk, SPOOL_CHUNK };
+  gssize n;
+  int fd;
+
+  if (!G_IS_FILE_DESCRIPTOR_BASED (c->spool))
+    return -1;
+  fd = g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (c->spool));
+  do
+    n = preadv2 (fd, &iov, 1, -1, RWF_NOWAIT);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+static void
 read_chunk (Client *c)
 {
+  gssize n;
+
   c->step = STEP_CONTENT;
+  if ((n = spool_read_cached (c)) >= 0)
+    {
+      spool_chunk_read (c, n, NULL);
+      return;
+    }
   g_input_stream_read_async (c->spool, c->chunk, SPOOL_CHUNK, G_PRIORITY_DEFAULT, c->cancellable,
                              spool_read_cb, c);
 }

@@ -245,6 +245,42 @@ def test_deferred_message_is_listed_with_its_error(relay, peers):
     assert next_try > received and not held
 
 
+def evict_from_page_cache(path):
+    """Drops PATH's pages from the page cache (a synced file's are clean), so
+    that a read must wait for the disk; True once a read without waiting
+    (RWF_NOWAIT) says so."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for _ in range(50):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            try:
+                os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
+            except BlockingIOError:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_spool_file_read_back_from_the_disk(relay, peers):
+    # Deliveries read a spool file from the page cache without a thread, and
+    # what is not there in a thread: a message the first attempt could not
+    # deliver is evicted before the second, which must send it whole.
+    mx1 = peers(MX1, data_replies=["451 4.3.0 try later"])
+    set_forwards(relay, ["bob@direct.test"])
+    body = "".join("line %06d of a message read back from the disk\n" % i for i in range(6000))
+    msg = send(relay, subject="from the disk", body=body)
+    H.wait_for(lambda: len(mx1.data_attempts) == 1, 15, "the first attempt")
+    ids = os.listdir(os.path.join(relay.state_dir, "spool", "msg"))
+    assert len(ids) == 1, ids
+    assert evict_from_page_cache(os.path.join(relay.state_dir, "spool", "msg", ids[0]))
+    got = mx1.wait_received(1, timeout=30)
+    assert len(mx1.data_attempts) == 2
+    assert got[0].content.replace(b"\r\n", b"\n").endswith(msg.replace(b"\r\n", b"\n"))
+    wait_queue_empty(relay)
+
+
 def test_double_bounce_reaches_the_administrators(relay, peers):
     peers(MX1, rcpt_replies={"gone@direct.test": "550 5.1.1 gone"})
     set_forwards(relay, ["gone@direct.test"])
