@@ -131,7 +131,9 @@ struct _RelaisSession {
   gboolean timed_out;
   gboolean reading;              /* the pending operation is a read */
   gint64 line_started;           /* monotonic time the command line being read began, 0: none */
-  RelaisPollWatch *watch;        /* reads of a plain session (NULL: GIO's own sources, as with TLS) */
+  RelaisPollWatch *watch;        /* reads and writes of a plain session (NULL: GIO's own sources, as with TLS) */
+  gboolean poll_writing;         /* the watch is armed for a write */
+  gsize written;                 /* of WRITING, by poll_write() */
   gboolean in_poll_read;         /* poll_read() is running: a read asked meanwhile is its next round */
   gboolean read_again;
   RelaisSessionDrain drain;      /* a graceful stop was asked */
@@ -1914,7 +1916,7 @@ process_one (RelaisSession *s)
 
 /* ---- I/O --------------------------------------------------------------- */
 
-static void cancel_poll_read (RelaisSession *s);
+static void cancel_poll (RelaisSession *s);
 
 /* Every session's timeout is a deadline in the session, looked at by one
  * timer for all of them once a second: a GLib source per session would make
@@ -1928,7 +1930,7 @@ timed_out (RelaisSession *s)
   s->timed_out = TRUE;
   SLOG (s, G_LOG_LEVEL_MESSAGE, "timeout from %s in state %s", s->client_ip, state_names[s->state]);
   g_cancellable_cancel (s->cancellable);
-  cancel_poll_read (s);
+  cancel_poll (s);
 }
 
 static gboolean
@@ -1995,29 +1997,107 @@ arm_timer (RelaisSession *s)
   s->deadline = s->line_started + (gint64) seconds * G_USEC_PER_SEC;
 }
 
+/* The end of the write of S->writing: ERROR closes the session. */
+static void
+write_done (RelaisSession *s, const GError *error)
+{
+  disarm_timer (s);
+  s->io_pending = FALSE;
+  s->written = 0;
+  if (error != NULL)
+    {
+      if (s->state != STATE_CLOSED)
+        SLOG (s, G_LOG_LEVEL_INFO, "write to %s failed: %s", s->client_ip, error->message);
+      close_now (s);
+      return;
+    }
+  g_string_truncate (s->writing, 0);
+  s->flush_now = FALSE;
+}
+
 static void
 write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RelaisSession *s = user_data;
   g_autoptr(GError) error = NULL;
 
-  disarm_timer (s);
-  s->io_pending = FALSE;
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    {
-      if (s->state != STATE_CLOSED)
-        SLOG (s, G_LOG_LEVEL_INFO, "write to %s failed: %s", s->client_ip, error->message);
-      close_now (s);
-      relais_session_unref (s);
-      return;
-    }
-  g_string_truncate (s->writing, 0);
-  s->flush_now = FALSE;
-  pump (s);
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
+  write_done (s, error);
+  if (error == NULL)
+    pump (s);
   relais_session_unref (s);
 }
 
+/* A plain session's watch in the poller, made on its first read or write;
+ * FALSE (GLib's sources then) for TLS or when epoll refuses it. */
+static gboolean
+ensure_watch (RelaisSession *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (s->tls != NULL)
+    return FALSE;
+  if (s->watch != NULL)
+    return TRUE;
+  s->watch = relais_poll_watch_new (g_socket_get_fd (g_socket_connection_get_socket (s->connection)), &error);
+  if (s->watch == NULL)
+    SLOG (s, G_LOG_LEVEL_INFO, "reading and writing through GLib's sources: %s", error->message);
+  return s->watch != NULL;
+}
+
+static gboolean poll_write (RelaisSession *s);
+
 static void
+writable_cb (gpointer user_data)
+{
+  RelaisSession *s = user_data;
+
+  s->poll_writing = FALSE;
+  if (poll_write (s))
+    pump (s);
+  relais_session_unref (s);
+}
+
+/* Writes what is left of S->writing without waiting: TRUE once it is all
+ * written; FALSE when the rest waits in the poller for room in the socket
+ * (the watch holding a reference) or the write failed (the session is
+ * closed then). */
+static gboolean
+poll_write (RelaisSession *s)
+{
+  while (s->written < s->writing->len)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (s->output),
+                                                             s->writing->str + s->written,
+                                                             s->writing->len - s->written, NULL, &error);
+
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_clear_error (&error);
+          if (relais_poll_watch_arm (s->watch, G_IO_OUT, writable_cb, relais_session_ref (s), &error))
+            {
+              s->poll_writing = TRUE;
+              return FALSE;
+            }
+          relais_session_unref (s);
+        }
+      if (n < 0)
+        {
+          write_done (s, error);
+          return FALSE;
+        }
+      s->written += (gsize) n;
+    }
+  write_done (s, NULL);
+  return TRUE;
+}
+
+/* Sends S->out. TRUE when it is all written at once, for pump() to go on:
+ * a plain session's replies are written without waiting (they are far
+ * smaller than a socket's buffer), else the write ends in writable_cb() or,
+ * with TLS, write_cb(). */
+static gboolean
 start_write (RelaisSession *s)
 {
   GString *tmp = s->writing;
@@ -2026,8 +2106,11 @@ start_write (RelaisSession *s)
   s->out = tmp;
   s->io_pending = TRUE;
   arm_timer (s);
+  if (ensure_watch (s))
+    return poll_write (s);
   g_output_stream_write_all_async (s->output, s->writing->str, s->writing->len, G_PRIORITY_DEFAULT,
                                    s->cancellable, write_cb, relais_session_ref (s));
+  return FALSE;
 }
 
 static void
@@ -2141,16 +2224,24 @@ poll_read (RelaisSession *s)
   relais_session_unref (s);
 }
 
-/* A read waiting in the poller ends as a cancelled one would (timeout, drain). */
+/* A read or write waiting in the poller ends as a cancelled one would
+ * (timeout, drain). */
 static void
-cancel_poll_read (RelaisSession *s)
+cancel_poll (RelaisSession *s)
 {
   g_autoptr(GError) error = NULL;
 
   if (!relais_poll_watch_disarm (s->watch))
     return;
   g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
-  read_done (s, -1, error);
+  if (!s->poll_writing)
+    {
+      read_done (s, -1, error);
+      return;
+    }
+  s->poll_writing = FALSE;
+  write_done (s, error);
+  relais_session_unref (s);
 }
 
 static void
@@ -2178,16 +2269,7 @@ start_read (RelaisSession *s)
   else if (s->line_started == 0)
     s->line_started = g_get_monotonic_time ();
   arm_timer (s);
-  if (s->tls == NULL && s->watch == NULL)
-    {
-      g_autoptr(GError) error = NULL;
-      GSocket *socket = g_socket_connection_get_socket (s->connection);
-
-      s->watch = relais_poll_watch_new (g_socket_get_fd (socket), &error);
-      if (s->watch == NULL)
-        SLOG (s, G_LOG_LEVEL_INFO, "reading through GLib's sources: %s", error->message);
-    }
-  if (s->tls == NULL && s->watch != NULL)
+  if (ensure_watch (s))
     {
       relais_session_ref (s);
       poll_read (s);
@@ -2354,22 +2436,24 @@ junk_delay_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs buffered commands, then writes replies, then reads: never two at once. */
+/* Runs buffered commands, then writes replies, then reads: never two at
+ * once. A write done at once is a round of this loop, not a call deeper. */
 static void
-pump (RelaisSession *s)
+pump_rounds (RelaisSession *s)
 {
-  if (s->state == STATE_CLOSED || s->io_pending)
-    return;
-
-  while (!s->flush_now && s->out->len < OUT_HIGH_WATER && !s->io_pending)
+  do
     {
-      if (!process_one (s))
+      if (s->state == STATE_CLOSED || s->io_pending)
+        return;
+      while (!s->flush_now && s->out->len < OUT_HIGH_WATER && !s->io_pending)
+        {
+          if (!process_one (s))
+            break;
+        }
+      if (s->io_pending)          /* a queue commit started */
+        return;
+      if (s->out->len == 0)
         break;
-    }
-  if (s->io_pending)          /* a queue commit started */
-    return;
-  if (s->out->len > 0)
-    {
       /* SPEC §4.5: every 10 junk commands, one more second before replies. */
       if (s->junk_commands >= 10 && !s->junk_delay_done && s->state != STATE_CLOSING)
         {
@@ -2381,9 +2465,10 @@ pump (RelaisSession *s)
           return;
         }
       s->junk_delay_done = FALSE;
-      start_write (s);
-      return;
     }
+  while (start_write (s));
+  if (s->state == STATE_CLOSED || s->io_pending)
+    return;
   s->flush_now = FALSE;
   if (s->state == STATE_CLOSING)
     close_now (s);
@@ -2391,6 +2476,16 @@ pump (RelaisSession *s)
     start_handshake (s);
   else
     start_read (s);
+}
+
+static void
+pump (RelaisSession *s)
+{
+  /* A write that fails at once closes the session, whose last reference
+   * may be the listener's. */
+  relais_session_ref (s);
+  pump_rounds (s);
+  relais_session_unref (s);
 }
 
 /* Closes the connection; the socket close itself never blocks. */
@@ -2426,6 +2521,7 @@ close_now (RelaisSession *s)
     {
       s->io_pending = FALSE;
       s->reading = FALSE;
+      s->poll_writing = FALSE;
       relais_session_unref (s);
     }
 }
@@ -2528,7 +2624,7 @@ relais_session_drain (RelaisSession *s, RelaisSessionDrain how)
   if (s->reading && drain_due (s))
     {
       g_cancellable_cancel (s->cancellable);
-      cancel_poll_read (s);
+      cancel_poll (s);
     }
 }
 

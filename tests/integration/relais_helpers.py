@@ -430,11 +430,60 @@ class Reply:
         return "Reply(%d, %r)" % (self.code, self.lines)
 
 
+def shrink_peer_send_buffer(pid, sock, size):
+    """Sets SO_SNDBUF to SIZE on process PID's end of the loopback TCP
+    connection SOCK (ours), through a copy of its descriptor
+    (pidfd_getfd(2), root): what the kernel would otherwise let a server
+    queue (megabytes, tuned as it goes) no longer hides whether its writes
+    wait for room."""
+    import ctypes
+    local_ip, local_port = sock.getsockname()[:2]
+    inode = None
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            remote_port = int(fields[2].split(":")[1], 16)
+            if remote_port == local_port and int(fields[1].split(":")[1], 16) == sock.getpeername()[1]:
+                inode = fields[9]
+    assert inode is not None, "no server end of %s:%d in /proc/net/tcp" % (local_ip, local_port)
+    target = None
+    for name in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, name)) == "socket:[%s]" % inode:
+                target = int(name)
+        except OSError:
+            pass
+    assert target is not None, "process %d does not hold socket %s" % (pid, inode)
+    pidfd = os.pidfd_open(pid)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(438, pidfd, target, 0)    # SYS_pidfd_getfd
+        assert fd >= 0, os.strerror(ctypes.get_errno())
+    finally:
+        os.close(pidfd)
+    peer = socket.socket(fileno=fd)
+    try:
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+    finally:
+        peer.close()
+
+
 class RawSMTP:
-    def __init__(self, host, port, timeout=10.0, source=None):
-        """source: a loopback address to connect from (e.g. "127.0.0.61")."""
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
+    def __init__(self, host, port, timeout=10.0, source=None, rcvbuf=None):
+        """source: a loopback address to connect from (e.g. "127.0.0.61");
+        rcvbuf: a receive buffer this small (bytes), set before connecting so
+        that the window the server sees is that small too."""
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout,
+                                                 source_address=(source, 0) if source else None)
+        else:
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            if source:
+                self.sock.bind((source, 0))
+            self.sock.connect((host, port))
         self.timeout = timeout
         self.buf = b""
 

@@ -3,8 +3,10 @@
 
 import email.utils
 import smtplib
+import socket
 import ssl
 import subprocess
+import threading
 import time
 import uuid
 
@@ -12,7 +14,7 @@ import pytest
 
 from relais_helpers import (
     CLIENT_HELO, SENDER, TEST_DOMAIN, RawSMTP, header_values, make_message,
-    no_verify_context, require_tool, split_message,
+    no_verify_context, require_tool, shrink_peer_send_buffer, split_message,
 )
 
 
@@ -220,6 +222,33 @@ def test_pipelined_batch_replies_in_order(daemon, mailbox):
         assert c.cmd("QUIT").code == 221
     (msg,) = daemon.wait_messages(1)
     assert header_values(msg, "Subject") == [subject]
+
+
+def test_replies_wait_for_a_client_that_reads_late(daemon, mailbox):
+    # More pipelined commands than the sockets' buffers hold replies for,
+    # from a client that only starts reading a second later: the session's
+    # writes wait for room (in the poller), then every reply arrives, in
+    # order, and the session goes on.
+    n = 5000
+    c = RawSMTP(daemon.host, daemon.port, rcvbuf=4096)
+    with c:
+        c.greeting()
+        shrink_peer_send_buffer(daemon.proc.pid, c.sock, 4096)
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<%s>" % SENDER).code == 250
+        sender = threading.Thread(target=c.send, args=(("RCPT TO:<%s>\r\n" % mailbox) * n,))
+        sender.start()
+        time.sleep(1)
+        data = b""
+        deadline = time.monotonic() + 60
+        while data.count(b"\r\n") < n and time.monotonic() < deadline:
+            data += c.sock.recv(65536)
+        sender.join()
+        codes = [line[:4] for line in data.split(b"\r\n")[:n]]
+        accepted = codes.count(b"250 ")
+        assert accepted > 0 and codes == [b"250 "] * accepted + [b"452 "] * (n - accepted), set(codes)
+        assert c.cmd("RSET").code == 250
+        assert c.cmd("QUIT").code == 221
 
 
 def test_bdat_two_chunks(daemon, mailbox):
