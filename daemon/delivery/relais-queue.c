@@ -65,6 +65,7 @@ struct _RelaisQueue {
 
   gint64 last_id_time;
   guint64 generation;         /* see relais_queue_get_generation() */
+  guint oldest_id;            /* RELAIS_STAT_QUEUE_OLDEST due again (main thread) */
   RelaisQueueCommittedFunc committed_func;
   gpointer committed_data;
 
@@ -80,6 +81,10 @@ struct _RelaisQueue {
 /* How long writes alone may wait for the fdatasync of a batch of messages
  * before one is done for them alone. */
 #define COMMIT_LAZY_SYNC_USEC (5 * 1000)
+
+/* How often RELAIS_STAT_QUEUE_OLDEST is looked up again while deliveries
+ * remove messages (queue_count_removed()). */
+#define QUEUE_OLDEST_DELAY_MS 1000
 
 struct _RelaisSpoolWriter {
   RelaisQueue *queue;
@@ -360,6 +365,8 @@ relais_queue_free (RelaisQueue *queue)
     g_main_context_iteration (queue->context, TRUE);
 
   g_async_queue_unref (queue->requests);
+  if (queue->oldest_id != 0)
+    g_source_destroy (g_main_context_find_source_by_id (queue->context, queue->oldest_id));
   g_main_context_unref (queue->context);
   g_thread_pool_free (queue->spare_pool, FALSE, TRUE);
   close (queue->msg_dir_fd);
@@ -1577,13 +1584,47 @@ relais_queue_drop_if_done (sqlite3 *db, const char *id, gboolean *dropped, GErro
   return TRUE;
 }
 
-void
-relais_queue_count_removed (RelaisQueue *queue)
+static gboolean
+queue_oldest_cb (gpointer data)
+{
+  RelaisQueue *self = data;
+
+  self->oldest_id = 0;
+  queue_update_oldest (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A message removed: the counters. RELAIS_STAT_QUEUE_OLDEST takes a scan of
+ * the messages table, so after a delivery (LATER) it is done at most once
+ * every QUEUE_OLDEST_DELAY_MS however many messages go meanwhile (the
+ * statistics are published no more often); at once after an
+ * administrator's removal. */
+static void
+queue_count_removed (RelaisQueue *queue, gboolean later)
 {
   if (queue->stats != NULL)
     relais_stats_add (queue->stats, RELAIS_STAT_QUEUE_LENGTH, -1);
-  queue_update_oldest (queue);
+  if (!later)
+    {
+      g_clear_handle_id (&queue->oldest_id, g_source_remove);
+      queue_update_oldest (queue);
+    }
+  else if (queue->oldest_id == 0 && queue->stats != NULL)
+    {
+      GSource *source = g_timeout_source_new (QUEUE_OLDEST_DELAY_MS);
+
+      g_source_set_callback (source, queue_oldest_cb, queue, NULL);
+      g_source_set_static_name (source, "[relais] queue oldest");
+      queue->oldest_id = g_source_attach (source, queue->context);
+      g_source_unref (source);
+    }
   relais_queue_changed (queue);
+}
+
+void
+relais_queue_count_removed (RelaisQueue *queue)
+{
+  queue_count_removed (queue, TRUE);
 }
 
 /* The rows of message DATA (its id), or RELAIS_ERROR_NOT_FOUND: for
@@ -1630,7 +1671,7 @@ relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
   /* A delivery may still be reading it (Queue.Delete during a delivery):
    * never reused, only unlinked. */
   queue_unlink_spool (queue, id);
-  relais_queue_count_removed (queue);
+  queue_count_removed (queue, FALSE);
   return TRUE;
 }
 

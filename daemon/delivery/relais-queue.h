@@ -171,7 +171,8 @@ gboolean     relais_queue_write_finish (RelaisQueue *queue, GAsyncResult *result
  * calls relais_queue_recycle_spool() (any thread: the file leaves spool/msg,
  * kept in spool/tmp for a later reception to reuse, or deleted; only once
  * nothing reads it any more) and its callback relais_queue_count_removed()
- * (main thread: the queue counters). */
+ * (main thread: the queue counters; QueueOldest, a scan of the table, follows
+ * within a second, once for however many removals). */
 gboolean     relais_queue_drop_if_done (sqlite3 *db, const char *id, gboolean *dropped, GError **error);
 void         relais_queue_recycle_spool (RelaisQueue *queue, const char *id);
 void         relais_queue_count_removed (RelaisQueue *queue);

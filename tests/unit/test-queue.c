@@ -1364,6 +1364,50 @@ test_admin_retry_now (Fixture *fixture, gconstpointer data)
   wait_until_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", id, 3);
 }
 
+/* Deliveries remove messages by the thousand: QueueOldest (a scan of the
+ * messages table) is looked up again once after a burst of them, not for
+ * each, and ends right. */
+static void
+test_oldest_after_removals (Fixture *fixture, gconstpointer data)
+{
+  const char *recipients[] = { "someone@example.org", NULL };
+  g_autofree char *first = commit_one (fixture, fixture->config, recipients);
+  g_autofree char *second = commit_one (fixture, fixture->config, recipients);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  WriteWait wait = { 0 };
+
+  exec_sql_for (fixture, "UPDATE messages SET received_at = 1000 WHERE id = ?", first);
+  exec_sql_for (fixture, "UPDATE messages SET received_at = 2000 WHERE id = ?", second);
+  relais_stats_set (fixture->stats, RELAIS_STAT_QUEUE_OLDEST, 1000);
+
+  relais_queue_remove_async (fixture->queue, first, written_cb, &wait);
+  while (wait.n_done < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_no_error (wait.errors[0]);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
+  /* not yet: a timer of its own, after the callback's iteration */
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_OLDEST), ==, 1000);
+  while (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_OLDEST) != 2000)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+
+  relais_queue_remove_async (fixture->queue, second, written_cb, &wait);
+  while (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_OLDEST) != 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (wait.n_done, ==, 2);
+  g_assert_no_error (wait.errors[1]);
+  g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 0);
+  g_free (wait.order);
+}
+
 static void
 test_admin_delete (Fixture *fixture, gconstpointer data)
 {
@@ -1477,6 +1521,7 @@ main (int argc, char **argv)
   ADD ("routing", test_routing);
   ADD ("dsn-storage", test_dsn_storage);
   ADD ("write-async", test_write_async);
+  ADD ("oldest-after-removals", test_oldest_after_removals);
   ADD ("write-unsynced", test_write_unsynced);
   ADD ("scheduler-local", test_scheduler_local);
   ADD ("scheduler-message-queued", test_scheduler_message_queued);
