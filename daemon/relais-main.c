@@ -228,6 +228,8 @@ main (int argc, char **argv)
       g_printerr ("relaisd: %s\n", error->message);
       return 1;
     }
+  relais_log_batch_start (NULL);
   g_main_loop_run (loop);
+  relais_log_batch_stop ();
   return 0;
 }

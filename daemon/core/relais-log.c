@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,8 +234,103 @@ log_sink (void)
   return (LogSink) sink;
 }
 
+/* ---- lines held until the main loop waits ---------------------------------
+ * Several lines a message would be as many write()s: the main thread's plain
+ * lines wait in a buffer until its main loop is about to wait (the prepare
+ * of a source of its own, at every iteration), then go out in one write per
+ * stream. Other threads, and the main thread outside the loop, write at
+ * once; a record that does not take the plain way (a warning, the journal)
+ * writes what waits first, so that a stream keeps its order. */
+
+#define BATCH_MAX (64 * 1024)
+
+static GString *batch[2];               /* for stdout, stderr; main thread only */
+static gboolean batch_one_file;         /* stdout and stderr are one file: one buffer, one order */
+static __thread gboolean batching;      /* this thread holds its lines back */
+static GSource *batch_source;
+
+static gboolean
+write_all (int fd, const char *p, gsize left)
+{
+  while (left > 0)
+    {
+      gssize n = write (fd, p, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      p += n;
+      left -= (gsize) n;
+    }
+  return TRUE;
+}
+
+void
+relais_log_flush (void)
+{
+  if (!batching)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (batch); i++)
+    if (batch[i]->len > 0)
+      {
+        write_all (i == 0 ? STDOUT_FILENO : STDERR_FILENO, batch[i]->str, batch[i]->len);
+        g_string_truncate (batch[i], 0);
+      }
+}
+
+static gboolean
+batch_prepare (GSource *source, gint *timeout)
+{
+  relais_log_flush ();
+  *timeout = -1;
+  return FALSE;
+}
+
+static GSourceFuncs batch_funcs = {
+  .prepare = batch_prepare,
+};
+
+static void
+batch_at_exit (void)
+{
+  relais_log_flush ();
+}
+
+void
+relais_log_batch_start (GMainContext *context)
+{
+  struct stat out, err;
+
+  g_return_if_fail (!batching && batch_source == NULL);
+
+  batch_one_file = fstat (STDOUT_FILENO, &out) == 0 && fstat (STDERR_FILENO, &err) == 0 &&
+                   out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+  for (guint i = 0; i < G_N_ELEMENTS (batch); i++)
+    if (batch[i] == NULL)
+      batch[i] = g_string_sized_new (4096);
+  batch_source = g_source_new (&batch_funcs, sizeof (GSource));
+  g_source_set_static_name (batch_source, "[relais] log lines");
+  g_source_attach (batch_source, context);
+  batching = TRUE;
+  atexit (batch_at_exit);
+}
+
+void
+relais_log_batch_stop (void)
+{
+  relais_log_flush ();
+  batching = FALSE;
+  if (batch_source != NULL)
+    {
+      g_source_destroy (batch_source);
+      g_clear_pointer (&batch_source, g_source_unref);
+    }
+}
+
 /* "relais-Message: 16:42:37.104: TEXT\n" as GLib writes it for INFO and
- * MESSAGE (to stdout and stderr as GLib does), in one write. */
+ * MESSAGE (to stdout and stderr as GLib does), in one write, or held back
+ * (see relais_log_batch_start()). */
 static GLogWriterOutput
 relais_log_plain (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
 {
@@ -244,8 +341,6 @@ relais_log_plain (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
   const GLogField *message = NULL;
   g_autoptr(GString) line = NULL;
   int fd = (level & G_LOG_LEVEL_MESSAGE) != 0 ? STDERR_FILENO : STDOUT_FILENO;
-  const char *p;
-  gsize left;
 
   for (gsize i = 0; i < n_fields && message == NULL; i++)
     if (g_str_equal (fields[i].key, "MESSAGE"))
@@ -268,18 +363,16 @@ relais_log_plain (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
   else if (message != NULL)
     g_string_append_len (line, message->value, message->length);
   g_string_append_c (line, '\n');
-  for (p = line->str, left = line->len; left > 0;)
+  if (batching)
     {
-      gssize n = write (fd, p, left);
+      GString *held = batch[batch_one_file || fd == STDERR_FILENO];
 
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return G_LOG_WRITER_UNHANDLED;
-      p += n;
-      left -= (gsize) n;
+      g_string_append_len (held, line->str, line->len);
+      if (held->len >= BATCH_MAX)
+        relais_log_flush ();
+      return G_LOG_WRITER_HANDLED;
     }
-  return G_LOG_WRITER_HANDLED;
+  return write_all (fd, line->str, line->len) ? G_LOG_WRITER_HANDLED : G_LOG_WRITER_UNHANDLED;
 }
 
 GLogWriterOutput
@@ -333,5 +426,6 @@ relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields
           return g_log_writer_standard_streams (level, copy, n, user_data);
         break;
       }
+  relais_log_flush ();    /* the lines before it first */
   return g_log_writer_default (level, copy, n, user_data);
 }

@@ -75,4 +75,14 @@ char *relais_log_fields_suffix (const GLogField *fields, gsize n_fields);
 GLogWriterOutput relais_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                                     gpointer user_data);
 
+/* From now on the calling thread's info and message lines for plain streams
+ * (files, pipes) wait until CONTEXT's loop is about to wait, or 64 KiB, and
+ * go out then in one write per stream (written at exit too); a record that
+ * goes another way writes them first. relais_log_batch_stop() writes what
+ * waits and ends it. relaisd does it around its main loop. */
+void relais_log_batch_start (GMainContext *context);
+void relais_log_batch_stop  (void);
+/* Writes the lines held back by this thread, if any. */
+void relais_log_flush       (void);
+
 G_END_DECLS

@@ -2,8 +2,12 @@
  * The log helper: the fields and message of a record, the delivery line
  * (enhanced code, relay, delay with one decimal, orig_to, retry_in), the
  * RELAIS_LOG_FIELDS suffix, and the writer on stderr in a subprocess. */
+#include <fcntl.h>
 #include <locale.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "relais-log.h"
 
@@ -240,6 +244,74 @@ test_writer_plain (void)
   g_test_trap_assert_stderr_unmatched ("*RELAIS_*");
 }
 
+static char *
+read_whole (const char *path)
+{
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return text;
+}
+
+/* Around the main loop, the main thread's lines wait until the loop is about
+ * to wait, then go out together; stdout and stderr on one file keep their
+ * order, and a line that goes another way (a warning) writes them first. */
+static void
+test_writer_batched (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = g_dir_make_tmp ("relais-log-XXXXXX", NULL);
+      g_autofree char *path = g_build_filename (dir, "log", NULL);
+      int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+      const RelaisLogIds ids = { .session = "s1" };
+      g_autofree char *held = NULL;
+      g_autofree char *written = NULL;
+      g_autofree char *warned = NULL;
+      g_autofree char *stopped = NULL;
+
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_cmpint (dup2 (fd, STDOUT_FILENO), ==, STDOUT_FILENO);
+      g_assert_cmpint (dup2 (fd, STDERR_FILENO), ==, STDERR_FILENO);
+      close (fd);
+      g_unsetenv ("RELAIS_LOG_FIELDS");
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);    /* g_test_init() made warnings fatal */
+
+      relais_log_batch_start (NULL);
+      relais_log (G_LOG_LEVEL_MESSAGE, &ids, "one");
+      relais_log (G_LOG_LEVEL_INFO, &ids, "two");
+      relais_log (G_LOG_LEVEL_MESSAGE, &ids, "three");
+      held = read_whole (path);
+      g_assert_cmpstr (held, ==, "");
+      g_main_context_iteration (NULL, FALSE);
+      written = read_whole (path);
+      g_assert_true (g_pattern_match_simple ("relais-Message: *: s1: one\n"
+                                             "relais-INFO: *: s1: two\n"
+                                             "relais-Message: *: s1: three\n", written));
+
+      relais_log (G_LOG_LEVEL_MESSAGE, &ids, "four");
+      g_log_structured ("relais", G_LOG_LEVEL_WARNING, "MESSAGE", "a warning");
+      warned = read_whole (path);
+      g_assert_true (g_pattern_match_simple ("*: s1: three\nrelais-Message: *: s1: four\n"
+                                             "*relais-WARNING **: *: a warning\n", warned));
+
+      relais_log (G_LOG_LEVEL_INFO, &ids, "five");
+      relais_log_batch_stop ();
+      stopped = read_whole (path);
+      g_assert_true (g_str_has_suffix (stopped, ": s1: five\n"));
+      /* after the loop: at once */
+      relais_log (G_LOG_LEVEL_INFO, &ids, "six");
+      g_free (stopped);
+      stopped = read_whole (path);
+      g_assert_true (g_str_has_suffix (stopped, ": s1: six\n"));
+      g_unlink (path);
+      g_rmdir (dir);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 /* Info is what an administrator reads: written without G_MESSAGES_DEBUG
  * (GLib's own writer would drop it); debug is not. */
 static void
@@ -283,5 +355,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relais/log/writer-fields", test_writer_fields);
   g_test_add_func ("/relais/log/writer-plain", test_writer_plain);
   g_test_add_func ("/relais/log/writer-levels", test_writer_levels);
+  g_test_add_func ("/relais/log/writer-batched", test_writer_batched);
   return g_test_run ();
 }
