@@ -28,6 +28,7 @@
 
 #include "relais-error.h"
 #include "relais-log.h"
+#include "relais-poller.h"
 
 #define IN_BUFFER_SIZE 4096          /* > RELAIS_SMTP_REPLY_LINE_MAX + 2 */
 #define SPOOL_CHUNK    65536
@@ -90,6 +91,7 @@ struct _Client {
   GSocketConnection *connection;
   GIOStream *stream;            /* CONNECTION or the TLS connection over it */
   GTlsConnection *tls;
+  RelaisPollWatch *watch;       /* a plain connection's reads wait here, not in a GIO source */
   guint timeout_id;
   gboolean timed_out;
   Step step;
@@ -350,6 +352,7 @@ client_free (Client *c)
   g_free (c->permanent_problem);
   g_free (c->probe_error);
   g_clear_object (&c->cancellable);
+  g_clear_pointer (&c->watch, relais_poll_watch_free);
   g_clear_object (&c->tls);
   g_clear_object (&c->stream);
   g_clear_object (&c->connection);
@@ -363,6 +366,9 @@ client_free (Client *c)
   g_free (c);
 }
 
+static void disarm (Client *c);
+static gboolean cancelled_wait_cb (gpointer user_data);
+
 static void
 user_cancelled_cb (GCancellable *cancellable G_GNUC_UNUSED, gpointer user_data)
 {
@@ -370,6 +376,11 @@ user_cancelled_cb (GCancellable *cancellable G_GNUC_UNUSED, gpointer user_data)
 
   if (c->cancellable != NULL)
     g_cancellable_cancel (c->cancellable);
+  if (relais_poll_watch_disarm (c->watch))
+    {
+      disarm (c);
+      c->timeout_id = g_idle_add (cancelled_wait_cb, c);
+    }
 }
 
 static gboolean
@@ -427,6 +438,8 @@ disarm (Client *c)
   c->timeout_id = 0;
 }
 
+static void wait_failed (Client *c, const GError *error);
+
 static gboolean
 timeout_cb (gpointer user_data)
 {
@@ -435,6 +448,20 @@ timeout_cb (gpointer user_data)
   c->timeout_id = 0;
   c->timed_out = TRUE;
   g_cancellable_cancel (c->cancellable);
+  if (relais_poll_watch_disarm (c->watch))
+    wait_failed (c, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* A read waiting in the poller when the caller cancelled: it fails in a
+ * turn of the main loop of its own, as a GIO read would. */
+static gboolean
+cancelled_wait_cb (gpointer user_data)
+{
+  Client *c = user_data;
+
+  c->timeout_id = 0;
+  wait_failed (c, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -452,6 +479,7 @@ static void
 close_connection (Client *c)
 {
   disarm (c);
+  g_clear_pointer (&c->watch, relais_poll_watch_free);   /* before its descriptor closes */
   if (c->connection != NULL)
     g_io_stream_close (G_IO_STREAM (c->connection), NULL, NULL);
   g_clear_object (&c->tls);
@@ -569,12 +597,28 @@ io_failed (Client *c, const char *doing, const GError *error)
 
 static void parse_input (Client *c);
 
+/* Replies and writes that complete at once go on at once, a call deeper:
+ * past this depth, what follows waits for a turn of the main loop (a long
+ * run of pipelined replies, one delivery after another on a fast server). */
+#define IO_DEPTH_MAX 16
+static guint io_depth;   /* main thread */
+
+/* The read of a reply ended without one (ERROR: why; NULL: end of stream,
+ * or the timeout / the caller's cancellation, which the client knows). */
+static void
+wait_failed (Client *c, const GError *error)
+{
+  g_autofree char *doing = g_strdup_printf ("waiting for the reply to %s", step_names[c->step]);
+
+  disarm (c);
+  io_failed (c, doing, error);
+}
+
 static void
 read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Client *c = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *doing = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
   if (n > 0)
@@ -583,9 +627,49 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       parse_input (c);
       return;
     }
-  disarm (c);
-  doing = g_strdup_printf ("waiting for the reply to %s", step_names[c->step]);
-  io_failed (c, doing, error);
+  wait_failed (c, error);
+}
+
+static void
+readable_cb (gpointer user_data)
+{
+  parse_input (user_data);
+}
+
+/* More of the reply into C->in: TRUE when some came; FALSE when the wait is
+ * under way (in the poller for a plain connection, else GIO's read) or the
+ * attempt failed. */
+static gboolean
+read_more (Client *c)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (c->tls == NULL && c->watch == NULL)
+    c->watch = relais_poll_watch_new (g_socket_get_fd (g_socket_connection_get_socket (c->connection)), NULL);
+  if (c->tls == NULL && c->watch != NULL)
+    {
+      gssize n = -1;
+
+      if (io_depth < IO_DEPTH_MAX)
+        n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (c->stream)),
+                                                      c->in + c->in_len, sizeof c->in - c->in_len, NULL, &error);
+      if (n > 0)
+        {
+          c->in_len += (gsize) n;
+          return TRUE;
+        }
+      if (n == 0 || (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)))
+        {
+          wait_failed (c, error);
+          return FALSE;
+        }
+      g_clear_error (&error);
+      if (relais_poll_watch_arm (c->watch, G_IO_IN, readable_cb, c, NULL))
+        return FALSE;
+    }
+  g_input_stream_read_async (g_io_stream_get_input_stream (c->stream), c->in + c->in_len,
+                             sizeof c->in - c->in_len, G_PRIORITY_DEFAULT, c->cancellable, read_cb, c);
+  return FALSE;
 }
 
 /* Takes complete lines from the input buffer into c->reply; calls
@@ -609,10 +693,9 @@ parse_input (Client *c)
                                host_label (c), step_names[c->step], RELAIS_SMTP_REPLY_LINE_MAX);
               return;
             }
-          g_input_stream_read_async (g_io_stream_get_input_stream (c->stream), c->in + c->in_len,
-                                     sizeof c->in - c->in_len, G_PRIORITY_DEFAULT, c->cancellable,
-                                     read_cb, c);
-          return;
+          if (!read_more (c))
+            return;
+          continue;
         }
       used = (gsize) (nl - c->in) + 1;
       line_len = used - 1;
@@ -635,7 +718,9 @@ parse_input (Client *c)
 
           disarm (c);
           relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: < %s", host_label (c), text);
+          io_depth++;
           c->on_reply (c, reply);
+          io_depth--;
           return;
         }
     }
@@ -670,16 +755,41 @@ write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   io_failed (c, doing, error);
 }
 
-/* Writes c->out, then THEN. */
+/* Writes c->out, then THEN: on a plain connection at once when the socket
+ * takes it all (a command, a block of the message), else through GIO. */
 static void
 write_out (Client *c, Step step, guint timeout, NextFunc then)
 {
+  gsize written = 0;
+
   c->step = step;
   c->on_written = then;
   c->timed_out = FALSE;
+  if (c->tls == NULL && io_depth < IO_DEPTH_MAX)
+    {
+      GPollableOutputStream *out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (c->stream));
+
+      while (written < c->out->len)
+        {
+          gssize n = g_pollable_output_stream_write_nonblocking (out, c->out->str + written,
+                                                                 c->out->len - written, NULL, NULL);
+
+          if (n <= 0)
+            break;      /* no room, or an error that GIO's write below reports */
+          written += (gsize) n;
+        }
+      if (written == c->out->len)
+        {
+          disarm (c);
+          io_depth++;
+          then (c);
+          io_depth--;
+          return;
+        }
+    }
   arm (c, timeout);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (c->stream), c->out->str,
-                                   c->out->len, G_PRIORITY_DEFAULT, c->cancellable, write_cb, c);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (c->stream), c->out->str + written,
+                                   c->out->len - written, G_PRIORITY_DEFAULT, c->cancellable, write_cb, c);
 }
 
 static void
@@ -813,6 +923,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   c->tls = tls;
+  g_clear_pointer (&c->watch, relais_poll_watch_free);   /* TLS reads through GIO */
   g_clear_object (&c->stream);
   c->stream = G_IO_STREAM (g_object_ref (tls));
   c->cert_errors = g_tls_connection_get_peer_certificate_errors (tls);
@@ -1115,6 +1226,7 @@ typedef struct {
   GSocketConnection *connection;
   GIOStream *stream;
   GTlsConnection *tls;
+  RelaisPollWatch *watch;
   char *host;
   char *greeting;
   GPtrArray *extensions;
@@ -1134,6 +1246,7 @@ parked_free (Parked *p)
 {
   if (p->idle_id != 0)
     g_source_remove (p->idle_id);
+  g_clear_pointer (&p->watch, relais_poll_watch_free);
   if (p->connection != NULL)
     {
       GOutputStream *out = g_io_stream_get_output_stream (p->stream);
@@ -1214,6 +1327,7 @@ park (Client *c)
   p->connection = g_steal_pointer (&c->connection);
   p->stream = g_steal_pointer (&c->stream);
   p->tls = g_steal_pointer (&c->tls);
+  p->watch = g_steal_pointer (&c->watch);
   p->host = g_strdup (c->host);
   p->greeting = g_strdup (c->greeting);
   p->extensions = g_ptr_array_ref (c->extensions);
@@ -1265,6 +1379,7 @@ unpark (Client *c)
   c->connection = g_steal_pointer (&p->connection);
   c->stream = g_steal_pointer (&p->stream);
   c->tls = g_steal_pointer (&p->tls);
+  c->watch = g_steal_pointer (&p->watch);
   g_free (c->host);
   c->host = g_strdup (p->host);
   g_free (c->greeting);
