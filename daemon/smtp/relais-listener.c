@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * SMTP endpoints: one GSocketService per endpoint kind, each configured
- * address added to it. Accepted connections become RelaisSessions, which the
+ * SMTP endpoints: a listening socket per configured address, watched in the
+ * poller the sessions use (a GSocketService would make a GTask and a GLib
+ * source for every connection). Accepted connections become RelaisSessions, which the
  * listener owns (one reference each) until they report that they closed; the
  * open-session count feeds RELAIS_STAT_SESSIONS_OPEN. A graceful stop closes
  * the sockets, drains the sessions (relais_session_drain: SOON, after the
@@ -10,9 +11,12 @@
 
 #include "relais-listener.h"
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "relais-error.h"
+#include "relais-poller.h"
 #include "relais-session.h"
 
 #define N_KINDS 3
@@ -23,10 +27,25 @@
  * 10: a burst of clients past it waits for SYN-ACK retransmissions, seconds).
  * The kernel caps it at net.core.somaxconn. */
 #define LISTEN_BACKLOG 4096
+/* Connections accepted in a row from one socket before the others (and the
+ * sessions) get their turn. */
+#define ACCEPT_BURST 32
+/* After accept() failed for another reason than an empty backlog (no
+ * descriptor left, no memory): the next try, not a busy loop. */
+#define ACCEPT_RETRY_MS 100
+
+typedef struct {
+  RelaisListener *listener;
+  RelaisEndpointKind kind;
+  GSocket *socket;
+  RelaisPollWatch *watch;
+  char *address;            /* as configured, for the log */
+  guint retry_id;
+} Endpoint;
 
 struct _RelaisListener {
   RelaisServices *services;
-  GSocketService *services_by_kind[N_KINDS];
+  GPtrArray *endpoints;     /* of Endpoint* */
   GHashTable *sessions;     /* RelaisSession* (owned) set */
   gboolean started;
 
@@ -37,11 +56,6 @@ struct _RelaisListener {
   GSourceFunc stopped_func;
   gpointer stopped_data;
 };
-
-typedef struct {
-  RelaisListener *listener;
-  RelaisEndpointKind kind;
-} IncomingData;
 
 static void
 update_gauge (RelaisListener *listener)
@@ -73,16 +87,21 @@ session_closed_cb (RelaisSession *session, gpointer user_data)
 }
 
 static void
+endpoint_free (Endpoint *e)
+{
+  g_clear_handle_id (&e->retry_id, g_source_remove);
+  g_clear_pointer (&e->watch, relais_poll_watch_free);   /* before its descriptor closes */
+  if (e->socket != NULL)
+    g_socket_close (e->socket, NULL);
+  g_clear_object (&e->socket);
+  g_free (e->address);
+  g_free (e);
+}
+
+static void
 close_sockets (RelaisListener *listener)
 {
-  for (guint i = 0; i < N_KINDS; i++)
-    {
-      if (listener->services_by_kind[i] == NULL)
-        continue;
-      g_socket_service_stop (listener->services_by_kind[i]);
-      g_socket_listener_close (G_SOCKET_LISTENER (listener->services_by_kind[i]));
-      g_clear_object (&listener->services_by_kind[i]);
-    }
+  g_ptr_array_set_size (listener->endpoints, 0);
 }
 
 /* Tells every session the next step; sessions may close (and leave the table)
@@ -136,20 +155,73 @@ drain_step_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *source_object,
-             gpointer user_data)
+static void
+incoming (RelaisListener *listener, GSocketConnection *connection, RelaisEndpointKind kind)
 {
-  IncomingData *data = user_data;
-  RelaisListener *listener = data->listener;
   RelaisSession *session;
 
   relais_stats_add (listener->services->stats, RELAIS_STAT_CONNECTIONS, 1);
-  session = relais_session_new (listener->services, connection, data->kind, session_closed_cb, listener);
+  session = relais_session_new (listener->services, connection, kind, session_closed_cb, listener);
   g_hash_table_add (listener->sessions, session);
   update_gauge (listener);
   relais_session_start (session);
-  return TRUE;
+}
+
+static void endpoint_arm (Endpoint *e);
+
+static gboolean
+endpoint_retry_cb (gpointer user_data)
+{
+  Endpoint *e = user_data;
+
+  e->retry_id = 0;
+  endpoint_arm (e);
+  return G_SOURCE_REMOVE;
+}
+
+/* The listening socket is readable: what its backlog holds, up to
+ * ACCEPT_BURST connections, then the watch again. */
+static void
+endpoint_readable (gpointer user_data)
+{
+  Endpoint *e = user_data;
+  RelaisListener *listener = e->listener;
+
+  for (guint i = 0; i < ACCEPT_BURST; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) socket = g_socket_accept (e->socket, NULL, &error);
+      g_autoptr(GSocketConnection) connection = NULL;
+
+      if (socket == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+          g_warning ("cannot accept a connection on %s: %s", e->address, error->message);
+          e->retry_id = g_timeout_add (ACCEPT_RETRY_MS, endpoint_retry_cb, e);
+          return;
+        }
+      connection = g_socket_connection_factory_create_connection (socket);
+      incoming (listener, connection, e->kind);
+      /* a session's start may have stopped the listener */
+      if (!listener->started || listener->stopping)
+        return;
+    }
+  endpoint_arm (e);
+}
+
+static void
+endpoint_arm (Endpoint *e)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (e->retry_id != 0 || relais_poll_watch_is_armed (e->watch))
+    return;
+  if (!relais_poll_watch_arm (e->watch, G_IO_IN, endpoint_readable, e, &error))
+    {
+      g_warning ("cannot watch %s for connections: %s", e->address, error->message);
+      e->retry_id = g_timeout_add (ACCEPT_RETRY_MS, endpoint_retry_cb, e);
+    }
 }
 
 RelaisListener *
@@ -161,6 +233,7 @@ relais_listener_new (RelaisServices *services)
 
   listener = g_new0 (RelaisListener, 1);
   listener->services = services;
+  listener->endpoints = g_ptr_array_new_with_free_func ((GDestroyNotify) endpoint_free);
   listener->sessions = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                               (GDestroyNotify) relais_session_unref, NULL);
   return listener;
@@ -174,6 +247,7 @@ relais_listener_free (RelaisListener *listener)
   listener->stopped_func = NULL;
   g_clear_handle_id (&listener->drain_id, g_source_remove);
   close_sockets (listener);
+  g_ptr_array_unref (listener->endpoints);
   shutdown_sessions (listener);
   g_hash_table_unref (listener->sessions);
   g_free (listener);
@@ -231,13 +305,34 @@ relais_listener_parse_address (const char *address, char **host, guint16 *port, 
   return FALSE;
 }
 
+/* A listening socket on ADDRESS (SO_REUSEADDR, as GIO's), not blocking. */
+static GSocket *
+listen_on (GSocketAddress *address, gboolean dual_stack, GError **error)
+{
+  g_autoptr(GSocket) socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, error);
+
+  if (socket == NULL)
+    return NULL;
+  if (dual_stack)
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, NULL);
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
+    return NULL;
+  return g_steal_pointer (&socket);
+}
+
 gboolean
 relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind, const char *address,
                      GError **error)
 {
   g_autofree char *host = NULL;
   guint16 port = 0;
-  GSocketService *service;
+  g_autoptr(GSocketAddress) sockaddr = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) local_error = NULL;
+  Endpoint *e;
 
   g_return_val_if_fail (listener != NULL, FALSE);
   g_return_val_if_fail ((guint) kind < N_KINDS, FALSE);
@@ -252,50 +347,56 @@ relais_listener_add (RelaisListener *listener, RelaisEndpointKind kind, const ch
       return FALSE;
     }
 
-  service = listener->services_by_kind[kind];
-  if (service == NULL)
-    {
-      IncomingData *data = g_new0 (IncomingData, 1);
-
-      data->listener = listener;
-      data->kind = kind;
-      service = g_socket_service_new ();
-      g_socket_service_stop (service);   /* started by relais_listener_start() */
-      g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), LISTEN_BACKLOG);
-      g_signal_connect_data (service, "incoming", G_CALLBACK (incoming_cb), data,
-                             (GClosureNotify) (void (*) (void)) g_free, 0);
-      listener->services_by_kind[kind] = service;
-    }
-
   if (host == NULL)
     {
-      if (!g_socket_listener_add_inet_port (G_SOCKET_LISTENER (service), port, NULL, error))
+      /* every address: IPv6 and IPv4 on one socket, else IPv4 alone */
+      g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+      g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+
+      sockaddr = g_inet_socket_address_new (any6, port);
+      socket = listen_on (sockaddr, TRUE, &local_error);
+      if (socket == NULL && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
         {
-          g_prefix_error (error, "Cannot listen on %s: ", address);
-          return FALSE;
+          g_clear_error (&local_error);
+          g_clear_object (&sockaddr);
+          sockaddr = g_inet_socket_address_new (any4, port);
+          socket = listen_on (sockaddr, FALSE, &local_error);
         }
     }
   else
     {
-      g_autoptr(GSocketAddress) sockaddr = g_inet_socket_address_new_from_string (host, port);
-
+      sockaddr = g_inet_socket_address_new_from_string (host, port);
       if (sockaddr == NULL)
         {
           g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_INVALID_ARGUMENT,
                        "Invalid listen address “%s”", address);
           return FALSE;
         }
-      if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), sockaddr, G_SOCKET_TYPE_STREAM,
-                                          G_SOCKET_PROTOCOL_TCP, NULL, NULL, error))
-        {
-          g_prefix_error (error, "Cannot listen on %s: ", address);
-          return FALSE;
-        }
+      socket = listen_on (sockaddr, FALSE, &local_error);
     }
+  if (socket == NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Cannot listen on %s: ", address);
+      return FALSE;
+    }
+
+  e = g_new0 (Endpoint, 1);
+  e->listener = listener;
+  e->kind = kind;
+  e->address = g_strdup (address);
+  e->socket = g_steal_pointer (&socket);
+  e->watch = relais_poll_watch_new (g_socket_get_fd (e->socket), error);
+  if (e->watch == NULL)
+    {
+      g_prefix_error (error, "Cannot listen on %s: ", address);
+      endpoint_free (e);
+      return FALSE;
+    }
+  g_ptr_array_add (listener->endpoints, e);
   g_message ("listening on %s (%s)", address,
              kind == RELAIS_ENDPOINT_SMTP ? "smtp" : kind == RELAIS_ENDPOINT_SUBMISSION ? "submission" : "smtps");
   if (listener->started)
-    g_socket_service_start (service);
+    endpoint_arm (e);
   return TRUE;
 }
 
@@ -305,9 +406,8 @@ relais_listener_start (RelaisListener *listener)
   g_return_if_fail (listener != NULL);
 
   listener->started = TRUE;
-  for (guint i = 0; i < N_KINDS; i++)
-    if (listener->services_by_kind[i] != NULL)
-      g_socket_service_start (listener->services_by_kind[i]);
+  for (guint i = 0; i < listener->endpoints->len; i++)
+    endpoint_arm (listener->endpoints->pdata[i]);
 }
 
 gboolean
@@ -315,12 +415,8 @@ relais_listener_is_listening (RelaisListener *listener)
 {
   g_return_val_if_fail (listener != NULL, FALSE);
 
-  if (listener->stopping)   /* the sockets are closed: no endpoint is left to ask */
-    return FALSE;
-  for (guint i = 0; i < N_KINDS; i++)
-    if (listener->services_by_kind[i] != NULL && !g_socket_service_is_active (listener->services_by_kind[i]))
-      return FALSE;
-  return TRUE;
+  /* stopping: the sockets are closed */
+  return listener->started && !listener->stopping;
 }
 
 void

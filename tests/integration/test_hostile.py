@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import relais_helpers as H
 from relais_helpers import SENDER, DBusCallError, RawSMTP, make_message, wait_for
 
 
@@ -122,6 +123,33 @@ def raise_open_files(n):
         if hard != resource.RLIM_INFINITY and hard < n:
             pytest.skip("the hard open-file limit here (%d) is below %d" % (hard, n))
         resource.setrlimit(resource.RLIMIT_NOFILE, (n, hard))
+
+
+def test_out_of_descriptors_the_daemon_accepts_again(request, tmp_path, session_bus):
+    # More clients than the daemon has descriptors for: accept() fails, it
+    # says so and tries again a little later (no busy loop), and once the
+    # clients are gone a new one is greeted.
+    d = H.make_daemon(request, tmp_path, session_bus.address)
+    d.launcher = ["prlimit", "--nofile=128:128", "--"]
+    d.start()
+    d.update_security(LimitConnections=False)   # else the per-client limit closes them first
+    held = []
+    try:
+        for _ in range(200):
+            held.append(socket.create_connection((d.host, d.port), timeout=5))
+        wait_for(lambda: "cannot accept a connection" in open(d.log_path, errors="replace").read(),
+                 10, "accept() to run out of descriptors")
+    finally:
+        for c in held:
+            c.close()
+    wait_for(lambda: d.stats()["SessionsOpen"] == 0, 20, "the sessions of the closed clients to end")
+    with RawSMTP(d.host, d.port, timeout=10) as c:
+        c.greeting()
+        assert c.cmd("QUIT").code == 221
+    log = open(d.log_path, errors="replace").read()
+    assert "Too many open files" in log
+    # one warning per try, a try every 100 ms at most: no busy loop
+    assert log.count("cannot accept a connection") < 400, log.count("cannot accept a connection")
 
 
 def test_slowloris_and_idle_clients_do_not_stop_a_normal_one(daemon):
