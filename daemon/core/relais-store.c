@@ -345,6 +345,44 @@ relais_store_free (RelaisStore *store)
 }
 
 sqlite3 *
+relais_store_open_writer (RelaisStore *store, GError **error)
+{
+  const char *path = sqlite3_db_filename (store->db, "main");
+  sqlite3 *db = NULL;
+
+  if (path == NULL || path[0] == '\0')
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "the database has no file of its own");
+      return NULL;
+    }
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot open database %s: %s", path,
+                   db != NULL ? sqlite3_errmsg (db) : "out of memory");
+      sqlite3_close_v2 (db);
+      return NULL;
+    }
+  sqlite3_busy_timeout (db, 5000);
+  sqlite3_extended_result_codes (db, 1);
+  if (!exec (db, "PRAGMA synchronous = NORMAL", error) || !exec (db, "PRAGMA foreign_keys = ON", error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      sqlite3_close_v2 (db);
+      return NULL;
+    }
+  return db;
+}
+
+void
+relais_store_close_writer (sqlite3 *db)
+{
+  if (db == NULL)
+    return;
+  drop_cached (db);
+  sqlite3_close_v2 (db);
+}
+
+sqlite3 *
 relais_store_lock (RelaisStore *store)
 {
   g_mutex_lock (&store->lock);

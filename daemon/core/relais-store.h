@@ -78,6 +78,14 @@ GPtrArray    *relais_store_list_audit (RelaisStore *store, gint64 since, guint m
 /* For modules with tables of their own (queue): the handle, held under the lock. */
 sqlite3      *relais_store_lock (RelaisStore *store);
 void          relais_store_unlock (RelaisStore *store);
+/* A connection of its own to STORE's database for one thread that syncs the
+ * WAL itself after its commits (the queue's commit thread): synchronous=NORMAL
+ * for good, so no PRAGMA per transaction, and no lock shared with the main
+ * thread (WAL: readers go on while it writes). NULL with ERROR when the
+ * database has no file of its own. Close it with relais_store_close_writer()
+ * in the same thread. */
+sqlite3      *relais_store_open_writer (RelaisStore *store, GError **error);
+void          relais_store_close_writer (sqlite3 *db);
 /* Sets ERROR (RELAIS_ERROR_STORAGE) from the handle's last error, prefixed by WHAT. */
 void          relais_store_set_error (sqlite3 *db, const char *what, GError **error);
 

@@ -69,7 +69,10 @@ struct _RelaisQueue {
   RelaisQueueCommittedFunc committed_func;
   gpointer committed_data;
 
-  /* commit thread only: our own descriptor of the database's -wal file */
+  /* commit thread only: its connection (relais_store_open_writer(); NULL:
+   * the shared one, under the store's lock), our own descriptor of the
+   * database's -wal file */
+  sqlite3 *writer;
   int wal_fd;
   char *wal_path;
   /* commit thread only: writes committed without their fdatasync, reported
@@ -1099,12 +1102,14 @@ fail_staged (GPtrArray *batch, const GError *error, gboolean files_only)
 }
 
 /* Commit thread: our descriptor of the database's -wal file, (re)opened when
- * there is none yet or the file was replaced; -1 when it cannot be had (then
- * the transaction runs with synchronous=FULL and SQLite syncs it itself). */
+ * there is none yet or the file was removed (SQLite keeps it while a
+ * connection is open: an fstat() of ours says so, without a path lookup per
+ * batch); -1 when it cannot be had (then the transaction runs with
+ * synchronous=FULL and SQLite syncs it itself). */
 static int
 wal_descriptor (RelaisQueue *self, sqlite3 *db)
 {
-  struct stat by_path, by_fd;
+  struct stat by_fd;
 
   if (self->wal_path == NULL)
     {
@@ -1114,10 +1119,7 @@ wal_descriptor (RelaisQueue *self, sqlite3 *db)
         return -1;
       self->wal_path = g_strdup (sqlite3_filename_wal (main_path));
     }
-  if (stat (self->wal_path, &by_path) < 0)
-    return -1;
-  if (self->wal_fd >= 0 && fstat (self->wal_fd, &by_fd) == 0 &&
-      by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)
+  if (self->wal_fd >= 0 && fstat (self->wal_fd, &by_fd) == 0 && by_fd.st_nlink > 0)
     return self->wal_fd;
   if (self->wal_fd >= 0)
     close (self->wal_fd);
@@ -1159,6 +1161,34 @@ typedef enum {
   COMMIT_UNSYNCED,            /* committed, the WAL not synced yet */
 } CommitOutcome;
 
+/* The connection for a batch's transaction: the commit thread's own
+ * (synchronous=NORMAL for good), the WAL then synced by wal_sync(); else the
+ * shared one under the store's lock, switched to NORMAL for the transaction
+ * when we can sync the WAL ourselves (*WAL_FD >= 0), left FULL otherwise. */
+static sqlite3 *
+commit_db_acquire (RelaisQueue *self, int *wal_fd)
+{
+  sqlite3 *db;
+
+  if (self->writer != NULL && (*wal_fd = wal_descriptor (self, self->writer)) >= 0)
+    return self->writer;
+  db = relais_store_lock (self->store);
+  *wal_fd = wal_descriptor (self, db);
+  if (*wal_fd >= 0 && !relais_store_exec_cached (db, "PRAGMA synchronous = NORMAL", NULL))
+    *wal_fd = -1;
+  return db;
+}
+
+static void
+commit_db_release (RelaisQueue *self, sqlite3 *db, int wal_fd)
+{
+  if (db == self->writer)
+    return;
+  if (wal_fd >= 0)
+    relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
+  relais_store_unlock (self->store);
+}
+
 /* One transaction for every message and write of the batch, each in a
  * savepoint so that a bad one fails alone; durable when it returns, unless
  * with LAZY it says COMMIT_UNSYNCED: committed without the WAL's fdatasync
@@ -1166,18 +1196,13 @@ typedef enum {
 static CommitOutcome
 commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
 {
-  sqlite3 *db = relais_store_lock (self->store);
   g_autoptr(GError) error = NULL;
-  int wal_fd = wal_descriptor (self, db);
+  int wal_fd;
+  sqlite3 *db = commit_db_acquire (self, &wal_fd);
 
-  /* With our own fdatasync of the WAL below, NORMAL is as durable as FULL. */
-  if (wal_fd >= 0 && !relais_store_exec_cached (db, "PRAGMA synchronous = NORMAL", NULL))
-    wal_fd = -1;
   if (!relais_store_exec_cached (db, "BEGIN IMMEDIATE", &error))
     {
-      if (wal_fd >= 0)
-        relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
-      relais_store_unlock (self->store);
+      commit_db_release (self, db, wal_fd);
       fail_staged (batch, error, FALSE);
       return COMMIT_FAILED;
     }
@@ -1201,15 +1226,11 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
   if (!relais_store_exec_cached (db, "COMMIT", &error))
     {
       exec_sql (db, "ROLLBACK", NULL);
-      if (wal_fd >= 0)
-        relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
-      relais_store_unlock (self->store);
+      commit_db_release (self, db, wal_fd);
       fail_staged (batch, error, FALSE);
       return COMMIT_FAILED;
     }
-  if (wal_fd >= 0)
-    relais_store_exec_cached (db, "PRAGMA synchronous = FULL", NULL);
-  relais_store_unlock (self->store);
+  commit_db_release (self, db, wal_fd);
 
   if (wal_fd < 0)
     return COMMIT_DURABLE;      /* synchronous=FULL */
@@ -1378,6 +1399,11 @@ commit_thread_func (gpointer data)
 {
   RelaisQueue *self = data;
   gboolean stop = FALSE;
+  g_autoptr(GError) error = NULL;
+
+  self->writer = relais_store_open_writer (self->store, &error);
+  if (self->writer == NULL)
+    g_info ("queue commits share the main connection: %s", error->message);
 
   while (!stop)
     {
@@ -1406,6 +1432,7 @@ commit_thread_func (gpointer data)
         commit_batch (self, batch);
     }
   commit_sync_unsynced (self);
+  g_clear_pointer (&self->writer, relais_store_close_writer);
   return NULL;
 }
 

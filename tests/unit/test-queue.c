@@ -426,18 +426,23 @@ test_group_commit (Fixture *fixture, gconstpointer data)
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
   CommitWait wait = { 0 };
   const guint n = 25;
+  sqlite3 *db;
 
-  /* Every commit is requested before the main loop runs once. Holding the
-   * store's lock meanwhile makes the batching deterministic: the commit
-   * thread waits on it with whatever it took first, and the rest piles up
-   * once the sync threads have made their files durable (and moved them
-   * into msg/, just before handing them on). */
-  relais_store_lock (fixture->store);
+  /* Every commit is requested before the main loop runs once. A write
+   * transaction held meanwhile on the main connection makes the batching
+   * deterministic: the commit thread (a connection of its own) waits for
+   * it with whatever it took first, and the rest piles up once the sync
+   * threads have made their files durable (and moved them into msg/, just
+   * before handing them on). */
+  db = relais_store_lock (fixture->store);
+
+  g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (ids, start_commit (fixture, fixture->config, recipients, "Subject: x\r\n\r\ny\r\n", &wait));
   for (guint tries = 0; tries < 1000 && count_files (fixture->msg_dir) < n; tries++)
     g_usleep (10000);
   g_usleep (200000);
+  g_assert_cmpint (sqlite3_exec (db, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
   relais_store_unlock (fixture->store);
   wait_for_commits (&wait);
 
