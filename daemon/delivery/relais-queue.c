@@ -450,6 +450,25 @@ queue_make_id (RelaisQueue *self)
   return g_strdup (id);
 }
 
+/* The time ID was made at (its first ten digits, base 36), or -1. */
+static gint64
+queue_id_time (const char *id)
+{
+  guint64 value = 0;
+
+  if (id == NULL)
+    return -1;
+  for (int i = 0; i < 10; i++)
+    {
+      const char *digit = id[i] != '\0' ? strchr (id_digits, id[i]) : NULL;
+
+      if (digit == NULL)
+        return -1;
+      value = value * 36 + (guint64) (digit - id_digits);
+    }
+  return (gint64) MIN (value, (guint64) G_MAXINT64);
+}
+
 /* ---- spool writer ------------------------------------------------------- */
 
 RelaisSpoolWriter *
@@ -466,9 +485,9 @@ relais_queue_begin (RelaisQueue *queue, GError **error)
       struct stat st;
       int fd = -1;
 
-      /* A committed message with this id would be replaced by the rename. */
-      if (faccessat (queue->msg_dir_fd, id, F_OK, 0) == 0)
-        continue;
+      /* No committed message has this id: ids are made from a clock that
+       * only goes forward from the newest queued one (relais_queue_recover()),
+       * so the rename cannot replace one. */
       g_mutex_lock (&queue->spare_lock);
       spare = g_queue_pop_head (&queue->spare);
       if (queue->spare.length < QUEUE_SPARE_LOW && !queue->refilling && queue->spare_pool != NULL)
@@ -1488,6 +1507,8 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
         const char *id = (const char *) sqlite3_column_text (stmt, 0);
 
         g_hash_table_add (ids, g_strdup (id));
+        /* new ids come after every queued one, even with the clock set back */
+        queue->last_id_time = MAX (queue->last_id_time, queue_id_time (id));
         if (faccessat (queue->msg_dir_fd, id, F_OK, 0) < 0)
           g_ptr_array_add (lost, g_strdup (id));
       }

@@ -265,6 +265,20 @@ exec_sql (Fixture *fixture, const char *sql)
   relais_store_unlock (fixture->store);
 }
 
+/* Runs SQL with its "?" bound to ID. */
+static void
+exec_sql_for (Fixture *fixture, const char *sql, const char *id)
+{
+  g_autoptr(TestStmt) stmt = NULL;
+  sqlite3 *db = relais_store_lock (fixture->store);
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  relais_store_unlock (fixture->store);
+}
+
 /* "address original route mailbox state" of each recipient row, "; "-joined. */
 static char *
 recipient_rows (Fixture *fixture, const char *id)
@@ -558,6 +572,28 @@ test_recover (Fixture *fixture, gconstpointer data)
   g_clear_pointer (&stmt, sqlite3_finalize);
   relais_store_unlock (fixture->store);
   g_assert_true (g_str_has_prefix (last_reply, "4.3.0 "));
+
+  /* A message queued "later" than now (the clock was set back since): a new
+   * id comes after it, and never replaces its file. */
+  {
+    const char *future = "Z000000000FUTURE";
+    g_autofree char *future_path = g_build_filename (fixture->msg_dir, future, NULL);
+    RelaisSpoolWriter *writer;
+
+    exec_sql_for (fixture, "INSERT INTO messages (id, sender, size, received_at) VALUES (?, '', 6, 0)", future);
+    g_file_set_contents (future_path, "future", -1, &error);
+    g_assert_no_error (error);
+    g_clear_pointer (&fixture->queue, relais_queue_free);
+    open_queue (fixture);
+    expected_lost_warnings = 1;     /* the lost one again */
+    g_assert_true (relais_queue_recover (fixture->queue, &n_messages, &error));
+    g_assert_no_error (error);
+    writer = relais_queue_begin (fixture->queue, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (relais_spool_writer_get_id (writer), >, future);
+    relais_spool_writer_abort (writer);
+    g_assert_true (g_file_test (future_path, G_FILE_TEST_IS_REGULAR));
+  }
 }
 
 typedef struct {
@@ -1108,20 +1144,6 @@ test_scheduler_held (Fixture *fixture, gconstpointer data)
 }
 
 /* ---- administration (Queue D-Bus interface) ----------------------------- */
-
-/* Runs SQL with its "?" bound to ID. */
-static void
-exec_sql_for (Fixture *fixture, const char *sql, const char *id)
-{
-  g_autoptr(TestStmt) stmt = NULL;
-  sqlite3 *db = relais_store_lock (fixture->store);
-
-  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
-  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
-  g_clear_pointer (&stmt, sqlite3_finalize);
-  relais_store_unlock (fixture->store);
-}
 
 static RelaisQueueEntry *
 find_entry (GPtrArray *entries, const char *id)
