@@ -208,6 +208,41 @@ migrate (sqlite3 *db, GError **error)
   return TRUE;
 }
 
+/* A connection to PATH as each of ours is: busy timeout, extended result
+ * codes, foreign keys, and SYNCHRONOUS ("PRAGMA synchronous = ..."). */
+static sqlite3 *
+open_connection (const char *path, int flags, const char *synchronous, GError **error)
+{
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | flags, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot open database %s: %s", path,
+                   db != NULL ? sqlite3_errmsg (db) : "out of memory");
+      sqlite3_close_v2 (db);
+      return NULL;
+    }
+  sqlite3_busy_timeout (db, 5000);
+  sqlite3_extended_result_codes (db, 1);
+  if (!exec (db, "PRAGMA journal_mode = WAL", error) || !exec (db, synchronous, error) ||
+      !exec (db, "PRAGMA foreign_keys = ON", error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      sqlite3_close_v2 (db);
+      return NULL;
+    }
+  return db;
+}
+
+static void drop_cached (sqlite3 *db);
+
+static void
+close_connection (sqlite3 *db)
+{
+  drop_cached (db);
+  sqlite3_close_v2 (db);
+}
+
 RelaisStore *
 relais_store_open (const char *path, GError **error)
 {
@@ -230,21 +265,12 @@ relais_store_open (const char *path, GError **error)
   fchmod (fd, 0600);
   close (fd);
 
-  if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-      SQLITE_OK)
-    {
-      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot open database %s: %s", path,
-                   store->db ? sqlite3_errmsg (store->db) : "out of memory");
-      return NULL;
-    }
-  sqlite3_busy_timeout (store->db, 5000);
-  sqlite3_extended_result_codes (store->db, 1);
-
   /* WAL + synchronous=FULL: a COMMIT is on stable storage when it returns,
    * which is what "250 only once stored" relies on. */
-  if (!exec (store->db, "PRAGMA journal_mode = WAL", error) ||
-      !exec (store->db, "PRAGMA synchronous = FULL", error) ||
-      !exec (store->db, "PRAGMA foreign_keys = ON", error) || !migrate (store->db, error))
+  store->db = open_connection (path, SQLITE_OPEN_FULLMUTEX, "PRAGMA synchronous = FULL", error);
+  if (store->db == NULL)
+    return NULL;
+  if (!migrate (store->db, error))
     {
       g_prefix_error (error, "%s: ", path);
       return NULL;
@@ -336,10 +362,7 @@ relais_store_free (RelaisStore *store)
   if (store == NULL)
     return;
   if (store->db)
-    {
-      drop_cached (store->db);
-      sqlite3_close_v2 (store->db);
-    }
+    close_connection (store->db);
   g_mutex_clear (&store->lock);
   g_free (store);
 }
@@ -348,38 +371,20 @@ sqlite3 *
 relais_store_open_writer (RelaisStore *store, GError **error)
 {
   const char *path = sqlite3_db_filename (store->db, "main");
-  sqlite3 *db = NULL;
 
   if (path == NULL || path[0] == '\0')
     {
       g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "the database has no file of its own");
       return NULL;
     }
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-    {
-      g_set_error (error, RELAIS_ERROR, RELAIS_ERROR_STORAGE, "cannot open database %s: %s", path,
-                   db != NULL ? sqlite3_errmsg (db) : "out of memory");
-      sqlite3_close_v2 (db);
-      return NULL;
-    }
-  sqlite3_busy_timeout (db, 5000);
-  sqlite3_extended_result_codes (db, 1);
-  if (!exec (db, "PRAGMA synchronous = NORMAL", error) || !exec (db, "PRAGMA foreign_keys = ON", error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      sqlite3_close_v2 (db);
-      return NULL;
-    }
-  return db;
+  return open_connection (path, SQLITE_OPEN_NOMUTEX, "PRAGMA synchronous = NORMAL", error);
 }
 
 void
 relais_store_close_writer (sqlite3 *db)
 {
-  if (db == NULL)
-    return;
-  drop_cached (db);
-  sqlite3_close_v2 (db);
+  if (db != NULL)
+    close_connection (db);
 }
 
 sqlite3 *
