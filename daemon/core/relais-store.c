@@ -105,6 +105,10 @@ static const char *const migrations[] = {
   "CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);"
   "DROP INDEX IF EXISTS recipients_due;"
   "CREATE INDEX recipients_due ON recipients (state, next_attempt, message_id, position);",
+  /* 10 -> 11: the name of the message's file in spool/msg when it is not
+   * the id: a file of a delivered message reused as it is, without a rename
+   * (relais-queue.c); NULL for a file named by the id. */
+  "ALTER TABLE messages ADD COLUMN spool_file TEXT;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == RELAIS_STORE_SCHEMA_VERSION);

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 
 typedef struct _RelaisStore RelaisStore;
 
-#define RELAIS_STORE_SCHEMA_VERSION 10
+#define RELAIS_STORE_SCHEMA_VERSION 11
 
 RelaisStore  *relais_store_open (const char *path, GError **error);
 void          relais_store_free (RelaisStore *store);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
- * The durable queue: spool files (STATE/spool/tmp while receiving, spool/msg
- * once committed) and the messages/recipients rows of the store.
+ * The durable queue: spool files (STATE/spool/msg) and the messages/recipients
+ * rows of the store. A message's file is named by its id, or, when it reuses
+ * the file of a delivered message (a spare: no new inode, no rename), its row
+ * names it (spool_file) and QUEUE->files maps the id to it.
  * Invariant: a message has a row only if its spool/msg file was fsynced first,
- * and the session may answer 250 only once the row is committed. One commit
- * thread batches every waiting request into one directory fsync and one SQL
- * transaction (group commit); the delivery side's writes (outcomes, removals:
+ * under a durable name, and the session may answer 250 only once the row is
+ * committed. One commit thread batches every waiting request into one SQL
+ * transaction (group commit), after one directory fsync when the batch has new
+ * files; the delivery side's writes (outcomes, removals:
  * relais_queue_write_async()) ride in the same transaction, so the main loop
  * never waits for the disk. The WAL is fsynced by the commit thread after it
  * lets go of the store's lock (synchronous=NORMAL for its own transactions,
@@ -42,16 +45,18 @@ struct _RelaisQueue {
   RelaisStore *store;
   RelaisStats *stats;
   char *spool_dir;
-  char *tmp_dir;
+  char *tmp_dir;              /* never a message: the health check's files; emptied at start */
   char *msg_dir;
   int msg_dir_fd;
-  int tmp_dir_fd;
 
-  /* Files of delivered messages kept in spool/tmp under their old id for the
-   * next receptions: creating a file costs ext4 far more (its inode
-   * allocator) than truncating one. Any thread, under SPARE_LOCK. */
+  /* Files of delivered messages kept in spool/msg under their name for the
+   * next receptions (spares): creating a file costs ext4 far more (its inode
+   * allocator) than overwriting one, and a rename as much again. Every spare
+   * has a durable name (the directory was fsynced since it was made). Any
+   * thread, under SPARE_LOCK. */
   GMutex spare_lock;
-  GQueue spare;               /* of char*: names in spool/tmp */
+  GQueue spare;               /* of char*: names in spool/msg */
+  GHashTable *files;          /* queued id -> its file's name, where not the id (under SPARE_LOCK) */
   gboolean refilling;         /* a refill of SPARE is under way (under SPARE_LOCK) */
   guint n_made;               /* spare files made so far, for their names (under SPARE_LOCK) */
   GThreadPool *spare_pool;    /* makes spare files when receptions outrun deliveries */
@@ -62,6 +67,7 @@ struct _RelaisQueue {
   GMainContext *context;      /* where commit callbacks run */
   guint n_outstanding;        /* commits not yet reported back (main thread) */
   gint n_batches;             /* atomic, for tests */
+  gint n_synced;              /* atomic, for tests */
 
   gint64 last_id_time;
   guint64 generation;         /* see relais_queue_get_generation() */
@@ -92,7 +98,9 @@ struct _RelaisQueue {
 struct _RelaisSpoolWriter {
   RelaisQueue *queue;
   char *id;
-  char *tmp_path;
+  char *file;                 /* its name in spool/msg: the id, or a spare's */
+  char *path;
+  gboolean created;           /* made for this message: its name is not durable before the batch's directory fsync */
   int fd;
   gboolean failed;            /* a write failed: the message cannot be committed */
   goffset size;
@@ -178,7 +186,8 @@ spool_writer_free (RelaisSpoolWriter *writer)
   if (writer->fd >= 0)
     close (writer->fd);
   g_free (writer->id);
-  g_free (writer->tmp_path);
+  g_free (writer->file);
+  g_free (writer->path);
   g_free (writer->buf);
   g_free (writer);
 }
@@ -234,7 +243,7 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
   g_autofree char *tmp_dir = NULL;
   g_autofree char *msg_dir = NULL;
   RelaisQueue *self;
-  int fd, tmp_fd;
+  int fd;
 
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (state_dir != NULL, NULL);
@@ -260,13 +269,6 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
       set_errno_error (error, errno, "Cannot open", msg_dir);
       return NULL;
     }
-  tmp_fd = open (tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (tmp_fd < 0)
-    {
-      set_errno_error (error, errno, "Cannot open", tmp_dir);
-      close (fd);
-      return NULL;
-    }
 
   self = g_new0 (RelaisQueue, 1);
   self->store = store;
@@ -275,9 +277,9 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
   self->tmp_dir = g_steal_pointer (&tmp_dir);
   self->msg_dir = g_steal_pointer (&msg_dir);
   self->msg_dir_fd = fd;
-  self->tmp_dir_fd = tmp_fd;
   g_mutex_init (&self->spare_lock);
   g_queue_init (&self->spare);
+  self->files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->spare_pool = g_thread_pool_new (make_spares_func, NULL, 1, FALSE, NULL);
   self->context = g_main_context_ref_thread_default ();
   self->requests = g_async_queue_new ();
@@ -289,7 +291,7 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
 static gpointer commit_thread_func (gpointer data);
 static void sync_file_func (gpointer data, gpointer user_data);
 
-/* Keeps up to this many files in spool/tmp for reuse; when fewer than
+/* Keeps up to this many spare files for reuse; when fewer than
  * QUEUE_SPARE_LOW are left, a thread makes new ones up to QUEUE_SPARE_MADE,
  * so that the main loop never waits for the file system's inode allocator. */
 #define QUEUE_SPARE_FILES 1024
@@ -312,41 +314,45 @@ queue_ensure_thread (RelaisQueue *self)
     }
 }
 
-/* The spare pool's thread: new empty files in spool/tmp up to QUEUE_SPARE_MADE. */
+/* The spare pool's thread: new empty files in spool/msg up to
+ * QUEUE_SPARE_MADE, offered once the directory's fsync made their names
+ * durable (a reception reusing one does not sync the directory again). */
 static void
 make_spares_func (gpointer data, gpointer user_data)
 {
   RelaisQueue *self = data;
+  g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func (g_free);
+  guint wanted;
 
-  for (;;)
+  g_mutex_lock (&self->spare_lock);
+  wanted = self->spare.length < QUEUE_SPARE_MADE ? QUEUE_SPARE_MADE - self->spare.length : 0;
+  g_mutex_unlock (&self->spare_lock);
+
+  while (made->len < wanted)
     {
       g_autofree char *name = NULL;
       int fd;
 
       g_mutex_lock (&self->spare_lock);
-      if (self->spare.length >= QUEUE_SPARE_MADE)
-        {
-          self->refilling = FALSE;
-          g_mutex_unlock (&self->spare_lock);
-          return;
-        }
       name = g_strdup_printf (QUEUE_SPARE_PREFIX "%u", self->n_made++);
       g_mutex_unlock (&self->spare_lock);
-
-      fd = openat (self->tmp_dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      fd = openat (self->msg_dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd < 0)
-        {
-          /* the receptions make their own files meanwhile */
-          g_mutex_lock (&self->spare_lock);
-          self->refilling = FALSE;
-          g_mutex_unlock (&self->spare_lock);
-          return;
-        }
+        break;              /* the receptions make their own files meanwhile */
       close (fd);
-      g_mutex_lock (&self->spare_lock);
-      g_queue_push_tail (&self->spare, g_steal_pointer (&name));
-      g_mutex_unlock (&self->spare_lock);
+      g_ptr_array_add (made, g_steal_pointer (&name));
     }
+  if (made->len > 0 && fsync (self->msg_dir_fd) < 0)
+    {
+      for (guint i = 0; i < made->len; i++)
+        unlinkat (self->msg_dir_fd, g_ptr_array_index (made, i), 0);
+      g_ptr_array_set_size (made, 0);
+    }
+  g_mutex_lock (&self->spare_lock);
+  for (guint i = 0; i < made->len; i++)
+    g_queue_push_tail (&self->spare, g_steal_pointer (&g_ptr_array_index (made, i)));
+  self->refilling = FALSE;
+  g_mutex_unlock (&self->spare_lock);
 }
 
 void
@@ -373,8 +379,8 @@ relais_queue_free (RelaisQueue *queue)
   g_main_context_unref (queue->context);
   g_thread_pool_free (queue->spare_pool, FALSE, TRUE);
   close (queue->msg_dir_fd);
-  close (queue->tmp_dir_fd);
   g_queue_clear_full (&queue->spare, g_free);
+  g_hash_table_unref (queue->files);
   g_mutex_clear (&queue->spare_lock);
   if (queue->wal_fd >= 0)
     close (queue->wal_fd);
@@ -389,10 +395,92 @@ relais_queue_free (RelaisQueue *queue)
 char *
 relais_queue_spool_path (RelaisQueue *queue, const char *id)
 {
+  const char *file;
+  char *path;
+
   g_return_val_if_fail (queue != NULL, NULL);
   g_return_val_if_fail (id != NULL, NULL);
 
-  return g_build_filename (queue->msg_dir, id, NULL);
+  g_mutex_lock (&queue->spare_lock);
+  file = g_hash_table_lookup (queue->files, id);
+  path = g_build_filename (queue->msg_dir, file != NULL ? file : id, NULL);
+  g_mutex_unlock (&queue->spare_lock);
+  return path;
+}
+
+/* The name of queued message ID's file, no longer mapped: the message is
+ * gone (its file is being removed or recycled). */
+static char *
+queue_take_file (RelaisQueue *queue, const char *id)
+{
+  gpointer key = NULL;
+  gpointer file = NULL;
+
+  g_mutex_lock (&queue->spare_lock);
+  if (g_hash_table_steal_extended (queue->files, id, &key, &file))
+    g_free (key);
+  else
+    file = g_strdup (id);
+  g_mutex_unlock (&queue->spare_lock);
+  return file;
+}
+
+static void
+queue_unlink_file (RelaisQueue *queue, const char *file)
+{
+  if (unlinkat (queue->msg_dir_fd, file, 0) < 0 && errno != ENOENT)
+    g_info ("Cannot remove queue file %s/%s: %s", queue->msg_dir, file, g_strerror (errno));
+}
+
+/* Removes the file of queued message ID (gone from the store). */
+static void
+queue_unlink_spool (RelaisQueue *queue, const char *id)
+{
+  g_autofree char *file = queue_take_file (queue, id);
+
+  queue_unlink_file (queue, file);
+}
+
+/* FILE, of a message no longer queued, kept as it is for a reception to
+ * reuse, unless there are enough or it is big: a big one would cost the
+ * reception that reuses it the freeing of its blocks (spool_writer_trim(),
+ * on the main loop), so it goes here, on this thread. */
+static void
+queue_keep_spare (RelaisQueue *queue, const char *file)
+{
+  gboolean kept = FALSE;
+  struct stat st;
+
+  if (fstatat (queue->msg_dir_fd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode) &&
+      st.st_size <= QUEUE_SPARE_MAX_SIZE)
+    {
+      g_mutex_lock (&queue->spare_lock);
+      if (queue->spare.length < QUEUE_SPARE_FILES)
+        {
+          /* first in line: its pages are the likeliest to be in memory still */
+          g_queue_push_head (&queue->spare, g_strdup (file));
+          kept = TRUE;
+        }
+      g_mutex_unlock (&queue->spare_lock);
+    }
+  if (!kept)
+    queue_unlink_file (queue, file);
+}
+
+/* Commit thread: the messages of BATCH about to be committed in a reused
+ * file are found by their id from now on (their rows name the file too). */
+static void
+queue_map_files (RelaisQueue *self, GPtrArray *batch)
+{
+  g_mutex_lock (&self->spare_lock);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
+
+      if (request->writer != NULL && request->staged && request->error == NULL && !request->writer->created)
+        g_hash_table_insert (self->files, g_strdup (request->writer->id), g_strdup (request->writer->file));
+    }
+  g_mutex_unlock (&self->spare_lock);
 }
 
 void
@@ -410,6 +498,14 @@ relais_queue_get_batch_count (RelaisQueue *queue)
   g_return_val_if_fail (queue != NULL, 0);
 
   return (guint) g_atomic_int_get (&queue->n_batches);
+}
+
+guint
+relais_queue_get_synced_count (RelaisQueue *queue)
+{
+  g_return_val_if_fail (queue != NULL, 0);
+
+  return (guint) g_atomic_int_get (&queue->n_synced);
 }
 
 guint
@@ -479,62 +575,68 @@ relais_queue_begin (RelaisQueue *queue, GError **error)
   for (guint tries = 0; tries < 8; tries++)
     {
       g_autofree char *id = queue_make_id (queue);
-      g_autofree char *spare = NULL;
-      g_autofree char *tmp_path = NULL;
+      g_autofree char *file = NULL;
+      g_autofree char *path = NULL;
       RelaisSpoolWriter *writer;
+      goffset stale_size = 0;
       struct stat st;
       int fd = -1;
 
-      /* No committed message has this id: ids are made from a clock that
-       * only goes forward from the newest queued one (relais_queue_recover()),
-       * so the rename cannot replace one. */
       g_mutex_lock (&queue->spare_lock);
-      spare = g_queue_pop_head (&queue->spare);
+      file = g_queue_pop_head (&queue->spare);
       if (queue->spare.length < QUEUE_SPARE_LOW && !queue->refilling && queue->spare_pool != NULL)
         {
           queue->refilling = TRUE;
           g_thread_pool_push (queue->spare_pool, queue, NULL);
         }
       g_mutex_unlock (&queue->spare_lock);
-      if (spare != NULL)
+      if (file != NULL)
         {
-          tmp_path = g_build_filename (queue->tmp_dir, spare, NULL);
+          path = g_build_filename (queue->msg_dir, file, NULL);
           /* Only ever a regular file of ours, but never blocked on anything
            * else. Not truncated: the new message overwrites the old one's
            * blocks, which costs less than freeing them here and allocating
            * new ones; whatever is left beyond it goes before anyone reads
            * or syncs the file (spool_writer_trim()). */
-          fd = open (tmp_path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+          fd = open (path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
           if (fd >= 0 && (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)))
             {
               close (fd);
               fd = -1;
             }
-          if (fd < 0)
+          if (fd >= 0)
+            stale_size = st.st_size;
+          else
             {
-              g_unlink (tmp_path);
-              g_clear_pointer (&tmp_path, g_free);
+              g_unlink (path);
+              g_clear_pointer (&path, g_free);
+              g_clear_pointer (&file, g_free);
             }
         }
       if (fd < 0)
         {
-          tmp_path = g_build_filename (queue->tmp_dir, id, NULL);
-          fd = open (tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        }
-      if (fd < 0)
-        {
-          if (errno == EEXIST)
-            continue;
-          set_errno_error (error, errno, "Cannot create spool file", tmp_path);
-          return NULL;
+          /* No queued message has this id: ids are made from a clock that
+           * only goes forward from the newest queued one
+           * (relais_queue_recover()), and a spare that has it is refused. */
+          path = g_build_filename (queue->msg_dir, id, NULL);
+          fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+          if (fd < 0)
+            {
+              if (errno == EEXIST)
+                continue;
+              set_errno_error (error, errno, "Cannot create spool file", path);
+              return NULL;
+            }
         }
 
       writer = g_new0 (RelaisSpoolWriter, 1);
       writer->queue = queue;
+      writer->created = file == NULL;
+      writer->file = file != NULL ? g_steal_pointer (&file) : g_strdup (id);
       writer->id = g_steal_pointer (&id);
-      writer->tmp_path = g_steal_pointer (&tmp_path);
+      writer->path = g_steal_pointer (&path);
       writer->fd = fd;
-      writer->stale_size = spare != NULL ? st.st_size : 0;
+      writer->stale_size = stale_size;
       writer->buf = g_malloc (SPOOL_BUFFER_SIZE);
       return writer;
     }
@@ -580,7 +682,7 @@ spool_writer_flush (RelaisSpoolWriter *writer, GError **error)
           if (errno == EINTR)
             continue;
           writer->failed = TRUE;
-          set_errno_error (error, errno, "Cannot write spool file", writer->tmp_path);
+          set_errno_error (error, errno, "Cannot write spool file", writer->path);
           return FALSE;
         }
       data += n;
@@ -599,7 +701,7 @@ spool_writer_trim (RelaisSpoolWriter *writer, GError **error)
   if (ftruncate (writer->fd, writer->size) < 0)
     {
       writer->failed = TRUE;
-      set_errno_error (error, errno, "Cannot truncate spool file", writer->tmp_path);
+      set_errno_error (error, errno, "Cannot truncate spool file", writer->path);
       return FALSE;
     }
   writer->stale_size = writer->size;
@@ -639,7 +741,7 @@ relais_spool_writer_sync (RelaisSpoolWriter *writer, GError **error)
 
   if (!spool_writer_flush (writer, error) || !spool_writer_trim (writer, error))
     return NULL;
-  return writer->tmp_path;
+  return writer->path;
 }
 
 gboolean
@@ -669,7 +771,13 @@ relais_spool_writer_abort (RelaisSpoolWriter *writer)
 {
   if (writer == NULL)
     return;
-  g_unlink (writer->tmp_path);
+  /* A spare goes back to the others, unless it holds what a write failed on
+   * (the disk may be full); a new file might not keep its name through a
+   * power cut. */
+  if (writer->failed || writer->created)
+    g_unlink (writer->path);
+  else
+    queue_keep_spare (writer->queue, writer->file);
   spool_writer_free (writer);
 }
 
@@ -931,7 +1039,7 @@ relais_queue_commit_async (RelaisQueue *queue, RelaisSpoolWriter *writer,
 
   if (!spool_writer_flush (writer, &error))
     {
-      g_unlink (writer->tmp_path);
+      g_unlink (writer->path);
       g_task_return_error (request->task, g_steal_pointer (&error));
       g_clear_object (&request->task);
       return;
@@ -990,16 +1098,15 @@ relais_queue_write_finish (RelaisQueue *queue, GAsyncResult *result, GError **er
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* A sync thread: makes the file durable under spool/msg (the directory is
- * fsynced by the commit thread, once for its batch). */
+/* A sync thread: makes the file's content durable (a new file's name is made
+ * durable by the commit thread, one directory fsync for its batch). */
 static gboolean
-commit_sync_file (RelaisQueue *self, CommitRequest *request, GError **error)
+commit_sync_file (CommitRequest *request, GError **error)
 {
   RelaisSpoolWriter *writer = request->writer;
   int fd = writer->fd;
   int errsv;
-  /* fdatasync: the data and what it takes to read it back (size, blocks);
-   * the name is made durable by the directory's fsync (commit_batch()). */
+  /* fdatasync: the data and what it takes to read it back (size, blocks). */
   gboolean trimmed = spool_writer_trim (writer, error);
 
   writer->fd = -1;
@@ -1012,17 +1119,12 @@ commit_sync_file (RelaisQueue *self, CommitRequest *request, GError **error)
     {
       errsv = errno;
       close (fd);
-      set_errno_error (error, errsv, "Cannot fsync", writer->tmp_path);
+      set_errno_error (error, errsv, "Cannot fsync", writer->path);
       return FALSE;
     }
   if (close (fd) < 0)
     {
-      set_errno_error (error, errno, "Cannot close", writer->tmp_path);
-      return FALSE;
-    }
-  if (renameat (AT_FDCWD, writer->tmp_path, self->msg_dir_fd, writer->id) < 0)
-    {
-      set_errno_error (error, errno, "Cannot move into the queue", writer->tmp_path);
+      set_errno_error (error, errno, "Cannot close", writer->path);
       return FALSE;
     }
   return TRUE;
@@ -1049,7 +1151,7 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
 
   msg = relais_store_cached (db,
                              "INSERT INTO messages (id, sender, size, received_at, client_address, helo, flags, "
-                             "dsn_ret, dsn_envid, received_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+                             "dsn_ret, dsn_envid, received_usec, spool_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
   if (msg == NULL)
     return FALSE;
   rcpt = relais_store_cached (db,
@@ -1071,6 +1173,10 @@ commit_insert_rows (sqlite3 *db, CommitRequest *request, GError **error)
   else
     sqlite3_bind_null (msg, 9);
   sqlite3_bind_int64 (msg, 10, request->received_usec);
+  if (!request->writer->created)
+    sqlite3_bind_text (msg, 11, request->writer->file, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (msg, 11);
   if (sqlite3_step (msg) != SQLITE_DONE)
     {
       relais_store_set_error (db, "Cannot insert the message", error);
@@ -1319,7 +1425,7 @@ commit_report (RelaisQueue *self, GPtrArray *batch)
         {
           /* Never a row without a file, and no file without a row either. */
           if (request->staged && request->writer != NULL)
-            unlinkat (self->msg_dir_fd, request->writer->id, 0);
+            queue_unlink_spool (self, request->writer->id);
           report.error = g_steal_pointer (&request->error);
         }
       else if (request->after != NULL)
@@ -1357,7 +1463,7 @@ static void
 commit_batch (RelaisQueue *self, GPtrArray *batch)
 {
   g_autoptr(GError) dir_error = NULL;
-  guint n_renamed = 0;
+  guint n_created = 0;
   guint n_staged = 0;
   guint n_messages = 0;
 
@@ -1366,20 +1472,21 @@ commit_batch (RelaisQueue *self, GPtrArray *batch)
       CommitRequest *request = g_ptr_array_index (batch, i);
 
       if (request->writer == NULL)
-        request->staged = TRUE;      /* a file is synced and renamed (sync_file_func()) or failed */
+        request->staged = TRUE;      /* a file is synced (sync_file_func()) or failed */
       else
         {
           n_messages++;
-          n_renamed += request->staged;
+          n_created += request->staged && request->writer->created;
         }
       n_staged += request->staged;
     }
 
-  if (n_renamed > 0 && fsync (self->msg_dir_fd) < 0)
+  if (n_created > 0 && fsync (self->msg_dir_fd) < 0)
     {
       set_errno_error (&dir_error, errno, "Cannot fsync", self->msg_dir);
       fail_staged (batch, dir_error, TRUE);
     }
+  queue_map_files (self, batch);
   g_atomic_int_inc (&self->n_batches);
   switch (n_staged > 0 ? commit_insert_batch (self, batch, n_messages == 0) : COMMIT_FAILED)
     {
@@ -1406,10 +1513,11 @@ sync_file_func (gpointer data, gpointer user_data)
   CommitRequest *request = data;
   RelaisQueue *self = user_data;
 
-  if (commit_sync_file (self, request, &request->error))
+  if (commit_sync_file (request, &request->error))
     request->staged = TRUE;
   else
-    g_unlink (request->writer->tmp_path);
+    g_unlink (request->writer->path);
+  g_atomic_int_inc (&self->n_synced);
   g_async_queue_push (self->requests, request);
 }
 
@@ -1471,9 +1579,7 @@ remove_all_files (const char *dir_path)
     {
       g_autofree char *path = g_build_filename (dir_path, name, NULL);
 
-      /* spare files (relais_queue_recycle_spool()) go without a word */
-      if (!g_str_has_prefix (name, QUEUE_SPARE_PREFIX))
-        g_info ("Removing %s, left over by an interrupted reception", path);
+      /* the health check's files and earlier versions' spares, no message */
       g_unlink (path);
     }
 }
@@ -1482,7 +1588,9 @@ gboolean
 relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
 {
   g_autoptr(GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) used = g_hash_table_new (g_str_hash, g_str_equal);   /* file names, borrowed */
   g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func (g_free);
+  guint n_spares = 0;
   g_autoptr(GDir) dir = NULL;
   const char *name;
   sqlite3 *db;
@@ -1496,7 +1604,7 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
     g_autoptr(RelaisQueueStmt) stmt = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2 (db, "SELECT id FROM messages", -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2 (db, "SELECT id, spool_file FROM messages", -1, &stmt, NULL) != SQLITE_OK)
       {
         relais_store_set_error (db, "Cannot read the queue", error);
         relais_store_unlock (queue->store);
@@ -1505,11 +1613,21 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
       {
         const char *id = (const char *) sqlite3_column_text (stmt, 0);
+        const char *file = (const char *) sqlite3_column_text (stmt, 1);
+        char *key = g_strdup (id);
 
-        g_hash_table_add (ids, g_strdup (id));
+        g_hash_table_add (ids, key);
         /* new ids come after every queued one, even with the clock set back */
         queue->last_id_time = MAX (queue->last_id_time, queue_id_time (id));
-        if (faccessat (queue->msg_dir_fd, id, F_OK, 0) < 0)
+        if (file != NULL)
+          {
+            file = g_strdup (file);
+            g_hash_table_replace (queue->files, g_strdup (id), (char *) file);
+          }
+        else
+          file = key;
+        g_hash_table_add (used, (char *) file);
+        if (faccessat (queue->msg_dir_fd, file, F_OK, 0) < 0)
           g_ptr_array_add (lost, g_strdup (id));
       }
     if (rc != SQLITE_DONE)
@@ -1551,17 +1669,29 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
     }
   relais_store_unlock (queue->store);
 
-  /* A file without a row never got its 250 (rows are committed before the
-   * reply), so the client still has the message: drop ours. */
+  /* A file no row names is a spare, or held a reception that never got its
+   * 250 (rows are committed before the reply: the client still has the
+   * message): reused either way. Their names are made durable before any
+   * reception relies on them. */
   dir = g_dir_open (queue->msg_dir, 0, error);
   if (dir == NULL)
     return FALSE;
   while ((name = g_dir_read_name (dir)) != NULL)
     {
-      if (g_hash_table_contains (ids, name))
+      guint64 n;
+
+      if (g_hash_table_contains (used, name))
         continue;
-      g_info ("Removing queue file %s: it was never acknowledged", name);
-      unlinkat (queue->msg_dir_fd, name, 0);
+      if (g_str_has_prefix (name, QUEUE_SPARE_PREFIX) &&
+          g_ascii_string_to_unsigned (name + strlen (QUEUE_SPARE_PREFIX), 10, 0, G_MAXUINT - 1, &n, NULL))
+        queue->n_made = MAX (queue->n_made, (guint) n + 1);
+      queue_keep_spare (queue, name);
+      n_spares++;
+    }
+  if (n_spares > 0 && fsync (queue->msg_dir_fd) < 0)
+    {
+      set_errno_error (error, errno, "Cannot fsync", queue->msg_dir);
+      return FALSE;
     }
 
   if (queue->stats != NULL)
@@ -1576,41 +1706,12 @@ relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error)
 
 /* ---- removal ------------------------------------------------------------ */
 
-static void
-queue_unlink_spool (RelaisQueue *queue, const char *id)
-{
-  if (unlinkat (queue->msg_dir_fd, id, 0) < 0 && errno != ENOENT)
-    g_info ("Cannot remove queue file %s/%s: %s", queue->msg_dir, id, g_strerror (errno));
-}
-
 void
 relais_queue_recycle_spool (RelaisQueue *queue, const char *id)
 {
-  g_autofree char *name = NULL;
-  struct stat st;
+  g_autofree char *file = queue_take_file (queue, id);
 
-  /* A big file would cost the reception that reuses it the freeing of its
-   * blocks (O_TRUNC, on the main loop): it goes here, on this thread. */
-  if (fstatat (queue->msg_dir_fd, id, &st, 0) == 0 && st.st_size > QUEUE_SPARE_MAX_SIZE)
-    {
-      queue_unlink_spool (queue, id);
-      return;
-    }
-  g_mutex_lock (&queue->spare_lock);
-  if (queue->spare.length < QUEUE_SPARE_FILES)
-    name = g_strdup_printf (QUEUE_SPARE_PREFIX "%u", queue->n_made++);
-  g_mutex_unlock (&queue->spare_lock);
-  /* Out of msg/ either way: renamed into tmp/ (which the next start empties)
-   * for a reception to reuse, or unlinked. */
-  if (name != NULL && renameat (queue->msg_dir_fd, id, queue->tmp_dir_fd, name) == 0)
-    {
-      /* first in line: its pages are the likeliest to be in memory still */
-      g_mutex_lock (&queue->spare_lock);
-      g_queue_push_head (&queue->spare, g_steal_pointer (&name));
-      g_mutex_unlock (&queue->spare_lock);
-      return;
-    }
-  queue_unlink_spool (queue, id);
+  queue_keep_spare (queue, file);
 }
 
 gboolean
@@ -1709,8 +1810,8 @@ relais_queue_remove (RelaisQueue *queue, const char *id, GError **error)
   g_return_val_if_fail (queue != NULL, FALSE);
   g_return_val_if_fail (id != NULL, FALSE);
 
-  /* Row first, then file: a crash in between leaves an orphan file, which
-   * recovery deletes, never a row whose file is gone. */
+  /* Row first, then file: a crash in between leaves a file no row names,
+   * which recovery takes for a spare, never a row whose file is gone. */
   db = relais_store_lock (queue->store);
   ok = remove_write (db, (gpointer) id, error);
   relais_store_unlock (queue->store);

@@ -47,8 +47,9 @@ enum {
   RELAIS_MESSAGE_FLAG_8BITMIME = 2,   /* BODY=8BITMIME was given on MAIL */
 };
 
-/* Names of the empty or used files kept in spool/tmp for the next receptions
- * (relais_queue_recycle_spool()); never a message. */
+/* Names of the empty files made in spool/msg ahead of the receptions (a
+ * spare may also be a delivered message's file, under its old name: see
+ * relais_queue_recycle_spool()). */
 #define QUEUE_SPARE_PREFIX "spare-"
 
 RelaisEnvelope *relais_envelope_new (void);
@@ -58,7 +59,7 @@ void            relais_envelope_free (RelaisEnvelope *envelope);
 RelaisQueue *relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir, GError **error);
 void         relais_queue_free (RelaisQueue *queue);
 
-/* Deletes leftovers of interrupted receptions, counts the queue, and returns
+/* Takes back the files of interrupted receptions for reuse, counts the queue, and returns
  * how many messages are waiting for delivery. */
 gboolean     relais_queue_recover (RelaisQueue *queue, guint *n_messages, GError **error);
 
@@ -134,7 +135,8 @@ void         relais_queue_set_committed_func (RelaisQueue *queue, RelaisQueueCom
  * (another domain, a forward, a remote external administrator). */
 gboolean     relais_queue_routes_remote (const RelaisConfig *config, GPtrArray *recipients);
 
-/* Path of a message's spool file (for delivery). */
+/* Path of queued message ID's spool file (for delivery): spool/msg/ID, or
+ * the reused file its row names. */
 char        *relais_queue_spool_path (RelaisQueue *queue, const char *id);
 
 /* Drops a message for good: its rows (one transaction), then its spool file,
@@ -168,9 +170,9 @@ gboolean     relais_queue_write_finish (RelaisQueue *queue, GAsyncResult *result
  * in its FUNC, relais_queue_drop_if_done() deletes the rows of message ID
  * when every recipient is delivered and none waits for a success notice
  * (*DROPPED tells); then, as relais_queue_remove_async() does, its AFTER
- * calls relais_queue_recycle_spool() (any thread: the file leaves spool/msg,
- * kept in spool/tmp for a later reception to reuse, or deleted; only once
- * nothing reads it any more) and its callback relais_queue_count_removed()
+ * calls relais_queue_recycle_spool() (any thread: the file stays in
+ * spool/msg as it is, for a later reception to reuse, or is deleted; only
+ * once nothing reads it any more) and its callback relais_queue_count_removed()
  * (main thread: the queue counters; QueueOldest, a scan of the table, follows
  * within a second, once for however many removals). */
 gboolean     relais_queue_drop_if_done (sqlite3 *db, const char *id, gboolean *dropped, GError **error);
@@ -249,6 +251,9 @@ void              relais_queue_changed (RelaisQueue *queue);
 
 /* How many group commits (batches) the commit thread has run: for tests. */
 guint        relais_queue_get_batch_count (RelaisQueue *queue);
+/* How many new messages' files were synced and handed on to the commit
+ * thread so far (for tests). */
+guint        relais_queue_get_synced_count (RelaisQueue *queue);
 /* Commits and writes asked for and not yet reported back to the main context. */
 guint        relais_queue_get_outstanding (RelaisQueue *queue);
 

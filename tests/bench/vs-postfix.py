@@ -55,8 +55,9 @@ COUNTS = {1: 600, 10: 2000, 50: 3000}
 # as seen with strace -f on both
 DURABILITY = ("No 250 before fsync on either side: Postfix's cleanup fsyncs each queue file "
               "before smtpd answers 250 (always, there is no setting for it); relaisd fsyncs the "
-              "spool file and its directory and commits the queue row (fdatasync) first, once "
-              "for all the sessions waiting together.")
+              "spool file (and its directory, for a new file: a reused one's name is durable "
+              "already) and commits the queue row (fdatasync) first, once for all the sessions "
+              "waiting together.")
 
 
 def note(text):

@@ -8,6 +8,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import time
@@ -757,6 +758,17 @@ class Daemon:
         return "%s@%s" % (login, domain)
 
     # -- files -----------------------------------------------------------
+    def spool_path(self, qid):
+        """The spool file of queued message QID: spool/msg/QID, or the reused
+        file its row names (None when it is not queued)."""
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.state_dir, "relais.db"),
+                             uri=True, timeout=10)
+        try:
+            row = db.execute("SELECT ifnull(spool_file, id) FROM messages WHERE id = ?", (qid,)).fetchone()
+        finally:
+            db.close()
+        return os.path.join(self.state_dir, "spool", "msg", row[0]) if row else None
+
     def maildir(self, login=TEST_LOGIN):
         return os.path.join(self.state_dir, "mail", login, "Maildir")
 

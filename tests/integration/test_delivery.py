@@ -272,9 +272,9 @@ def test_spool_file_read_back_from_the_disk(relay, peers):
     body = "".join("line %06d of a message read back from the disk\n" % i for i in range(6000))
     msg = send(relay, subject="from the disk", body=body)
     H.wait_for(lambda: len(mx1.data_attempts) == 1, 15, "the first attempt")
-    ids = os.listdir(os.path.join(relay.state_dir, "spool", "msg"))
-    assert len(ids) == 1, ids
-    assert evict_from_page_cache(os.path.join(relay.state_dir, "spool", "msg", ids[0]))
+    queued = queue_list(relay)
+    assert len(queued) == 1, queued
+    assert evict_from_page_cache(relay.spool_path(queued[0][0]))
     got = mx1.wait_received(1, timeout=30)
     assert len(mx1.data_attempts) == 2
     assert got[0].content.replace(b"\r\n", b"\n").endswith(msg.replace(b"\r\n", b"\n"))

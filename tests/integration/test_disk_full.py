@@ -6,6 +6,7 @@ a message whose spool file or queue row cannot be written is answered 452
 daemon keeps running, and mail flows again by itself once space is back."""
 
 import os
+import sqlite3
 import subprocess
 import time
 
@@ -54,11 +55,17 @@ def leave_free(path, leave):
 
 
 def spool_files(state):
-    out = []
-    for sub in ("tmp", "msg"):
-        d = os.path.join(state, "spool", sub)
-        out += [n for n in os.listdir(d) if not n.startswith("spare-")]
-    return out
+    """Every file under the spool (queued messages' and spares')."""
+    return [os.path.join(d, n) for d in (os.path.join(state, "spool", sub) for sub in ("tmp", "msg"))
+            for n in os.listdir(d)]
+
+
+def queued_ids(state):
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(state, "relais.db"), uri=True, timeout=10)
+    try:
+        return [row[0] for row in db.execute("SELECT id FROM messages")]
+    finally:
+        db.close()
 
 
 def send(daemon, mailbox, subject, size=None):
@@ -114,9 +121,13 @@ def test_disk_full(request, tmp_path, session_bus, small_state):
         assert (r.code, r.lines[0]) == (452, "4.3.1 Insufficient system storage"), r
         assert c.cmd("NOOP").code == 250          # the session goes on
     assert d.alive()
-    # (the last message delivered leaves the spool a moment after its delivery)
-    wait_for(lambda: spool_files(str(small_state)) == [], 10, "an empty spool",
-             details=lambda: str(spool_files(str(small_state))))
+    # (the last message delivered leaves the queue a moment after its delivery;
+    # the files of the others stay in the spool, for the next ones to reuse,
+    # but not the one the disk was too full for)
+    wait_for(lambda: queued_ids(str(small_state)) == [], 10, "an empty queue",
+             details=lambda: str(queued_ids(str(small_state))))
+    assert sum(os.path.getsize(p) for p in spool_files(str(small_state))) < 100 * 1024
+    assert not any(b"cut short" in open(p, "rb").read() for p in spool_files(str(small_state)))
     assert not any(b"cut short" in open(p, "rb").read() for p in d.messages())
 
     # Space is back: mail flows again, by itself.
@@ -134,7 +145,6 @@ def test_outcome_written_again_when_the_store_refused_it(daemon):
     """A delivery done whose outcome the store refuses (as a full disk would:
     here a trigger) is neither lost nor delivered again: its recipient stays
     in flight and the outcome is written again until the store takes it."""
-    import sqlite3
     from relais_helpers import free_ports, guess_variant as v, wait_for as wait
     from smtp_peers import Peer
 

@@ -80,8 +80,6 @@ def send(daemon, rcpt, subject=None):
     return subject
 
 
-def spool_path(daemon, qid):
-    return os.path.join(daemon.state_dir, "spool", "msg", qid)
 
 
 def db_count(daemon, sql, *params):
@@ -116,7 +114,7 @@ def test_list_and_show(daemon):
     e = entry(daemon, qid)
     assert e["sender"] == SENDER
     assert e["pending"] == [REMOTE_ADMIN]
-    assert e["size"] == os.path.getsize(spool_path(daemon, qid))
+    assert e["size"] == os.path.getsize(daemon.spool_path(qid))
     assert abs(e["received_at"] - time.time()) < 30, e
     assert e["attempts"] == 1, e
     assert e["last_error"], "a deferred recipient without its reply: %r" % e
@@ -186,7 +184,7 @@ def test_retry_now(daemon):
 
 def test_delete(daemon):
     qid, _ = queue_remote(daemon)
-    path = spool_path(daemon, qid)
+    path = daemon.spool_path(qid)
     assert os.path.isfile(path)
     assert db_count(daemon, "SELECT COUNT(*) FROM recipients WHERE message_id = ?", qid) == 1
 

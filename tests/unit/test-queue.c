@@ -324,7 +324,6 @@ test_commit (Fixture *fixture, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) body = g_string_new ("Received: from client\r\nSubject: big\r\n\r\n");
   g_autofree char *id = NULL;
-  g_autofree char *tmp_path = NULL;
   g_autofree char *msg_path = NULL;
   g_autofree char *content = NULL;
   g_autofree char *rows = NULL;
@@ -344,9 +343,9 @@ test_commit (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   id = g_strdup (relais_spool_writer_get_id (writer));
   g_assert_true (is_queue_id (id));
-  tmp_path = g_build_filename (fixture->tmp_dir, id, NULL);
-  msg_path = relais_queue_spool_path (fixture->queue, id);
-  g_assert_true (g_file_test (tmp_path, G_FILE_TEST_IS_REGULAR));
+  /* A new queue has no spare file yet: one is made, named by the id. */
+  msg_path = g_build_filename (fixture->msg_dir, id, NULL);
+  g_assert_true (g_file_test (msg_path, G_FILE_TEST_IS_REGULAR));
   for (gsize off = 0; off < body->len;)
     {
       gsize n = MIN (body->len - off, 1000 + off % 7777);
@@ -368,8 +367,12 @@ test_commit (Fixture *fixture, gconstpointer data)
   g_assert_no_error (wait.last_error);
   g_assert_cmpuint (wait.n_ok, ==, 1);
 
-  /* The file moved to spool/msg, whole. */
-  g_assert_false (g_file_test (tmp_path, G_FILE_TEST_EXISTS));
+  /* The message's file, whole, where delivery looks for it. */
+  {
+    g_autofree char *path = relais_queue_spool_path (fixture->queue, id);
+
+    g_assert_cmpstr (path, ==, msg_path);
+  }
   g_file_get_contents (msg_path, &content, &len, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (len, ==, body->len);
@@ -419,18 +422,52 @@ test_commit (Fixture *fixture, gconstpointer data)
 static void
 test_abort (Fixture *fixture, gconstpointer data)
 {
+  const char *recipients[] = { "alice@example.com", NULL };
   g_autoptr(GError) error = NULL;
   RelaisSpoolWriter *writer = relais_queue_begin (fixture->queue, &error);
+  g_autofree char *spare_path = NULL;
+  g_autofree char *id = NULL;
+  const char *path;
 
+  /* A file made for the reception (a new queue has no spare yet): it goes. */
   g_assert_no_error (error);
-  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 1);
+  g_assert_cmpuint (count_files (fixture->msg_dir), ==, 1);
   g_assert_true (relais_spool_writer_write (writer, "Subject: x\r\n\r\n", 14, &error));
   relais_spool_writer_abort (writer);
 
-  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
   g_assert_cmpuint (count_files (fixture->msg_dir), ==, 0);
   g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages", NULL), ==, 0);
   g_assert_cmpuint (fixture->committed_ids->len, ==, 0);
+
+  /* A spare (a delivered message's file) goes back for the next reception,
+   * which has none of the aborted one's content. */
+  id = commit_one (fixture, fixture->config, recipients);
+  spare_path = relais_queue_spool_path (fixture->queue, id);
+  exec_sql_for (fixture, "DELETE FROM messages WHERE id = ?", id);    /* as a delivery's record does */
+  relais_queue_recycle_spool (fixture->queue, id);
+
+  writer = relais_queue_begin (fixture->queue, &error);
+  g_assert_no_error (error);
+  g_assert_true (relais_spool_writer_write (writer, "Subject: aborted and longer\r\n\r\n", 31, &error));
+  path = relais_spool_writer_sync (writer, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (path, ==, spare_path);
+  relais_spool_writer_abort (writer);
+  g_assert_true (g_file_test (spare_path, G_FILE_TEST_IS_REGULAR));
+
+  writer = relais_queue_begin (fixture->queue, &error);
+  g_assert_no_error (error);
+  g_assert_true (relais_spool_writer_write (writer, "X\r\n", 3, &error));
+  path = relais_spool_writer_sync (writer, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (path, ==, spare_path);
+  {
+    g_autofree char *content = NULL;
+
+    g_assert_true (g_file_get_contents (path, &content, NULL, NULL));
+    g_assert_cmpstr (content, ==, "X\r\n");
+  }
+  relais_spool_writer_abort (writer);
 }
 
 static void
@@ -446,15 +483,15 @@ test_group_commit (Fixture *fixture, gconstpointer data)
    * transaction held meanwhile on the main connection makes the batching
    * deterministic: the commit thread (a connection of its own) waits for
    * it with whatever it took first, and the rest piles up once the sync
-   * threads have made their files durable (and moved them into msg/, just
-   * before handing them on). */
+   * threads have made their files durable and handed them on. */
   db = relais_store_lock (fixture->store);
 
   g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (ids, start_commit (fixture, fixture->config, recipients, "Subject: x\r\n\r\ny\r\n", &wait));
-  for (guint tries = 0; tries < 1000 && count_files (fixture->msg_dir) < n; tries++)
+  for (guint tries = 0; tries < 1000 && relais_queue_get_synced_count (fixture->queue) < n; tries++)
     g_usleep (10000);
+  g_assert_cmpuint (relais_queue_get_synced_count (fixture->queue), ==, n);
   g_usleep (200000);
   g_assert_cmpint (sqlite3_exec (db, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
   relais_store_unlock (fixture->store);
@@ -463,8 +500,12 @@ test_group_commit (Fixture *fixture, gconstpointer data)
   g_assert_no_error (wait.last_error);
   g_assert_cmpuint (wait.n_ok, ==, n);
   g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages", NULL), ==, n);
-  g_assert_cmpuint (count_files (fixture->msg_dir), ==, n);
-  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *path = relais_queue_spool_path (fixture->queue, g_ptr_array_index (ids, i));
+
+      g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+    }
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, n);
   g_assert_cmpuint (fixture->committed_ids->len, ==, n);
 
@@ -495,6 +536,8 @@ test_one_fails_alone (Fixture *fixture, gconstpointer data)
   bad = relais_queue_begin (fixture->queue, &error);
   g_assert_no_error (error);
   bad_id = g_strdup (relais_spool_writer_get_id (bad));
+  bad_path = g_strdup (relais_spool_writer_sync (bad, &error));
+  g_assert_no_error (error);
   bad_sql = g_strdup_printf ("INSERT INTO messages (id, sender, size, received_at) VALUES ('%s', 'x', 1, 1)",
                              bad_id);
   exec_sql (fixture, bad_sql);
@@ -511,10 +554,8 @@ test_one_fails_alone (Fixture *fixture, gconstpointer data)
   g_clear_error (&wait.last_error);
 
   good_path = relais_queue_spool_path (fixture->queue, good_id);
-  bad_path = relais_queue_spool_path (fixture->queue, bad_id);
   g_assert_true (g_file_test (good_path, G_FILE_TEST_IS_REGULAR));
   g_assert_false (g_file_test (bad_path, G_FILE_TEST_EXISTS));
-  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
   g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ?", good_id), ==, 1);
   g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ?", bad_id), ==, 0);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
@@ -525,20 +566,33 @@ static void
 test_recover (Fixture *fixture, gconstpointer data)
 {
   const char *recipients[] = { "alice@example.com", NULL };
-  g_autofree char *kept_id = commit_one (fixture, fixture->config, recipients);
-  g_autofree char *lost_id = commit_one (fixture, fixture->config, recipients);
-  g_autofree char *kept_path = relais_queue_spool_path (fixture->queue, kept_id);
-  g_autofree char *lost_path = relais_queue_spool_path (fixture->queue, lost_id);
+  g_autofree char *done_id = commit_one (fixture, fixture->config, recipients);
+  g_autofree char *done_path = relais_queue_spool_path (fixture->queue, done_id);
+  g_autofree char *kept_id = NULL;
+  g_autofree char *lost_id = NULL;
+  g_autofree char *kept_path = NULL;
+  g_autofree char *lost_path = NULL;
+  g_autofree char *kept_content = NULL;
   g_autofree char *orphan_path = g_build_filename (fixture->msg_dir, "0000000000ORPHAN", NULL);
   g_autofree char *tmp_leftover = g_build_filename (fixture->tmp_dir, "0000000000TMPLFT", NULL);
   g_autofree char *last_reply = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(TestStmt) stmt = NULL;
   guint n_messages = 0;
+  gboolean orphan_reused = FALSE;
   sqlite3 *db;
 
-  /* A crash: one reception half done, a file that never got its row, a row
-   * whose file is gone. */
+  /* The kept message reuses a delivered one's file, named by the row. */
+  exec_sql_for (fixture, "DELETE FROM messages WHERE id = ?", done_id);
+  relais_queue_recycle_spool (fixture->queue, done_id);
+  kept_id = commit_one (fixture, fixture->config, recipients);
+  kept_path = relais_queue_spool_path (fixture->queue, kept_id);
+  g_assert_cmpstr (kept_path, ==, done_path);
+  lost_id = commit_one (fixture, fixture->config, recipients);
+  lost_path = relais_queue_spool_path (fixture->queue, lost_id);
+
+  /* A crash: a file that never got its row (a reception half done), a row
+   * whose file is gone, a file of an earlier version's spool/tmp. */
   g_file_set_contents (tmp_leftover, "partial", -1, &error);
   g_assert_no_error (error);
   g_file_set_contents (orphan_path, "no row", -1, &error);
@@ -555,10 +609,33 @@ test_recover (Fixture *fixture, gconstpointer data)
 
   g_assert_cmpuint (n_messages, ==, 2);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 2);
-  g_assert_cmpuint (count_files (fixture->tmp_dir), ==, 0);
-  g_assert_false (g_file_test (orphan_path, G_FILE_TEST_EXISTS));
-  g_assert_true (g_file_test (kept_path, G_FILE_TEST_IS_REGULAR));
-  g_assert_cmpuint (count_files (fixture->msg_dir), ==, 1);
+  g_assert_false (g_file_test (tmp_leftover, G_FILE_TEST_EXISTS));
+  {
+    g_autofree char *path = relais_queue_spool_path (fixture->queue, kept_id);
+
+    g_assert_cmpstr (path, ==, kept_path);
+    g_assert_true (g_file_get_contents (path, &kept_content, NULL, NULL));
+    g_assert_cmpstr (kept_content, ==, "Subject: test\r\n\r\nbody\r\n");
+  }
+
+  /* The file without a row is reused; never the kept message's. */
+  {
+    g_autoptr(GPtrArray) writers = g_ptr_array_new_with_free_func ((GDestroyNotify) relais_spool_writer_abort);
+
+    for (guint i = 0; i < 100 && !orphan_reused; i++)
+      {
+        RelaisSpoolWriter *writer = relais_queue_begin (fixture->queue, &error);
+        const char *path;
+
+        g_assert_no_error (error);
+        g_ptr_array_add (writers, writer);
+        path = relais_spool_writer_sync (writer, &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (path, !=, kept_path);
+        orphan_reused = g_str_equal (path, orphan_path);
+      }
+    g_assert_true (orphan_reused);
+  }
 
   /* The kept message is still pending; the lost one's recipients failed. */
   g_assert_cmpint (query_int (fixture, "SELECT state FROM recipients WHERE message_id = ?", kept_id), ==, 0);
@@ -811,7 +888,11 @@ test_write_async (Fixture *fixture, gconstpointer data)
   g_assert_no_error (wait.errors[2]);
   g_assert_cmpint (query_int (fixture, "SELECT attempts FROM recipients WHERE message_id = ?", second), ==, 7);
   g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM messages WHERE id = ?", first), ==, 0);
-  g_assert_cmpuint (count_files (fixture->msg_dir), ==, 1);
+  {
+    g_autofree char *second_path = relais_queue_spool_path (fixture->queue, second);
+
+    g_assert_true (g_file_test (second_path, G_FILE_TEST_IS_REGULAR));
+  }
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);
 
   /* A removal of a message that is not there. */
@@ -1070,7 +1151,6 @@ scheduler_local_body (Fixture *fixture)
   scheduler = start_scheduler (fixture, &services);
   wait_until_int (fixture, "SELECT COUNT(*) FROM messages WHERE id = ?", id, 0);
   g_assert_cmpint (query_int (fixture, "SELECT COUNT(*) FROM recipients WHERE message_id = ?", id), ==, 0);
-  g_assert_false (g_file_test (spool_path, G_FILE_TEST_EXISTS));
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);  /* its bounce */
 }
 
@@ -1113,7 +1193,6 @@ test_scheduler_tempfail (Fixture *fixture, gconstpointer data)
   exec_sql (fixture, "UPDATE recipients SET next_attempt = 0");
   exec_sql (fixture, "UPDATE messages SET received_at = strftime('%s', 'now') - 5 * 86400 - 10");
   wait_until_int (fixture, "SELECT COUNT(*) FROM messages WHERE id = ?", id, 0);
-  g_assert_false (g_file_test (spool_path, G_FILE_TEST_EXISTS));
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_BOUNCED), ==, 1);
   g_assert_cmpuint (relais_stats_get (fixture->stats, RELAIS_STAT_QUEUE_LENGTH), ==, 1);  /* its bounce */
 }

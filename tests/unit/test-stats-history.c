@@ -361,7 +361,7 @@ test_migration_from_v5 (Fixture *f, gconstpointer data)
   g_autoptr (RelaisStatsHistory) history = NULL;
 
   g_clear_pointer (&f->history, relais_stats_history_free);
-  db_exec (f->store, "DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 5;");
+  db_exec (f->store, "DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file; PRAGMA user_version = 5;");
   g_clear_pointer (&f->store, relais_store_free);
 
   f->store = relais_store_open (f->path, &error);

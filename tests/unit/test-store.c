@@ -375,7 +375,7 @@ test_migration_from_v2 (Fixture *f, gconstpointer data)
                                    "DROP TABLE relay_rule_patterns; DROP TABLE relay_rules;"
                                    "DROP TABLE relay_hosts; DROP TABLE trusted_networks;"
                                    "DROP TABLE relay_domains; DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit;"
-                                   "ALTER TABLE messages DROP COLUMN received_usec;"
+                                   "ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file;"
                                    "PRAGMA user_version = 2;"
                                    "INSERT INTO settings VALUES ('MaxRecipients', 'uint32 9');"
                                    "INSERT INTO local_domains VALUES ('example.org');",
@@ -557,7 +557,7 @@ test_migration_from_v3 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP TABLE trusted_networks; DROP TABLE relay_domains;"
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 3;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file; PRAGMA user_version = 3;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO local_domains VALUES ('example.org');"
                                    "INSERT INTO relay_hosts VALUES ('office', 'smtp.office.example', 587,"
@@ -748,7 +748,7 @@ test_migration_from_v4 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 4;"
+                                   "DROP TABLE security_rules; DROP TABLE stats_minutes; DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file; PRAGMA user_version = 4;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO trusted_networks VALUES ('lan', '192.0.2.0/24');",
                                    NULL, NULL, NULL),
@@ -993,7 +993,7 @@ test_migration_from_v6 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 6;"
+                                   "DROP TABLE dkim_keys; DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file; PRAGMA user_version = 6;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');"
                                    "INSERT INTO stats_minutes VALUES ('MessagesReceived', 60, 3);",
                                    NULL, NULL, NULL),
@@ -1225,7 +1225,7 @@ test_migration_from_v7 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 7;"
+                                   "DROP TABLE audit; ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file; PRAGMA user_version = 7;"
                                    "INSERT INTO settings VALUES ('MaxHops', 'uint32 12');",
                                    NULL, NULL, NULL),
                      ==, SQLITE_OK);
@@ -1264,7 +1264,7 @@ test_migration_from_v8 (Fixture *f, gconstpointer data)
     g_autoptr (RelaisStore) store = relais_store_open (f->path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
-                                   "ALTER TABLE messages DROP COLUMN received_usec; PRAGMA user_version = 8;"
+                                   "ALTER TABLE messages DROP COLUMN received_usec; ALTER TABLE messages DROP COLUMN spool_file; PRAGMA user_version = 8;"
                                    "INSERT INTO messages (id, sender, size, received_at) "
                                    "VALUES ('OLD', 'a@example.org', 10, 1767222000);",
                                    NULL, NULL, NULL),
@@ -1331,7 +1331,8 @@ test_cached_statements (Fixture *f, gconstpointer data)
   relais_store_unlock (store);
 }
 
-/* 9 -> 10: an index on the arrival time, for the oldest message. */
+/* 9 -> 10: an index on the arrival time, for the oldest message; 10 -> 11:
+ * the name of a reused spool file. */
 static void
 test_migration_from_v9 (Fixture *f, gconstpointer data)
 {
@@ -1343,6 +1344,7 @@ test_migration_from_v9 (Fixture *f, gconstpointer data)
     g_assert_cmpint (sqlite3_exec (relais_store_lock (store),
                                    "DROP INDEX messages_received_at; DROP INDEX recipients_due;"
                                    "CREATE INDEX recipients_due ON recipients (state, next_attempt);"
+                                   "ALTER TABLE messages DROP COLUMN spool_file;"
                                    "PRAGMA user_version = 9;"
                                    "INSERT INTO messages (id, sender, size, received_at) "
                                    "VALUES ('OLD', 'a@example.org', 10, 1767222000);",
@@ -1359,9 +1361,13 @@ test_migration_from_v9 (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_true (db_query_text (store, "PRAGMA user_version", &version));
     g_assert_cmpint (atoi (version), ==, RELAIS_STORE_SCHEMA_VERSION);
-    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 10);
+    g_assert_cmpint (RELAIS_STORE_SCHEMA_VERSION, ==, 11);
     g_assert_true (db_query_text (store, "SELECT id FROM messages", &old));
     g_assert_cmpstr (old, ==, "OLD");
+    /* 10 -> 11: its file is named by its id */
+    g_clear_pointer (&old, g_free);
+    g_assert_true (db_query_text (store, "SELECT ifnull(spool_file, 'by id') FROM messages", &old));
+    g_assert_cmpstr (old, ==, "by id");
     g_assert_true (db_query_text (store, "SELECT sql FROM sqlite_master WHERE name = 'messages_received_at'",
                                   &plan));
     g_assert_nonnull (strstr (plan, "ON messages (received_at)"));
