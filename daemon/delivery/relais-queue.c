@@ -81,15 +81,15 @@ struct _RelaisQueue {
   sqlite3 *writer;
   int wal_fd;
   char *wal_path;
-  /* commit thread only: writes committed without their fdatasync, reported
-   * once the next one is done (see commit_batch()) */
-  GPtrArray *unsynced;
-  gint64 unsynced_since;      /* monotonic time of the first of them */
+  /* commit thread only: the requests of its next transaction, writes alone
+   * so far (see commit_thread_func()) */
+  GPtrArray *pending;
+  gint64 pending_since;       /* monotonic time of the first of them */
 };
 
-/* How long writes alone may wait for the fdatasync of a batch of messages
- * before one is done for them alone. */
-#define COMMIT_LAZY_SYNC_USEC (5 * 1000)
+/* How long writes alone may wait for messages to share their transaction
+ * (and its fdatasync) before they have one of their own. */
+#define COMMIT_WRITES_WAIT_USEC (5 * 1000)
 
 /* How often RELAIS_STAT_QUEUE_OLDEST is looked up again while deliveries
  * remove messages (queue_count_removed()). */
@@ -284,7 +284,7 @@ relais_queue_new (RelaisStore *store, RelaisStats *stats, const char *state_dir,
   self->context = g_main_context_ref_thread_default ();
   self->requests = g_async_queue_new ();
   self->wal_fd = -1;
-  self->unsynced = g_ptr_array_new ();
+  self->pending = g_ptr_array_new ();
   return self;
 }
 
@@ -384,7 +384,7 @@ relais_queue_free (RelaisQueue *queue)
   g_mutex_clear (&queue->spare_lock);
   if (queue->wal_fd >= 0)
     close (queue->wal_fd);
-  g_ptr_array_unref (queue->unsynced);
+  g_ptr_array_unref (queue->pending);
   g_free (queue->wal_path);
   g_free (queue->spool_dir);
   g_free (queue->tmp_dir);
@@ -1253,13 +1253,11 @@ wal_descriptor (RelaisQueue *self, sqlite3 *db)
 }
 
 /* fdatasync of the WAL, which makes every transaction committed so far
- * durable; on failure each request of BATCH and of the unsynced writes
- * still staged gets the error. */
+ * durable; on failure each request of BATCH still staged gets the error. */
 static void
 wal_sync (RelaisQueue *self, int wal_fd, GPtrArray *batch)
 {
   g_autoptr(GError) error = NULL;
-  GPtrArray *arrays[] = { batch, self->unsynced };
 
   if (fdatasync (wal_fd) == 0)
     return;
@@ -1267,24 +1265,17 @@ wal_sync (RelaisQueue *self, int wal_fd, GPtrArray *batch)
    * send again: a duplicate, never a loss), and the files stay, as their
    * rows may be there after a restart. */
   set_errno_error (&error, errno, "Cannot fsync", self->wal_path);
-  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
-    for (guint i = 0; i < arrays[a]->len; i++)
-      {
-        CommitRequest *request = g_ptr_array_index (arrays[a], i);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      CommitRequest *request = g_ptr_array_index (batch, i);
 
-        if (request->staged && request->error == NULL)
-          {
-            request->error = g_error_copy (error);
-            request->staged = FALSE;    /* keep the file */
-          }
-      }
+      if (request->staged && request->error == NULL)
+        {
+          request->error = g_error_copy (error);
+          request->staged = FALSE;    /* keep the file */
+        }
+    }
 }
-
-typedef enum {
-  COMMIT_FAILED,              /* nothing committed: each request has its error */
-  COMMIT_DURABLE,             /* and everything committed before it */
-  COMMIT_UNSYNCED,            /* committed, the WAL not synced yet */
-} CommitOutcome;
 
 /* The connection for a batch's transaction: the commit thread's own
  * (synchronous=NORMAL for good), the WAL then synced by wal_sync(); else the
@@ -1315,11 +1306,10 @@ commit_db_release (RelaisQueue *self, sqlite3 *db, int wal_fd)
 }
 
 /* One transaction for every message and write of the batch, each in a
- * savepoint so that a bad one fails alone; durable when it returns, unless
- * with LAZY it says COMMIT_UNSYNCED: committed without the WAL's fdatasync
- * (done for every reader, not yet for a power cut). */
-static CommitOutcome
-commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
+ * savepoint so that a bad one fails alone; durable when it returns, or each
+ * request has its error. */
+static void
+commit_insert_batch (RelaisQueue *self, GPtrArray *batch)
 {
   g_autoptr(GError) error = NULL;
   int wal_fd;
@@ -1329,7 +1319,7 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
     {
       commit_db_release (self, db, wal_fd);
       fail_staged (batch, error, FALSE);
-      return COMMIT_FAILED;
+      return;
     }
   for (guint i = 0; i < batch->len; i++)
     {
@@ -1353,16 +1343,11 @@ commit_insert_batch (RelaisQueue *self, GPtrArray *batch, gboolean lazy)
       exec_sql (db, "ROLLBACK", NULL);
       commit_db_release (self, db, wal_fd);
       fail_staged (batch, error, FALSE);
-      return COMMIT_FAILED;
+      return;
     }
   commit_db_release (self, db, wal_fd);
-
-  if (wal_fd < 0)
-    return COMMIT_DURABLE;      /* synchronous=FULL */
-  if (lazy)
-    return COMMIT_UNSYNCED;
-  wal_sync (self, wal_fd, batch);
-  return COMMIT_DURABLE;
+  if (wal_fd >= 0)            /* else synchronous=FULL: durable already */
+    wal_sync (self, wal_fd, batch);
 }
 
 /* A request's outcome on its way to the main context. */
@@ -1442,30 +1427,15 @@ commit_report (RelaisQueue *self, GPtrArray *batch)
   g_source_unref (source);
 }
 
-/* The unsynced writes, made durable by an fdatasync of their own. */
-static void
-commit_sync_unsynced (RelaisQueue *self)
-{
-  if (self->unsynced->len == 0)
-    return;
-  wal_sync (self, self->wal_fd, self->unsynced);
-  commit_report (self, self->unsynced);
-}
-
-/* A batch of messages is durable before any of them is answered. A batch of
- * the delivery side's writes alone (outcomes, removals) is committed without
- * an fdatasync of its own: the next batch's makes it durable too, or
- * commit_sync_unsynced() within COMMIT_LAZY_SYNC_USEC; each write is reported
- * (its AFTER run, e.g. the spool file recycled) only then. Under load this
- * saves an fdatasync per message; a power cut meanwhile could only have a
- * message delivered again, never lost. */
+/* Every request of BATCH (any order of messages and writes) in one durable
+ * transaction, then reported: no message is answered before it is durable,
+ * no write's AFTER runs (e.g. its spool file recycled) before then either. */
 static void
 commit_batch (RelaisQueue *self, GPtrArray *batch)
 {
   g_autoptr(GError) dir_error = NULL;
   guint n_created = 0;
   guint n_staged = 0;
-  guint n_messages = 0;
 
   for (guint i = 0; i < batch->len; i++)
     {
@@ -1474,10 +1444,7 @@ commit_batch (RelaisQueue *self, GPtrArray *batch)
       if (request->writer == NULL)
         request->staged = TRUE;      /* a file is synced (sync_file_func()) or failed */
       else
-        {
-          n_messages++;
-          n_created += request->staged && request->writer->created;
-        }
+        n_created += request->staged && request->writer->created;
       n_staged += request->staged;
     }
 
@@ -1488,21 +1455,8 @@ commit_batch (RelaisQueue *self, GPtrArray *batch)
     }
   queue_map_files (self, batch);
   g_atomic_int_inc (&self->n_batches);
-  switch (n_staged > 0 ? commit_insert_batch (self, batch, n_messages == 0) : COMMIT_FAILED)
-    {
-    case COMMIT_UNSYNCED:
-      if (self->unsynced->len == 0)
-        self->unsynced_since = g_get_monotonic_time ();
-      for (guint i = 0; i < batch->len; i++)
-        g_ptr_array_add (self->unsynced, g_ptr_array_index (batch, i));
-      g_ptr_array_set_size (batch, 0);
-      return;
-    case COMMIT_DURABLE:
-      commit_report (self, self->unsynced);    /* committed before: durable too */
-      break;
-    case COMMIT_FAILED:
-      break;
-    }
+  if (n_staged > 0)
+    commit_insert_batch (self, batch);
   commit_report (self, batch);
 }
 
@@ -1521,6 +1475,11 @@ sync_file_func (gpointer data, gpointer user_data)
   g_async_queue_push (self->requests, request);
 }
 
+/* Takes every request waiting, as one batch. The delivery side's writes
+ * alone (outcomes, removals) wait up to COMMIT_WRITES_WAIT_USEC for messages
+ * to join them: under load, one transaction and one fdatasync for both
+ * instead of one each; a power cut meanwhile could only have a message
+ * delivered again, never lost. */
 static gpointer
 commit_thread_func (gpointer data)
 {
@@ -1534,31 +1493,37 @@ commit_thread_func (gpointer data)
 
   while (!stop)
     {
-      g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+      GPtrArray *batch = self->pending;
+      gboolean messages = FALSE;
+      gboolean waited = FALSE;
       CommitRequest *request;
 
-      if (self->unsynced->len == 0)
+      if (batch->len == 0)
         request = g_async_queue_pop (self->requests);
       else
         {
-          gint64 wait = self->unsynced_since + COMMIT_LAZY_SYNC_USEC - g_get_monotonic_time ();
+          gint64 wait = self->pending_since + COMMIT_WRITES_WAIT_USEC - g_get_monotonic_time ();
 
           request = wait > 0 ? g_async_queue_timeout_pop (self->requests, (guint64) wait) : NULL;
-          if (request == NULL)
-            commit_sync_unsynced (self);
+          waited = request == NULL;
         }
+      if (batch->len == 0 && request != NULL)
+        self->pending_since = g_get_monotonic_time ();
       while (request != NULL)
         {
           if (request == &stop_request)
             stop = TRUE;
           else
-            g_ptr_array_add (batch, request);
+            {
+              g_ptr_array_add (batch, request);
+              messages = messages || request->writer != NULL;
+            }
           request = g_async_queue_try_pop (self->requests);
         }
-      if (batch->len > 0)
+      if (batch->len > 0 && (messages || stop || waited ||
+                             g_get_monotonic_time () >= self->pending_since + COMMIT_WRITES_WAIT_USEC))
         commit_batch (self, batch);
     }
-  commit_sync_unsynced (self);
   g_clear_pointer (&self->writer, relais_store_close_writer);
   return NULL;
 }

@@ -157,8 +157,9 @@ gboolean     relais_queue_remove_finish (RelaisQueue *queue, GAsyncResult *resul
  * (e.g. to unlink a spool file). DESTROY frees DATA. CALLBACK runs in the
  * main context; relais_queue_write_finish() returns FUNC's error, or the
  * transaction's. Writes are done in the order they are asked for. A
- * transaction of writes alone shares the fdatasync of the next messages'
- * one, or has its own within 5 ms: AFTER and CALLBACK wait for it. */
+ * write waits up to 5 ms for messages to share its transaction and
+ * fdatasync (until then other connections do not see it); AFTER and
+ * CALLBACK run once it is durable. */
 typedef gboolean (*RelaisQueueWriteFunc) (sqlite3 *db, gpointer data, GError **error);
 typedef void     (*RelaisQueueAfterFunc) (RelaisQueue *queue, gpointer data);
 void         relais_queue_write_async (RelaisQueue *queue, RelaisQueueWriteFunc func, RelaisQueueAfterFunc after,

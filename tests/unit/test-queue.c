@@ -946,10 +946,9 @@ test_write_async (Fixture *fixture, gconstpointer data)
   g_free (wait.order);
 }
 
-/* Writes alone are committed without an fdatasync of their own (the next
- * message's makes them durable, or one within 5 ms): still reported before
- * a message asked for after them, and none is left unreported when the
- * queue stops. */
+/* Writes alone wait up to 5 ms for messages to share their transaction and
+ * its fdatasync: still reported before a message asked for after them, and
+ * none is left unreported when the queue stops. */
 typedef struct {
   GString *order;
   guint n_pending;
