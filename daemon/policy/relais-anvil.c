@@ -192,14 +192,28 @@ entry_add (RelaisAnvil *anvil, char *key, gint64 minute)
 }
 
 /* ADDRESS's entry, brought up to NOW; created when CREATE (NULL otherwise). */
+/* The entry of ADDRESS: the text as it is first, which is the key itself
+ * when it is in normal form (keys are, and so are the sessions' addresses),
+ * else normalized (a parse and two GObjects). */
+static Entry *
+find_entry (RelaisAnvil *anvil, const char *address, char **normalized)
+{
+  Entry *entry = g_hash_table_lookup (anvil->entries, address);
+
+  if (entry != NULL)
+    return entry;
+  *normalized = normalize_key (address);
+  return g_hash_table_lookup (anvil->entries, *normalized);
+}
+
 static Entry *
 lookup (RelaisAnvil *anvil, const char *address, gint64 now, gboolean create)
 {
-  g_autofree char *key = normalize_key (address);
+  g_autofree char *key = NULL;
   Entry *entry;
 
   sweep (anvil, now);
-  entry = g_hash_table_lookup (anvil->entries, key);
+  entry = find_entry (anvil, address, &key);
   if (entry == NULL)
     {
       if (!create)
@@ -240,8 +254,7 @@ relais_anvil_disconnect (RelaisAnvil *anvil, const char *address)
   Entry *entry;
 
   g_return_if_fail (anvil != NULL && address != NULL);
-  key = normalize_key (address);
-  entry = g_hash_table_lookup (anvil->entries, key);
+  entry = find_entry (anvil, address, &key);
   /* Idle entries go at the next sweep: the minute's counts still matter. */
   if (entry != NULL && entry->connections_now > 0)
     entry->connections_now--;
@@ -282,8 +295,7 @@ relais_anvil_block (RelaisAnvil *anvil, const char *address, gint64 until)
   g_return_if_fail (anvil != NULL && address != NULL);
   if (until <= 0)
     return;
-  key = normalize_key (address);
-  entry = g_hash_table_lookup (anvil->entries, key);
+  entry = find_entry (anvil, address, &key);
   if (entry == NULL)
     entry = entry_add (anvil, g_steal_pointer (&key), G_MININT64);   /* counts start at the next event */
   entry->blocked_until = until;
