@@ -21,8 +21,12 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <gio/gfiledescriptorbased.h>
+#include <gio/gunixinputstream.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -67,8 +71,9 @@ struct _Client {
   RelaisSmtpTimeouts t;
   GCancellable *user_cancellable;
   gulong cancel_handler;
-  GInputStream *spool;
+  GInputStream *spool;       /* a GUnixInputStream: read in the page cache or in a thread */
   goffset spool_size;
+  gboolean spool_moved;       /* read from since it was opened or rewound */
   GError *local_error;          /* the task fails with it */
 
   /* targets and addresses */
@@ -1467,6 +1472,7 @@ spool_chunk_read (Client *c, gssize n, GError *error)
     }
   g_string_truncate (c->out, 0);
   c->d->bytes_sent += n;
+  c->spool_moved = TRUE;
   relais_smtp_dot_stuff ((const char *) c->chunk, (gsize) n, &c->at_line_start, c->out);
   /* At the end of the file (its size is known: a queued file never
    * changes), the final dot goes in the same write as the last bytes. */
@@ -1504,8 +1510,6 @@ spool_read_cached (Client *c)
   gssize n;
   int fd;
 
-  if (!G_IS_FILE_DESCRIPTOR_BASED (c->spool))
-    return -1;
   fd = g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (c->spool));
   do
     n = preadv2 (fd, &iov, 1, -1, RWF_NOWAIT);
@@ -1553,8 +1557,12 @@ data_cb (Client *c, const RelaisSmtpReply *reply)
     }
   c->at_line_start = TRUE;
   c->d->bytes_sent = 0;
-  if (!g_seekable_seek (G_SEEKABLE (c->spool), 0, G_SEEK_SET, NULL, NULL))
-    relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: spool file not rewound", host_label (c));
+  if (c->spool_moved)
+    {
+      if (lseek (g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (c->spool)), 0, SEEK_SET) < 0)
+        relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: spool file not rewound", host_label (c));
+      c->spool_moved = FALSE;
+    }
   if (c->d->header_prefix != NULL && c->d->header_prefix[0] != '\0')
     {
       /* Header fields put on top of the message (a DKIM-Signature), then the spool file. */
@@ -2058,24 +2066,23 @@ client_start (RelaisSmtpDelivery *d, gboolean probe, GCancellable *cancellable,
     }
   if (!probe)
     {
-      g_autoptr(GFile) file = g_file_new_for_path (d->message_path);
-      g_autoptr(GFileInputStream) spool = NULL;
-      g_autoptr(GFileInfo) info = NULL;
-      GError *error = NULL;
+      /* Not a GFile: its stream costs two statx() and a GFileInfo more. */
+      int fd = open (d->message_path, O_RDONLY | O_CLOEXEC);
+      struct stat st;
 
-      spool = g_file_read (file, NULL, &error);
-      if (spool != NULL)
-        info = g_file_input_stream_query_info (spool, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL, &error);
-      if (info == NULL)
+      if (fd < 0 || fstat (fd, &st) < 0)
         {
+          int errsv = errno;
+
+          if (fd >= 0)
+            close (fd);
           g_set_error (&c->local_error, RELAIS_ERROR, RELAIS_ERROR_STORAGE,
-                       "Cannot read the spool file %s: %s", d->message_path, error->message);
-          g_error_free (error);
+                       "Cannot read the spool file %s: %s", d->message_path, g_strerror (errsv));
           finish (c);
           return;
         }
-      c->spool = G_INPUT_STREAM (g_steal_pointer (&spool));
-      c->spool_size = g_file_info_get_size (info);
+      c->spool = g_unix_input_stream_new (fd, TRUE);
+      c->spool_size = st.st_size;
       if (d->header_prefix != NULL)
         c->spool_size += (goffset) strlen (d->header_prefix);
       if (d->recipients->len == 0)
