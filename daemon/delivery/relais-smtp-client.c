@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <gio/gfiledescriptorbased.h>
 #include <gio/gunixinputstream.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -71,7 +70,8 @@ struct _Client {
   RelaisSmtpTimeouts t;
   GCancellable *user_cancellable;
   gulong cancel_handler;
-  GInputStream *spool;       /* a GUnixInputStream: read in the page cache or in a thread */
+  int spool_fd;              /* read from the page cache (spool_read_cached()), -1 when not open */
+  GInputStream *spool;       /* on SPOOL_FD, made for a read that needs the disk (in GIO's thread) */
   goffset spool_size;
   gboolean spool_moved;       /* read from since it was opened or rewound */
   GError *local_error;          /* the task fails with it */
@@ -349,6 +349,8 @@ client_free (Client *c)
 {
   g_assert (c->timeout_id == 0);
   g_clear_object (&c->spool);
+  if (c->spool_fd >= 0)
+    close (c->spool_fd);
   g_clear_error (&c->local_error);
   g_free (c->target_host);
   g_list_free_full (c->addresses, g_object_unref);
@@ -1508,11 +1510,9 @@ spool_read_cached (Client *c)
 {
   struct iovec iov = { c->chunk, SPOOL_CHUNK };
   gssize n;
-  int fd;
 
-  fd = g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (c->spool));
   do
-    n = preadv2 (fd, &iov, 1, -1, RWF_NOWAIT);
+    n = preadv2 (c->spool_fd, &iov, 1, -1, RWF_NOWAIT);
   while (n < 0 && errno == EINTR);
   return n;
 }
@@ -1528,6 +1528,11 @@ read_chunk (Client *c)
       spool_chunk_read (c, n, NULL);
       return;
     }
+  /* Made only now: a GUnixInputStream asks epoll whether it can poll its
+   * file (three system calls), and most deliveries never need one. It reads
+   * at the descriptor's position, and never buffers. */
+  if (c->spool == NULL)
+    c->spool = g_unix_input_stream_new (c->spool_fd, FALSE);
   g_input_stream_read_async (c->spool, c->chunk, SPOOL_CHUNK, G_PRIORITY_DEFAULT, c->cancellable,
                              spool_read_cb, c);
 }
@@ -1559,7 +1564,7 @@ data_cb (Client *c, const RelaisSmtpReply *reply)
   c->d->bytes_sent = 0;
   if (c->spool_moved)
     {
-      if (lseek (g_file_descriptor_based_get_fd (G_FILE_DESCRIPTOR_BASED (c->spool)), 0, SEEK_SET) < 0)
+      if (lseek (c->spool_fd, 0, SEEK_SET) < 0)
         relais_log_queue (G_LOG_LEVEL_DEBUG, c->d->queue_id, "%s: spool file not rewound", host_label (c));
       c->spool_moved = FALSE;
     }
@@ -2032,6 +2037,7 @@ client_start (RelaisSmtpDelivery *d, gboolean probe, GCancellable *cancellable,
   g_task_set_task_data (task, c, (GDestroyNotify) client_free);
   c->d = d;
   c->task = task;
+  c->spool_fd = -1;
   c->probe = probe;
   c->t = d->timeouts;
   normalize_timeouts (&c->t);
@@ -2081,7 +2087,7 @@ client_start (RelaisSmtpDelivery *d, gboolean probe, GCancellable *cancellable,
           finish (c);
           return;
         }
-      c->spool = g_unix_input_stream_new (fd, TRUE);
+      c->spool_fd = fd;
       c->spool_size = st.st_size;
       if (d->header_prefix != NULL)
         c->spool_size += (goffset) strlen (d->header_prefix);
