@@ -191,10 +191,9 @@ entry_add (RelaisAnvil *anvil, char *key, gint64 minute)
   return entry;
 }
 
-/* ADDRESS's entry, brought up to NOW; created when CREATE (NULL otherwise). */
 /* The entry of ADDRESS: the text as it is first, which is the key itself
  * when it is in normal form (keys are, and so are the sessions' addresses),
- * else normalized (a parse and two GObjects). */
+ * else normalized (a parse and two GObjects) into *NORMALIZED. */
 static Entry *
 find_entry (RelaisAnvil *anvil, const char *address, char **normalized)
 {
@@ -206,6 +205,7 @@ find_entry (RelaisAnvil *anvil, const char *address, char **normalized)
   return g_hash_table_lookup (anvil->entries, *normalized);
 }
 
+/* ADDRESS's entry, brought up to NOW; created when CREATE (NULL otherwise). */
 static Entry *
 lookup (RelaisAnvil *anvil, const char *address, gint64 now, gboolean create)
 {
