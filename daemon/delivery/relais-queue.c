@@ -128,7 +128,7 @@ typedef struct {
   GDestroyNotify write_destroy;
   /* commit thread only */
   GError *error;
-  gboolean staged;            /* in this batch's transaction: file renamed into msg/, or a write */
+  gboolean staged;            /* in this batch's transaction: file synced, or a write */
 } CommitRequest;
 
 /* Pushed by relais_queue_free(): the commit thread finishes what was queued

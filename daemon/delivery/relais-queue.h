@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  * The durable queue: spool files under STATE/spool plus rows in the store's
  * messages/recipients tables. A message is accepted in two steps:
- *   1. relais_queue_begin() opens STATE/spool/tmp/ID; the session streams the
- *      message (Received header first, line ends already CRLF, dots unstuffed)
- *      through relais_spool_writer_write();
- *   2. relais_queue_commit_async() moves it to the commit thread, which fsyncs
- *      the file, renames it to STATE/spool/msg/ID, fsyncs the directory and
- *      inserts the rows, batching every request that is waiting into one
- *      transaction (group commit). Only when the callback reports success may
- *      the session answer 250.
- * At start relais_queue_recover() removes tmp files and re-queues every row.
+ *   1. relais_queue_begin() opens a file in STATE/spool/msg (a spare one, or
+ *      a new one named by the id); the session streams the message (Received
+ *      header first, line ends already CRLF, dots unstuffed) through
+ *      relais_spool_writer_write();
+ *   2. relais_queue_commit_async() has the file fsynced by a sync thread, then
+ *      the commit thread inserts the rows (naming the file when it is not the
+ *      id), after one directory fsync if the batch has new files, batching
+ *      every request that is waiting into one transaction (group commit).
+ *      Only when the callback reports success may the session answer 250.
+ * At start relais_queue_recover() re-queues every row and takes the files no
+ * row names for spares.
  * All functions are for the main thread. */
 #pragma once
 
